@@ -1,0 +1,338 @@
+"""``Pipeline`` and its tasks: the DAG is inferred from the tasks' annotations."""
+
+from __future__ import annotations
+
+import inspect
+import types
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from glacier._dataset import Dataset, is_dataset
+from glacier._source import CallSite, call_site
+from glacier.compute import Container, Serverless
+from glacier.errors import (
+    CycleError,
+    DuplicateDatasetError,
+    DuplicateProducerError,
+    DuplicateTaskError,
+    MissingAnnotationError,
+    NotADatasetError,
+    UsageError,
+)
+
+if TYPE_CHECKING:
+    from glacier.model import PipelineModel
+
+__all__ = ["Pipeline", "Task", "TaskDecorator"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Task:
+    """A registered task: a function, the datasets it reads (by parameter) and writes."""
+
+    name: str
+    function: Callable[..., Any]
+    inputs: tuple[tuple[str, Dataset[Any]], ...]
+    outputs: tuple[Dataset[Any], ...]
+    returns_tuple: bool
+    compute: Serverless | Container | None
+    retries: int
+    timeout: float | None
+
+    def __repr__(self) -> str:
+        return f"Task({self.name!r})"
+
+
+class TaskDecorator:
+    """What ``pipeline.task(...)`` returns: apply it to a function to register a task.
+
+    The decorated function is returned unchanged, so it stays callable and testable.
+    """
+
+    __slots__ = ("_compute", "_name", "_pipeline", "_retries", "_timeout")
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        name: str | None,
+        compute: Serverless | Container | None,
+        retries: int,
+        timeout: float | None,
+    ) -> None:
+        self._pipeline = pipeline
+        self._name = name
+        self._compute = compute
+        self._retries = retries
+        self._timeout = timeout
+
+    def __call__(self, fn: F) -> F:
+        self._pipeline._register(fn, self._name, self._compute, self._retries, self._timeout)
+        return fn
+
+
+class Pipeline:
+    """A set of tasks whose DAG is inferred from their dataset annotations.
+
+    >>> pipeline = Pipeline(name="etl")
+    """
+
+    def __init__(
+        self, name: str, *, schedule: str | None = None, description: str | None = None
+    ) -> None:
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"Pipeline name must be a non-empty string, got {name!r}")
+        self.name = name
+        self.schedule = schedule
+        self.description = description
+        self._tasks: dict[str, Task] = {}
+        self._producers: dict[str, Task] = {}
+        self._datasets: dict[str, Dataset[Any]] = {}
+        self._site: CallSite = call_site()
+
+    def __repr__(self) -> str:
+        return f"Pipeline({self.name!r}, tasks={len(self._tasks)})"
+
+    # -- definition -------------------------------------------------------------------------
+
+    def task(
+        self,
+        name: str | None = None,
+        *,
+        compute: Serverless | Container | None = None,
+        retries: int = 0,
+        timeout: float | None = None,
+    ) -> TaskDecorator:
+        """Register the decorated function as a task of this pipeline.
+
+        Parameters annotated with a dataset are the task's inputs; the return annotation is
+        its output: one dataset, a ``tuple[a, b]`` of datasets (return a tuple), or ``None``.
+        """
+        if callable(name):
+            raise UsageError("use `@pipeline.task()` with parentheses")
+        if not isinstance(retries, int) or retries < 0:
+            raise UsageError(f"retries must be a non-negative integer, got {retries!r}")
+        if timeout is not None and timeout <= 0:
+            raise UsageError(f"timeout must be positive, got {timeout!r}")
+        if compute is not None and not isinstance(compute, (Serverless, Container)):
+            raise UsageError(f"compute must be Serverless(...) or Container(...), got {compute!r}")
+        return TaskDecorator(self, name, compute, retries, timeout)
+
+    def _register(
+        self,
+        fn: Callable[..., Any],
+        name: str | None,
+        compute: Serverless | Container | None,
+        retries: int,
+        timeout: float | None,
+    ) -> None:
+        task_name = name or fn.__name__
+        where = f"task `{task_name}` (function `{fn.__qualname__}`)"
+        if task_name in self._tasks:
+            raise DuplicateTaskError(
+                f"{where}: pipeline `{self.name}` already has a task named `{task_name}`"
+            )
+        inputs, outputs, returns_tuple = _signature_datasets(fn, where)
+        for ds in (*(d for _, d in inputs), *outputs):
+            known = self._datasets.get(ds.name)
+            if known is not None and known is not ds:
+                raise DuplicateDatasetError(
+                    f"{where}: two different datasets of pipeline `{self.name}` are named "
+                    f"`{ds.name}`"
+                )
+        for ds in outputs:
+            other = self._producers.get(ds.name)
+            if other is not None:
+                raise DuplicateProducerError(
+                    f"{where}: dataset `{ds.name}` is already produced by task `{other.name}`"
+                )
+        task = Task(task_name, fn, inputs, outputs, returns_tuple, compute, retries, timeout)
+        cycle = self._cycle_through(task)
+        if cycle:
+            raise CycleError(
+                f"{where}: the tasks form a cycle: " + " -> ".join(f"`{n}`" for n in cycle),
+                cycle,
+            )
+        self._tasks[task_name] = task
+        for ds in (*(d for _, d in inputs), *outputs):
+            self._datasets[ds.name] = ds
+        for ds in outputs:
+            self._producers[ds.name] = task
+
+    def _cycle_through(self, new: Task) -> tuple[str, ...]:
+        """A cycle the new task would close, as task, dataset, task, ... back to the task."""
+        producers = {**{k: v for k, v in self._producers.items()}}
+        for ds in new.outputs:
+            producers[ds.name] = new
+
+        # walk upstream from each input of the new task, looking for the new task
+        def upstream(task: Task, path: tuple[str, ...], seen: set[str]) -> tuple[str, ...]:
+            for _, ds in task.inputs:
+                producer = producers.get(ds.name)
+                if producer is None:
+                    continue
+                if producer is new:
+                    return (*path, ds.name, new.name)
+                if producer.name in seen:
+                    continue
+                seen.add(producer.name)
+                found = upstream(producer, (*path, ds.name, producer.name), seen)
+                if found:
+                    return found
+            return ()
+
+        found = upstream(new, (new.name,), set())
+        if not found:
+            return ()
+        # the walk goes against the data flow; present it along the flow
+        return tuple(reversed(found))
+
+    # -- queries ----------------------------------------------------------------------------
+
+    @property
+    def tasks(self) -> tuple[Task, ...]:
+        return tuple(self._tasks.values())
+
+    @property
+    def datasets(self) -> tuple[Dataset[Any], ...]:
+        return tuple(self._datasets.values())
+
+    def producer(self, dataset: Dataset[Any] | str) -> Task | None:
+        """The task that writes ``dataset``, or ``None`` for a source."""
+        name = dataset if isinstance(dataset, str) else dataset.name
+        return self._producers.get(name)
+
+    def sources(self) -> tuple[Dataset[Any], ...]:
+        """Datasets no task produces: they must be read from storage."""
+        return tuple(d for d in self._datasets.values() if d.name not in self._producers)
+
+    def to_model(self) -> PipelineModel:
+        """The intermediate model of this pipeline (see ``glacier.model``)."""
+        from glacier._runtime_model import pipeline_model
+
+        return pipeline_model(self)
+
+
+# -- reading a task's signature ---------------------------------------------------------------
+
+
+def _signature_datasets(
+    fn: Callable[..., Any], where: str
+) -> tuple[tuple[tuple[str, Dataset[Any]], ...], tuple[Dataset[Any], ...], bool]:
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError) as exc:
+        raise NotADatasetError(f"{where}: cannot read its signature: {exc}") from None
+    annotations: Mapping[str, Any] = getattr(fn, "__annotations__", {})
+    inputs: list[tuple[str, Dataset[Any]]] = []
+    for param in signature.parameters.values():
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            continue
+        has_default = param.default is not param.empty
+        if param.name not in annotations:
+            if has_default:
+                continue
+            raise MissingAnnotationError(
+                f"{where}: parameter `{param.name}` has no dataset annotation; annotate it "
+                f"with the dataset it reads (`{param.name}: raw`) or give it a default"
+            )
+        value = _resolve(fn, annotations[param.name], where, f"parameter `{param.name}`")
+        if is_dataset(value):
+            inputs.append((param.name, value))
+            continue
+        if has_default:
+            continue
+        raise NotADatasetError(
+            f"{where}: parameter `{param.name}` is annotated with "
+            f"`{_describe(annotations[param.name])}`, which is not a dataset; "
+            "annotate it with a `Dataset` instance"
+        )
+    if "return" not in annotations:
+        raise MissingAnnotationError(
+            f"{where}: the return annotation is missing; write `-> dataset` for its output, "
+            "`-> tuple[a, b]` for several, or `-> None` for a sink"
+        )
+    outputs, returns_tuple = _outputs(fn, annotations["return"], where)
+    return tuple(inputs), outputs, returns_tuple
+
+
+def _outputs(
+    fn: Callable[..., Any], annotation: Any, where: str
+) -> tuple[tuple[Dataset[Any], ...], bool]:
+    value = _resolve(fn, annotation, where, "the return annotation")
+    if value is None or value is type(None):
+        return (), False
+    if is_dataset(value):
+        return (value,), False
+    if isinstance(value, types.GenericAlias) and value.__origin__ is tuple:
+        items = value.__args__
+        if items and all(is_dataset(item) for item in items):
+            seen: set[str] = set()
+            for item in items:
+                if item.name in seen:
+                    raise NotADatasetError(
+                        f"{where}: dataset `{item.name}` appears twice in the return annotation"
+                    )
+                seen.add(item.name)
+            return tuple(items), True
+    raise NotADatasetError(
+        f"{where}: the return annotation `{_describe(annotation)}` is not a dataset, a "
+        "`tuple[...]` of datasets, or `None`"
+    )
+
+
+def _resolve(fn: Callable[..., Any], annotation: Any, where: str, what: str) -> Any:
+    """Evaluate a string annotation (``from __future__ import annotations``) like Python would.
+
+    ``typing.get_type_hints`` rejects Dataset instances, so names are looked up in the
+    function's globals and closure directly.
+    """
+    if not isinstance(annotation, str):
+        return _check_nested(annotation, where, what)
+    namespace = dict(fn.__globals__) if hasattr(fn, "__globals__") else {}
+    closure = getattr(fn, "__closure__", None) or ()
+    for name, cell in zip(fn.__code__.co_freevars, closure, strict=False):
+        try:
+            namespace[name] = cell.cell_contents
+        except ValueError:
+            pass
+    try:
+        value = eval(annotation, namespace)  # noqa: S307 - the runtime path executes user code
+    except NameError as exc:
+        raise NotADatasetError(f"{where}: {what} `{annotation}` is not defined ({exc})") from None
+    except TypeError as exc:
+        raise NotADatasetError(
+            f"{where}: {what} `{annotation}` cannot be evaluated: {exc}; a dataset cannot be "
+            "nested inside another type"
+        ) from None
+    return _check_nested(value, where, what)
+
+
+def _check_nested(value: Any, where: str, what: str) -> Any:
+    """Reject datasets nested in other types (``list[raw]``, ``raw | None``)."""
+    if is_dataset(value) or value is None:
+        return value
+    if isinstance(value, types.GenericAlias) and value.__origin__ is tuple:
+        return value
+    for arg in getattr(value, "__args__", ()) or ():
+        if is_dataset(arg):
+            raise NotADatasetError(
+                f"{where}: {what} puts dataset `{arg.name}` inside `{_describe(value)}`; "
+                f"annotate with the dataset itself (`{arg.name}`)"
+            )
+    if value is Dataset or getattr(value, "__origin__", None) is Dataset:
+        raise NotADatasetError(
+            f"{where}: {what} is the `Dataset` class; annotate with a dataset instance "
+            "(`raw = Dataset(name=\"raw\")`, then `data: raw`)"
+        )
+    return value
+
+
+def _describe(annotation: Any) -> str:
+    if isinstance(annotation, str):
+        return annotation
+    if isinstance(annotation, type):
+        return annotation.__qualname__
+    return repr(annotation)

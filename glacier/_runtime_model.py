@@ -1,0 +1,170 @@
+"""The runtime path's half of the contract: a live ``Pipeline`` → ``PipelineModel``.
+
+The static path (``analyzer``) must produce the same model by reading the source; the test
+suite compares the two on every example.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any
+
+from glacier._dataset import Dataset
+from glacier._pipeline import Pipeline, Task
+from glacier._source import CallSite, payload_text_at, relative_file, variable_in
+from glacier.compute import Container, Serverless
+from glacier.model import (
+    ComputeModel,
+    DatasetModel,
+    EnvironmentModel,
+    InputModel,
+    PipelineModel,
+    Span,
+    StorageModel,
+    TaskModel,
+)
+from glacier.storage import Database, ObjectStorage
+
+__all__ = ["pipeline_model", "register_environment"]
+
+# Environments created in this process (glacier_aws registers them), in creation order.
+_ENVIRONMENTS: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
+
+
+def register_environment(environment: Any) -> None:
+    """Called by providers' ``Environment`` so ``to_model()`` can list environments.
+
+    The object must have ``name``, ``account``, ``region``, ``tags`` and ``_site`` (a
+    ``CallSite``).
+    """
+    _ENVIRONMENTS[id(environment)] = environment
+
+
+def _span(site: CallSite) -> Span:
+    return Span(relative_file(site.filename), site.line, site.col + 1)
+
+
+def pipeline_model(pipeline: Pipeline) -> PipelineModel:
+    site = pipeline._site
+    tasks = [_task_model(t) for t in pipeline.tasks]
+    datasets = [_dataset_model(d) for d in pipeline.datasets]
+    modules = {site.module()} | {t.module for t in tasks} | {d.module for d in datasets}
+    referenced = {d.storage.environment for d in datasets if d.storage and d.storage.environment}
+    environments = [
+        _environment_model(env)
+        for env in list(_ENVIRONMENTS.values())
+        if env._site.module() in modules or env.name in referenced
+    ]
+    return PipelineModel.create(
+        name=pipeline.name,
+        module=site.module(),
+        variable=site.variable_for(pipeline),
+        schedule=pipeline.schedule,
+        description=pipeline.description,
+        span=_span(site),
+        datasets=datasets,
+        tasks=tasks,
+        environments=environments,
+    )
+
+
+def _task_model(task: Task) -> TaskModel:
+    from glacier._source import def_line, module_name_for
+
+    code = task.function.__code__
+    line, column = def_line(code.co_filename, code.co_firstlineno, task.function.__name__)
+    return TaskModel(
+        name=task.name,
+        function=task.function.__name__,
+        module=module_name_for(code.co_filename),
+        inputs=tuple(InputModel(param, ds.name) for param, ds in task.inputs),
+        outputs=tuple(ds.name for ds in task.outputs),
+        compute=_compute_model(task.compute),
+        retries=task.retries,
+        timeout=float(task.timeout) if task.timeout is not None else None,
+        span=Span(relative_file(code.co_filename), line, column),
+    )
+
+
+def _compute_model(compute: Serverless | Container | None) -> ComputeModel | None:
+    if compute is None:
+        return None
+    if isinstance(compute, Serverless):
+        return ComputeModel("serverless", compute.memory_mb, compute.timeout_s)
+    return ComputeModel("container", compute.memory_mb, None, compute.image, compute.cpu)
+
+
+def _dataset_model(dataset: Dataset[Any]) -> DatasetModel:
+    site = dataset._site
+    return DatasetModel(
+        name=dataset.name,
+        module=site.module(),
+        variable=site.variable_for(dataset),
+        payload=payload_text_at(site.filename, site.line, site.col),
+        storage=storage_model(dataset.storage, site),
+        span=_span(site),
+    )
+
+
+def storage_model(storage: Any, site: CallSite | None = None) -> StorageModel | None:
+    """Describe a dataset's ``storage=`` value; ``site`` is where the dataset was declared."""
+    if storage is None:
+        return None
+    variable = variable_in(site.globals, storage) if site is not None else None
+    module = site.module() if site is not None and variable is not None else None
+    if isinstance(storage, ObjectStorage):
+        return StorageModel(
+            "object",
+            bucket=storage.bucket,
+            prefix=storage.prefix,
+            format=storage.format,
+            variable=variable,
+            module=module,
+        )
+    if isinstance(storage, Database):
+        return StorageModel(
+            "database", table=storage.table, url=storage.url, variable=variable, module=module
+        )
+    describe = getattr(storage, "__glacier_storage__", None)
+    if describe is not None:
+        fields: dict[str, Any] = describe()
+        return StorageModel(**fields, variable=variable, module=module)
+    resource = pulumi_resource_class(storage)
+    if resource is not None:
+        return StorageModel(
+            "pulumi",
+            name=getattr(storage, "_name", None),
+            resource=resource,
+            variable=variable,
+            module=module,
+        )
+    raise TypeError(
+        f"unsupported storage {storage!r}: use ObjectStorage, Database, Environment.s3()/.rds() "
+        "or a Pulumi resource"
+    )
+
+
+def pulumi_resource_class(obj: Any) -> str | None:
+    """``pulumi_aws.s3.Bucket`` for a pulumi_aws Bucket, without importing pulumi."""
+    cls = type(obj)
+    if not any(
+        base.__module__ == "pulumi.resource" and base.__name__ == "Resource" for base in cls.__mro__
+    ):
+        return None
+    module = cls.__module__
+    if module.startswith("pulumi_") and module.count(".") >= 2:
+        module = module.rsplit(".", 1)[0]  # pulumi_aws.s3.bucket -> pulumi_aws.s3
+    return f"{module}.{cls.__name__}"
+
+
+def _environment_model(env: Any) -> EnvironmentModel:
+    site: CallSite = env._site
+    return EnvironmentModel(
+        name=env.name,
+        account=env.account,
+        region=env.region,
+        module=site.module(),
+        variable=site.variable_for(env),
+        tags=tuple(sorted((str(k), str(v)) for k, v in (env.tags or {}).items())),
+        span=_span(site),
+    )
