@@ -1,0 +1,3 @@
+from glacier.cli import main
+
+main()
