@@ -7,6 +7,7 @@ runs, so ``glacier check`` does not pay for code generation (and nothing imports
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import Any
 
 import click
