@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import sys
 import types
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -69,7 +70,11 @@ class TaskDecorator:
         self._timeout = timeout
 
     def __call__(self, fn: F) -> F:
-        self._pipeline._register(fn, self._name, self._compute, self._retries, self._timeout)
+        # names local to the defining scope, for string annotations of nested definitions
+        scope = sys._getframe(1).f_locals
+        self._pipeline._register(
+            fn, self._name, self._compute, self._retries, self._timeout, scope
+        )
         return fn
 
 
@@ -127,6 +132,7 @@ class Pipeline:
         compute: Serverless | Container | None,
         retries: int,
         timeout: float | None,
+        scope: Mapping[str, Any] | None = None,
     ) -> None:
         task_name = name or fn.__name__
         where = f"task `{task_name}` (function `{fn.__qualname__}`)"
@@ -134,7 +140,7 @@ class Pipeline:
             raise DuplicateTaskError(
                 f"{where}: pipeline `{self.name}` already has a task named `{task_name}`"
             )
-        inputs, outputs, returns_tuple = _signature_datasets(fn, where)
+        inputs, outputs, returns_tuple = _signature_datasets(fn, where, scope or {})
         for ds in (*(d for _, d in inputs), *outputs):
             known = self._datasets.get(ds.name)
             if known is not None and known is not ds:
@@ -219,7 +225,7 @@ class Pipeline:
 
 
 def _signature_datasets(
-    fn: Callable[..., Any], where: str
+    fn: Callable[..., Any], where: str, scope: Mapping[str, Any]
 ) -> tuple[tuple[tuple[str, Dataset[Any]], ...], tuple[Dataset[Any], ...], bool]:
     try:
         signature = inspect.signature(fn)
@@ -238,7 +244,7 @@ def _signature_datasets(
                 f"{where}: parameter `{param.name}` has no dataset annotation; annotate it "
                 f"with the dataset it reads (`{param.name}: raw`) or give it a default"
             )
-        value = _resolve(fn, annotations[param.name], where, f"parameter `{param.name}`")
+        value = _resolve(fn, annotations[param.name], where, f"parameter `{param.name}`", scope)
         if is_dataset(value):
             inputs.append((param.name, value))
             continue
@@ -254,14 +260,14 @@ def _signature_datasets(
             f"{where}: the return annotation is missing; write `-> dataset` for its output, "
             "`-> tuple[a, b]` for several, or `-> None` for a sink"
         )
-    outputs, returns_tuple = _outputs(fn, annotations["return"], where)
+    outputs, returns_tuple = _outputs(fn, annotations["return"], where, scope)
     return tuple(inputs), outputs, returns_tuple
 
 
 def _outputs(
-    fn: Callable[..., Any], annotation: Any, where: str
+    fn: Callable[..., Any], annotation: Any, where: str, scope: Mapping[str, Any]
 ) -> tuple[tuple[Dataset[Any], ...], bool]:
-    value = _resolve(fn, annotation, where, "the return annotation")
+    value = _resolve(fn, annotation, where, "the return annotation", scope)
     if value is None or value is type(None):
         return (), False
     if is_dataset(value):
@@ -283,15 +289,18 @@ def _outputs(
     )
 
 
-def _resolve(fn: Callable[..., Any], annotation: Any, where: str, what: str) -> Any:
+def _resolve(
+    fn: Callable[..., Any], annotation: Any, where: str, what: str, scope: Mapping[str, Any]
+) -> Any:
     """Evaluate a string annotation (``from __future__ import annotations``) like Python would.
 
-    ``typing.get_type_hints`` rejects Dataset instances, so names are looked up in the
-    function's globals and closure directly.
+    ``typing.get_type_hints`` rejects Dataset instances, so names are looked up directly: in
+    the function's globals, then the scope that defined it, then its closure.
     """
     if not isinstance(annotation, str):
         return _check_nested(annotation, where, what)
     namespace = dict(fn.__globals__) if hasattr(fn, "__globals__") else {}
+    namespace.update(scope)
     closure = getattr(fn, "__closure__", None) or ()
     for name, cell in zip(fn.__code__.co_freevars, closure, strict=False):
         try:
@@ -301,7 +310,9 @@ def _resolve(fn: Callable[..., Any], annotation: Any, where: str, what: str) -> 
     try:
         value = eval(annotation, namespace)  # noqa: S307 - the runtime path executes user code
     except NameError as exc:
-        raise NotADatasetError(f"{where}: {what} `{annotation}` is not defined ({exc})") from None
+        raise NotADatasetError(
+            f"{where}: {what} names `{annotation}`, which is not defined ({exc})"
+        ) from None
     except TypeError as exc:
         raise NotADatasetError(
             f"{where}: {what} `{annotation}` cannot be evaluated: {exc}; a dataset cannot be "
