@@ -1,0 +1,7 @@
+"""`python -m orders`: run the orders pipeline locally (from the `examples/` directory)."""
+
+from glacier_local import LocalExecutor
+from orders import pipeline
+
+result = LocalExecutor(verbose=True).execute(pipeline)
+raise SystemExit(0 if result.ok else 1)
