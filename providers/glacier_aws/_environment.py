@@ -1,0 +1,192 @@
+"""``Environment``: one AWS account and region, with tags and secure defaults.
+
+Constructing an Environment never touches Pulumi: it records where it was written and
+registers itself so ``pipeline.to_model()`` lists it. ``.s3()`` and ``.rds()`` create
+pulumi_aws resources only while a Pulumi program runs; otherwise they return a description.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
+from glacier import _runtime_model, _source
+from glacier_aws._describe import RdsDatabase, S3Bucket
+from glacier_aws._runtime import pulumi_program_running
+
+__all__ = ["Environment"]
+
+_PACKAGE_DIR = os.path.normcase(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+# Environment names become tag values, Pulumi resource names and build directories.
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,62}")
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d+")
+# S3 general-purpose bucket naming rules (no dots: they break TLS virtual-host addressing).
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]")
+# RDS DB instance identifier: letter first, letters/digits/hyphens, no `--`, no trailing `-`.
+_DB_IDENTIFIER = re.compile(r"[A-Za-z](?!.*--)[A-Za-z0-9-]{0,62}(?<!-)")
+
+GLACIER_TAGS = ("glacier:environment", "managed-by")
+
+
+class Environment:
+    """An AWS account and region that infrastructure belongs to.
+
+    ``account`` is the AWS account id as a string of digits (AWS ids have 12; shorter
+    placeholder ids such as the design's ``"123456"`` are accepted here, and the provider's
+    ``allowed_account_ids`` check rejects them at deploy time). ``tags`` are added to every
+    resource, after ``glacier:environment=<name>`` and ``managed-by=glacier``.
+    """
+
+    def __init__(
+        self,
+        account: str,
+        region: str,
+        name: str,
+        tags: Mapping[str, str] | None = None,
+    ) -> None:
+        self._site = _source.call_site(skip_modules=(_PACKAGE_DIR,))
+        self.account: str = _check_account(account)
+        self.region: str = _check_region(region)
+        self.name: str = _check_name(name)
+        self.tags: dict[str, str] = _check_tags(tags)
+        self._provider: Any = None
+        self._provider_monitor: Any = None
+        _runtime_model.register_environment(self)
+
+    def __repr__(self) -> str:
+        return f"Environment(account={self.account!r}, region={self.region!r}, name={self.name!r})"
+
+    @property
+    def is_dev(self) -> bool:
+        """``dev`` environments trade safety nets (deletion protection, Multi-AZ) for cost."""
+        return self.name == "dev"
+
+    @property
+    def default_tags(self) -> dict[str, str]:
+        """The tags every resource of this environment carries; the user's tags win."""
+        return {"glacier:environment": self.name, "managed-by": "glacier", **self.tags}
+
+    @property
+    def provider(self) -> Any:
+        """The ``aws.Provider`` for this account and region, created once, on first use.
+
+        Only available inside a Pulumi program; use it for raw Pulumi resources of this
+        environment: ``opts=pulumi.ResourceOptions(provider=env.provider)``.
+        """
+        if not pulumi_program_running():
+            raise RuntimeError(
+                f"Environment {self.name!r} has no provider outside a Pulumi program"
+            )
+        import pulumi
+
+        monitor = pulumi.runtime.settings.get_monitor()
+        # A new program (a new monitor, e.g. another set_mocks run) needs a new provider.
+        if self._provider is None or self._provider_monitor is not monitor:
+            from glacier_aws._resources import create_provider
+
+            self._provider = create_provider(self)
+            self._provider_monitor = monitor
+        return self._provider
+
+    def s3(self, bucket: str, **overrides: Any) -> S3Bucket:
+        """An S3 bucket with secure defaults; see ``docs/deploy-aws.md``.
+
+        Keyword ``overrides`` go to ``aws.s3.Bucket`` and win over the defaults (``tags``
+        are merged over the environment's, ``opts`` merged into the resource options).
+        These keys configure the companion resources instead (``None`` omits one):
+        ``public_access_block`` (dict over the four ``True`` flags), ``encryption`` (dict
+        over ``{"sse_algorithm": "AES256"}``, may add ``kms_master_key_id`` and
+        ``bucket_key_enabled``), ``versioning`` (status, default ``"Enabled"``),
+        ``ownership`` (default ``"BucketOwnerEnforced"``), ``policy`` (a policy document
+        replacing the TLS-only one) and ``policy_statements`` (statements appended to it).
+        """
+        _check(_BUCKET, bucket, "bucket", "3-63 lowercase letters, digits and hyphens")
+        tags = {**self.default_tags, **_check_tags(overrides.get("tags"))}
+        frozen = MappingProxyType(dict(overrides))
+        if not pulumi_program_running():
+            return S3Bucket(self, bucket, MappingProxyType(tags), frozen)
+        from glacier_aws._resources import create_bucket
+
+        resources = create_bucket(self, bucket, tags, dict(overrides))
+        return S3Bucket(
+            self,
+            bucket,
+            MappingProxyType(tags),
+            frozen,
+            resource=resources["bucket"],
+            resources=MappingProxyType(resources),
+        )
+
+    def rds(self, name: str, **overrides: Any) -> RdsDatabase:
+        """An RDS PostgreSQL instance (identifier ``name``) with secure defaults.
+
+        Keyword ``overrides`` go to ``aws.rds.Instance`` and win over the defaults; ``tags``
+        are merged over the environment's, ``opts`` merged into the resource options.
+        """
+        _check(
+            _DB_IDENTIFIER,
+            name,
+            "RDS name",
+            "a letter, then up to 62 letters, digits or single hyphens, not ending in a hyphen",
+        )
+        tags = {**self.default_tags, **_check_tags(overrides.get("tags"))}
+        frozen = MappingProxyType(dict(overrides))
+        if not pulumi_program_running():
+            return RdsDatabase(self, name, MappingProxyType(tags), frozen)
+        from glacier_aws._resources import create_database
+
+        instance = create_database(self, name, tags, dict(overrides))
+        return RdsDatabase(
+            self,
+            name,
+            MappingProxyType(tags),
+            frozen,
+            resource=instance,
+            resources=MappingProxyType({"instance": instance}),
+        )
+
+
+def _check(pattern: re.Pattern[str], value: object, what: str, rule: str) -> str:
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        raise ValueError(f"invalid {what} {value!r}: expected {rule}")
+    return value
+
+
+def _check_account(account: object) -> str:
+    if isinstance(account, int) and not isinstance(account, bool):
+        raise TypeError(
+            f"account must be a string of digits, got the int {account!r}: "
+            "an int drops leading zeros of AWS account ids; write it in quotes"
+        )
+    if not isinstance(account, str) or not account.isascii() or not account.isdigit():
+        raise ValueError(f"invalid account {account!r}: expected the AWS account id, digits")
+    if len(account) > 12:
+        raise ValueError(f"invalid account {account!r}: AWS account ids have 12 digits")
+    return account
+
+
+def _check_region(region: object) -> str:
+    return _check(_REGION, region, "region", "an AWS region such as 'us-east-1'")
+
+
+def _check_name(name: object) -> str:
+    return _check(
+        _NAME, name, "environment name", "a letter, then letters, digits, '-' or '_' (max 63)"
+    )
+
+
+def _check_tags(tags: object) -> dict[str, str]:
+    if tags is None:
+        return {}
+    if not isinstance(tags, Mapping):
+        raise TypeError(f"tags must be a mapping of str to str, got {tags!r}")
+    for key, value in tags.items():
+        if not isinstance(key, str) or not key or not isinstance(value, str):
+            raise TypeError(
+                f"tags must map non-empty str keys to str values, got {key!r}: {value!r}"
+            )
+    return dict(tags)

@@ -1,0 +1,205 @@
+"""The pulumi_aws resources behind ``Environment``; imported only inside a Pulumi program.
+
+Every default here has a reason written next to it and an entry in ``docs/deploy-aws.md``.
+The user's overrides are applied last, so they win over every default.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pulumi
+import pulumi_aws as aws
+
+if TYPE_CHECKING:
+    from glacier_aws._environment import Environment
+
+__all__ = [
+    "create_bucket",
+    "create_database",
+    "create_provider",
+    "secure_bucket",
+    "tls_only_statement",
+]
+
+# Keys of ``Environment.s3(**overrides)`` that configure companion resources, not the Bucket.
+COMPANION_KEYS = frozenset(
+    {"public_access_block", "encryption", "versioning", "ownership", "policy", "policy_statements"}
+)
+
+
+def create_provider(env: Environment) -> aws.Provider:
+    """One provider per environment: pinned to its account and region, tagging by default."""
+    return aws.Provider(
+        f"aws-{env.name}",
+        region=env.region,
+        # Refuses to touch any other account, whatever credentials the deployer holds.
+        allowed_account_ids=[env.account],
+        default_tags={"tags": env.default_tags},
+    )
+
+
+def _options(provider: aws.Provider, extra: Any = None, **kwargs: Any) -> pulumi.ResourceOptions:
+    base = pulumi.ResourceOptions(provider=provider, **kwargs)
+    return pulumi.ResourceOptions.merge(base, extra) if extra is not None else base
+
+
+def tls_only_statement(bucket_arn: pulumi.Input[str]) -> dict[str, Any]:
+    """Deny every request on the bucket and its objects that does not use TLS (S3.5)."""
+    return {
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [bucket_arn, pulumi.Output.concat(bucket_arn, "/*")],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+
+
+def create_bucket(
+    env: Environment, bucket: str, tags: dict[str, str], overrides: dict[str, Any]
+) -> dict[str, pulumi.Resource]:
+    """``Environment.s3``: an ``aws.s3.Bucket`` and its secure-default companions."""
+    return secure_bucket(
+        bucket, bucket=bucket, tags=tags, provider=env.provider, overrides=overrides
+    )
+
+
+def secure_bucket(
+    resource_name: str,
+    *,
+    tags: dict[str, str],
+    provider: aws.Provider | None = None,
+    overrides: dict[str, Any] | None = None,
+    parent: pulumi.Resource | None = None,
+    **bucket_args: Any,
+) -> dict[str, pulumi.Resource]:
+    """A bucket with the secure defaults, its companions parented to it, keyed by role.
+
+    Shared by ``Environment.s3`` and the deployment's scratch bucket. ``overrides`` is the
+    user's ``**overrides`` of ``Environment.s3`` (see its docstring).
+    """
+    overrides = dict(overrides or {})
+    companions = {key: overrides.pop(key) for key in COMPANION_KEYS if key in overrides}
+    extra_opts = overrides.pop("opts", None)
+    overrides.pop("tags", None)  # already merged into ``tags`` by the caller
+    args: dict[str, Any] = {**bucket_args, "tags": tags, **overrides}
+    opts = (
+        _options(provider, extra_opts, parent=parent)
+        if provider
+        else pulumi.ResourceOptions(parent=parent)
+    )
+    main = aws.s3.Bucket(resource_name, opts=opts, **args)
+    child = pulumi.ResourceOptions(parent=main, provider=provider)
+    created: dict[str, pulumi.Resource] = {"bucket": main}
+
+    block = _merged(
+        {
+            "block_public_acls": True,
+            "block_public_policy": True,
+            "ignore_public_acls": True,
+            "restrict_public_buckets": True,
+        },
+        companions.get("public_access_block", {}),
+    )
+    if block is not None:
+        created["public_access_block"] = aws.s3.BucketPublicAccessBlock(
+            f"{resource_name}-public-access-block", bucket=main.id, opts=child, **block
+        )
+
+    # SSE-S3 (AES256), not SSE-KMS: same at-rest protection without per-request KMS cost or
+    # key policies every task role would need kms:Decrypt on; pass
+    # encryption={"sse_algorithm": "aws:kms", "kms_master_key_id": ...} to use KMS.
+    encryption = _merged({"sse_algorithm": "AES256"}, companions.get("encryption", {}))
+    if encryption is not None:
+        bucket_key = encryption.pop("bucket_key_enabled", None)
+        rule: Any = {"apply_server_side_encryption_by_default": encryption}
+        if bucket_key is not None:
+            rule["bucket_key_enabled"] = bucket_key
+        created["encryption"] = aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{resource_name}-encryption", bucket=main.id, rules=[rule], opts=child
+        )
+
+    status = companions.get("versioning", "Enabled")
+    if status is not None:
+        configuration: Any = status if isinstance(status, dict) else {"status": status}
+        created["versioning"] = aws.s3.BucketVersioning(
+            f"{resource_name}-versioning",
+            bucket=main.id,
+            versioning_configuration=configuration,
+            opts=child,
+        )
+
+    ownership = companions.get("ownership", "BucketOwnerEnforced")
+    if ownership is not None:
+        # BucketOwnerEnforced disables ACLs: access is decided by policies alone (S3.12).
+        created["ownership"] = aws.s3.BucketOwnershipControls(
+            f"{resource_name}-ownership",
+            bucket=main.id,
+            rule={"object_ownership": ownership},
+            opts=child,
+        )
+
+    policy = companions.get("policy", _DEFAULT)
+    if policy is not None:
+        if policy is _DEFAULT:
+            statements = [tls_only_statement(main.arn), *companions.get("policy_statements", [])]
+            policy = {"Version": "2012-10-17", "Statement": statements}
+        document = policy if isinstance(policy, str) else pulumi.Output.json_dumps(policy)
+        # After the public access block: S3 rejects concurrent bucket configuration calls.
+        after = [created["public_access_block"]] if "public_access_block" in created else []
+        created["policy"] = aws.s3.BucketPolicy(
+            f"{resource_name}-policy",
+            bucket=main.id,
+            policy=document,
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=after)),
+        )
+    return created
+
+
+_DEFAULT: Any = object()
+
+
+def _merged(defaults: dict[str, Any], override: Any) -> dict[str, Any] | None:
+    if override is None:
+        return None
+    if not isinstance(override, dict):
+        raise TypeError(f"expected a dict of arguments or None, got {override!r}")
+    return {**defaults, **override}
+
+
+def create_database(
+    env: Environment, name: str, tags: dict[str, str], overrides: dict[str, Any]
+) -> aws.rds.Instance:
+    """``Environment.rds``: an encrypted, private, backed-up PostgreSQL instance."""
+    overrides = dict(overrides)
+    extra_opts = overrides.pop("opts", None)
+    overrides.pop("tags", None)  # already merged into ``tags`` by the caller
+    production = not env.is_dev
+    args: dict[str, Any] = {
+        "identifier": name.lower(),
+        "engine": "postgres",
+        "engine_version": "16",
+        "instance_class": "db.t4g.micro",
+        "allocated_storage": 20,
+        "max_allocated_storage": 100,
+        "storage_type": "gp3",
+        "db_name": name.replace("-", "_"),
+        "username": "glacier_admin",
+        # The password lives in Secrets Manager, rotated by RDS; never in Pulumi state.
+        "manage_master_user_password": True,
+        "storage_encrypted": True,  # RDS.3
+        "publicly_accessible": False,  # RDS.2
+        "backup_retention_period": 7,  # RDS.11
+        "copy_tags_to_snapshot": True,  # RDS.17
+        "auto_minor_version_upgrade": True,  # RDS.13
+        "iam_database_authentication_enabled": True,  # RDS.10
+        "enabled_cloudwatch_logs_exports": ["postgresql", "upgrade"],  # RDS.9
+        "deletion_protection": production,  # RDS.8
+        "multi_az": production,  # RDS.5
+        "skip_final_snapshot": not production,
+        "tags": tags,
+        **({"final_snapshot_identifier": f"{name.lower()}-final"} if production else {}),
+        **overrides,
+    }
+    return aws.rds.Instance(name, opts=_options(env.provider, extra_opts), **args)

@@ -1,0 +1,379 @@
+"""``glacier_aws.Environment``: secure resources under Pulumi mocks, descriptions outside."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _pulumi_mocks import RecordedResource, Run, is_taggable, run_program
+from glacier_aws import Environment, RdsDatabase, S3Bucket, pulumi_program_running
+
+from glacier import Dataset, Pipeline
+
+ACCOUNT = "111122223333"
+BUCKET = "aws:s3/bucket:Bucket"
+INSTANCE = "aws:rds/instance:Instance"
+PROVIDER = "pulumi:providers:aws"
+
+
+def _prod_program() -> dict[str, Any]:
+    env = Environment(ACCOUNT, "eu-west-1", "prod", tags={"team": "data"})
+    return {"env": env, "bucket": env.s3("prod-data"), "db": env.rds("warehouse")}
+
+
+@pytest.fixture(scope="module")
+def prod() -> Run:
+    return run_program(_prod_program)
+
+
+def _expected_tags(name: str = "prod") -> dict[str, str]:
+    return {"glacier:environment": name, "managed-by": "glacier", "team": "data"}
+
+
+# -- the recorder itself ------------------------------------------------------------------
+
+
+def test_recorder_waits_for_every_registration() -> None:
+    """Resources registered late (inside an apply) are recorded, with computed outputs."""
+    import pulumi_aws as aws
+
+    def program() -> None:
+        first = aws.s3.Bucket("first", bucket="first-bucket")
+        first.arn.apply(lambda arn: aws.s3.Bucket("second", bucket=arn.rsplit(":", 1)[-1] + "-2"))
+
+    run = run_program(program)
+    assert [r.name for r in run] == ["first", "second"]
+    assert run.one(BUCKET, "first").outputs["arn"] == "arn:aws:s3:::first-bucket"
+    assert run.one(BUCKET, "second").inputs["bucket"] == "first-bucket-2"
+
+
+def test_runtime_is_reset_after_a_mocked_run(prod: Run) -> None:
+    assert len(prod) > 0
+    assert not pulumi_program_running()
+    described = Environment(ACCOUNT, "eu-west-1", "prod").s3("prod-data")
+    assert not described.created
+
+
+def test_errors_in_the_program_propagate() -> None:
+    def program() -> None:
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        run_program(program)
+    assert not pulumi_program_running()
+
+
+# -- S3 -------------------------------------------------------------------------------------
+
+
+def _companion(run: Run, kind: str) -> RecordedResource:
+    (found,) = [r for r in run if r.type.startswith(f"aws:s3/{kind}:")]
+    return found
+
+
+def test_bucket_is_the_v7_bucket_not_bucket_v2(prod: Run) -> None:
+    bucket = prod.one(BUCKET)
+    assert bucket.inputs["bucket"] == "prod-data"
+    assert not [r for r in prod if "bucketV2" in r.type or r.type.endswith("V2")]
+    # No deprecated inline configuration on the bucket itself.
+    for inline in ("versioning", "acl", "serverSideEncryptionConfiguration", "policy"):
+        assert inline not in bucket.inputs
+
+
+def test_public_access_block_sets_all_four_flags(prod: Run) -> None:
+    block = _companion(prod, "bucketPublicAccessBlock")
+    assert block.inputs["bucket"] == "prod-data"
+    for flag in (
+        "blockPublicAcls",
+        "blockPublicPolicy",
+        "ignorePublicAcls",
+        "restrictPublicBuckets",
+    ):
+        assert block.inputs[flag] is True, flag
+
+
+def test_server_side_encryption(prod: Run) -> None:
+    sse = _companion(prod, "bucketServerSideEncryptionConfiguration")
+    assert sse.inputs["bucket"] == "prod-data"
+    (rule,) = sse.inputs["rules"]
+    assert rule["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "AES256"}
+
+
+def test_versioning_enabled(prod: Run) -> None:
+    versioning = _companion(prod, "bucketVersioning")
+    assert versioning.inputs["bucket"] == "prod-data"
+    assert versioning.inputs["versioningConfiguration"]["status"] == "Enabled"
+
+
+def test_ownership_controls_disable_acls(prod: Run) -> None:
+    ownership = _companion(prod, "bucketOwnershipControls")
+    assert ownership.inputs["rule"] == {"objectOwnership": "BucketOwnerEnforced"}
+
+
+def test_bucket_policy_denies_non_tls_requests(prod: Run) -> None:
+    policy = _companion(prod, "bucketPolicy")
+    assert policy.inputs["bucket"] == "prod-data"
+    document = json.loads(policy.inputs["policy"])
+    (statement,) = document["Statement"]
+    assert statement["Effect"] == "Deny"
+    assert statement["Principal"] == "*"
+    assert statement["Action"] == "s3:*"
+    assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    # The ARNs come from the bucket's computed output: proves outputs flowed through.
+    assert statement["Resource"] == ["arn:aws:s3:::prod-data", "arn:aws:s3:::prod-data/*"]
+
+
+# -- provider and tags ----------------------------------------------------------------------
+
+
+def test_one_provider_for_the_environment_account_and_region(prod: Run) -> None:
+    provider = prod.one(PROVIDER)
+    assert provider.name == "aws-prod"
+    assert provider.input("region") == "eu-west-1"
+    assert provider.input("allowedAccountIds") == [ACCOUNT]
+    assert provider.input("defaultTags") == {"tags": _expected_tags()}
+    for resource in prod:
+        if resource.type != PROVIDER:
+            assert resource.provider_urn == provider.urn, resource.name
+
+
+def test_every_taggable_resource_carries_the_environment_tags(prod: Run) -> None:
+    taggable = [r for r in prod if is_taggable(r.type)]
+    assert {r.type for r in taggable} == {BUCKET, INSTANCE}
+    for resource in taggable:
+        assert resource.tags == _expected_tags(), resource.name
+
+
+def test_provider_is_created_once_and_lazily() -> None:
+    def program() -> None:
+        env = Environment(ACCOUNT, "us-east-2", "staging")
+        env.s3("staging-a")
+        env.s3("staging-b")
+        env.rds("db-one")
+        Environment(ACCOUNT, "us-east-2", "unused")  # never creates a provider
+
+    run = run_program(program)
+    assert [p.name for p in run.of_type(PROVIDER)] == ["aws-staging"]
+
+
+# -- RDS ------------------------------------------------------------------------------------
+
+
+def test_rds_postgres_secure_defaults(prod: Run) -> None:
+    db = prod.one(INSTANCE).inputs
+    assert db["engine"] == "postgres"
+    assert db["identifier"] == "warehouse"
+    assert db["storageEncrypted"] is True
+    assert db["publiclyAccessible"] is False
+    assert db["manageMasterUserPassword"] is True
+    assert "password" not in db
+    assert db["backupRetentionPeriod"] > 0
+    assert db["deletionProtection"] is True
+    assert db["skipFinalSnapshot"] is False
+    assert db["finalSnapshotIdentifier"] == "warehouse-final"
+
+
+def test_rds_in_dev_has_no_deletion_protection() -> None:
+    run = run_program(lambda: Environment(ACCOUNT, "us-west-2", "dev").rds("scratch-db"))
+    db = run.one(INSTANCE).inputs
+    assert db["deletionProtection"] is False
+    assert db["skipFinalSnapshot"] is True
+    assert db["storageEncrypted"] is True and db["publiclyAccessible"] is False
+
+
+# -- overrides win --------------------------------------------------------------------------
+
+
+def test_overrides_win_over_every_default() -> None:
+    key = "arn:aws:kms:eu-west-1:111122223333:key/abc"
+
+    def program() -> None:
+        env = Environment(ACCOUNT, "eu-west-1", "prod", tags={"team": "data"})
+        env.s3(
+            "prod-logs",
+            force_destroy=True,
+            tags={"team": "ops", "cost-center": "42"},
+            public_access_block={"block_public_policy": False},
+            encryption={"sse_algorithm": "aws:kms", "kms_master_key_id": key},
+            versioning="Suspended",
+            ownership="BucketOwnerPreferred",
+            policy_statements=[{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject"}],
+        )
+        env.s3("prod-raw", policy=None, versioning=None)
+        env.rds(
+            "warehouse",
+            instance_class="db.r6g.large",
+            deletion_protection=False,
+            backup_retention_period=30,
+            engine_version="17",
+        )
+
+    run = run_program(program)
+    logs = run.one(BUCKET, "prod-logs")
+    assert logs.inputs["forceDestroy"] is True
+    assert logs.tags == {**_expected_tags(), "team": "ops", "cost-center": "42"}
+    block = run.one(
+        "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "prod-logs-public-access-block"
+    )
+    assert block.inputs["blockPublicPolicy"] is False and block.inputs["blockPublicAcls"] is True
+    sse = run.one(
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+        "prod-logs-encryption",
+    )
+    assert sse.inputs["rules"][0]["applyServerSideEncryptionByDefault"] == {
+        "sseAlgorithm": "aws:kms",
+        "kmsMasterKeyId": key,
+    }
+    versioning = run.one("aws:s3/bucketVersioning:BucketVersioning", "prod-logs-versioning")
+    assert versioning.inputs["versioningConfiguration"]["status"] == "Suspended"
+    ownership = run.one(
+        "aws:s3/bucketOwnershipControls:BucketOwnershipControls", "prod-logs-ownership"
+    )
+    assert ownership.inputs["rule"]["objectOwnership"] == "BucketOwnerPreferred"
+    statements = json.loads(
+        run.one("aws:s3/bucketPolicy:BucketPolicy", "prod-logs-policy").inputs["policy"]
+    )["Statement"]
+    assert [s["Effect"] for s in statements] == ["Deny", "Allow"]
+    # `None` omits a companion entirely.
+    assert not [r for r in run if r.name in ("prod-raw-policy", "prod-raw-versioning")]
+    db = run.one(INSTANCE).inputs
+    assert db["instanceClass"] == "db.r6g.large"
+    assert db["deletionProtection"] is False
+    assert db["backupRetentionPeriod"] == 30
+    assert db["engineVersion"] == "17"
+    assert db["storageEncrypted"] is True  # untouched defaults stay
+
+
+# -- the description, inside and outside ----------------------------------------------------
+
+
+def test_inside_a_program_the_description_forwards_to_the_resource() -> None:
+    import pulumi
+
+    def program() -> S3Bucket:
+        bucket = Environment(ACCOUNT, "eu-west-1", "prod").s3("prod-data")
+        pulumi.export("arn", bucket.arn)
+        pulumi.export("id", bucket.id)
+        return bucket
+
+    run = run_program(program)
+    bucket = run.result
+    assert isinstance(bucket, S3Bucket) and bucket.created
+    assert type(bucket.resource).__name__ == "Bucket"
+    assert set(bucket.resources) == {
+        "bucket",
+        "public_access_block",
+        "encryption",
+        "versioning",
+        "ownership",
+        "policy",
+    }
+    assert run.exports == {"arn": "arn:aws:s3:::prod-data", "id": "prod-data"}
+    assert bucket.__glacier_storage__() == {
+        "kind": "s3",
+        "bucket": "prod-data",
+        "environment": "prod",
+    }
+
+
+def test_outside_a_program_s3_and_rds_return_descriptions() -> None:
+    env = Environment(ACCOUNT, "eu-west-1", "prod", tags={"team": "data"})
+    bucket = env.s3("prod-data", force_destroy=True)
+    db = env.rds("warehouse")
+    assert isinstance(bucket, S3Bucket) and isinstance(db, RdsDatabase)
+    assert not bucket.created and bucket.resource is None and dict(bucket.resources) == {}
+    assert bucket.environment is env
+    assert dict(bucket.tags) == _expected_tags()
+    assert dict(bucket.overrides) == {"force_destroy": True}
+    assert bucket.__glacier_storage__() == {
+        "kind": "s3",
+        "bucket": "prod-data",
+        "environment": "prod",
+    }
+    assert db.__glacier_storage__() == {"kind": "rds", "name": "warehouse", "environment": "prod"}
+    with pytest.raises(AttributeError, match="outside a Pulumi program"):
+        bucket.arn  # noqa: B018
+    with pytest.raises(AttributeError):
+        bucket.bucket = "other"  # type: ignore[misc]
+
+
+def test_import_and_use_outside_a_program_do_not_import_pulumi(tmp_path: Path) -> None:
+    script = textwrap.dedent(
+        """
+        import sys
+        import glacier_aws
+        env = glacier_aws.Environment("123456", "us-east-1", "prod")
+        bucket = env.s3("prod-data")
+        db = env.rds("warehouse")
+        assert not bucket.created and not db.created
+        loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("pulumi", "pulumi_aws"))
+        print(loaded)
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=tmp_path
+    )
+    assert out.stdout.strip() == "[]"
+
+
+# -- registration with the model ------------------------------------------------------------
+
+
+def test_environment_and_its_storage_appear_in_the_model() -> None:
+    pipeline = Pipeline(name="aws-model")
+    env = Environment("123456", "us-east-1", "prod", tags={"team": "data"})  # the line below -1
+    line = sys._getframe().f_lineno - 1
+    data = Dataset(name="data", storage=env.s3("prod-data"))
+
+    @pipeline.task()
+    def produce() -> data:  # type: ignore[valid-type]
+        return 1
+
+    model = pipeline.to_model()
+    (environment,) = [e for e in model.environments if e.name == "prod" and e.account == "123456"]
+    assert environment.region == "us-east-1"
+    assert environment.tags == (("team", "data"),)
+    assert environment.span.file == "tests/test_aws_environment.py"
+    assert environment.span.line == line
+    storage = model.dataset("data").storage
+    assert storage is not None
+    assert (storage.kind, storage.bucket, storage.environment) == ("s3", "prod-data", "prod")
+
+
+# -- validation -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "error", "match"),
+    [
+        ((123456789012, "us-east-1", "prod"), TypeError, "leading zeros"),
+        (("12ab", "us-east-1", "prod"), ValueError, "invalid account"),
+        (("", "us-east-1", "prod"), ValueError, "invalid account"),
+        (("1234567890123", "us-east-1", "prod"), ValueError, "12 digits"),
+        (("123456", "useast1", "prod"), ValueError, "invalid region"),
+        (("123456", "us-east-1", "prod env"), ValueError, "invalid environment name"),
+        (("123456", "us-east-1", ""), ValueError, "invalid environment name"),
+    ],
+)
+def test_environment_arguments_are_validated(
+    args: tuple[Any, ...], error: type[Exception], match: str
+) -> None:
+    with pytest.raises(error, match=match):
+        Environment(*args)
+
+
+def test_tags_bucket_and_rds_names_are_validated() -> None:
+    with pytest.raises(TypeError, match="tags"):
+        Environment("123456", "us-east-1", "prod", tags={"team": 1})  # type: ignore[dict-item]
+    env = Environment("123456", "us-east-1", "prod")
+    for bad in ("Prod-Data", "ab", "-data", "data_set", "a" * 64):
+        with pytest.raises(ValueError, match="invalid bucket"):
+            env.s3(bad)
+    for bad in ("1db", "db--x", "db-", "db_x"):
+        with pytest.raises(ValueError, match="invalid RDS name"):
+            env.rds(bad)
