@@ -1,0 +1,166 @@
+"""``LocalExecutor``: run a live ``Pipeline`` on this machine.
+
+A thin adapter: it turns the pipeline's tasks into ``_schedule.Job``s and its datasets' storage
+into ``_io`` descriptions, then lets the self-contained scheduler run them (the generated
+standalone runner uses the same two modules).
+"""
+
+from __future__ import annotations
+
+import os
+import weakref
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from glacier.errors import SourceMissingError, UsageError
+from glacier_local import _io, _schedule
+from glacier_local._schedule import RunResult
+
+if TYPE_CHECKING:
+    from glacier import Dataset, Pipeline
+
+__all__ = ["LocalExecutor"]
+
+_STORAGE_FIELDS = (
+    "kind",
+    "bucket",
+    "name",
+    "prefix",
+    "format",
+    "table",
+    "url",
+    "environment",
+    "resource",
+)
+
+
+class _Plan:
+    """A pipeline's jobs and storage descriptions, built once per pipeline shape."""
+
+    __slots__ = ("jobs", "key", "storages")
+
+    def __init__(
+        self, key: tuple[Any, ...], jobs: list[_schedule.Job], storages: dict[str, Any]
+    ) -> None:
+        self.key = key
+        self.jobs = jobs
+        self.storages = storages
+
+
+_PLANS: weakref.WeakKeyDictionary[Any, _Plan] = weakref.WeakKeyDictionary()
+
+
+class LocalExecutor:
+    """Runs a pipeline's tasks in dependency order, in parallel where the DAG allows.
+
+    ``data_dir`` holds stored datasets (layout: see ``glacier_local._io``); ``max_workers``
+    bounds parallel tasks (``None``: CPUs + 4 threads, or CPUs processes; ``1``: sequential,
+    in the calling thread); ``mode`` is ``"thread"`` or ``"process"`` (functions, inputs and
+    results must then be picklable); ``verbose`` prints a line per task start and finish on
+    standard error (or passes it to ``log``). Silent by default.
+    """
+
+    def __init__(
+        self,
+        data_dir: str | os.PathLike[str] = ".glacier/data",
+        max_workers: int | None = None,
+        mode: str = "thread",
+        verbose: bool = False,
+        *,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        if mode not in ("thread", "process"):
+            raise UsageError(f"mode must be 'thread' or 'process', got {mode!r}")
+        if max_workers is not None and (not isinstance(max_workers, int) or max_workers < 1):
+            raise UsageError(f"max_workers must be a positive integer or None, got {max_workers!r}")
+        self.data_dir = os.fspath(data_dir)
+        self.max_workers = max_workers
+        self.mode = mode
+        self.verbose = verbose
+        self._log = log if log is not None else (_schedule.print_log if verbose else None)
+
+    def __repr__(self) -> str:
+        return (
+            f"LocalExecutor(data_dir={self.data_dir!r}, max_workers={self.max_workers!r}, "
+            f"mode={self.mode!r})"
+        )
+
+    def execute(
+        self, pipeline: Pipeline, *, targets: Iterable[Dataset[Any] | str] | None = None
+    ) -> RunResult:
+        """Run ``pipeline`` (or only what ``targets`` need) and report how each task ended.
+
+        Raises ``SourceMissingError`` before any task starts when a source dataset has
+        nothing stored, and ``UsageError`` for an unknown target.
+        """
+        plan = _plan(pipeline)
+        names = None if targets is None else _target_names(pipeline, plan, targets)
+        return _schedule.run(
+            plan.jobs,
+            _io.Store(plan.storages, self.data_dir),
+            targets=names,
+            max_workers=self.max_workers,
+            mode=self.mode,
+            log=self._log,
+            source_missing=SourceMissingError,
+        )
+
+
+def _target_names(
+    pipeline: Pipeline, plan: _Plan, targets: Iterable[Dataset[Any] | str]
+) -> list[str]:
+    if isinstance(targets, str) or hasattr(targets, "__glacier_dataset__"):
+        targets = [targets]  # type: ignore[list-item]
+    names = []
+    for target in targets:
+        name = target if isinstance(target, str) else getattr(target, "name", None)
+        if not isinstance(name, str) or name not in plan.storages:
+            raise UsageError(
+                f"target {target!r} is not a dataset of pipeline `{pipeline.name}`; known: "
+                + ", ".join(f"`{n}`" for n in sorted(plan.storages))
+            )
+        names.append(name)
+    return names
+
+
+def _plan(pipeline: Pipeline) -> _Plan:
+    """Jobs and storages for ``pipeline``; cached until its tasks or storages change."""
+    tasks = pipeline.tasks
+    datasets = pipeline.datasets
+    key = (tasks, tuple(id(d.storage) for d in datasets))
+    plan = _PLANS.get(pipeline)
+    if plan is not None and plan.key == key:
+        return plan
+    jobs = [
+        _schedule.Job(
+            task.name,
+            task.function,
+            tuple((param, ds.name) for param, ds in task.inputs),
+            tuple(ds.name for ds in task.outputs),
+            returns_tuple=task.returns_tuple,
+            retries=task.retries,
+            timeout=task.timeout,
+        )
+        for task in tasks
+    ]
+    storages = {d.name: storage_description(d.storage) for d in datasets}
+    plan = _Plan(key, jobs, storages)
+    _PLANS[pipeline] = plan
+    return plan
+
+
+def storage_description(storage: Any) -> dict[str, Any] | None:
+    """A dataset's ``storage=`` value as the plain dict ``_io`` works on (``None``: ephemeral)."""
+    if storage is None:
+        return None
+    from glacier._runtime_model import storage_model
+
+    model = storage_model(storage)
+    if model is None:
+        return None
+    return {name: getattr(model, name) for name in _STORAGE_FIELDS}
+
+
+def descriptions(pipeline: Pipeline) -> Mapping[str, dict[str, Any] | None]:
+    """Every dataset of ``pipeline`` → its storage description."""
+    return dict(_plan(pipeline).storages)

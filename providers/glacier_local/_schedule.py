@@ -1,0 +1,567 @@
+"""The scheduling core: run a DAG of jobs in dependency order, in parallel where it can.
+
+Self-contained on purpose, like ``_io``: standard library only, no ``glacier`` import. The
+runtime (``LocalExecutor``) adapts a live ``Pipeline`` to ``Job``s; the generated standalone
+runner embeds this source verbatim and builds the same ``Job``s from its own table, so both run
+pipelines with one scheduler.
+
+Semantics
+---------
+- Jobs run in topological order; ties follow the order the jobs were given in.
+- A job whose upstream job failed (or was skipped) is skipped; independent branches finish.
+- A job is attempted ``1 + retries`` times; an attempt is the call, the check of its result
+  (a ``tuple[a, b]`` output must return a 2-tuple) and the writing of its stored outputs.
+- ``async def`` functions run with ``asyncio.run``.
+- ``timeout`` (seconds): an async function is cancelled; a sync function runs in a helper
+  thread and is abandoned when the timeout passes (Python cannot stop a thread: it keeps
+  running in the background and its result is discarded). In process mode the call is
+  abandoned the same way and the pool's worker processes are terminated when the run ends.
+- Threads (``mode="thread"``) suit I/O-bound tasks and code that releases the GIL.
+  ``mode="process"`` calls each function in a ``concurrent.futures.ProcessPoolExecutor``:
+  the function, its inputs and its result must be picklable, so tasks must be module-level
+  functions of an importable module (the default ``fork`` start method on Linux also accepts
+  functions of ``__main__``); reading and writing storage stays in the parent.
+- Sequential runs (``max_workers=1``) and chains take a fast path without any thread pool:
+  a job runs in the calling thread whenever it is the only one ready and nothing else runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import os
+import sys
+import threading
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import Any, Literal, Protocol
+
+__all__ = [
+    "Job",
+    "RunResult",
+    "SourceMissingError",
+    "Store",
+    "TaskResult",
+    "run",
+    "select",
+    "topological_order",
+]
+
+Status = Literal["succeeded", "failed", "skipped"]
+
+
+class SourceMissingError(Exception):
+    """A source dataset has nothing stored; raised before any job starts.
+
+    The runtime passes ``glacier.errors.SourceMissingError`` to :func:`run` instead.
+    """
+
+
+class Store(Protocol):
+    """What the scheduler needs from storage (``_io.Store`` implements it)."""
+
+    def persistent(self, dataset: str) -> bool: ...
+    def exists(self, dataset: str) -> bool: ...
+    def location(self, dataset: str) -> str: ...
+    def read(self, dataset: str) -> Any: ...
+    def write(self, dataset: str, value: Any) -> Any: ...
+
+
+class Job:
+    """One task as the scheduler sees it: plain names, no Glacier objects."""
+
+    __slots__ = (
+        "function",
+        "inputs",
+        "is_async",
+        "name",
+        "outputs",
+        "retries",
+        "returns_tuple",
+        "timeout",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        function: Callable[..., Any],
+        inputs: Sequence[tuple[str, str]] = (),
+        outputs: Sequence[str] = (),
+        *,
+        returns_tuple: bool | None = None,
+        retries: int = 0,
+        timeout: float | None = None,
+    ) -> None:
+        self.name = name
+        self.function = function
+        self.inputs = tuple(inputs)  # (parameter, dataset) pairs
+        self.outputs = tuple(outputs)
+        self.returns_tuple = len(self.outputs) > 1 if returns_tuple is None else returns_tuple
+        self.retries = retries
+        self.timeout = timeout
+        self.is_async = inspect.iscoroutinefunction(function)
+
+    def __repr__(self) -> str:
+        return f"Job({self.name!r})"
+
+
+class TaskResult:
+    """How one task ended: ``status`` is ``succeeded``, ``failed`` or ``skipped``.
+
+    ``duration`` is wall-clock seconds over all attempts; ``error`` is the last attempt's
+    exception with its traceback, as text; ``upstream`` names the failed task a skipped
+    task waited for.
+    """
+
+    __slots__ = ("attempts", "duration", "error", "exception", "name", "status", "upstream")
+
+    def __init__(
+        self,
+        name: str,
+        status: Status,
+        duration: float = 0.0,
+        attempts: int = 0,
+        error: str | None = None,
+        exception: BaseException | None = None,
+        upstream: str | None = None,
+    ) -> None:
+        self.name = name
+        self.status = status
+        self.duration = duration
+        self.attempts = attempts
+        self.error = error
+        self.exception = exception
+        self.upstream = upstream
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "succeeded"
+
+    def __repr__(self) -> str:
+        extra = f", upstream={self.upstream!r}" if self.upstream else ""
+        return (
+            f"TaskResult({self.name!r}, {self.status!r}, duration={self.duration:.6f}, "
+            f"attempts={self.attempts}{extra})"
+        )
+
+
+class RunResult:
+    """The outcome of a run: ``tasks`` in the order they were scheduled, ``outputs`` by dataset.
+
+    ``outputs`` holds every dataset value the run produced or read.
+    """
+
+    __slots__ = ("duration", "outputs", "tasks")
+
+    def __init__(
+        self, tasks: dict[str, TaskResult], outputs: dict[str, Any], duration: float
+    ) -> None:
+        self.tasks = tasks
+        self.outputs = outputs
+        self.duration = duration
+
+    @property
+    def ok(self) -> bool:
+        return all(t.status == "succeeded" for t in self.tasks.values())
+
+    @property
+    def failed(self) -> tuple[str, ...]:
+        return tuple(n for n, t in self.tasks.items() if t.status == "failed")
+
+    @property
+    def skipped(self) -> tuple[str, ...]:
+        return tuple(n for n, t in self.tasks.items() if t.status == "skipped")
+
+    def summary(self) -> str:
+        """A small table of the tasks, then one line for the run; errors follow."""
+        width = max([len(n) for n in self.tasks] + [4])
+        lines = [f"{'task':<{width}}  {'status':<9}  {'attempts':>8}  {'seconds':>8}"]
+        for name, t in self.tasks.items():
+            lines.append(f"{name:<{width}}  {t.status:<9}  {t.attempts:>8}  {t.duration:>8.3f}")
+        counts = {s: 0 for s in ("succeeded", "failed", "skipped")}
+        for t in self.tasks.values():
+            counts[t.status] += 1
+        state = "ok" if self.ok else "FAILED"
+        lines.append(
+            f"run {state}: {counts['succeeded']} succeeded, {counts['failed']} failed, "
+            f"{counts['skipped']} skipped in {self.duration:.3f}s"
+        )
+        for name, t in self.tasks.items():
+            if t.error:
+                lines.append(f"--- {name}\n{t.error.rstrip()}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"RunResult(ok={self.ok}, tasks={len(self.tasks)}, duration={self.duration:.6f})"
+
+
+# -- planning ---------------------------------------------------------------------------------
+
+
+def topological_order(jobs: Sequence[Job]) -> list[Job]:
+    """Producers before consumers; among ready jobs, the given order. Raises on a cycle."""
+    producer = {out: job for job in jobs for out in job.outputs}
+    index = {id(job): i for i, job in enumerate(jobs)}
+    waiting = {}
+    dependents: dict[int, list[Job]] = {id(job): [] for job in jobs}
+    for job in jobs:
+        ups = {id(producer[d]) for _, d in job.inputs if d in producer}
+        waiting[id(job)] = len(ups)
+        for up in ups:
+            dependents[up].append(job)
+    import heapq
+
+    ready = [(index[id(j)], j.name, j) for j in jobs if waiting[id(j)] == 0]
+    heapq.heapify(ready)
+    order = []
+    while ready:
+        _, _, job = heapq.heappop(ready)
+        order.append(job)
+        for dep in dependents[id(job)]:
+            waiting[id(dep)] -= 1
+            if waiting[id(dep)] == 0:
+                heapq.heappush(ready, (index[id(dep)], dep.name, dep))
+    if len(order) != len(jobs):
+        stuck = sorted(j.name for j in jobs if waiting[id(j)] > 0)
+        raise ValueError(f"the jobs form a cycle among: {', '.join(stuck)}")
+    return order
+
+
+def select(jobs: Sequence[Job], targets: Iterable[str]) -> list[Job]:
+    """The jobs needed to produce the ``targets`` datasets: their producers and ancestors."""
+    producer = {out: job for job in jobs for out in job.outputs}
+    needed: set[int] = set()
+    stack = [producer[t] for t in targets if t in producer]
+    while stack:
+        job = stack.pop()
+        if id(job) in needed:
+            continue
+        needed.add(id(job))
+        stack.extend(producer[d] for _, d in job.inputs if d in producer)
+    return [job for job in jobs if id(job) in needed]
+
+
+# -- running ----------------------------------------------------------------------------------
+
+
+def run(
+    jobs: Sequence[Job],
+    store: Store,
+    *,
+    targets: Iterable[str] | None = None,
+    max_workers: int | None = None,
+    mode: str = "thread",
+    log: Callable[[str], None] | None = None,
+    source_missing: type[Exception] = SourceMissingError,
+) -> RunResult:
+    """Run ``jobs`` (or only what ``targets`` need) and return how each ended.
+
+    Every source dataset (read by a job, produced by none) must exist in ``store``: otherwise
+    ``source_missing`` is raised, naming the dataset and its location, before any job starts.
+    """
+    if mode not in ("thread", "process"):
+        raise ValueError(f"mode must be 'thread' or 'process', got {mode!r}")
+    if max_workers is not None and max_workers < 1:
+        raise ValueError(f"max_workers must be at least 1, got {max_workers!r}")
+    started = time.perf_counter()
+    target_list = list(targets) if targets is not None else None
+    chosen = select(jobs, target_list) if target_list is not None else jobs
+    order = topological_order(chosen)
+    produced = {out for job in order for out in job.outputs}
+    sources: dict[str, None] = {}
+    for job in order:
+        for _, d in job.inputs:
+            if d not in produced:
+                sources[d] = None
+    for t in target_list or ():
+        if t not in produced:
+            sources[t] = None
+    for d in sources:
+        if not store.persistent(d):
+            raise source_missing(
+                f"source dataset `{d}` has no storage and no task produces it; give it "
+                "`storage=` or add a task that returns it"
+            )
+        if not store.exists(d):
+            raise source_missing(
+                f"source dataset `{d}` has nothing stored at {store.location(d)}; put the "
+                "data there or add a task that produces it"
+            )
+    state = _Run(order, store, sources, mode, max_workers, log)
+    try:
+        state.execute()
+    finally:
+        state.close()
+    return RunResult(state.results, state.outputs(), time.perf_counter() - started)
+
+
+_UNREAD = object()
+
+
+class _Run:
+    """The mutable state of one run."""
+
+    def __init__(
+        self,
+        order: list[Job],
+        store: Store,
+        sources: Mapping[str, None],
+        mode: str,
+        max_workers: int | None,
+        log: Callable[[str], None] | None,
+    ) -> None:
+        self.order = order
+        self.store = store
+        self.mode = mode
+        self.log = log
+        self.values: dict[str, Any] = dict.fromkeys(sources, _UNREAD)
+        self.source_lock = threading.Lock()
+        self.persistent = {out: store.persistent(out) for job in order for out in job.outputs}
+        self.results: dict[str, TaskResult] = {}
+        self.bad: dict[str, str] = {}  # unavailable dataset → the task that failed upstream
+        if max_workers is None:
+            cpus = os.cpu_count() or 1
+            max_workers = cpus if mode == "process" else min(32, cpus + 4)
+        self.max_workers = max_workers
+        self.threads: ThreadPoolExecutor | None = None
+        self.processes: Any = None
+        self.timed_out = False
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    def execute(self) -> None:
+        if self.max_workers == 1 or len(self.order) <= 1:
+            for job in self.order:
+                self.finish(job, self.attempt_or_skip(job))
+            return
+        self.execute_parallel()
+
+    def execute_parallel(self) -> None:
+        producer = {out: job for job in self.order for out in job.outputs}
+        waiting: dict[str, int] = {}
+        dependents: dict[str, list[Job]] = {job.name: [] for job in self.order}
+        for job in self.order:
+            ups = {producer[d].name for _, d in job.inputs if d in producer}
+            waiting[job.name] = len(ups)
+            for up in ups:
+                dependents[up].append(job)
+        ready = deque(job for job in self.order if waiting[job.name] == 0)
+        running: dict[Future[TaskResult], Job] = {}
+
+        def done(job: Job, result: TaskResult) -> None:
+            self.finish(job, result)
+            for dep in dependents[job.name]:
+                waiting[dep.name] -= 1
+                if waiting[dep.name] == 0:
+                    ready.append(dep)
+
+        while ready or running:
+            if not running and len(ready) == 1:
+                job = ready.popleft()  # nothing to overlap with: run it here, no hand-off
+                done(job, self.attempt_or_skip(job))
+                continue
+            while ready and len(running) < self.max_workers:
+                job = ready.popleft()
+                if self.blocked_by(job) is not None:
+                    done(job, self.attempt_or_skip(job))  # a skip is instant
+                    continue
+                if self.threads is None:
+                    self.threads = ThreadPoolExecutor(
+                        self.max_workers, thread_name_prefix="glacier"
+                    )
+                running[self.threads.submit(self.attempt_or_skip, job)] = job
+            if not running:
+                continue
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                done(running.pop(future), future.result())
+
+    def close(self) -> None:
+        if self.threads is not None:
+            self.threads.shutdown(wait=not self.timed_out, cancel_futures=True)
+        if self.processes is not None:
+            if self.timed_out:  # a worker may still run an abandoned call: stop it
+                for process in list(getattr(self.processes, "_processes", {}).values()):
+                    process.terminate()
+            self.processes.shutdown(wait=True, cancel_futures=True)
+
+    def outputs(self) -> dict[str, Any]:
+        return {k: v for k, v in self.values.items() if v is not _UNREAD}
+
+    # -- one job ----------------------------------------------------------------------------
+
+    def blocked_by(self, job: Job) -> str | None:
+        bad = self.bad
+        if bad:
+            for _, d in job.inputs:
+                if d in bad:
+                    return bad[d]
+        return None
+
+    def finish(self, job: Job, result: TaskResult) -> None:
+        self.results[job.name] = result
+        if result.status != "succeeded":
+            culprit = result.upstream or job.name
+            for out in job.outputs:
+                self.bad[out] = culprit
+
+    def attempt_or_skip(self, job: Job) -> TaskResult:
+        upstream = self.blocked_by(job)
+        if upstream is not None:
+            if self.log:
+                self.log(f"skip   {job.name} (upstream task `{upstream}` failed)")
+            return TaskResult(job.name, "skipped", upstream=upstream)
+        log = self.log
+        if log:
+            log(f"start  {job.name}")
+        start = time.perf_counter()
+        values = self.values
+        try:
+            kwargs = {param: values[d] for param, d in job.inputs}
+        except KeyError as exc:  # a dataset neither produced nor a source: a planning bug
+            return self.failed(job, exc, start, 0)
+        if _UNREAD in kwargs.values():
+            try:
+                kwargs = {param: self.source(d) for param, d in job.inputs}
+            except Exception as exc:  # noqa: BLE001 - any error fails the task, not the run
+                return self.failed(job, exc, start, 0)
+        attempts = 0
+        tries = job.retries + 1
+        while True:
+            attempts += 1
+            try:
+                self.complete(job, self.call(job, kwargs))
+            except Exception as exc:  # noqa: BLE001 - any error fails the attempt, not the run
+                if attempts < tries:
+                    if log:
+                        log(f"retry  {job.name} (attempt {attempts} of {tries}: {_one_line(exc)})")
+                    continue
+                return self.failed(job, exc, start, attempts)
+            duration = time.perf_counter() - start
+            if log:
+                log(f"done   {job.name} in {duration:.3f}s")
+            return TaskResult(job.name, "succeeded", duration, attempts)
+
+    def failed(self, job: Job, exc: BaseException, start: float, attempts: int) -> TaskResult:
+        duration = time.perf_counter() - start
+        text = "".join(traceback.format_exception(exc))
+        if self.log:
+            self.log(f"FAILED {job.name} in {duration:.3f}s: {_one_line(exc)}")
+        return TaskResult(job.name, "failed", duration, attempts, text, exc)
+
+    def source(self, dataset: str) -> Any:
+        value = self.values[dataset]
+        if value is not _UNREAD:
+            return value
+        with self.source_lock:
+            value = self.values[dataset]
+            if value is _UNREAD:
+                value = self.store.read(dataset)
+                self.values[dataset] = value
+            return value
+
+    def call(self, job: Job, kwargs: dict[str, Any]) -> Any:
+        if self.mode == "process":
+            return self.call_in_process(job, kwargs)
+        if job.timeout is None:
+            if job.is_async:
+                return asyncio.run(job.function(**kwargs))
+            return job.function(**kwargs)
+        if job.is_async:
+            return asyncio.run(_async_with_timeout(job, kwargs))
+        return self.call_in_thread(job, kwargs)
+
+    def call_in_thread(self, job: Job, kwargs: dict[str, Any]) -> Any:
+        future: Future[Any] = Future()
+
+        def target() -> None:
+            try:
+                future.set_result(job.function(**kwargs))
+            except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+                future.set_exception(exc)
+
+        threading.Thread(target=target, name=f"glacier-{job.name}", daemon=True).start()
+        try:
+            return future.result(job.timeout)
+        except TimeoutError:
+            if not future.done():
+                self.timed_out = True
+                raise TimeoutError(
+                    f"task `{job.name}` did not finish within {job.timeout:g}s"
+                ) from None
+            raise
+
+    def call_in_process(self, job: Job, kwargs: dict[str, Any]) -> Any:
+        with self.source_lock:
+            if self.processes is None:
+                from concurrent.futures import ProcessPoolExecutor
+
+                self.processes = ProcessPoolExecutor(self.max_workers)
+        future = self.processes.submit(_invoke, job.function, kwargs, job.is_async, job.timeout)
+        try:
+            return future.result(job.timeout)
+        except TimeoutError:
+            if not future.done():
+                self.timed_out = True
+                raise TimeoutError(
+                    f"task `{job.name}` did not finish within {job.timeout:g}s"
+                ) from None
+            raise
+
+    def complete(self, job: Job, result: Any) -> None:
+        """Unpack the result, write stored outputs, then publish the values."""
+        outputs = job.outputs
+        if not outputs:
+            return
+        if job.returns_tuple:
+            if not isinstance(result, (tuple, list)) or len(result) != len(outputs):
+                got = (
+                    f"{len(result)} values"
+                    if isinstance(result, (tuple, list))
+                    else f"a {type(result).__name__}"
+                )
+                raise TypeError(
+                    f"task `{job.name}` returned {got}; its return annotation needs a tuple of "
+                    f"{len(outputs)} ({', '.join(f'`{o}`' for o in outputs)})"
+                )
+            pairs = tuple(zip(outputs, result, strict=True))
+        else:
+            pairs = ((outputs[0], result),)
+        persistent = self.persistent
+        for name, value in pairs:
+            if persistent[name]:
+                self.store.write(name, value)
+        values = self.values
+        for name, value in pairs:
+            values[name] = value
+
+
+async def _async_with_timeout(job: Job, kwargs: dict[str, Any]) -> Any:
+    try:
+        return await asyncio.wait_for(job.function(**kwargs), job.timeout)
+    except TimeoutError:
+        raise TimeoutError(f"task `{job.name}` did not finish within {job.timeout:g}s") from None
+
+
+def _invoke(
+    function: Callable[..., Any], kwargs: dict[str, Any], is_async: bool, timeout: float | None
+) -> Any:
+    """Runs in a worker process."""
+    if is_async:
+        if timeout is None:
+            return asyncio.run(function(**kwargs))
+        return asyncio.run(asyncio.wait_for(function(**kwargs), timeout))
+    return function(**kwargs)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def print_log(line: str) -> None:
+    """The default ``verbose`` sink: one line per event on standard error."""
+    print(f"[glacier] {line}", file=sys.stderr, flush=True)
