@@ -1,0 +1,563 @@
+"""mypy plugin: a dataset used as an annotation means the dataset's payload type.
+
+Enable it with ``[tool.mypy] plugins = ["glacier.mypy"]``. mypy alone rejects
+``def transform(data: raw) -> clean`` (``Variable "raw" is not valid as a type``); with this
+plugin a task body sees ``data`` as ``raw``'s payload ``T`` (from ``Dataset[T]``) and mypy
+checks what the task returns against ``clean``'s payload. It also reports the edges the
+runtime would refuse (code ``glacier-edge``) and dataset spellings it cannot follow
+(code ``glacier-dataset``), at the annotation, so ``# type: ignore[...]`` and
+``disable_error_code`` work as usual.
+
+Loaded by mypy only: ``import glacier`` never imports this module. Hooks are stateless: every
+answer is recomputed from mypy's symbol tables and syntax trees, which keeps them correct under
+the incremental cache and the daemon.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import partial
+from typing import Literal
+
+from mypy.errorcodes import ErrorCode
+from mypy.lookup import lookup_fully_qualified
+from mypy.maptype import map_instance_to_supertype
+from mypy.nodes import (
+    ARG_STAR,
+    ARG_STAR2,
+    AssignmentStmt,
+    Block,
+    CallExpr,
+    ClassDef,
+    Context,
+    Decorator,
+    Expression,
+    FuncDef,
+    IfStmt,
+    IndexExpr,
+    MemberExpr,
+    MypyFile,
+    NameExpr,
+    RefExpr,
+    Statement,
+    SymbolTableNode,
+    TupleExpr,
+    TypeApplication,
+    TypeInfo,
+    Var,
+)
+from mypy.plugin import AnalyzeTypeContext, MethodContext, Plugin
+from mypy.semanal import SemanticAnalyzer
+from mypy.server.trigger import make_trigger
+from mypy.typeanal import TypeAnalyser
+from mypy.types import (
+    AnyType,
+    CallableType,
+    Instance,
+    Type,
+    TypeOfAny,
+    UnboundType,
+    get_proper_type,
+    has_type_vars,
+)
+from mypy.typevars import fill_typevars_with_any
+
+__all__ = ["GLACIER_DATASET", "GLACIER_EDGE", "GlacierPlugin", "plugin"]
+
+GLACIER_EDGE = ErrorCode(
+    "glacier-edge", "Check that Glacier task annotations form valid dataset edges", "Glacier"
+)
+GLACIER_DATASET = ErrorCode(
+    "glacier-dataset", "Check that the Glacier plugin can resolve a dataset annotation", "Glacier"
+)
+
+DATASET = "glacier._dataset.Dataset"
+TASK_DECORATOR = "glacier._pipeline.TaskDecorator"
+TUPLE_NAMES = frozenset({"builtins.tuple", "typing.Tuple", "typing_extensions.Tuple"})
+
+SHAPES_NOTE = (
+    "A task parameter names one dataset (`data: raw`); a task returns one dataset (`-> clean`), "
+    "a tuple of datasets (`-> tuple[a, b]`) or None"
+)
+
+
+# -- what a name in an annotation refers to ---------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Dataset:
+    """A variable that holds a dataset: ``dataset`` is the variable aliases lead to."""
+
+    dataset: str
+    payload: Type | None  # None: the defining statement is not analysed yet
+    chain: tuple[str, ...]  # every variable followed, for fine-grained dependencies
+
+
+@dataclass(frozen=True, slots=True)
+class _Unresolved:
+    """A variable that may hold a dataset, made in a way the plugin cannot follow."""
+
+    reason: str
+    chain: tuple[str, ...]
+
+
+def _resolve(modules: dict[str, MypyFile], fullname: str) -> _Dataset | _Unresolved | None:
+    """Follow a module-level (or class-level) variable to the dataset it holds, or None."""
+    chain: list[str] = []
+    payload: Type | None = None
+    current = fullname
+    while True:
+        if current in chain:
+            return _Unresolved("its aliases form a cycle", tuple(chain))
+        chain.append(current)
+        sym = lookup_fully_qualified(current, modules)
+        if sym is None or not isinstance(sym.node, Var):
+            return None
+        var = sym.node
+        if var.type is not None:
+            declared = _payload_of(var.type)
+            if declared is None:
+                return None
+            if payload is None:
+                payload = declared
+        rvalue = _defining_rvalue(modules, current)
+        if rvalue is None:
+            # loaded from the cache (no syntax tree) or made by a statement the plugin does
+            # not read; the declared or inferred type is all there is
+            if var.type is None:
+                return None
+            return _Dataset(current, payload, tuple(chain))
+        if isinstance(rvalue, RefExpr) and isinstance(rvalue.node, Var):
+            target = rvalue.node.fullname
+            if "." in target:
+                current = target
+                continue
+        if var.type is not None:
+            return _Dataset(current, payload, tuple(chain))
+        made = _construction(rvalue)
+        if made is None:
+            return None
+        if isinstance(made, str):
+            return _Unresolved(made, tuple(chain))
+        return _Dataset(current, made[0], tuple(chain))
+
+
+def _payload_of(typ: Type) -> Type | None:
+    """``T`` of a ``Dataset[T]`` (or of a subclass of it); None if it is not a dataset."""
+    instance = get_proper_type(typ)
+    if not isinstance(instance, Instance) or not instance.type.has_base(DATASET):
+        return None
+    if instance.type.fullname != DATASET:
+        base = next(b for b in instance.type.mro if b.fullname == DATASET)
+        instance = map_instance_to_supertype(instance, base)
+    return instance.args[0] if instance.args else AnyType(TypeOfAny.special_form)
+
+
+def _construction(rvalue: Expression) -> tuple[Type | None] | str | None:
+    """The payload a right-hand side constructs, a reason it cannot tell, or None (no dataset).
+
+    Used while the variable's inferred type is not known yet (same module or import cycle).
+    """
+    if isinstance(rvalue, TupleExpr):
+        return "it is assigned by unpacking"
+    if not isinstance(rvalue, CallExpr):
+        return None
+    callee = rvalue.callee
+    if isinstance(callee, IndexExpr) and _refers_to(callee.base, DATASET):
+        analyzed = callee.analyzed
+        if isinstance(analyzed, TypeApplication) and len(analyzed.types) == 1:
+            return (analyzed.types[0],)
+        if analyzed is None:
+            return (None,)
+        return "its `Dataset[...]` takes one payload type"
+    if _refers_to(callee, DATASET):
+        return (AnyType(TypeOfAny.special_form),)
+    if isinstance(callee, RefExpr):
+        node = callee.node
+        if isinstance(node, TypeInfo):
+            payload = _payload_of(fill_typevars_with_any(node))
+            return None if payload is None else (payload,)
+        if isinstance(node, Var) and node.is_suppressed_import:
+            return (AnyType(TypeOfAny.from_unimported_type),)  # mypy reports the import
+        if isinstance(node, FuncDef):
+            if not isinstance(node.type, CallableType):
+                # an unannotated function returns Any, and mypy takes an Any-typed variable
+                # used as a type to mean Any
+                return (AnyType(TypeOfAny.unannotated),)
+            ret = get_proper_type(node.type.ret_type)
+            if isinstance(ret, AnyType):
+                return (ret,)
+            payload = _payload_of(ret)
+            if payload is None:
+                return None
+            if not has_type_vars(ret):
+                return (payload,)
+    if isinstance(callee, (NameExpr, MemberExpr)):
+        return f"it is made by a call to `{callee.name}`"
+    return "it is made by a call the plugin cannot follow"
+
+
+def _refers_to(expr: Expression, fullname: str) -> bool:
+    return isinstance(expr, RefExpr) and expr.fullname == fullname
+
+
+def _defining_rvalue(modules: dict[str, MypyFile], fullname: str) -> Expression | None:
+    """The right-hand side that defines a variable, read from its module's syntax tree."""
+    module, path = _split_module(modules, fullname)
+    if module is None or not path:
+        return None
+    body: list[Statement] = module.defs
+    for class_name in path[:-1]:
+        found = next(
+            (s for s in _statements(body) if isinstance(s, ClassDef) and s.name == class_name),
+            None,
+        )
+        if found is None:
+            return None
+        body = found.defs.body
+    name = path[-1]
+    for stmt in _statements(body):
+        if not isinstance(stmt, AssignmentStmt):
+            continue
+        for lvalue in stmt.lvalues:
+            if isinstance(lvalue, NameExpr) and lvalue.name == name:
+                return stmt.rvalue
+            if isinstance(lvalue, TupleExpr):
+                for index, item in enumerate(lvalue.items):
+                    if isinstance(item, NameExpr) and item.name == name:
+                        rvalue = stmt.rvalue
+                        if isinstance(rvalue, TupleExpr) and len(rvalue.items) == len(lvalue.items):
+                            return rvalue.items[index]
+                        return TupleExpr([])
+    return None
+
+
+def _split_module(modules: dict[str, MypyFile], fullname: str) -> tuple[MypyFile | None, list[str]]:
+    head, rest = fullname, list[str]()
+    while "." in head:
+        head, tail = head.rsplit(".", 1)
+        rest.insert(0, tail)
+        if head in modules:
+            return modules[head], rest
+    return None, []
+
+
+def _statements(body: list[Statement]) -> Iterator[Statement]:
+    """Statements of a body, including those under module-level ``if`` blocks."""
+    for stmt in body:
+        yield stmt
+        if isinstance(stmt, IfStmt):
+            for block in (*stmt.body, stmt.else_body):
+                if isinstance(block, Block):
+                    yield from _statements(block.body)
+
+
+# -- the plugin -------------------------------------------------------------------------------
+
+
+class GlacierPlugin(Plugin):
+    """Dataset annotations for mypy; stateless, so safe for the cache and the daemon."""
+
+    def get_type_analyze_hook(self, fullname: str) -> Callable[[AnalyzeTypeContext], Type] | None:
+        if "." not in fullname or self._modules is None:
+            return None
+        sym = lookup_fully_qualified(fullname, self._modules)
+        if sym is None or not isinstance(sym.node, Var):
+            return None
+        if _resolve(self._modules, fullname) is None:
+            return None
+        return partial(self._analyze_dataset, fullname)
+
+    def get_method_hook(self, fullname: str) -> Callable[[MethodContext], Type] | None:
+        if fullname == f"{TASK_DECORATOR}.__call__":
+            return self._check_task
+        return None
+
+    # -- semantic analysis: the annotation becomes the payload ------------------------------
+
+    def _analyze_dataset(self, fullname: str, ctx: AnalyzeTypeContext) -> Type:
+        assert self._modules is not None
+        analyser = ctx.api
+        assert isinstance(analyser, TypeAnalyser)
+        semanal = analyser.api
+        assert isinstance(semanal, SemanticAnalyzer)
+        found = _resolve(self._modules, fullname)
+        if found is None:  # the symbol changed since get_type_analyze_hook looked
+            return AnyType(TypeOfAny.from_error)
+        for name in found.chain:
+            semanal.add_plugin_dependency(make_trigger(name))
+        written = ctx.type.name
+        if isinstance(found, _Unresolved):
+            analyser.fail(
+                f'Cannot tell the payload type of "{written}": {found.reason}',
+                ctx.type,
+                code=GLACIER_DATASET,
+            )
+            analyser.note(
+                f"Define it as `{_short(written)} = Dataset[T](name=...)`, or annotate it: "
+                f"`{_short(written)}: Dataset[T] = ...`",
+                ctx.type,
+                code=GLACIER_DATASET,
+            )
+            return AnyType(TypeOfAny.from_error)
+        if found.payload is None:
+            if not semanal.final_iteration:
+                semanal.record_incomplete_ref()
+                return AnyType(TypeOfAny.special_form)
+            analyser.fail(
+                f'Cannot tell the payload type of "{written}"', ctx.type, code=GLACIER_DATASET
+            )
+            return AnyType(TypeOfAny.from_error)
+        if ctx.type.args:
+            analyser.fail(
+                f'Dataset "{written}" takes no type arguments', ctx.type, code=GLACIER_DATASET
+            )
+            analyser.note(
+                "Its payload type is declared where it is defined: `Dataset[T](name=...)`",
+                ctx.type,
+                code=GLACIER_DATASET,
+            )
+        elif analyser.nesting_level > 0 and not _is_output_item(ctx.type, analyser):
+            analyser.fail(
+                f'Dataset "{written}" is nested inside another type', ctx.type, code=GLACIER_EDGE
+            )
+            analyser.note(SHAPES_NOTE, ctx.type, code=GLACIER_EDGE)
+        return found.payload
+
+    # -- type checking: the edges of each task ----------------------------------------------
+
+    def _check_task(self, ctx: MethodContext) -> Type:
+        decorator = ctx.context
+        if isinstance(decorator, Decorator) and self._modules is not None:
+            tree = getattr(ctx.api, "tree", None)
+            if isinstance(tree, MypyFile):
+                _TaskChecker(self._modules, tree, ctx).check(decorator)
+        return ctx.default_return_type
+
+
+def _is_output_item(typ: UnboundType, analyser: TypeAnalyser) -> bool:
+    """Is ``typ`` an item of the ``tuple[...]`` return annotation of the function analysed?"""
+    stmt = getattr(analyser.api, "statement", None)
+    if analyser.nesting_level != 1 or not isinstance(stmt, FuncDef):
+        return False
+    sig = stmt.unanalyzed_type
+    if not isinstance(sig, CallableType):
+        return False
+    ret = sig.ret_type
+    if not isinstance(ret, UnboundType) or not any(_same(arg, typ) for arg in ret.args):
+        return False
+    sym = analyser.lookup_qualified(ret.name, ret, suppress_errors=True)
+    return sym is not None and sym.node is not None and sym.node.fullname in TUPLE_NAMES
+
+
+def _same(a: Type, b: UnboundType) -> bool:
+    if a is b:
+        return True
+    return isinstance(a, UnboundType) and (a.line, a.column, a.name) == (b.line, b.column, b.name)
+
+
+def _short(written: str) -> str:
+    return written.rsplit(".", 1)[-1]
+
+
+@dataclass(frozen=True, slots=True)
+class _Edge:
+    annotation: UnboundType
+    dataset: str  # fullname of the variable the dataset is defined by
+
+
+# what a task annotation names, besides a dataset
+_Kind = Literal["class", "tuple", "none", "other", "unresolved"]
+
+
+class _TaskChecker:
+    """The checks on one task's signature that need to know it is a task."""
+
+    def __init__(self, modules: dict[str, MypyFile], tree: MypyFile, ctx: MethodContext) -> None:
+        self.modules = modules
+        self.tree = tree
+        self.ctx = ctx
+
+    def fail(self, msg: str, where: Context, code: ErrorCode, note: str | None = None) -> None:
+        self.ctx.api.fail(msg, where, code=code)
+        if note is not None:
+            self.ctx.api.msg.note(note, where, code=code)
+
+    def check(self, decorator: Decorator) -> None:
+        func = decorator.func
+        sig = func.unanalyzed_type
+        if not isinstance(sig, CallableType):
+            return
+        task = func.name
+        inputs: list[_Edge] = []
+        for name, kind, annotation, has_default in zip(
+            sig.arg_names, sig.arg_kinds, sig.arg_types, _defaults(func), strict=False
+        ):
+            if kind in (ARG_STAR, ARG_STAR2) or not isinstance(annotation, UnboundType):
+                continue
+            found = self.classify(annotation)
+            if isinstance(found, _Edge):
+                inputs.append(found)
+            elif found == "class":
+                self.fail_class(annotation)
+            elif found in ("other", "tuple", "none") and not (
+                has_default or self.mentions_dataset(annotation)
+            ):
+                self.fail(
+                    f'Parameter "{name}" of task "{task}" is not annotated with a dataset',
+                    annotation,
+                    GLACIER_DATASET,
+                    f"Annotate it with the dataset it reads (`{name}: raw`) or give it a default",
+                )
+        outputs = self.outputs(task, sig.ret_type, report=True)
+        read = {edge.dataset for edge in inputs}
+        for edge in outputs:
+            if edge.dataset in read:
+                self.fail(
+                    f'Task "{task}" reads and writes dataset "{edge.annotation.name}"',
+                    edge.annotation,
+                    GLACIER_EDGE,
+                    "A task writes a new dataset; define one for its result",
+                )
+        self.check_other_producers(decorator, outputs)
+
+    def outputs(self, task: str, ret: Type, report: bool) -> list[_Edge]:
+        """The datasets a return annotation names; with ``report``, say what is wrong."""
+        if not isinstance(ret, UnboundType):
+            return []
+        found = self.classify(ret)
+        if isinstance(found, _Edge):
+            return [found]
+        if found in ("none", "unresolved"):
+            return []
+        if found == "tuple" and ret.args:
+            items = [
+                self.classify(arg) if isinstance(arg, UnboundType) else "other" for arg in ret.args
+            ]
+            edges = [item for item in items if isinstance(item, _Edge)]
+            if len(edges) == len(items):
+                seen: set[str] = set()
+                for edge in edges:
+                    if edge.dataset in seen and report:
+                        self.fail(
+                            f'Dataset "{edge.annotation.name}" appears twice in the return '
+                            f'annotation of task "{task}"',
+                            edge.annotation,
+                            GLACIER_EDGE,
+                        )
+                    seen.add(edge.dataset)
+                return edges
+            if "unresolved" in items or not report:
+                return edges
+        if not report:
+            return []
+        if found == "class":
+            self.fail_class(ret)
+            return []
+        self.fail(
+            f'The return annotation of task "{task}" is not a dataset',
+            ret,
+            GLACIER_DATASET,
+            SHAPES_NOTE,
+        )
+        return []
+
+    def fail_class(self, annotation: UnboundType) -> None:
+        self.fail(
+            f'"{annotation.name}" is the Dataset class, not a dataset',
+            annotation,
+            GLACIER_DATASET,
+            'Define the dataset at module level (`raw = Dataset[T](name="raw")`) and annotate '
+            "with it (`data: raw`)",
+        )
+
+    def classify(self, annotation: UnboundType) -> _Edge | _Kind:
+        """The dataset an annotation names, or what else it is."""
+        if annotation.name == "None":
+            return "none"
+        sym = self.lookup(annotation.name)
+        node = sym.node if sym is not None else None
+        if node is None:
+            return "unresolved"
+        if isinstance(node, TypeInfo):
+            if node.fullname == DATASET or node.has_base(DATASET):
+                return "class"
+            return "tuple" if node.fullname in TUPLE_NAMES else "other"
+        if isinstance(node, Var) and "." in node.fullname:
+            found = _resolve(self.modules, node.fullname)
+            if isinstance(found, _Dataset):
+                return _Edge(annotation, found.dataset)
+            return "unresolved"  # mypy or the plugin reported it while analysing it
+        return "tuple" if node.fullname in TUPLE_NAMES else "other"
+
+    def mentions_dataset(self, annotation: Type) -> bool:
+        """Does a dataset appear inside it (reported while the annotation was analysed)?"""
+        if not isinstance(annotation, UnboundType):
+            return False
+        if isinstance(self.classify(annotation), _Edge):
+            return True
+        return any(self.mentions_dataset(arg) for arg in annotation.args)
+
+    def lookup(self, name: str) -> SymbolTableNode | None:
+        """Look up a name as written in the task's module (``raw``, ``datasets.raw``)."""
+        head, *rest = name.split(".")
+        sym = self.tree.names.get(head)
+        if sym is None:
+            builtins = self.modules.get("builtins")
+            sym = builtins.names.get(head) if builtins is not None else None
+        for part in rest:
+            node = sym.node if sym is not None else None
+            if not isinstance(node, (MypyFile, TypeInfo)):
+                return None
+            sym = node.names.get(part)
+        return sym
+
+    def check_other_producers(self, decorator: Decorator, outputs: list[_Edge]) -> None:
+        """A dataset has one producer: report a task writing what an earlier one writes."""
+        pipeline = _pipeline_of(decorator)
+        if not outputs or pipeline is None:
+            return
+        reported: set[str] = set()
+        for other in _statements(self.tree.defs):
+            if not isinstance(other, Decorator) or other.line >= decorator.line:
+                continue
+            if _pipeline_of(other) != pipeline:
+                continue
+            sig = other.func.unanalyzed_type
+            if not isinstance(sig, CallableType):
+                continue
+            theirs = {edge.dataset for edge in self.outputs(other.func.name, sig.ret_type, False)}
+            for edge in outputs:
+                if edge.dataset in theirs and edge.dataset not in reported:
+                    reported.add(edge.dataset)
+                    self.fail(
+                        f'Dataset "{edge.annotation.name}" is already produced by task '
+                        f'"{other.func.name}" (line {other.func.line})',
+                        edge.annotation,
+                        GLACIER_EDGE,
+                        "A dataset has one producer task; give this task its own output",
+                    )
+
+
+def _defaults(func: FuncDef) -> list[bool]:
+    return [arg.initializer is not None for arg in func.arguments]
+
+
+def _pipeline_of(decorator: Decorator) -> str | None:
+    """The variable of ``@<pipeline>.task(...)`` among a function's decorators."""
+    for expr in decorator.original_decorators:
+        if (
+            isinstance(expr, CallExpr)
+            and isinstance(expr.callee, MemberExpr)
+            and expr.callee.name == "task"
+            and isinstance(expr.callee.expr, RefExpr)
+            and expr.callee.expr.fullname
+        ):
+            return expr.callee.expr.fullname
+    return None
+
+
+def plugin(version: str) -> type[Plugin]:
+    """mypy's entry point for ``plugins = ["glacier.mypy"]``."""
+    return GlacierPlugin
