@@ -1,0 +1,122 @@
+"""What ``glacier build`` produces: per pipeline, a set of (relative path, bytes).
+
+Emitters are functions of a ``BuildContext`` returning ``{relative path: text}``; the core
+ones give ``manifest.json``, ``graph.mmd`` and ``run_local.py``. Deployment emitters (the
+Pulumi programs under ``pulumi/<env>/``) join ``EMITTERS``; the writer and ``--check`` treat
+every file alike, so nothing else changes when they do.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from codegen._graph import emit_mermaid
+from codegen._manifest import emit_manifest
+from codegen._names import dir_name
+from codegen._runner import emit_runner
+from glacier.model import PipelineModel
+
+__all__ = [
+    "EMITTERS",
+    "BuildContext",
+    "DirectoryClash",
+    "PipelineArtifacts",
+    "plan_build",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class BuildContext:
+    """What an emitter may read: the model, the analysis (module sources) and where it goes."""
+
+    model: PipelineModel
+    modules: Mapping[str, Any]
+    out_dir: str
+    """The absolute build output directory (``build/``)."""
+    dir_name: str
+    """The pipeline's directory under ``out_dir``."""
+    version: str
+    runtime: Mapping[str, str] | None = None
+
+    @property
+    def pipeline_dir(self) -> str:
+        return os.path.join(self.out_dir, self.dir_name)
+
+    @property
+    def source_file(self) -> str:
+        return self.model.span.file
+
+
+Emitter = Callable[[BuildContext], Mapping[str, str]]
+
+
+def core_artifacts(ctx: BuildContext) -> dict[str, str]:
+    return {
+        "manifest.json": emit_manifest(ctx.model, version=ctx.version),
+        "graph.mmd": emit_mermaid(ctx.model, source_file=ctx.source_file),
+        "run_local.py": emit_runner(
+            ctx.model,
+            ctx.modules,
+            out_dir=ctx.pipeline_dir,
+            build_dir=ctx.dir_name,
+            source_file=ctx.source_file,
+            runtime=ctx.runtime,
+        ),
+    }
+
+
+EMITTERS: list[Emitter] = [core_artifacts]
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineArtifacts:
+    pipeline: str
+    dir_name: str
+    source_file: str
+    files: dict[str, bytes] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class DirectoryClash:
+    """Two pipelines whose names map to the same build directory."""
+
+    dir_name: str
+    first: PipelineModel
+    second: PipelineModel
+
+
+def plan_build(
+    pipelines: tuple[PipelineModel, ...] | list[PipelineModel],
+    modules: Mapping[str, Any],
+    *,
+    out_dir: str,
+    version: str,
+    emitters: list[Emitter] | None = None,
+) -> tuple[list[PipelineArtifacts], list[DirectoryClash]]:
+    """Render every artifact of every pipeline in memory; nothing is written here."""
+    out_dir = os.path.abspath(out_dir)
+    runtime = None
+    artifacts: list[PipelineArtifacts] = []
+    clashes: list[DirectoryClash] = []
+    taken: dict[str, PipelineModel] = {}
+    for model in sorted(pipelines, key=lambda p: (p.name, p.span)):
+        name = dir_name(model.name)
+        key = name.casefold()  # case-insensitive file systems would merge them
+        if key in taken:
+            clashes.append(DirectoryClash(name, taken[key], model))
+            continue
+        taken[key] = model
+        if runtime is None:
+            from codegen._runner import runtime_sources
+
+            runtime = runtime_sources()
+        ctx = BuildContext(model, modules, out_dir, name, version, runtime)
+        files: dict[str, bytes] = {}
+        for emitter in emitters if emitters is not None else EMITTERS:
+            for path, text in emitter(ctx).items():
+                files[path] = text.encode("utf-8")
+        artifacts.append(PipelineArtifacts(model.name, name, model.span.file, files))
+    return artifacts, clashes

@@ -1,0 +1,63 @@
+"""The graph of a pipeline as plain data: nodes and edges shared by manifest and graph formats."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from glacier.model import DatasetModel, PipelineModel, Span, StorageModel
+
+__all__ = ["DatasetRole", "dataset_role", "edges", "span_dict", "storage_dict"]
+
+DatasetRole = str  # "source" | "stored" | "ephemeral"
+
+
+def dataset_role(model: PipelineModel, dataset: DatasetModel) -> DatasetRole:
+    """``source`` (no producer, read from storage), ``stored`` or ``ephemeral``."""
+    if dataset.name not in model.producers():
+        return "source"
+    return "stored" if dataset.storage is not None else "ephemeral"
+
+
+@dataclass(frozen=True, slots=True)
+class Edge:
+    source: str
+    target: str
+    kind: str  # "writes" (task -> dataset) or "reads" (dataset -> task)
+    param: str | None = None
+
+
+def edges(model: PipelineModel) -> list[Edge]:
+    """Task → dataset (writes) and dataset → task (reads) edges, in a stable order."""
+    found: list[Edge] = []
+    for task in model.tasks:
+        for out in task.outputs:
+            found.append(Edge(task.name, out, "writes"))
+    for task in model.tasks:
+        for inp in task.inputs:
+            found.append(Edge(inp.dataset, task.name, "reads", inp.param))
+    return found
+
+
+def span_dict(span: Span) -> dict[str, Any]:
+    return {"file": span.file, "line": span.line, "column": span.column}
+
+
+def storage_dict(storage: StorageModel | None) -> dict[str, Any] | None:
+    """Only the fields that are set, so manifests stay short and diffs stay small."""
+    if storage is None:
+        return None
+    full = {
+        "kind": storage.kind,
+        "bucket": storage.bucket,
+        "name": storage.name,
+        "prefix": storage.prefix,
+        "format": storage.format,
+        "table": storage.table,
+        "url": storage.url,
+        "environment": storage.environment,
+        "resource": storage.resource,
+        "variable": storage.variable,
+        "module": storage.module,
+    }
+    return {k: v for k, v in full.items() if v not in (None, "") or k == "kind"}

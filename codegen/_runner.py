@@ -1,0 +1,128 @@
+"""``run_local.py``: the standalone local runner of one pipeline.
+
+It carries the sliced task code of every project module the tasks need (see ``_slice``) and
+glacier_local's ``_io`` and ``_schedule`` sources, read from their files at build time, so
+the runner stores and schedules exactly like ``LocalExecutor``.
+
+Why carry the modules inside the one file rather than beside it: a single artifact to review,
+copy and check (``--check`` compares one file), nothing stale can linger next to it, and
+the user's original files stay the place tracebacks point to (the slice keeps line numbers).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from codegen._graph_data import storage_dict
+from codegen._slice import carried_modules
+from codegen._templates import render
+from glacier.model import PipelineModel, StorageModel
+
+__all__ = ["RUNTIME_MODULES", "emit_runner", "runtime_sources"]
+
+# name inside the runner -> file of the glacier_local package embedded under that name
+RUNTIME_MODULES = {"_glacier_io": "_io.py", "_glacier_schedule": "_schedule.py"}
+
+# the storage fields glacier_local's `_io` reads (as LocalExecutor passes them)
+_IO_FIELDS = (
+    "kind",
+    "bucket",
+    "name",
+    "prefix",
+    "format",
+    "table",
+    "url",
+    "environment",
+    "resource",
+)
+
+
+def runtime_sources() -> dict[str, str]:
+    """The embedded runtime: glacier_local's self-contained modules, read from disk."""
+    spec = importlib.util.find_spec("glacier_local")  # finds the package without importing it
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("glacier_local is not installed; it is part of the glacier distribution")
+    folder = next(iter(spec.submodule_search_locations))
+    sources = {}
+    for name, file in RUNTIME_MODULES.items():
+        with open(os.path.join(folder, file), encoding="utf-8") as fh:
+            sources[name] = fh.read()
+    return sources
+
+
+def _io_storage(storage: StorageModel | None) -> dict[str, Any] | None:
+    data = storage_dict(storage)
+    if data is None:
+        return None
+    return {k: v for k, v in data.items() if k in _IO_FIELDS}
+
+
+def _relative(path: str, start: str) -> str:
+    try:
+        return os.path.relpath(path, start).replace(os.sep, "/")
+    except ValueError:  # another drive on Windows
+        return os.path.abspath(path).replace(os.sep, "/")
+
+
+def _import_root(name: str, path: str, package: bool) -> str:
+    """The directory ``name`` is imported from: the file's directory minus its packages."""
+    folder = os.path.dirname(os.path.abspath(path))
+    depth = name.count(".") + (1 if package else 0)
+    for _ in range(depth):
+        folder = os.path.dirname(folder)
+    return folder
+
+
+def emit_runner(
+    model: PipelineModel,
+    modules: Mapping[str, Any],
+    *,
+    out_dir: str,
+    build_dir: str,
+    source_file: str,
+    runtime: Mapping[str, str] | None = None,
+) -> str:
+    """The runner's text. ``out_dir`` is the absolute directory it will be written to."""
+    order = {name: i for i, name in enumerate(model.topological_order())}
+    tasks = sorted(model.tasks, key=lambda t: order[t.name])
+    carried = carried_modules(modules, [t.module for t in tasks])
+    roots: list[str] = []
+    for m in carried:
+        root = _relative(_import_root(m.name, m.path, m.package), out_dir)
+        if root not in roots:
+            roots.append(root)
+    runtime = runtime_sources() if runtime is None else runtime
+    return render(
+        "run_local.py.j2",
+        pipeline=model.name,
+        build_dir=build_dir,
+        source_file=source_file,
+        tasks=[
+            {
+                "name": t.name,
+                "module": t.module,
+                "function": t.function,
+                "inputs": [(i.param, i.dataset) for i in t.inputs],
+                "outputs": list(t.outputs),
+                "returns_tuple": t.returns_tuple,
+                "retries": t.retries,
+                "timeout": t.timeout,
+            }
+            for t in tasks
+        ],
+        datasets=[{"name": d.name, "storage": _io_storage(d.storage)} for d in model.datasets],
+        import_roots=sorted(roots),
+        modules=[
+            {
+                "name": m.name,
+                "path": _relative(m.path, out_dir),
+                "package": m.package,
+                "source": m.source,
+            }
+            for m in carried
+        ],
+        runtime=[{"name": k, "source": runtime[k]} for k in sorted(runtime)],
+    )

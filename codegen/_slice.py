@@ -1,0 +1,143 @@
+"""Task code: a user's module with its glacier declarations and infrastructure left out.
+
+The analyzer marks every module-level statement as ``task``, ``infrastructure`` or
+``glacier``. The slice keeps task statements, replaces the others by a comment line and blank
+lines, drops the ``@pipeline.task(...)`` decorators, and removes glacier names from imports
+that mix them with task names. Line numbers never move, so tracebacks of a generated runner
+point at the user's real file and line.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["SlicedModule", "carried_modules", "slice_source"]
+
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
+
+
+def _lines(source: str) -> list[str]:
+    """Lines as Python counts them (``\\n``, ``\\r\\n``, ``\\r``), each ending in ``\\n``."""
+    return [m.group().rstrip("\r\n") + "\n" for m in _LINE.finditer(source)]
+
+
+def _blank(lines: list[str], start: int, end: int, note: str) -> None:
+    for number in range(start, end + 1):
+        if 1 <= number <= len(lines):
+            lines[number - 1] = "\n"
+    if 1 <= start <= len(lines):
+        lines[start - 1] = f"# glacier build: {note}\n"
+
+
+def _bound_name(alias: ast.alias) -> str:
+    return alias.asname or alias.name.split(".")[0]
+
+
+def _without_names(text: str, drop: frozenset[str]) -> str | None:
+    """The import statement ``text`` without the names in ``drop``; ``None`` if none remain."""
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return None
+    if len(tree.body) != 1 or not isinstance(tree.body[0], (ast.Import, ast.ImportFrom)):
+        return None
+    node = tree.body[0]
+    node.names = [a for a in node.names if _bound_name(a) not in drop]
+    if not node.names:
+        return None
+    return ast.unparse(node)
+
+
+def slice_source(source: str, statements: Iterable[Any]) -> str:
+    """The task code of a module whose statements the analyzer classified."""
+    lines = _lines(source)
+    for stmt in statements:
+        if stmt.kind in ("glacier", "infrastructure"):
+            _blank(lines, stmt.start_line, stmt.end_line, f"{stmt.kind} statement left out")
+            continue
+        for start, end in stmt.task_decorators:
+            _blank(lines, start, end, "task decorator left out")
+        if stmt.drop_names:
+            drop = frozenset(stmt.drop_names)
+            text = "".join(lines[stmt.start_line - 1 : stmt.end_line])
+            kept = _without_names(text, drop)
+            note = "left out " + ", ".join(sorted(drop))
+            _blank(lines, stmt.start_line, stmt.end_line, note)
+            if kept is not None:
+                lines[stmt.start_line - 1] = f"{kept}  # glacier build: {note}\n"
+    return "".join(lines)
+
+
+@dataclass(frozen=True, slots=True)
+class SlicedModule:
+    name: str
+    path: str
+    """The module's file, absolute."""
+    package: bool
+    source: str
+
+
+def _is_package(path: str) -> bool:
+    return os.path.basename(path) == "__init__.py"
+
+
+def _imported(name: str, package: bool, tree: ast.AST) -> set[str]:
+    """Every module name an import in ``tree`` may load (absolute; relative ones resolved)."""
+    found: set[str] = set()
+    base = name if package else name.rpartition(".")[0]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                parts = base.split(".") if base else []
+                if node.level - 1 > len(parts):
+                    continue
+                parts = parts[: len(parts) - (node.level - 1)]
+                target = ".".join([*parts, node.module] if node.module else parts)
+            else:
+                target = node.module or ""
+            if not target:
+                continue
+            found.add(target)
+            found.update(f"{target}.{a.name}" for a in node.names)
+    closed: set[str] = set()
+    for module in found:
+        parts = module.split(".")
+        closed.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+    return closed
+
+
+def carried_modules(modules: Mapping[str, Any], roots: Iterable[str]) -> list[SlicedModule]:
+    """The sliced modules a runner needs: ``roots`` and every project module they import.
+
+    ``modules`` maps module names to the analyzer's ``ModuleInfo``. Parent packages come
+    along, since importing ``a.b`` runs ``a/__init__.py`` first.
+    """
+    pending = sorted(set(roots))
+    seen: dict[str, SlicedModule] = {}
+    while pending:
+        name = pending.pop()
+        if name in seen:
+            continue
+        parts = name.split(".")
+        candidates = [".".join(parts[:i]) for i in range(1, len(parts))]
+        pending.extend(c for c in candidates if c in modules and c not in seen)
+        info = modules.get(name)
+        if info is None:
+            continue
+        path = os.path.abspath(info.path)
+        source = slice_source(info.source, info.statements)
+        package = _is_package(path)
+        seen[name] = SlicedModule(name, path, package, source)
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            continue
+        pending.extend(m for m in _imported(name, package, tree) if m in modules and m not in seen)
+    return [seen[k] for k in sorted(seen)]

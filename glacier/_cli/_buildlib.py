@@ -1,0 +1,86 @@
+"""Shared by ``glacier build``, ``run`` and ``graph``: analyse, stop on errors, plan the build.
+
+Everything here is on the static path: modules are read by the analyzer, never imported.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+__all__ = ["CLASH_CODE", "analyse_or_exit", "clash_diagnostics", "plan_or_exit", "report"]
+
+CLASH_CODE = "GLC601"
+CLASH_NAME = "build-directory-clash"
+
+
+def report(diagnostics: Sequence[Any]) -> None:
+    """Print diagnostics exactly as ``glacier check`` does (its text format)."""
+    if not diagnostics:
+        return
+    from analyzer import render_text
+
+    text = render_text(sorted(diagnostics, key=lambda d: d.sort_key()))
+    click.echo(text.rstrip("\n"), err=True)
+
+
+def analyse_or_exit(paths: Sequence[str]) -> Any:
+    """The analysis of ``paths``; exits 1 after printing them when there are errors."""
+    from analyzer import analyze
+
+    analysis = analyze(list(paths))
+    errors = [d for d in analysis.diagnostics if d.severity == "error"]
+    if errors:
+        report(analysis.diagnostics)
+        click.echo(f"glacier: {len(errors)} error(s); nothing was built", err=True)
+        sys.exit(1)
+    return analysis
+
+
+def clash_diagnostics(clashes: Sequence[Any]) -> list[Any]:
+    """Two pipelines whose names give the same build directory (``a/b`` and ``a_b``)."""
+    from analyzer import Diagnostic
+
+    found = []
+    for clash in clashes:
+        span = clash.second.span
+        found.append(
+            Diagnostic(
+                code=CLASH_CODE,
+                name=CLASH_NAME,
+                severity="error",
+                message=(
+                    f"pipelines `{clash.first.name}` ({clash.first.span}) and "
+                    f"`{clash.second.name}` would both be built into `{clash.dir_name}/`"
+                ),
+                hint="rename one of the pipelines; build directories keep only letters, "
+                "digits, `.`, `_` and `-` of a pipeline's name",
+                path=span.file,
+                line=span.line,
+                column=span.column,
+                end_line=span.line,
+                end_column=span.column,
+            )
+        )
+    return found
+
+
+def plan_or_exit(analysis: Any, out_dir: str) -> list[Any]:
+    import glacier
+    from codegen import plan_build
+
+    artifacts, clashes = plan_build(
+        analysis.pipelines, analysis.modules, out_dir=out_dir, version=glacier.__version__
+    )
+    if clashes:
+        report(clash_diagnostics(clashes))
+        sys.exit(1)
+    return artifacts
+
+
+def source_files(analysis: Any) -> set[str]:
+    """Root-relative files of every analysed module (their old build dirs can be pruned)."""
+    return {info.file for info in analysis.modules.values()}
