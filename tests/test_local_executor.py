@@ -560,3 +560,88 @@ def test_a_task_killed_mid_write_leaves_no_partial_file(tmp_path: Path) -> None:
     assert done.stdout.strip() == "True", done.stderr
     assert sorted(p.name for p in out.iterdir()) == ["big.bin", "small.json"]
     assert (out / "big.bin").read_bytes() == b"x" * 1000
+
+
+# -- the standalone runner's building blocks --------------------------------------------------
+
+EMBEDDED_RUNNER_TAIL = textwrap.dedent(
+    """
+    import sys
+
+    def extract():
+        return [3, 1, 2]
+
+    def order(rows, factor):
+        return sorted(rows), [{"r": r, "scaled": r * factor["k"]} for r in rows]
+
+    def broken(rows):
+        raise KeyError("missing column")
+
+    def never(x):
+        return x
+
+    jobs = [
+        Job("extract", extract, (), ("raw",)),
+        Job("order", order, (("rows", "raw"), ("factor", "factor")), ("sorted", "scaled")),
+        Job("broken", broken, (("rows", "sorted"),), ("bad",), retries=1),
+        Job("never", never, (("x", "bad"),), ("nothing",)),
+    ]
+    store = Store(
+        {
+            "raw": None,
+            "factor": {"kind": "object", "bucket": "in", "prefix": "", "format": None},
+            "sorted": {"kind": "object", "bucket": "out", "prefix": "p", "format": None},
+            "scaled": {"kind": "database", "table": None, "url": None},
+            "bad": None,
+            "nothing": None,
+        },
+        sys.argv[1],
+    )
+    try:
+        run(jobs, store)
+    except SourceMissingError as exc:
+        print("missing:", exc)
+    write(store.storages["factor"], "factor", {"k": 10}, sys.argv[1])
+    result = run(jobs, store, max_workers=2)
+    print(result.summary())
+    heavy = {"glacier", "glacier_local", "pandas", "pyarrow", "psycopg"}
+    print("loaded:", sorted(m for m in sys.modules if m.split(".")[0] in heavy))
+    """
+)
+
+
+def test_io_and_schedule_embed_into_a_runner_without_glacier(tmp_path: Path) -> None:
+    """What the code generator does: both sources verbatim in one script, Glacier absent."""
+    import glacier_local._io as io_module
+    import glacier_local._schedule as schedule_module
+
+    parts = ["from __future__ import annotations\n"]
+    for module in (io_module, schedule_module):
+        source = Path(module.__file__).read_text()
+        parts.append(source.replace("from __future__ import annotations\n", "", 1))
+    parts.append(EMBEDDED_RUNNER_TAIL)
+    script = tmp_path / "runner.py"
+    script.write_text("\n".join(parts))
+    data = tmp_path / "data"
+    done = subprocess.run(
+        [sys.executable, "-I", "-S", str(script), str(data)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("missing: source dataset `factor` has nothing stored at ")
+    assert "run FAILED: 2 succeeded, 1 failed, 1 skipped" in done.stdout
+    assert "KeyError: 'missing column'" in done.stdout
+    assert "loaded: []" in done.stdout
+    assert json.loads((data / "out" / "p" / "sorted.json").read_text()) == [1, 2, 3]
+    import sqlite3
+
+    with sqlite3.connect(data / "glacier.sqlite") as conn:
+        assert conn.execute('SELECT r, scaled FROM "scaled"').fetchall() == [
+            (3, 30),
+            (1, 10),
+            (2, 20),
+        ]

@@ -280,8 +280,10 @@ def test_sqlite_pandas_round_trip(tmp_path: Path) -> None:
 
 
 def test_table_rejects_non_rows(tmp_path: Path) -> None:
-    with pytest.raises(TypeError, match="a table holds rows: a list of dicts or a DataFrame"):
+    with pytest.raises(TypeError, match="a list of dicts or a DataFrame, got `dict`"):
         _io.write(database(), "d", {"a": 1}, tmp_path)
+    with pytest.raises(TypeError, match="got a list with an item of type `int`"):
+        _io.write(database(), "d", [{"a": 1}, 2], tmp_path)
 
 
 def test_sqlite_url(tmp_path: Path) -> None:

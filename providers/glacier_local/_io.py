@@ -55,8 +55,6 @@ import itertools
 import json
 import math
 import os
-import pickle
-import sqlite3
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any, BinaryIO, Self
@@ -373,6 +371,8 @@ def _write_bytes(value: Any) -> Callable[[BinaryIO], None]:
 
 
 def _write_pickle(value: Any) -> Callable[[BinaryIO], None]:
+    import pickle
+
     data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
     return lambda fh: fh.write(data) and None
 
@@ -423,6 +423,8 @@ def _read_bytes(path: str) -> bytes:
 
 
 def _read_pickle(path: str) -> Any:
+    import pickle
+
     with open(path, "rb") as fh:
         return pickle.load(fh)
 
@@ -512,9 +514,12 @@ def _column_type(values: list[Any]) -> str:
 
 def _rows_and_columns(value: Any) -> tuple[list[dict[str, Any]], list[str]]:
     if not isinstance(value, list) or not all(isinstance(r, Mapping) for r in value):
-        raise TypeError(
-            f"a table holds rows: a list of dicts or a DataFrame, got {type(value).__name__}"
-        )
+        if isinstance(value, list):
+            item = next(r for r in value if not isinstance(r, Mapping))
+            got = f"a list with an item of type `{type(item).__name__}`"
+        else:
+            got = f"`{type(value).__name__}`"
+        raise TypeError(f"a table holds rows: a list of dicts or a DataFrame, got {got}")
     columns: dict[str, None] = {}
     for row in value:
         for key in row:
@@ -583,6 +588,8 @@ class _Database:
 
     def __enter__(self) -> Self:
         if self.kind == "sqlite":
+            import sqlite3
+
             path = self.url[len("sqlite:///") :]
             self.conn: Any = sqlite3.connect(path, timeout=60, isolation_level=None)
         else:

@@ -23,11 +23,25 @@ Semantics
   functions of ``__main__``); reading and writing storage stays in the parent.
 - Sequential runs (``max_workers=1``) and chains take a fast path without any thread pool:
   a job runs in the calling thread whenever it is the only one ready and nothing else runs.
+
+Embedding (for the code generator)
+----------------------------------
+``_io.py`` and ``_schedule.py`` share no top-level names except ``__all__``, so a runner can
+carry both verbatim: one ``from __future__ import annotations`` at its top, then each source
+with that line removed, then::
+
+    jobs = [Job("extract", extract, (), ("raw",)), Job("clean", clean, (("rows", "raw"),),
+            ("clean",), retries=2, timeout=60.0)]
+    store = Store({"raw": {"kind": "object", "bucket": "b", "prefix": "", "format": None},
+                   "clean": None}, ".glacier/data")
+    result = run(jobs, store, targets=None, max_workers=None, mode="thread", log=print_log)
+    print(result.summary()); sys.exit(0 if result.ok else 1)
+
+(Alternatively, exec each source into its own ``types.ModuleType``.)
 """
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import os
 import sys
@@ -36,14 +50,16 @@ import time
 import traceback
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:  # asyncio and concurrent.futures cost ~25 ms to import: only when used
+    from concurrent.futures import Future, ThreadPoolExecutor
 
 __all__ = [
     "Job",
     "RunResult",
     "SourceMissingError",
-    "Store",
+    "StoreLike",
     "TaskResult",
     "run",
     "select",
@@ -60,7 +76,7 @@ class SourceMissingError(Exception):
     """
 
 
-class Store(Protocol):
+class StoreLike(Protocol):
     """What the scheduler needs from storage (``_io.Store`` implements it)."""
 
     def persistent(self, dataset: str) -> bool: ...
@@ -249,7 +265,7 @@ def select(jobs: Sequence[Job], targets: Iterable[str]) -> list[Job]:
 
 def run(
     jobs: Sequence[Job],
-    store: Store,
+    store: StoreLike,
     *,
     targets: Iterable[str] | None = None,
     max_workers: int | None = None,
@@ -307,7 +323,7 @@ class _Run:
     def __init__(
         self,
         order: list[Job],
-        store: Store,
+        store: StoreLike,
         sources: Mapping[str, None],
         mode: str,
         max_workers: int | None,
@@ -340,6 +356,9 @@ class _Run:
         self.execute_parallel()
 
     def execute_parallel(self) -> None:
+        import queue
+        from concurrent.futures import ThreadPoolExecutor
+
         producer = {out: job for job in self.order for out in job.outputs}
         waiting: dict[str, int] = {}
         dependents: dict[str, list[Job]] = {job.name: [] for job in self.order}
@@ -349,9 +368,22 @@ class _Run:
             for up in ups:
                 dependents[up].append(job)
         ready = deque(job for job in self.order if waiting[job.name] == 0)
-        running: dict[Future[TaskResult], Job] = {}
+        finished: queue.SimpleQueue[tuple[Job, TaskResult | None, BaseException | None]]
+        finished = queue.SimpleQueue()
+        running = 0
 
-        def done(job: Job, result: TaskResult) -> None:
+        def work(job: Job) -> None:
+            try:
+                result = self.attempt_or_skip(job)
+            except BaseException as exc:  # noqa: BLE001 - a scheduler bug: re-raised below
+                finished.put((job, None, exc))
+            else:
+                finished.put((job, result, None))
+
+        def done(job: Job, result: TaskResult | None, error: BaseException | None) -> None:
+            if error is not None:
+                raise error
+            assert result is not None
             self.finish(job, result)
             for dep in dependents[job.name]:
                 waiting[dep.name] -= 1
@@ -361,23 +393,30 @@ class _Run:
         while ready or running:
             if not running and len(ready) == 1:
                 job = ready.popleft()  # nothing to overlap with: run it here, no hand-off
-                done(job, self.attempt_or_skip(job))
+                done(job, self.attempt_or_skip(job), None)
                 continue
-            while ready and len(running) < self.max_workers:
+            while ready and running < self.max_workers:
                 job = ready.popleft()
                 if self.blocked_by(job) is not None:
-                    done(job, self.attempt_or_skip(job))  # a skip is instant
+                    done(job, self.attempt_or_skip(job), None)  # a skip is instant
                     continue
                 if self.threads is None:
                     self.threads = ThreadPoolExecutor(
                         self.max_workers, thread_name_prefix="glacier"
                     )
-                running[self.threads.submit(self.attempt_or_skip, job)] = job
+                self.threads.submit(work, job)
+                running += 1
             if not running:
                 continue
-            finished, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in finished:
-                done(running.pop(future), future.result())
+            done(*finished.get())
+            running -= 1
+            while running:  # collect everything else that finished meanwhile
+                try:
+                    item = finished.get_nowait()
+                except queue.Empty:
+                    break
+                done(*item)
+                running -= 1
 
     def close(self) -> None:
         if self.threads is not None:
@@ -468,13 +507,19 @@ class _Run:
             return self.call_in_process(job, kwargs)
         if job.timeout is None:
             if job.is_async:
+                import asyncio
+
                 return asyncio.run(job.function(**kwargs))
             return job.function(**kwargs)
         if job.is_async:
+            import asyncio
+
             return asyncio.run(_async_with_timeout(job, kwargs))
         return self.call_in_thread(job, kwargs)
 
     def call_in_thread(self, job: Job, kwargs: dict[str, Any]) -> Any:
+        from concurrent.futures import Future
+
         future: Future[Any] = Future()
 
         def target() -> None:
@@ -540,6 +585,8 @@ class _Run:
 
 
 async def _async_with_timeout(job: Job, kwargs: dict[str, Any]) -> Any:
+    import asyncio
+
     try:
         return await asyncio.wait_for(job.function(**kwargs), job.timeout)
     except TimeoutError:
@@ -551,6 +598,8 @@ def _invoke(
 ) -> Any:
     """Runs in a worker process."""
     if is_async:
+        import asyncio
+
         if timeout is None:
             return asyncio.run(function(**kwargs))
         return asyncio.run(asyncio.wait_for(function(**kwargs), timeout))
