@@ -40,6 +40,20 @@ async def proc_second(numbers: proc_numbers, pids: proc_pids) -> proc_summary:
     return {"total": sum(numbers), "pids": [*pids, os.getpid()]}
 
 
+slow_pipeline = Pipeline("slow-proc")
+slow_out, quick_out = Dataset("slow_out"), Dataset("quick_out")
+
+
+@slow_pipeline.task(timeout=0.5)
+def proc_sleeper() -> slow_out:
+    time.sleep(60)
+
+
+@slow_pipeline.task()
+def proc_quick() -> quick_out:
+    return os.getpid()
+
+
 # -- helpers ----------------------------------------------------------------------------------
 
 
@@ -310,6 +324,24 @@ def test_timeouts_fail_the_task(tmp_path: Path, workers: int | None) -> None:
     assert result.outputs["c"] == "in time"
 
 
+def test_a_task_added_after_a_run_is_picked_up(tmp_path: Path) -> None:
+    p = Pipeline("grows")
+    a, b = Dataset("a"), Dataset("b")
+
+    @p.task()
+    def first() -> a:
+        return 1
+
+    executor = LocalExecutor(tmp_path)
+    assert list(executor.execute(p).tasks) == ["first"]
+
+    @p.task()
+    def second(x: a) -> b:
+        return x + 1
+
+    assert executor.execute(p).outputs == {"a": 1, "b": 2}
+
+
 # -- targets ----------------------------------------------------------------------------------
 
 
@@ -480,6 +512,16 @@ def test_process_mode_runs_tasks_in_other_processes(tmp_path: Path) -> None:
     assert os.getpid() not in summary["pids"]
     stored = json.loads((tmp_path / "proc" / "proc_summary.json").read_text())
     assert stored == summary
+
+
+@pytest.mark.slow
+def test_process_mode_timeout_fails_the_task_and_stops_its_worker(tmp_path: Path) -> None:
+    start = time.perf_counter()
+    result = LocalExecutor(tmp_path, mode="process", max_workers=2).execute(slow_pipeline)
+    assert time.perf_counter() - start < 10  # the 60 s sleeper was terminated, not awaited
+    assert result.tasks["proc_sleeper"].status == "failed"
+    assert "did not finish within 0.5s" in (result.tasks["proc_sleeper"].error or "")
+    assert result.outputs["quick_out"] != os.getpid()
 
 
 @pytest.mark.slow
