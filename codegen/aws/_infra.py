@@ -1,0 +1,333 @@
+"""Which infrastructure statements go into which environment's Pulumi program.
+
+The analyzer marks module-level statements ``infrastructure``. Here each one is placed:
+
+- ``env = Environment(...)``: that environment (matched by variable and module in the model);
+- a statement that uses an environment (``env.s3(...)``, ``provider=env.provider``): that
+  environment, the one whose provider it uses first;
+- otherwise one that depends on infrastructure of exactly one environment: that one (it runs
+  in that stack, whose default provider is configured for the same account and region);
+- otherwise a statement that creates Pulumi resources (uses a name imported from ``pulumi`` or
+  ``pulumi_*``): ``default``;
+- anything else is a helper: it goes only where something needs it.
+
+A program then carries its statements plus, transitively, the statements and imports of the
+same module that bind the names they use (imports reduced to the names needed). Statement text
+is copied verbatim from the user's source; nothing is executed.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from glacier.model import PipelineModel
+
+__all__ = ["DEFAULT_ENV", "Block", "Placement", "place_infrastructure"]
+
+DEFAULT_ENV = "default"
+_ENV_METHODS = frozenset({"s3", "rds", "provider"})
+_NEVER_IMPORTED = frozenset({"glacier", "glacier_local"})
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """One statement carried into a program."""
+
+    module: str
+    file: str
+    line: int
+    text: str
+    is_import: bool
+
+
+@dataclass(slots=True)
+class Placement:
+    """Per environment, the statements its program carries (imports first, then the rest)."""
+
+    environments: dict[str, list[Block]] = field(default_factory=dict)
+    statement_env: dict[tuple[str, int], str] = field(default_factory=dict)
+    """(module, first line) of every placed infrastructure statement -> its environment."""
+    conflicts: list[tuple[str, str, int, tuple[str, ...]]] = field(default_factory=list)
+    """(module, file, line, environments) of statements that use several environments."""
+    unresolved: list[tuple[str, str, int, str]] = field(default_factory=list)
+    """(module, file, line, name) of names a placed statement needs but no statement binds."""
+
+    def variable_env(self, module: str, variable: str, modules: Mapping[str, Any]) -> str | None:
+        """The environment of the infrastructure statement binding ``variable`` in ``module``."""
+        info = modules.get(module)
+        if info is None:
+            return None
+        for stmt in _statements(info):
+            if stmt.kind == "infrastructure" and variable in stmt.binds:
+                return self.statement_env.get((module, stmt.start_line))
+        return None
+
+
+@dataclass(slots=True)
+class _Stmt:
+    kind: str
+    start_line: int
+    end_line: int
+    node: ast.stmt | None
+    text: str
+    binds: set[str]
+    uses: set[str]
+
+
+def _lines(source: str) -> list[str]:
+    return source.splitlines(keepends=True)
+
+
+def _bound(node: ast.stmt) -> set[str]:
+    names: set[str] = set()
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        for alias in node.names:
+            names.add(alias.asname or alias.name.split(".")[0])
+        return names
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return {node.name}
+    targets: list[ast.expr] = []
+    if isinstance(node, ast.Assign):
+        targets = list(node.targets)
+    elif isinstance(node, (ast.AnnAssign, ast.AugAssign)):
+        targets = [node.target]
+    for target in targets:
+        for sub in ast.walk(target):
+            if isinstance(sub, ast.Name):
+                names.add(sub.id)
+    for sub in ast.walk(node):  # walrus
+        if isinstance(sub, ast.NamedExpr) and isinstance(sub.target, ast.Name):
+            names.add(sub.target.id)
+    return names
+
+
+def _used(node: ast.stmt) -> set[str]:
+    used: set[str] = set()
+    local: set[str] = set()
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load):
+            used.add(sub.id)
+        elif isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            args = sub.args
+            for arg in [*args.posonlyargs, *args.args, *args.kwonlyargs]:
+                local.add(arg.arg)
+            if args.vararg:
+                local.add(args.vararg.arg)
+            if args.kwarg:
+                local.add(args.kwarg.arg)
+        elif isinstance(sub, ast.comprehension):
+            for t in ast.walk(sub.target):
+                if isinstance(t, ast.Name):
+                    local.add(t.id)
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
+                local.add(sub.id)
+    return used - local
+
+
+def _first_line(node: ast.stmt) -> int:
+    decorators = getattr(node, "decorator_list", None) or []
+    return min([node.lineno, *(d.lineno for d in decorators)])
+
+
+def _statements(info: Any) -> list[_Stmt]:
+    """The analyzer's statements of a module, each with its ast node, text and names."""
+    cached = _CACHE.get(id(info))
+    if cached is not None and cached[0] is info:
+        return cached[1]
+    source: str = info.source
+    lines = _lines(source)
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        tree = ast.Module(body=[], type_ignores=[])
+    by_line = {_first_line(n): n for n in tree.body}
+    found: list[_Stmt] = []
+    for stmt in info.statements:
+        node = by_line.get(stmt.start_line)
+        text = "".join(lines[stmt.start_line - 1 : stmt.end_line])
+        binds = _bound(node) if node is not None else set(getattr(stmt, "defines", ()) or ())
+        uses = _used(node) if node is not None else set()
+        found.append(_Stmt(stmt.kind, stmt.start_line, stmt.end_line, node, text, binds, uses))
+    found.sort(key=lambda s: s.start_line)
+    _CACHE[id(info)] = (info, found)
+    return found
+
+
+_CACHE: dict[int, tuple[Any, list[_Stmt]]] = {}
+
+
+def _env_refs(stmt: _Stmt, env_vars: Mapping[str, str]) -> list[str]:
+    """Environments a statement uses, the provider's first (``env.provider`` / ``env.s3``)."""
+    if stmt.node is None:
+        return []
+    providers: list[str] = []
+    others: list[str] = []
+    for sub in ast.walk(stmt.node):
+        if (
+            isinstance(sub, ast.Attribute)
+            and isinstance(sub.value, ast.Name)
+            and sub.value.id in env_vars
+        ):
+            target = providers if sub.attr in _ENV_METHODS else others
+            target.append(env_vars[sub.value.id])
+        elif isinstance(sub, ast.Name) and sub.id in env_vars:
+            others.append(env_vars[sub.id])
+    ordered: list[str] = []
+    for env in [*providers, *others]:
+        if env not in ordered:
+            ordered.append(env)
+    return ordered
+
+
+def _pulumi_names(stmts: Iterable[_Stmt]) -> set[str]:
+    names: set[str] = set()
+    for stmt in stmts:
+        node = stmt.node
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] == "pulumi" or alias.name.startswith("pulumi_"):
+                    names.add(alias.asname or alias.name.split(".")[0])
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            top = node.module.split(".")[0]
+            if top == "pulumi" or top.startswith("pulumi_"):
+                names.update(a.asname or a.name for a in node.names)
+    return names
+
+
+def _import_text(node: ast.Import | ast.ImportFrom, needed: set[str], text: str) -> str | None:
+    """The import reduced to the ``needed`` names; verbatim when it binds only those."""
+    keep = [a for a in node.names if (a.asname or a.name.split(".")[0]) in needed]
+    if isinstance(node, ast.ImportFrom) and not node.level and node.module:
+        if node.module.split(".")[0] in _NEVER_IMPORTED:
+            return None
+    if isinstance(node, ast.Import):
+        keep = [a for a in keep if a.name.split(".")[0] not in _NEVER_IMPORTED]
+    if not keep:
+        return None
+    if len(keep) == len(node.names):
+        return text.strip() + "\n"
+    if isinstance(node, ast.Import):
+        return ast.unparse(ast.Import(names=keep)) + "\n"
+    return ast.unparse(ast.ImportFrom(module=node.module, names=keep, level=node.level)) + "\n"
+
+
+def place_infrastructure(
+    model: PipelineModel,
+    modules: Mapping[str, Any],
+    module_names: Iterable[str],
+    extra_roots: Mapping[str, Iterable[tuple[str, str]]] | None = None,
+) -> Placement:
+    """Place the infrastructure statements of ``module_names``; see the module docstring.
+
+    ``extra_roots`` maps an environment to ``(module, variable)`` pairs its program must
+    define as well (the pipeline's storage variables).
+    """
+    placement = Placement()
+    env_by_var: dict[tuple[str, str], str] = {
+        (e.module, e.variable): e.name for e in model.environments if e.variable
+    }
+    roots: dict[str, list[tuple[str, _Stmt]]] = {}
+    names = sorted(set(module_names))
+    for module in names:
+        info = modules.get(module)
+        if info is None:
+            continue
+        stmts = _statements(info)
+        env_vars = {var: env for (mod, var), env in env_by_var.items() if mod == module}
+        pulumi_names = _pulumi_names(stmts)
+        placed: dict[str, str] = {}  # variable bound by an infra statement -> env
+        for stmt in stmts:
+            if stmt.kind != "infrastructure" or isinstance(stmt.node, (ast.Import, ast.ImportFrom)):
+                continue
+            own = [env_vars[b] for b in sorted(stmt.binds) if b in env_vars]
+            refs = own or _env_refs(stmt, env_vars)
+            inherited = sorted({placed[u] for u in stmt.uses if u in placed})
+            env: str | None
+            if refs:
+                env = refs[0]
+                if len(set(refs)) > 1:
+                    placement.conflicts.append((module, info.file, stmt.start_line, tuple(refs)))
+            elif len(inherited) == 1:
+                env = inherited[0]
+            elif len(inherited) > 1:
+                env = inherited[0]
+                placement.conflicts.append(
+                    (module, info.file, stmt.start_line, tuple(inherited))
+                )
+            elif stmt.uses & pulumi_names:
+                env = DEFAULT_ENV
+            else:
+                env = None  # a helper: carried only where needed
+            if env is None:
+                continue
+            for b in stmt.binds:
+                placed[b] = env
+            placement.statement_env[(module, stmt.start_line)] = env
+            roots.setdefault(env, []).append((module, stmt))
+    for env, pairs in (extra_roots or {}).items():
+        for module, variable in pairs:
+            info = modules.get(module)
+            if info is None:
+                continue
+            for stmt in _statements(info):
+                if variable in stmt.binds and stmt.kind != "glacier":
+                    roots.setdefault(env, []).append((module, stmt))
+    for env, env_roots in roots.items():
+        placement.environments[env] = _closure(env_roots, modules, placement)
+    return placement
+
+
+def _closure(
+    roots: list[tuple[str, _Stmt]], modules: Mapping[str, Any], placement: Placement
+) -> list[Block]:
+    """Roots plus every statement of their module binding a name they use, in source order."""
+    chosen: dict[tuple[str, int], _Stmt] = {}
+    needed_imports: dict[tuple[str, int], set[str]] = {}
+    pending = list(roots)
+    while pending:
+        module, stmt = pending.pop()
+        key = (module, stmt.start_line)
+        if key in chosen:
+            continue
+        chosen[key] = stmt
+        stmts = _statements(modules[module])
+        for name in sorted(stmt.uses - stmt.binds):
+            binder = _binder(stmts, name, stmt.start_line)
+            if binder is None:
+                if name not in _BUILTINS:
+                    placement.unresolved.append(
+                        (module, modules[module].file, stmt.start_line, name)
+                    )
+                continue
+            if isinstance(binder.node, (ast.Import, ast.ImportFrom)):
+                needed_imports.setdefault((module, binder.start_line), set()).add(name)
+            elif binder.kind != "glacier":
+                pending.append((module, binder))
+    blocks: list[Block] = []
+    for (module, line), wanted in sorted(needed_imports.items()):
+        stmt = next(s for s in _statements(modules[module]) if s.start_line == line)
+        assert isinstance(stmt.node, (ast.Import, ast.ImportFrom))
+        text = _import_text(stmt.node, wanted, stmt.text)
+        if text is not None:
+            blocks.append(Block(module, modules[module].file, line, text, True))
+    for (module, line), stmt in sorted(chosen.items()):
+        blocks.append(Block(module, modules[module].file, line, stmt.text, False))
+    return blocks
+
+
+def _binder(stmts: list[_Stmt], name: str, before: int) -> _Stmt | None:
+    """The last statement binding ``name`` before line ``before`` (or any, for functions)."""
+    found = None
+    for stmt in stmts:
+        if name in stmt.binds and stmt.start_line < before:
+            found = stmt
+    return found
+
+
+_BUILTINS = frozenset(dir(builtins))

@@ -1,0 +1,225 @@
+"""``__main__.py`` of an environment's Pulumi program: what goes in, in which order.
+
+Every value reaches the template as a Python literal (``repr``) or as an expression built
+here from identifiers the analyzer read from the user's code (checked with
+``is_identifier``), so no name or string a user writes can change the program's structure.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import re
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from codegen._names import is_identifier
+from codegen._templates import _py, render
+from codegen.aws._infra import DEFAULT_ENV, Block
+from glacier.model import DatasetModel, PipelineModel, TaskModel
+
+__all__ = ["component_name", "program_text"]
+
+_COMPONENT = re.compile(r"[^A-Za-z0-9_-]+")
+_MAX_COMPONENT = 40
+_DEFAULT_TAGS = {"glacier:environment": DEFAULT_ENV, "managed-by": "glacier"}
+_FIRST_PARTY = frozenset({"glacier", "glacier_aws"})
+
+
+def component_name(*parts: str) -> str:
+    """A glacier_aws component name: 1-40 of ``[A-Za-z0-9_-]``, stable and readable.
+
+    Too long or changed by sanitising: a short hash of the original keeps names unique.
+    """
+    original = "-".join(parts)
+    text = _COMPONENT.sub("-", original).strip("-_") or "glacier"
+    if not text[0].isalnum():
+        text = "g" + text
+    if text != original or len(text) > _MAX_COMPONENT:
+        digest = hashlib.sha1(original.encode("utf-8")).hexdigest()[:6]
+        text = f"{text[: _MAX_COMPONENT - 7].rstrip('-_')}-{digest}"
+    return text
+
+
+@dataclass(frozen=True, slots=True)
+class _Import:
+    section: int  # 0 stdlib, 1 third party, 2 first party
+    plain: bool  # `import x` (sorted before `from x import y`)
+    module: str
+    text: str
+
+
+def _import_of(text: str) -> _Import:
+    node = ast.parse(text).body[0]
+    if isinstance(node, ast.Import):
+        module, plain = node.names[0].name, True
+    else:
+        assert isinstance(node, ast.ImportFrom)
+        module, plain = ("." * node.level) + (node.module or ""), False
+    top = module.lstrip(".").split(".")[0]
+    if top in sys.stdlib_module_names:
+        section = 0
+    elif top in _FIRST_PARTY or module.startswith("."):
+        section = 2
+    else:
+        section = 1
+    return _Import(section, plain, module, text.rstrip("\n"))
+
+
+def _imports(texts: list[str]) -> list[list[str]]:
+    seen: dict[str, _Import] = {}
+    for text in texts:
+        imp = _import_of(text)
+        seen.setdefault(imp.text, imp)
+    sections: list[list[str]] = [[], [], []]
+    for imp in sorted(seen.values(), key=lambda i: (i.section, not i.plain, i.module, i.text)):
+        sections[imp.section].append(imp.text)
+    return sections
+
+
+def _env_variable(model: PipelineModel, env: str) -> str | None:
+    for e in model.environments:
+        if e.name == env and e.variable and is_identifier(e.variable):
+            return e.variable
+    return None
+
+
+def _is_table(dataset: DatasetModel) -> bool:
+    storage = dataset.storage
+    if storage is None:
+        return False
+    if storage.kind in ("database", "rds"):
+        return True
+    return storage.kind == "pulumi" and str(storage.resource or "").startswith("pulumi_aws.rds.")
+
+
+def _bucket_expr(dataset: DatasetModel) -> str | None:
+    """The bucket name of a dataset stored in S3, as a program expression; None: scratch."""
+    storage = dataset.storage
+    if storage is None:
+        return None
+    variable = storage.variable if storage.variable and is_identifier(storage.variable) else None
+    if storage.kind == "object":
+        return f"glacier_buckets[{_py(storage.bucket)}].name"
+    if storage.kind == "s3":
+        return f"{variable}.bucket" if variable else _py(storage.bucket)
+    # a raw Pulumi bucket: its name is an output (Pulumi may have named it)
+    return f"{variable}.bucket" if variable else _py(storage.name)
+
+
+def _export_expr(dataset: DatasetModel) -> str:
+    storage = dataset.storage
+    assert storage is not None
+    variable = storage.variable if storage.variable and is_identifier(storage.variable) else None
+    if storage.kind == "s3" and variable:
+        return f"{variable}.resource.bucket"
+    return _bucket_expr(dataset) or "None"
+
+
+def _location(dataset: DatasetModel) -> str:
+    bucket = _bucket_expr(dataset)
+    storage = dataset.storage
+    args = [_py(dataset.name)]
+    if bucket is not None:
+        args.append(f"bucket={bucket}")
+    if storage is not None and storage.prefix:
+        args.append(f"prefix={_py(storage.prefix)}")
+    call = f"glacier_deploy.DatasetLocation({', '.join(args)})"
+    if len(call) + 10 <= 99:  # fits on its line (8 spaces of indent and a comma)
+        return call
+    return "glacier_deploy.DatasetLocation(\n            " + ", ".join(args) + "\n        )"
+
+
+def _task_context(model: PipelineModel, task: TaskModel, index: int) -> dict[str, Any]:
+    datasets = {d.name: d for d in model.datasets}
+    ins = [datasets[i.dataset] for i in task.inputs if i.dataset in datasets]
+    outs = [datasets[o] for o in task.outputs if o in datasets]
+    compute = task.compute
+    container = compute is not None and compute.kind == "container"
+    context: dict[str, Any] = {
+        "index": index,
+        "name": task.name,
+        "resource": component_name(model.name, task.name),
+        "component": "FargateTask" if container else "LambdaTask",
+        "container": container,
+        "reads": [_location(d) for d in ins if not _is_table(d)],
+        "writes": [_location(d) for d in outs if not _is_table(d)],
+        "database": any(_is_table(d) for d in [*ins, *outs]),
+    }
+    if container:
+        assert compute is not None
+        context.update(
+            image=compute.image or "public.ecr.aws/lambda/python:3.12",
+            cpu=compute.cpu or 256,
+            memory_mb=compute.memory_mb,
+        )
+    else:
+        memory = compute.memory_mb if compute is not None else 512
+        timeout = compute.timeout_s if compute is not None and compute.timeout_s else 300
+        if task.timeout is not None:
+            timeout = min(timeout, max(1, int(round(task.timeout))))
+        context.update(memory_mb=memory, timeout_s=timeout)
+    return context
+
+
+def _rule(title: str) -> str:
+    """``# -- title ------``, 99 columns wide (the project's line length is 100)."""
+    head = f"# -- {title} "
+    return head + "-" * max(3, 99 - len(head))
+
+
+def program_text(
+    model: PipelineModel,
+    env: str,
+    blocks: list[Block],
+    *,
+    deploys: bool,
+    source_file: str,
+    handler: str,
+) -> str:
+    """The text of ``pulumi/<env>/__main__.py``."""
+    own: list[str] = []
+    if deploys:
+        own = ["import pathlib", "import pulumi", "from glacier_aws import deploy as glacier_deploy"]
+    user_imports = [b.text for b in blocks if b.is_import]
+    sections_by_file: dict[str, list[str]] = {}
+    for block in blocks:
+        if not block.is_import:
+            sections_by_file.setdefault(block.file, []).append(block.text.rstrip("\n"))
+    order = {t: i for i, t in enumerate(model.topological_order())}
+    tasks = sorted(model.tasks, key=lambda t: order[t.name])
+    task_contexts = [_task_context(model, t, i + 1) for i, t in enumerate(tasks)]
+    stored = [d for d in model.datasets if d.storage is not None and not _is_table(d)]
+    data_buckets = sorted(
+        {d.storage.bucket for d in stored if d.storage and d.storage.kind == "object" and d.storage.bucket}
+    )
+    bucket_exports = [(_py(d.name), _export_expr(d)) for d in stored] if deploys else []
+    env_var = _env_variable(model, env)
+    import_block = "\n\n".join("\n".join(lines) for lines in _imports([*own, *user_imports]) if lines)
+    return render(
+        "aws/__main__.py.j2",
+        source_file=source_file,
+        env=env,
+        deploys=deploys,
+        pipeline=model.name,
+        schedule=model.schedule,
+        imports=import_block,
+        sections=[
+            {"rule": _rule(f"infrastructure from {file} (verbatim)"), "blocks": texts}
+            for file, texts in sorted(sections_by_file.items())
+        ],
+        deploy_rule=_rule("the deployment of the pipeline"),
+        tags=f"{env_var}.default_tags" if env_var else _py(_DEFAULT_TAGS),
+        opts=f"pulumi.ResourceOptions(provider={env_var}.provider)" if env_var else "None",
+        scratch_name=component_name(model.name, "scratch"),
+        cluster_name=component_name(model.name, "cluster"),
+        machine_name=component_name(model.name),
+        schedule_name=component_name(model.name, "schedule"),
+        data_buckets=[{"name": b, "resource": b} for b in data_buckets],
+        database=any(t["database"] for t in task_contexts),
+        containers=any(t["container"] for t in task_contexts),
+        tasks=task_contexts,
+        handler=handler,
+        bucket_exports=bucket_exports,
+    )
