@@ -422,6 +422,36 @@ def test_missing_source_fails_before_any_task_starts(tmp_path: Path) -> None:
     assert result.outputs["raw"] == [{"id": 1}]
 
 
+def test_missing_database_source_names_the_table(tmp_path: Path) -> None:
+    p = Pipeline("db-source")
+    customers, out = Dataset("customers", storage=Database(table="crm_customers")), Dataset("o")
+
+    @p.task()
+    def consume(rows: customers) -> out:
+        return rows
+
+    with pytest.raises(SourceMissingError) as info:
+        run(p, tmp_path)
+    assert "source dataset `customers` has nothing stored at" in str(info.value)
+    assert f"{tmp_path / 'data' / 'glacier.sqlite'} table `crm_customers`" in str(info.value)
+
+
+def test_a_source_target_is_read_into_the_outputs(tmp_path: Path) -> None:
+    p = Pipeline("source-target")
+    given = Dataset("given", storage=ObjectStorage("in"))
+    derived = Dataset("derived")
+
+    @p.task()
+    def derive(x: given) -> derived:
+        return x * 2
+
+    (tmp_path / "data" / "in").mkdir(parents=True)
+    (tmp_path / "data" / "in" / "given.json").write_text("21")
+    result = run(p, tmp_path, targets=[given])
+    assert result.tasks == {}
+    assert result.outputs == {"given": 21}
+
+
 def test_ephemeral_source_is_an_error_before_running(tmp_path: Path) -> None:
     p = Pipeline("ephemeral-source")
     nowhere, out = Dataset("nowhere"), Dataset("out")

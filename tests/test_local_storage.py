@@ -231,6 +231,15 @@ def database(url: str | None = None, table: str | None = None) -> dict:
     return {"kind": "database", "table": table, "url": url}
 
 
+def test_sqlite_before_the_database_file_exists(tmp_path: Path) -> None:
+    data = tmp_path / "not-yet"
+    assert not _io.exists(database(), "orders", data)
+    with pytest.raises(FileNotFoundError, match=r"dataset `orders`: nothing stored at .*glacier"):
+        _io.read(database(), "orders", data)
+    assert not data.exists()  # asking created nothing
+    assert _io.location(database(), "orders", data) == f"{data / 'glacier.sqlite'} table `orders`"
+
+
 def test_sqlite_rows_round_trip_with_types(tmp_path: Path) -> None:
     where = _io.write(database(), "orders", ROWS, tmp_path)
     assert where == f"{tmp_path / 'glacier.sqlite'} table `orders`"

@@ -157,6 +157,11 @@ def database_url(storage: Mapping[str, Any], data_dir: str | os.PathLike[str]) -
     return "sqlite:///" + os.path.join(os.fspath(data_dir), SQLITE_FILE)
 
 
+def _missing_sqlite_file(url: str) -> bool:
+    """Connecting would create the file: ask the file system first."""
+    return url.startswith("sqlite:///") and not os.path.isfile(url[len("sqlite:///") :])
+
+
 def _redact(url: str) -> str:
     scheme, sep, rest = url.partition("://")
     creds, at, host = rest.rpartition("@")
@@ -190,7 +195,10 @@ def exists(
     if storage is None:
         return False
     if is_table(storage):
-        with _Database(database_url(storage, data_dir)) as db:
+        url = database_url(storage, data_dir)
+        if _missing_sqlite_file(url):
+            return False
+        with _Database(url) as db:
             return db.has_table(table_name(storage, dataset))
     folder, name = directory(storage, data_dir), _file_name(dataset)
     fmt = _explicit_format(storage)
@@ -209,7 +217,12 @@ def read(
     if storage is None:
         raise ValueError(f"dataset `{dataset}` is ephemeral: it has no storage to read from")
     if is_table(storage):
-        with _Database(database_url(storage, data_dir)) as db:
+        url = database_url(storage, data_dir)
+        if _missing_sqlite_file(url):
+            raise FileNotFoundError(
+                f"dataset `{dataset}`: nothing stored at {url[len('sqlite:///') :]}"
+            )
+        with _Database(url) as db:
             return db.read(table_name(storage, dataset))
     folder, name = directory(storage, data_dir), _file_name(dataset)
     fmt = _explicit_format(storage)
@@ -612,8 +625,6 @@ class _Database:
 
     def has_table(self, table: str) -> bool:
         if self.kind == "sqlite":
-            if not os.path.exists(self.url[len("sqlite:///") :]):
-                return False
             cur = self.conn.execute(
                 "SELECT 1 FROM sqlite_master WHERE type IN ('table', 'view') AND name = ?",
                 (table,),

@@ -311,6 +311,9 @@ def run(
         state.execute()
     finally:
         state.close()
+    for t in target_list or ():
+        if t in sources:  # a source asked for by name: read it, so it is in the outputs
+            state.source(t)
     return RunResult(state.results, state.outputs(), time.perf_counter() - started)
 
 
