@@ -31,6 +31,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
+import keyword
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -174,11 +175,14 @@ class RecordingMocks(pulumi.runtime.Mocks):
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         inputs = dict(args.inputs)
         urn = getattr(_CURRENT, "urn", "")
-        if args.typ.startswith("pulumi:providers:"):
+        if not args.custom:  # a component: nothing computed by a cloud
+            outputs: dict[str, Any] = {}
+            id_ = ""
+        elif args.typ.startswith("pulumi:providers:"):
             region = inputs.get("region") or self.region
             accounts = _json(inputs.get("allowedAccountIds")) or [self.account]
             self._providers[urn] = (region, accounts[0])
-            outputs: dict[str, Any] = {}
+            outputs = {}
             id_ = f"{args.name}-id"
         else:
             region, account = self._where(args.provider)
@@ -343,5 +347,11 @@ def is_taggable(token: str) -> bool:
         return False
     module_part, class_name = rest.split(":")
     module = module_part.split("/")[0]
-    cls = getattr(importlib.import_module(f"pulumi_aws.{module}"), class_name)
+    if module == "index":
+        python_module = "pulumi_aws"
+    elif keyword.iskeyword(module):  # aws:lambda/... lives in pulumi_aws.lambda_
+        python_module = f"pulumi_aws.{module}_"
+    else:
+        python_module = f"pulumi_aws.{module}"
+    cls = getattr(importlib.import_module(python_module), class_name)
     return "tags" in inspect.signature(cls._internal_init).parameters

@@ -1,0 +1,338 @@
+"""Orchestration: the Step Functions state machine, its schedule, the stack's exports."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from glacier_aws._deploy_policy import policy_document, trust_policy
+from glacier_aws._deploy_tasks import FargateTask, _check_name, _tags, log_group
+
+__all__ = [
+    "PipelineSchedule",
+    "PipelineStateMachine",
+    "export_deployment",
+    "placeholders_in",
+    "substitute",
+]
+
+_PLACEHOLDER = re.compile(r"\$\{([a-z_]+)(?::([^}]*))?\}")
+_SCHEDULE = re.compile(
+    r"rate\(\s*\d+\s+(minute|minutes|hour|hours|day|days)\s*\)|cron\(\s*\S+(\s+\S+){5}\s*\)"
+)
+
+
+def placeholders_in(definition: Any) -> list[tuple[str, str | None]]:
+    """Every ``"${kind:name}"`` / ``"${kind}"`` string value of a parsed ASL definition."""
+    found: list[tuple[str, str | None]] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+        elif isinstance(node, str):
+            match = _PLACEHOLDER.fullmatch(node)
+            if match:
+                found.append((match.group(1), match.group(2)))
+
+    walk(definition)
+    return found
+
+
+def substitute(definition: Any, values: Mapping[str, Any]) -> Any:
+    """Replace each placeholder string by ``values[placeholder]`` in the parsed definition.
+
+    Replacement is structural (a whole JSON value, which may be a list or an output), never
+    textual, so no name can break the JSON. Unknown placeholders are an error.
+    """
+    missing = sorted(
+        {f"${{{k}{':' + n if n is not None else ''}}}" for k, n in placeholders_in(definition)}
+        - set(values)
+    )
+    if missing:
+        raise ValueError(f"state machine definition has unresolved placeholders: {missing}")
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {key: walk(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [walk(value) for value in node]
+        if isinstance(node, str) and node in values:
+            return values[node]
+        return node
+
+    return walk(definition)
+
+
+def _arn_of(value: Any) -> Any:
+    return getattr(value, "arn", value)
+
+
+class PipelineStateMachine(pulumi.ComponentResource):
+    """The pipeline as an AWS Step Functions state machine, logging and tracing on.
+
+    ``definition`` is the ASL document (JSON text or parsed) with placeholders
+    ``${function:<task>}``, ``${task_definition:<task>}``, ``${cluster}``, ``${subnets}``,
+    ``${assign_public_ip}``. ``functions`` maps task names to Lambda ARNs (or ``LambdaTask``s),
+    ``task_definitions`` to ``FargateTask``s. The role may invoke exactly the functions and
+    run exactly the task definitions the definition names.
+    """
+
+    state_machine: aws.sfn.StateMachine
+    role: aws.iam.Role
+    policy: aws.iam.RolePolicy
+    log_group: aws.cloudwatch.LogGroup
+    arn: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        definition: str | Mapping[str, Any],
+        functions: Mapping[str, Any] | None = None,
+        task_definitions: Mapping[str, FargateTask] | None = None,
+        cluster: aws.ecs.Cluster | None = None,
+        subnets: Sequence[pulumi.Input[str]] = (),
+        assign_public_ip: bool = False,
+        log_retention_days: int = 30,
+        log_level: str = "ALL",
+        include_execution_data: bool = False,
+        tags: Mapping[str, str] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        if log_level == "OFF":
+            raise ValueError("state machine logging cannot be OFF (Security Hub StepFunctions.1)")
+        parsed = json.loads(definition) if isinstance(definition, str) else dict(definition)
+        functions = dict(functions or {})
+        task_definitions = dict(task_definitions or {})
+        used = placeholders_in(parsed)
+        used_functions = sorted({n for k, n in used if k == "function" and n is not None})
+        used_tasks = sorted({n for k, n in used if k == "task_definition" and n is not None})
+        unknown = [n for n in used_functions if n not in functions] + [
+            n for n in used_tasks if n not in task_definitions
+        ]
+        if unknown:
+            raise ValueError(f"the definition names tasks with no function or task: {unknown}")
+        if used_tasks and cluster is None:
+            raise ValueError("container tasks need the shared `cluster`")
+        super().__init__("glacier:aws:PipelineStateMachine", _check_name(name), None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        values: dict[str, Any] = {
+            f"${{function:{n}}}": _arn_of(functions[n]) for n in used_functions
+        }
+        values.update({f"${{task_definition:{n}}}": task_definitions[n].arn for n in used_tasks})
+        if cluster is not None:
+            values["${cluster}"] = cluster.arn
+        values["${subnets}"] = list(subnets)
+        values["${assign_public_ip}"] = "ENABLED" if assign_public_ip else "DISABLED"
+        document = substitute(parsed, values)
+
+        # Vended-logs prefix: keeps CloudWatch Logs' resource policy small (AWS guidance).
+        self.log_group = log_group(
+            f"{name}-sfn-logs",
+            log_group_name=f"/aws/vendedlogs/states/glacier-{pulumi.get_stack()}-{name}",
+            retention_days=log_retention_days,
+            tags=tags,
+            opts=child,
+        )
+        self.role = aws.iam.Role(
+            f"{name}-sfn-role",
+            assume_role_policy=trust_policy("states.amazonaws.com"),
+            description=f"Step Functions for glacier pipeline {name}: run its tasks only",
+            tags=_tags(tags),
+            opts=child,
+        )
+        statements: list[dict[str, Any]] = []
+        if used_functions:
+            arns = [_arn_of(functions[n]) for n in used_functions]
+            statements.append(
+                {
+                    "Sid": "InvokeTaskFunctions",
+                    "Effect": "Allow",
+                    "Action": ["lambda:InvokeFunction"],
+                    "Resource": [r for arn in arns for r in (arn, pulumi.Output.concat(arn, ":*"))],
+                }
+            )
+        if used_tasks:
+            assert cluster is not None
+            statements.extend(_ecs_statements(cluster, [task_definitions[n] for n in used_tasks]))
+        statements.extend(_logging_and_tracing_statements())
+        self.policy = aws.iam.RolePolicy(
+            f"{name}-sfn-policy", role=self.role.id, policy=policy_document(statements), opts=child
+        )
+        self.state_machine = aws.sfn.StateMachine(
+            f"{name}-state-machine",
+            role_arn=self.role.arn,
+            definition=pulumi.Output.json_dumps(document),
+            type="STANDARD",
+            logging_configuration={
+                "log_destination": pulumi.Output.concat(self.log_group.arn, ":*"),
+                "include_execution_data": include_execution_data,
+                "level": log_level,
+            },
+            tracing_configuration={"enabled": True},
+            tags=_tags(tags),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.policy]),
+        )
+        self.arn = self.state_machine.arn
+        self.register_outputs({"arn": self.arn})
+
+
+def _ecs_statements(cluster: aws.ecs.Cluster, tasks: Sequence[FargateTask]) -> list[dict[str, Any]]:
+    on_cluster = {"ArnEquals": {"ecs:cluster": cluster.arn}}
+    # `.sync` integration: Step Functions manages this one EventBridge rule in the account.
+    rule = cluster.arn.apply(
+        lambda arn: "arn:aws:events:{}:{}:rule/StepFunctionsGetEventsForECSTaskRule".format(
+            *arn.split(":")[3:5]
+        )
+    )
+    return [
+        {
+            "Sid": "RunTaskDefinitions",
+            "Effect": "Allow",
+            "Action": ["ecs:RunTask"],
+            "Resource": [
+                pulumi.Output.concat(t.task_definition.arn_without_revision, ":*") for t in tasks
+            ],
+            "Condition": on_cluster,
+        },
+        {
+            # Task ARNs are only known at run time; the condition pins them to the cluster.
+            "Sid": "WatchTasks",
+            "Effect": "Allow",
+            "Action": ["ecs:StopTask", "ecs:DescribeTasks"],
+            "Resource": "*",
+            "Condition": on_cluster,
+        },
+        {
+            "Sid": "PassTaskRoles",
+            "Effect": "Allow",
+            "Action": ["iam:PassRole"],
+            "Resource": [arn for t in tasks for arn in (t.role.arn, t.execution_role.arn)],
+            "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
+        },
+        {
+            "Sid": "SyncTaskEvents",
+            "Effect": "Allow",
+            "Action": ["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+            "Resource": [rule],
+        },
+    ]
+
+
+def _logging_and_tracing_statements() -> list[dict[str, Any]]:
+    # CloudWatch Logs delivery and X-Ray actions have no resource-level permissions
+    # (AWS's documented policy for Step Functions logging uses "*"); neither touches data.
+    return [
+        {
+            "Sid": "LogDelivery",
+            "Effect": "Allow",
+            "Action": [
+                "logs:CreateLogDelivery",
+                "logs:GetLogDelivery",
+                "logs:UpdateLogDelivery",
+                "logs:DeleteLogDelivery",
+                "logs:ListLogDeliveries",
+                "logs:PutResourcePolicy",
+                "logs:DescribeResourcePolicies",
+                "logs:DescribeLogGroups",
+            ],
+            "Resource": "*",
+        },
+        {
+            "Sid": "XRayTracing",
+            "Effect": "Allow",
+            "Action": [
+                "xray:PutTraceSegments",
+                "xray:PutTelemetryRecords",
+                "xray:GetSamplingRules",
+                "xray:GetSamplingTargets",
+            ],
+            "Resource": "*",
+        },
+    ]
+
+
+class PipelineSchedule(pulumi.ComponentResource):
+    """``Pipeline(schedule=...)``: an EventBridge rule starting the state machine.
+
+    ``schedule_expression`` is ``rate(...)`` or ``cron(...)`` (EventBridge syntax). The rule's
+    role may start exactly this state machine.
+    """
+
+    rule: aws.cloudwatch.EventRule
+    target: aws.cloudwatch.EventTarget
+    role: aws.iam.Role
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        schedule_expression: str,
+        state_machine_arn: pulumi.Input[str],
+        input: Mapping[str, Any] | None = None,
+        tags: Mapping[str, str] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        if not _SCHEDULE.fullmatch(schedule_expression.strip()):
+            raise ValueError(
+                f"invalid schedule {schedule_expression!r}: expected EventBridge "
+                "'rate(5 minutes)' or 'cron(0 12 * * ? *)'"
+            )
+        super().__init__("glacier:aws:PipelineSchedule", _check_name(name), None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.role = aws.iam.Role(
+            f"{name}-schedule-role",
+            assume_role_policy=trust_policy("events.amazonaws.com"),
+            description=f"EventBridge schedule of glacier pipeline {name}",
+            tags=_tags(tags),
+            opts=child,
+        )
+        policy = aws.iam.RolePolicy(
+            f"{name}-schedule-policy",
+            role=self.role.id,
+            policy=policy_document(
+                [
+                    {
+                        "Sid": "StartPipeline",
+                        "Effect": "Allow",
+                        "Action": ["states:StartExecution"],
+                        "Resource": [state_machine_arn],
+                    }
+                ]
+            ),
+            opts=child,
+        )
+        self.rule = aws.cloudwatch.EventRule(
+            f"{name}-schedule",
+            schedule_expression=schedule_expression.strip(),
+            description=f"runs glacier pipeline {name}",
+            tags=_tags(tags),
+            opts=child,
+        )
+        self.target = aws.cloudwatch.EventTarget(
+            f"{name}-schedule-target",
+            rule=self.rule.name,
+            arn=state_machine_arn,
+            role_arn=self.role.arn,
+            input=json.dumps(dict(input or {}), sort_keys=True),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
+        )
+        self.register_outputs({"rule": self.rule.name})
+
+
+def export_deployment(
+    *, state_machine_arn: pulumi.Input[str], buckets: Mapping[str, pulumi.Input[str]]
+) -> None:
+    """Stack outputs: ``state_machine_arn`` and ``buckets`` (role or dataset -> bucket name)."""
+    pulumi.export("state_machine_arn", state_machine_arn)
+    pulumi.export("buckets", dict(sorted(buckets.items())))

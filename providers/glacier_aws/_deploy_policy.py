@@ -1,0 +1,190 @@
+"""Least-privilege IAM statements for a task, derived from the datasets it touches.
+
+The key layout is the one the generated handler (``glacier_handler.py``) uses:
+
+- a stored dataset ``D`` with ``prefix=P`` in bucket ``B`` is the object ``B/P/D.<ext>``; the
+  handler lists ``P/D.`` to find the extension, reads the newest, and on write uploads
+  ``P/D.<ext>`` and deletes the stale siblings ``P/D.<other ext>``;
+- an ephemeral dataset ``D`` lives in the scratch bucket ``S`` at ``S/<execution>/D.<ext>``.
+
+So a task gets ``s3:GetObject`` on exactly ``arn:aws:s3:::B/P/D.*`` for each input,
+``s3:ListBucket`` on ``B`` only for the prefix ``P/D.``, and ``s3:PutObject``,
+``s3:DeleteObject``, ``s3:AbortMultipartUpload`` on exactly ``B/P/D.*`` for each output.
+No data action ever has a ``*`` resource.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+
+__all__ = [
+    "READ_ACTIONS",
+    "WRITE_ACTIONS",
+    "DatasetLocation",
+    "dataset_statements",
+    "key_prefix",
+    "log_statements",
+    "policy_document",
+    "trust_policy",
+]
+
+READ_ACTIONS = ("s3:GetObject",)
+LIST_ACTIONS = ("s3:ListBucket",)
+WRITE_ACTIONS = ("s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload")
+
+
+@dataclass(frozen=True)
+class DatasetLocation:
+    """Where one dataset's objects live.
+
+    ``bucket`` is the bucket *name* (a ``str`` or a Pulumi output such as
+    ``bucket_resource.bucket``); ``None`` means the dataset is ephemeral and lives in the
+    pipeline's scratch bucket under ``<execution>/``. ``prefix`` is the key prefix of
+    ``ObjectStorage(prefix=...)``.
+    """
+
+    dataset: str
+    bucket: Any = None
+    prefix: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.dataset or "/" in self.dataset or "*" in self.dataset:
+            raise ValueError(f"invalid dataset name {self.dataset!r} for an S3 key")
+        if "*" in self.prefix or "?" in self.prefix:
+            raise ValueError(f"dataset {self.dataset!r}: prefix {self.prefix!r} has a wildcard")
+
+    @property
+    def ephemeral(self) -> bool:
+        return self.bucket is None
+
+    def key_pattern(self) -> str:
+        """The object keys of this dataset, as an IAM/S3 wildcard pattern."""
+        if self.ephemeral:
+            return f"*/{self.dataset}.*"
+        return f"{key_prefix(self.prefix)}{self.dataset}.*"
+
+    def list_prefix(self) -> str:
+        """The ``s3:prefix`` the handler lists with (a ``StringLike`` pattern)."""
+        if self.ephemeral:
+            return f"*/{self.dataset}."
+        return f"{key_prefix(self.prefix)}{self.dataset}."
+
+
+def key_prefix(prefix: str) -> str:
+    """``a//b/`` -> ``a/b/``; empty and ``.`` parts dropped, as the handler does."""
+    parts = [p for p in prefix.split("/") if p and p != "."]
+    return "".join(p + "/" for p in parts)
+
+
+def _bucket_arn(bucket: Any, suffix: str = "") -> Any:
+    if isinstance(bucket, str):
+        return f"arn:aws:s3:::{bucket}{suffix}"
+    return pulumi.Output.concat("arn:aws:s3:::", bucket, suffix)
+
+
+def _grouped(
+    locations: Iterable[DatasetLocation], scratch_bucket: Any
+) -> list[tuple[Any, list[DatasetLocation]]]:
+    """Locations grouped by bucket, in first-seen order (outputs compared by identity)."""
+    groups: list[tuple[Any, list[DatasetLocation]]] = []
+    for location in locations:
+        bucket = scratch_bucket if location.ephemeral else location.bucket
+        if bucket is None:
+            raise ValueError(
+                f"dataset {location.dataset!r} is ephemeral but no scratch bucket was given"
+            )
+        for known, members in groups:
+            if known is bucket or (isinstance(known, str) and known == bucket):
+                members.append(location)
+                break
+        else:
+            groups.append((bucket, [location]))
+    return groups
+
+
+def dataset_statements(
+    reads: Sequence[DatasetLocation],
+    writes: Sequence[DatasetLocation],
+    scratch_bucket: Any = None,
+) -> list[dict[str, Any]]:
+    """IAM statements for exactly these datasets: read inputs, list them, write outputs."""
+    statements: list[dict[str, Any]] = []
+    for index, (bucket, members) in enumerate(_grouped(reads, scratch_bucket)):
+        statements.append(
+            {
+                "Sid": f"ReadInputs{index}",
+                "Effect": "Allow",
+                "Action": list(READ_ACTIONS),
+                "Resource": [_bucket_arn(bucket, "/" + m.key_pattern()) for m in members],
+            }
+        )
+        statements.append(
+            {
+                "Sid": f"ListInputs{index}",
+                "Effect": "Allow",
+                "Action": list(LIST_ACTIONS),
+                "Resource": [_bucket_arn(bucket)],
+                "Condition": {"StringLike": {"s3:prefix": [m.list_prefix() for m in members]}},
+            }
+        )
+    for index, (bucket, members) in enumerate(_grouped(writes, scratch_bucket)):
+        statements.append(
+            {
+                "Sid": f"WriteOutputs{index}",
+                "Effect": "Allow",
+                "Action": list(WRITE_ACTIONS),
+                "Resource": [_bucket_arn(bucket, "/" + m.key_pattern()) for m in members],
+            }
+        )
+    return statements
+
+
+def log_statements(log_group_arn: Any) -> list[dict[str, Any]]:
+    """Write to its own log group's streams only."""
+    return [
+        {
+            "Sid": "OwnLogGroup",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": [pulumi.Output.concat(log_group_arn, ":*")],
+        }
+    ]
+
+
+def xray_statements() -> list[dict[str, Any]]:
+    """X-Ray has no resource-level permissions: its write actions need ``*`` (not data)."""
+    return [
+        {
+            "Sid": "XRayTracing",
+            "Effect": "Allow",
+            "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+            "Resource": "*",
+        }
+    ]
+
+
+def policy_document(statements: Sequence[dict[str, Any]]) -> pulumi.Output[str]:
+    """A policy document as JSON text; outputs inside the statements are resolved."""
+    return pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+def trust_policy(service: str) -> str:
+    """Who may assume the role: one AWS service principal."""
+    import json
+
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": service},
+                    "Action": "sts:AssumeRole",
+                }
+            ],
+        }
+    )

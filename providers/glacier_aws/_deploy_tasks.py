@@ -1,0 +1,443 @@
+"""Per-task compute: log group, least-privilege role, Lambda function or Fargate task.
+
+Every component takes ``tags`` (put on each taggable child) and ``opts``; pass
+``opts=pulumi.ResourceOptions(provider=env.provider)`` to deploy into an Environment.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from glacier_aws._deploy_policy import (
+    DatasetLocation,
+    dataset_statements,
+    log_statements,
+    policy_document,
+    trust_policy,
+    xray_statements,
+)
+from glacier_aws._resources import secure_bucket
+
+__all__ = [
+    "CONTAINER_NAME",
+    "LAMBDA_RUNTIMES",
+    "FargateTask",
+    "LambdaTask",
+    "ScratchBucket",
+    "TaskRole",
+    "dataset_environment",
+    "ecs_cluster",
+    "log_group",
+]
+
+LAMBDA_RUNTIMES = ("python3.12", "python3.13")
+"""Python runtimes AWS Lambda supports (Security Hub Lambda.2) that Glacier deploys."""
+CONTAINER_NAME = "task"
+"""The container's name in every task definition (the state machine's overrides use it)."""
+_FARGATE_CPU = (256, 512, 1024, 2048, 4096, 8192, 16384)
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}")
+
+
+def _check_name(name: str) -> str:
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise ValueError(
+            f"invalid component name {name!r}: 1-40 letters, digits, '-' or '_' "
+            "(it prefixes IAM role and function names)"
+        )
+    return name
+
+
+def _tags(tags: Mapping[str, str] | None) -> dict[str, str]:
+    return {"managed-by": "glacier", **(tags or {})}
+
+
+def log_group(
+    name: str,
+    *,
+    log_group_name: str | None = None,
+    retention_days: int = 30,
+    tags: Mapping[str, str] | None = None,
+    opts: pulumi.ResourceOptions | None = None,
+) -> aws.cloudwatch.LogGroup:
+    """A CloudWatch log group with a retention period (logs are not kept forever)."""
+    if retention_days <= 0:
+        raise ValueError("retention_days must be positive: logs must expire")
+    return aws.cloudwatch.LogGroup(
+        name,
+        name=log_group_name or f"/glacier/{pulumi.get_stack()}/{name}",
+        retention_in_days=retention_days,
+        tags=_tags(tags),
+        opts=opts,
+    )
+
+
+class TaskRole(pulumi.ComponentResource):
+    """One IAM role per task, allowed exactly its datasets and its own log group.
+
+    ``reads`` / ``writes`` are the task's inputs and outputs; ephemeral ones (``bucket=None``)
+    are scoped to their keys in ``scratch_bucket``. ``service`` is the principal that runs
+    the task (``lambda.amazonaws.com`` or ``ecs-tasks.amazonaws.com``).
+    ``extra_statements`` are appended verbatim (e.g. ``kms:Decrypt`` on a specific key).
+    The policy is an ``aws.iam.RolePolicy`` (never ``Role.inline_policies``).
+    """
+
+    role: aws.iam.Role
+    policy: aws.iam.RolePolicy
+    arn: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        reads: Sequence[DatasetLocation] = (),
+        writes: Sequence[DatasetLocation] = (),
+        log_group_arn: pulumi.Input[str],
+        scratch_bucket: pulumi.Input[str] | None = None,
+        service: str = "lambda.amazonaws.com",
+        tracing: bool = True,
+        extra_statements: Sequence[dict[str, Any]] = (),
+        tags: Mapping[str, str] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("glacier:aws:TaskRole", _check_name(name), None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.role = aws.iam.Role(
+            f"{name}-role",
+            assume_role_policy=trust_policy(service),
+            description=f"glacier task {name}: its datasets and its log group, nothing else",
+            tags=_tags(tags),
+            opts=child,
+        )
+        statements = [
+            *dataset_statements(reads, writes, scratch_bucket),
+            *log_statements(log_group_arn),
+            *(xray_statements() if tracing else []),
+            *extra_statements,
+        ]
+        self.policy = aws.iam.RolePolicy(
+            f"{name}-policy",
+            role=self.role.id,
+            policy=policy_document(statements),
+            opts=child,
+        )
+        self.arn = self.role.arn
+        self.register_outputs({"arn": self.arn})
+
+
+def dataset_environment(
+    *,
+    pipeline: str,
+    task: str,
+    locations: Sequence[DatasetLocation] = (),
+    scratch_bucket: pulumi.Input[str] | None = None,
+    extra: Mapping[str, pulumi.Input[str]] | None = None,
+) -> dict[str, pulumi.Input[str]]:
+    """The environment variables that tell the generated handler where datasets live.
+
+    ``GLACIER_TASK`` names the task, ``GLACIER_SCRATCH_BUCKET`` the scratch bucket,
+    ``GLACIER_BUCKETS`` maps each stored dataset to its bucket name (JSON).
+    """
+    variables: dict[str, pulumi.Input[str]] = {"GLACIER_PIPELINE": pipeline, "GLACIER_TASK": task}
+    if scratch_bucket is not None:
+        variables["GLACIER_SCRATCH_BUCKET"] = scratch_bucket
+    buckets = {loc.dataset: loc.bucket for loc in locations if not loc.ephemeral}
+    if buckets:
+        variables["GLACIER_BUCKETS"] = pulumi.Output.json_dumps(dict(sorted(buckets.items())))
+    variables.update(extra or {})
+    return variables
+
+
+class LambdaTask(pulumi.ComponentResource):
+    """A task on AWS Lambda: log group, least-privilege role, function (X-Ray tracing on).
+
+    ``code`` is the bundle (a ``pulumi.Archive`` or a directory path); ``handler`` the
+    generated handler. ``memory_mb`` / ``timeout_s`` come from ``Serverless(...)``.
+    ``environment`` adds variables to those of ``dataset_environment``.
+    """
+
+    function: aws.lambda_.Function
+    role: TaskRole
+    log_group: aws.cloudwatch.LogGroup
+    arn: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        pipeline: str,
+        task: str,
+        code: pulumi.Archive | str,
+        handler: str = "glacier_handler.handler",
+        reads: Sequence[DatasetLocation] = (),
+        writes: Sequence[DatasetLocation] = (),
+        scratch_bucket: pulumi.Input[str] | None = None,
+        memory_mb: int = 512,
+        timeout_s: int = 300,
+        runtime: str = "python3.12",
+        architecture: str = "x86_64",
+        log_retention_days: int = 30,
+        environment: Mapping[str, pulumi.Input[str]] | None = None,
+        extra_statements: Sequence[dict[str, Any]] = (),
+        tags: Mapping[str, str] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        if runtime not in LAMBDA_RUNTIMES:
+            raise ValueError(f"runtime {runtime!r} is not one of {LAMBDA_RUNTIMES}")
+        if not 128 <= memory_mb <= 10240:
+            raise ValueError(f"Lambda memory_mb must be 128..10240, got {memory_mb}")
+        if not 1 <= timeout_s <= 900:
+            raise ValueError(f"Lambda timeout_s must be 1..900 (15 minutes), got {timeout_s}")
+        super().__init__("glacier:aws:LambdaTask", _check_name(name), None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.log_group = log_group(
+            f"{name}-logs", retention_days=log_retention_days, tags=tags, opts=child
+        )
+        self.role = TaskRole(
+            name,
+            reads=reads,
+            writes=writes,
+            log_group_arn=self.log_group.arn,
+            scratch_bucket=scratch_bucket,
+            service="lambda.amazonaws.com",
+            extra_statements=extra_statements,
+            tags=tags,
+            opts=child,
+        )
+        archive = pulumi.FileArchive(code) if isinstance(code, str) else code
+        variables = dataset_environment(
+            pipeline=pipeline,
+            task=task,
+            locations=[*reads, *writes],
+            scratch_bucket=scratch_bucket,
+            extra=environment,
+        )
+        self.function = aws.lambda_.Function(
+            f"{name}-function",
+            role=self.role.arn,
+            runtime=runtime,
+            handler=handler,
+            code=archive,
+            memory_size=memory_mb,
+            timeout=timeout_s,
+            architectures=[architecture],
+            tracing_config={"mode": "Active"},
+            logging_config={"log_format": "Text", "log_group": self.log_group.name},
+            environment={"variables": variables},
+            description=f"glacier pipeline {pipeline}: task {task}",
+            tags=_tags(tags),
+            # The role's policy must exist before the first invocation can use it.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.role.policy]),
+        )
+        self.arn = self.function.arn
+        self.register_outputs({"arn": self.arn})
+
+
+def ecs_cluster(
+    name: str,
+    *,
+    tags: Mapping[str, str] | None = None,
+    opts: pulumi.ResourceOptions | None = None,
+) -> aws.ecs.Cluster:
+    """The pipeline's one ECS cluster for Fargate tasks, with Container Insights."""
+    return aws.ecs.Cluster(
+        name,
+        settings=[{"name": "containerInsights", "value": "enabled"}],
+        tags=_tags(tags),
+        opts=opts,
+    )
+
+
+class FargateTask(pulumi.ComponentResource):
+    """A task on ECS Fargate: log group, task role, execution role, task definition.
+
+    The container runs ``image`` with ``command`` (default: the bundle's entry point,
+    ``python -m glacier_handler TASK``); its root filesystem is read-only, ``/tmp`` a
+    writable task volume. The cluster is shared (``ecs_cluster``) and chosen at run time.
+    """
+
+    task_definition: aws.ecs.TaskDefinition
+    role: TaskRole
+    execution_role: aws.iam.Role
+    log_group: aws.cloudwatch.LogGroup
+    arn: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        pipeline: str,
+        task: str,
+        image: pulumi.Input[str],
+        command: Sequence[str] | None = None,
+        cpu: int = 256,
+        memory_mb: int = 512,
+        reads: Sequence[DatasetLocation] = (),
+        writes: Sequence[DatasetLocation] = (),
+        scratch_bucket: pulumi.Input[str] | None = None,
+        architecture: str = "X86_64",
+        log_retention_days: int = 30,
+        environment: Mapping[str, pulumi.Input[str]] | None = None,
+        extra_statements: Sequence[dict[str, Any]] = (),
+        tags: Mapping[str, str] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        if cpu not in _FARGATE_CPU:
+            raise ValueError(f"Fargate cpu must be one of {_FARGATE_CPU}, got {cpu}")
+        super().__init__("glacier:aws:FargateTask", _check_name(name), None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.log_group = log_group(
+            f"{name}-logs", retention_days=log_retention_days, tags=tags, opts=child
+        )
+        self.role = TaskRole(
+            name,
+            reads=reads,
+            writes=writes,
+            log_group_arn=self.log_group.arn,
+            scratch_bucket=scratch_bucket,
+            service="ecs-tasks.amazonaws.com",
+            tracing=False,
+            extra_statements=extra_statements,
+            tags=tags,
+            opts=child,
+        )
+        # The execution role is ECS's own: pull the image, write the container's logs.
+        self.execution_role = aws.iam.Role(
+            f"{name}-execution-role",
+            assume_role_policy=trust_policy("ecs-tasks.amazonaws.com"),
+            description=f"ECS agent for glacier task {name}: image pull and its log group",
+            tags=_tags(tags),
+            opts=child,
+        )
+        execution_policy = aws.iam.RolePolicy(
+            f"{name}-execution-policy",
+            role=self.execution_role.id,
+            policy=policy_document(
+                [
+                    *log_statements(self.log_group.arn),
+                    {
+                        # ECR's token and layer actions: GetAuthorizationToken has no
+                        # resource-level permissions; the image may be in any repository.
+                        "Sid": "PullImage",
+                        "Effect": "Allow",
+                        "Action": [
+                            "ecr:GetAuthorizationToken",
+                            "ecr:BatchCheckLayerAvailability",
+                            "ecr:GetDownloadUrlForLayer",
+                            "ecr:BatchGetImage",
+                        ],
+                        "Resource": "*",
+                    },
+                ]
+            ),
+            opts=child,
+        )
+        variables = dataset_environment(
+            pipeline=pipeline,
+            task=task,
+            locations=[*reads, *writes],
+            scratch_bucket=scratch_bucket,
+            extra=environment,
+        )
+        # The log group's own region (arn:aws:logs:<region>:...), without an extra invoke.
+        region = self.log_group.arn.apply(lambda arn: arn.split(":")[3])
+        container = {
+            "name": CONTAINER_NAME,
+            "image": image,
+            "essential": True,
+            "command": list(command or ["python", "-m", "glacier_handler", task]),
+            "environment": [{"name": k, "value": v} for k, v in sorted(variables.items())],
+            "readonlyRootFilesystem": True,
+            "privileged": False,
+            "mountPoints": [{"sourceVolume": "tmp", "containerPath": "/tmp"}],
+            "logConfiguration": {
+                "logDriver": "awslogs",
+                "options": {
+                    "awslogs-group": self.log_group.name,
+                    "awslogs-region": region,
+                    "awslogs-stream-prefix": task,
+                },
+            },
+        }
+        self.task_definition = aws.ecs.TaskDefinition(
+            f"{name}-task",
+            family=f"{pipeline}-{task}"[:255],
+            requires_compatibilities=["FARGATE"],
+            network_mode="awsvpc",
+            cpu=str(cpu),
+            memory=str(memory_mb),
+            runtime_platform={
+                "operating_system_family": "LINUX",
+                "cpu_architecture": architecture,
+            },
+            task_role_arn=self.role.arn,
+            execution_role_arn=self.execution_role.arn,
+            volumes=[{"name": "tmp"}],
+            container_definitions=pulumi.Output.json_dumps([container]),
+            tags=_tags(tags),
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[self.role.policy, execution_policy]
+            ),
+        )
+        self.arn = self.task_definition.arn
+        self.register_outputs({"arn": self.arn})
+
+
+class ScratchBucket(pulumi.ComponentResource):
+    """The pipeline's bucket for ephemeral datasets, keyed ``<execution>/<dataset>.<ext>``.
+
+    Same secure defaults as ``Environment.s3`` (public access blocked, encryption,
+    versioning, ACLs disabled, TLS-only policy) plus a lifecycle rule expiring objects
+    after ``expire_days`` (and old versions a day later, and abandoned uploads).
+    """
+
+    bucket: aws.s3.Bucket
+    resources: dict[str, pulumi.Resource]
+    name: pulumi.Output[str]
+    arn: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        expire_days: int = 7,
+        bucket_name: str | None = None,
+        force_destroy: bool = True,
+        tags: Mapping[str, str] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        if expire_days <= 0:
+            raise ValueError("expire_days must be positive")
+        super().__init__("glacier:aws:ScratchBucket", name, None, opts)
+        args: dict[str, Any] = {"force_destroy": force_destroy}
+        if bucket_name is not None:
+            args["bucket"] = bucket_name
+        else:  # globally unique: Pulumi adds a random suffix to the prefix
+            args["bucket_prefix"] = f"{name[:30].lower()}-"
+        self.resources = secure_bucket(name, tags=_tags(tags), parent=self, **args)
+        self.bucket = self.resources["bucket"]  # type: ignore[assignment]
+        lifecycle = aws.s3.BucketLifecycleConfiguration(
+            f"{name}-lifecycle",
+            bucket=self.bucket.id,
+            rules=[
+                {
+                    "id": "expire-ephemeral-datasets",
+                    "status": "Enabled",
+                    "filter": {"prefix": ""},
+                    "expiration": {"days": expire_days},
+                    "noncurrent_version_expiration": {"noncurrent_days": 1},
+                    "abort_incomplete_multipart_upload": {"days_after_initiation": 1},
+                }
+            ],
+            opts=pulumi.ResourceOptions(
+                parent=self.bucket, depends_on=[self.resources["versioning"]]
+            ),
+        )
+        self.resources["lifecycle"] = lifecycle
+        self.name = self.bucket.bucket
+        self.arn = self.bucket.arn
+        self.register_outputs({"name": self.name, "arn": self.arn})

@@ -1,0 +1,48 @@
+"""Deployment components: what a generated Pulumi program builds a pipeline from.
+
+Import this only inside a Pulumi program (it imports pulumi and pulumi_aws). Each piece is
+usable on its own; ``docs/deploy-aws.md`` shows how a program wires them and which AWS
+Security Hub controls their defaults satisfy.
+"""
+
+from glacier_aws._deploy_flow import (
+    PipelineSchedule,
+    PipelineStateMachine,
+    export_deployment,
+    placeholders_in,
+    substitute,
+)
+from glacier_aws._deploy_policy import DatasetLocation, dataset_statements
+from glacier_aws._deploy_tasks import (
+    CONTAINER_NAME,
+    LAMBDA_RUNTIMES,
+    FargateTask,
+    LambdaTask,
+    ScratchBucket,
+    TaskRole,
+    dataset_environment,
+    ecs_cluster,
+    log_group,
+)
+from glacier_aws._resources import secure_bucket, tls_only_statement
+
+__all__ = [
+    "CONTAINER_NAME",
+    "LAMBDA_RUNTIMES",
+    "DatasetLocation",
+    "FargateTask",
+    "LambdaTask",
+    "PipelineSchedule",
+    "PipelineStateMachine",
+    "ScratchBucket",
+    "TaskRole",
+    "dataset_environment",
+    "dataset_statements",
+    "ecs_cluster",
+    "export_deployment",
+    "log_group",
+    "placeholders_in",
+    "secure_bucket",
+    "substitute",
+    "tls_only_statement",
+]

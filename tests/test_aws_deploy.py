@@ -1,0 +1,513 @@
+"""``glacier_aws.deploy``: each deployment component under Pulumi mocks, and a whole wiring."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _pulumi_mocks import RecordedResource, Run, is_taggable, run_program
+from glacier_aws import Environment
+
+ACCOUNT = "111122223333"
+REGION = "eu-west-1"
+TAGS = {"glacier:environment": "prod", "managed-by": "glacier", "team": "data"}
+
+ROLE = "aws:iam/role:Role"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+FUNCTION = "aws:lambda/function:Function"
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
+STATE_MACHINE = "aws:sfn/stateMachine:StateMachine"
+BUCKET = "aws:s3/bucket:Bucket"
+
+DEFINITION = {
+    "Comment": "two tasks",
+    "StartAt": "extract",
+    "States": {
+        "extract": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::lambda:invoke",
+            "Parameters": {
+                "FunctionName": "${function:extract}",
+                "Payload": {"execution.$": "$$.Execution.Name"},
+            },
+            "ResultPath": None,
+            "Next": "transform",
+        },
+        "transform": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::ecs:runTask.sync",
+            "Parameters": {
+                "LaunchType": "FARGATE",
+                "Cluster": "${cluster}",
+                "TaskDefinition": "${task_definition:transform}",
+                "NetworkConfiguration": {
+                    "AwsvpcConfiguration": {
+                        "Subnets": "${subnets}",
+                        "AssignPublicIp": "${assign_public_ip}",
+                    }
+                },
+            },
+            "ResultPath": None,
+            "End": True,
+        },
+    },
+}
+
+
+def _pipeline_program(bundle: str) -> Any:
+    """The wiring a generated ``__main__.py`` does, for a two-task pipeline."""
+
+    def program() -> None:
+        import pulumi
+        import pulumi_aws as aws
+        from glacier_aws.deploy import (
+            DatasetLocation,
+            FargateTask,
+            LambdaTask,
+            PipelineSchedule,
+            PipelineStateMachine,
+            ScratchBucket,
+            ecs_cluster,
+            export_deployment,
+        )
+
+        env = Environment(ACCOUNT, REGION, "prod", tags={"team": "data"})
+        opts = pulumi.ResourceOptions(provider=env.provider)
+        tags = env.default_tags
+        env.s3("prod-raw")
+        # A raw Pulumi bucket: its name is only known as an output.
+        reports = aws.s3.Bucket("reports", bucket="prod-reports", opts=opts)
+        scratch = ScratchBucket("etl-scratch", expire_days=3, tags=tags, opts=opts)
+        raw = DatasetLocation("raw", bucket="prod-raw", prefix="in/")
+        staged = DatasetLocation("staged")  # ephemeral
+        report = DatasetLocation("report", bucket=reports.bucket, prefix="daily")
+        extract = LambdaTask(
+            "etl-extract",
+            pipeline="etl",
+            task="extract",
+            code=bundle,
+            reads=[raw],
+            writes=[staged],
+            scratch_bucket=scratch.name,
+            memory_mb=1024,
+            timeout_s=120,
+            tags=tags,
+            opts=opts,
+        )
+        cluster = ecs_cluster("etl-cluster", tags=tags, opts=opts)
+        transform = FargateTask(
+            "etl-transform",
+            pipeline="etl",
+            task="transform",
+            image="public.ecr.aws/docker/library/python:3.12-slim",
+            cpu=512,
+            memory_mb=1024,
+            reads=[staged],
+            writes=[report],
+            scratch_bucket=scratch.name,
+            tags=tags,
+            opts=opts,
+        )
+        machine = PipelineStateMachine(
+            "etl",
+            definition=json.dumps(DEFINITION),
+            functions={"extract": extract},
+            task_definitions={"transform": transform},
+            cluster=cluster,
+            subnets=["subnet-1", "subnet-2"],
+            tags=tags,
+            opts=opts,
+        )
+        PipelineSchedule(
+            "etl",
+            schedule_expression="rate(1 hour)",
+            state_machine_arn=machine.arn,
+            tags=tags,
+            opts=opts,
+        )
+        export_deployment(
+            state_machine_arn=machine.arn,
+            buckets={"scratch": scratch.name, "raw": "prod-raw", "report": reports.bucket},
+        )
+
+    return program
+
+
+@pytest.fixture(scope="module")
+def deployed(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    bundle = tmp_path_factory.mktemp("bundle")
+    (bundle / "glacier_handler.py").write_text("def handler(event, context):\n    return {}\n")
+    return run_program(_pipeline_program(str(bundle)))
+
+
+def _policy(run: Run, name: str) -> dict[str, Any]:
+    document = json.loads(run.one(ROLE_POLICY, name).inputs["policy"])
+    assert document["Version"] == "2012-10-17"
+    return document
+
+
+def _statements(run: Run, name: str) -> dict[str, dict[str, Any]]:
+    return {s["Sid"]: s for s in _policy(run, name)["Statement"]}
+
+
+def _data_statements(document: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        s for s in document["Statement"] if any(a.startswith("s3:") for a in _as_list(s["Action"]))
+    ]
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+# -- task roles -----------------------------------------------------------------------------
+
+
+def test_lambda_task_role_allows_exactly_its_datasets(deployed: Run) -> None:
+    s = _statements(deployed, "etl-extract-policy")
+    assert s["ReadInputs0"]["Action"] == ["s3:GetObject"]
+    assert s["ReadInputs0"]["Resource"] == ["arn:aws:s3:::prod-raw/in/raw.*"]
+    assert s["ListInputs0"]["Action"] == ["s3:ListBucket"]
+    assert s["ListInputs0"]["Resource"] == ["arn:aws:s3:::prod-raw"]
+    assert s["ListInputs0"]["Condition"] == {"StringLike": {"s3:prefix": ["in/raw."]}}
+    # The ephemeral output: only its keys in the scratch bucket, any execution.
+    scratch = deployed.one(BUCKET, "etl-scratch").outputs["bucket"]
+    assert s["WriteOutputs0"]["Action"] == [
+        "s3:PutObject",
+        "s3:DeleteObject",
+        "s3:AbortMultipartUpload",
+    ]
+    assert s["WriteOutputs0"]["Resource"] == [f"arn:aws:s3:::{scratch}/*/staged.*"]
+    assert set(s) == {"ReadInputs0", "ListInputs0", "WriteOutputs0", "OwnLogGroup", "XRayTracing"}
+
+
+def test_fargate_task_role_reads_scratch_and_writes_an_output_bucket(deployed: Run) -> None:
+    s = _statements(deployed, "etl-transform-policy")
+    scratch = deployed.one(BUCKET, "etl-scratch").outputs["bucket"]
+    assert s["ReadInputs0"]["Resource"] == [f"arn:aws:s3:::{scratch}/*/staged.*"]
+    assert s["ListInputs0"]["Resource"] == [f"arn:aws:s3:::{scratch}"]
+    assert s["ListInputs0"]["Condition"] == {"StringLike": {"s3:prefix": ["*/staged."]}}
+    # The bucket name came from a Pulumi output and was resolved into the ARN.
+    assert s["WriteOutputs0"]["Resource"] == ["arn:aws:s3:::prod-reports/daily/report.*"]
+    assert "XRayTracing" not in s
+
+
+def test_no_data_action_has_a_wildcard_resource(deployed: Run) -> None:
+    policies = deployed.of_type(ROLE_POLICY)
+    assert len(policies) >= 5
+    for policy in policies:
+        for statement in _data_statements(json.loads(policy.inputs["policy"])):
+            for resource in _as_list(statement["Resource"]):
+                assert resource != "*", (policy.name, statement)
+                assert resource.startswith("arn:aws:s3:::prod-") or "etl-scratch" in resource
+        for statement in json.loads(policy.inputs["policy"])["Statement"]:
+            for action in _as_list(statement["Action"]):
+                assert "*" not in action, (policy.name, action)
+
+
+def test_each_role_writes_only_its_own_log_group(deployed: Run) -> None:
+    for task in ("etl-extract", "etl-transform"):
+        group = deployed.one(LOG_GROUP, f"{task}-logs")
+        statement = _statements(deployed, f"{task}-policy")["OwnLogGroup"]
+        assert statement["Resource"] == [group.outputs["arn"] + ":*"]
+        assert statement["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
+
+
+def test_roles_use_role_policies_not_inline_policies(deployed: Run) -> None:
+    roles = deployed.of_type(ROLE)
+    assert len(roles) == 5  # 2 task roles, 1 execution role, state machine, schedule
+    for role in roles:
+        assert "inlinePolicies" not in role.inputs, role.name
+        assert "managedPolicyArns" not in role.inputs, role.name
+        assert [p for p in deployed.of_type(ROLE_POLICY) if p.inputs["role"] == role.id]
+    trust = json.loads(deployed.one(ROLE, "etl-extract-role").inputs["assumeRolePolicy"])
+    assert trust["Statement"][0]["Principal"] == {"Service": "lambda.amazonaws.com"}
+
+
+# -- Lambda, log groups, Fargate ------------------------------------------------------------
+
+
+def test_lambda_function_configuration(deployed: Run) -> None:
+    from glacier_aws.deploy import LAMBDA_RUNTIMES
+
+    function = deployed.one(FUNCTION).inputs
+    assert function["runtime"] in LAMBDA_RUNTIMES
+    assert (function["memorySize"], function["timeout"]) == (1024, 120)
+    assert function["tracingConfig"] == {"mode": "Active"}
+    assert function["handler"] == "glacier_handler.handler"
+    assert function["role"] == deployed.one(ROLE, "etl-extract-role").outputs["arn"]
+    assert function["loggingConfig"]["logGroup"] == "/glacier/test/etl-extract-logs"
+    variables = function["environment"]["variables"]
+    scratch = deployed.one(BUCKET, "etl-scratch").outputs["bucket"]
+    assert variables["GLACIER_TASK"] == "extract"
+    assert variables["GLACIER_PIPELINE"] == "etl"
+    assert variables["GLACIER_SCRATCH_BUCKET"] == scratch
+    assert json.loads(variables["GLACIER_BUCKETS"]) == {"raw": "prod-raw"}
+
+
+def test_no_public_lambda_permission_is_created(deployed: Run) -> None:
+    assert not [r for r in deployed if r.type.startswith("aws:lambda/permission")]
+
+
+def test_log_groups_have_retention(deployed: Run) -> None:
+    groups = deployed.of_type(LOG_GROUP)
+    assert len(groups) == 3
+    for group in groups:
+        assert group.inputs["retentionInDays"] == 30
+    state_logs = deployed.one(LOG_GROUP, "etl-sfn-logs")
+    assert state_logs.inputs["name"].startswith("/aws/vendedlogs/states/")
+
+
+def test_fargate_task_definition(deployed: Run) -> None:
+    definition = deployed.one(TASK_DEFINITION).inputs
+    assert definition["requiresCompatibilities"] == ["FARGATE"]
+    assert definition["networkMode"] == "awsvpc"
+    assert (definition["cpu"], definition["memory"]) == ("512", "1024")
+    assert definition["taskRoleArn"] == deployed.one(ROLE, "etl-transform-role").outputs["arn"]
+    assert (
+        definition["executionRoleArn"]
+        == deployed.one(ROLE, "etl-transform-execution-role").outputs["arn"]
+    )
+    (container,) = json.loads(definition["containerDefinitions"])
+    assert container["name"] == "task"
+    assert container["command"] == ["python", "-m", "glacier_handler", "transform"]
+    assert container["readonlyRootFilesystem"] is True
+    assert container["privileged"] is False
+    assert container["logConfiguration"]["options"]["awslogs-group"] == (
+        "/glacier/test/etl-transform-logs"
+    )
+    assert container["logConfiguration"]["options"]["awslogs-region"] == REGION
+    env = {e["name"]: e["value"] for e in container["environment"]}
+    assert env["GLACIER_TASK"] == "transform"
+    assert json.loads(env["GLACIER_BUCKETS"]) == {"report": "prod-reports"}
+    cluster = deployed.one("aws:ecs/cluster:Cluster").inputs
+    assert cluster["settings"] == [{"name": "containerInsights", "value": "enabled"}]
+
+
+# -- scratch bucket -------------------------------------------------------------------------
+
+
+def test_scratch_bucket_has_secure_defaults_and_expires(deployed: Run) -> None:
+    bucket = deployed.one(BUCKET, "etl-scratch")
+    assert bucket.inputs["bucketPrefix"] == "etl-scratch-"
+    assert bucket.tags == TAGS
+    children = {r.type.split(":")[-1]: r for r in deployed if r.name.startswith("etl-scratch-")}
+    block = children["BucketPublicAccessBlock"].inputs
+    assert all(
+        block[f] is True
+        for f in (
+            "blockPublicAcls",
+            "blockPublicPolicy",
+            "ignorePublicAcls",
+            "restrictPublicBuckets",
+        )
+    )
+    assert children["BucketOwnershipControls"].inputs["rule"]["objectOwnership"] == (
+        "BucketOwnerEnforced"
+    )
+    sse = children["BucketServerSideEncryptionConfiguration"].inputs["rules"][0]
+    assert sse["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "AES256"
+    assert children["BucketVersioning"].inputs["versioningConfiguration"]["status"] == "Enabled"
+    policy = json.loads(children["BucketPolicy"].inputs["policy"])
+    assert policy["Statement"][0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    (rule,) = children["BucketLifecycleConfiguration"].inputs["rules"]
+    assert rule["status"] == "Enabled"
+    assert rule["expiration"] == {"days": 3}
+    assert rule["noncurrentVersionExpiration"] == {"noncurrentDays": 1}
+    assert rule["abortIncompleteMultipartUpload"] == {"daysAfterInitiation": 1}
+
+
+# -- state machine, schedule, exports -------------------------------------------------------
+
+
+def test_state_machine_definition_has_real_arns(deployed: Run) -> None:
+    machine = deployed.one(STATE_MACHINE).inputs
+    text = machine["definition"]
+    assert "${" not in text
+    definition = json.loads(text)
+    function_arn = deployed.one(FUNCTION).outputs["arn"]
+    assert definition["States"]["extract"]["Parameters"]["FunctionName"] == function_arn
+    params = definition["States"]["transform"]["Parameters"]
+    assert params["TaskDefinition"] == deployed.one(TASK_DEFINITION).outputs["arn"]
+    assert params["Cluster"] == deployed.one("aws:ecs/cluster:Cluster").outputs["arn"]
+    assert params["NetworkConfiguration"]["AwsvpcConfiguration"] == {
+        "Subnets": ["subnet-1", "subnet-2"],
+        "AssignPublicIp": "DISABLED",
+    }
+
+
+def test_state_machine_logging_and_tracing(deployed: Run) -> None:
+    machine = deployed.one(STATE_MACHINE).inputs
+    group = deployed.one(LOG_GROUP, "etl-sfn-logs")
+    assert machine["loggingConfiguration"]["level"] == "ALL"
+    assert machine["loggingConfiguration"]["logDestination"] == group.outputs["arn"] + ":*"
+    assert machine["tracingConfiguration"] == {"enabled": True}
+    assert machine["roleArn"] == deployed.one(ROLE, "etl-sfn-role").outputs["arn"]
+
+
+def test_state_machine_role_invokes_exactly_the_task_functions(deployed: Run) -> None:
+    s = _statements(deployed, "etl-sfn-policy")
+    function_arn = deployed.one(FUNCTION).outputs["arn"]
+    assert s["InvokeTaskFunctions"]["Action"] == ["lambda:InvokeFunction"]
+    assert s["InvokeTaskFunctions"]["Resource"] == [function_arn, function_arn + ":*"]
+    task = deployed.one(TASK_DEFINITION).outputs
+    cluster_arn = deployed.one("aws:ecs/cluster:Cluster").outputs["arn"]
+    assert s["RunTaskDefinitions"]["Resource"] == [task["arnWithoutRevision"] + ":*"]
+    assert s["RunTaskDefinitions"]["Condition"] == {"ArnEquals": {"ecs:cluster": cluster_arn}}
+    assert s["PassTaskRoles"]["Resource"] == [
+        deployed.one(ROLE, "etl-transform-role").outputs["arn"],
+        deployed.one(ROLE, "etl-transform-execution-role").outputs["arn"],
+    ]
+    assert s["SyncTaskEvents"]["Resource"] == [
+        f"arn:aws:events:{REGION}:{ACCOUNT}:rule/StepFunctionsGetEventsForECSTaskRule"
+    ]
+
+
+def test_schedule_starts_exactly_the_state_machine(deployed: Run) -> None:
+    machine_arn = deployed.one(STATE_MACHINE).outputs["arn"]
+    rule = deployed.one("aws:cloudwatch/eventRule:EventRule").inputs
+    assert rule["scheduleExpression"] == "rate(1 hour)"
+    target = deployed.one("aws:cloudwatch/eventTarget:EventTarget").inputs
+    assert target["arn"] == machine_arn
+    assert target["rule"] == deployed.one("aws:cloudwatch/eventRule:EventRule").outputs["name"]
+    assert target["roleArn"] == deployed.one(ROLE, "etl-schedule-role").outputs["arn"]
+    assert "StartPipeline" not in _statements(deployed, "etl-sfn-policy")
+    policy = deployed.one(ROLE_POLICY, "etl-schedule-policy")
+    assert policy.parent_type == "glacier:aws:PipelineSchedule"
+    (statement,) = json.loads(policy.inputs["policy"])["Statement"]
+    assert statement["Action"] == ["states:StartExecution"]
+    assert statement["Resource"] == [machine_arn]
+
+
+def test_exports_state_machine_and_every_bucket(deployed: Run) -> None:
+    scratch = deployed.one(BUCKET, "etl-scratch").outputs["bucket"]
+    assert deployed.exports == {
+        "state_machine_arn": deployed.one(STATE_MACHINE).outputs["arn"],
+        "buckets": {"raw": "prod-raw", "report": "prod-reports", "scratch": scratch},
+    }
+
+
+# -- across the whole deployment ------------------------------------------------------------
+
+
+def test_every_taggable_resource_is_tagged(deployed: Run) -> None:
+    taggable = [r for r in deployed if r.custom and is_taggable(r.type)]
+    assert {FUNCTION, ROLE, LOG_GROUP, TASK_DEFINITION, STATE_MACHINE, BUCKET} <= {
+        r.type for r in taggable
+    }
+    for resource in taggable:
+        if resource.name == "reports":  # the user's raw bucket: untouched
+            continue
+        assert resource.tags == TAGS, (resource.type, resource.name)
+
+
+def test_every_resource_uses_the_environment_provider(deployed: Run) -> None:
+    provider = deployed.one("pulumi:providers:aws")
+    assert provider.input("region") == REGION
+    for resource in deployed:
+        if resource.custom and resource.type != "pulumi:providers:aws":
+            assert resource.provider_urn == provider.urn, resource.name
+
+
+def test_no_deprecated_resource_types(deployed: Run) -> None:
+    assert not [r for r in deployed if r.type.endswith("V2") or "bucketV2" in r.type]
+    for bucket in deployed.of_type(BUCKET):
+        assert "versioning" not in bucket.inputs and "acl" not in bucket.inputs
+
+
+# -- components on their own, and their errors ----------------------------------------------
+
+
+def test_task_role_on_its_own_groups_datasets_by_bucket() -> None:
+    from glacier_aws.deploy import DatasetLocation, TaskRole
+
+    def program() -> None:
+        TaskRole(
+            "solo",
+            reads=[DatasetLocation("a", "b1"), DatasetLocation("b", "b1", "x//y/")],
+            writes=[DatasetLocation("c", "b2", "./out")],
+            log_group_arn="arn:aws:logs:us-east-1:123456789012:log-group:/g",
+        )
+
+    s = _statements(run_program(program), "solo-policy")
+    assert s["ReadInputs0"]["Resource"] == ["arn:aws:s3:::b1/a.*", "arn:aws:s3:::b1/x/y/b.*"]
+    assert s["ListInputs0"]["Condition"]["StringLike"]["s3:prefix"] == ["a.", "x/y/b."]
+    assert s["WriteOutputs0"]["Resource"] == ["arn:aws:s3:::b2/out/c.*"]
+    assert s["OwnLogGroup"]["Resource"] == ["arn:aws:logs:us-east-1:123456789012:log-group:/g:*"]
+
+
+def test_a_task_without_datasets_gets_no_data_statement() -> None:
+    from glacier_aws.deploy import TaskRole
+
+    run = run_program(lambda: TaskRole("idle", log_group_arn="arn:aws:logs:r:1:log-group:g"))
+    assert _data_statements(_policy(run, "idle-policy")) == []
+
+
+@pytest.mark.parametrize(
+    ("make", "match"),
+    [
+        (
+            lambda d: d.TaskRole(
+                "x", reads=[d.DatasetLocation("tmp")], log_group_arn="arn:aws:logs:r:1:log-group:g"
+            ),
+            "no scratch bucket",
+        ),
+        (
+            lambda d: d.LambdaTask("x", pipeline="p", task="t", code="/tmp", runtime="python3.8"),
+            "runtime",
+        ),
+        (
+            lambda d: d.LambdaTask("x", pipeline="p", task="t", code="/tmp", timeout_s=3600),
+            "timeout_s",
+        ),
+        (
+            lambda d: d.PipelineSchedule("x", schedule_expression="hourly", state_machine_arn="a"),
+            "invalid schedule",
+        ),
+        (
+            lambda d: d.PipelineStateMachine("x", definition=DEFINITION, functions={}),
+            "no function or task",
+        ),
+        (
+            lambda d: d.PipelineStateMachine(
+                "x", definition={"StartAt": "a", "States": {"a": {"X": "${nope}"}}}
+            ),
+            "unresolved placeholders",
+        ),
+        (
+            lambda d: d.PipelineStateMachine(
+                "x", definition={"StartAt": "a", "States": {}}, log_level="OFF"
+            ),
+            "StepFunctions.1",
+        ),
+        (lambda d: d.log_group("x", retention_days=0), "retention_days"),
+        (lambda d: d.DatasetLocation("a/b", "bucket"), "invalid dataset name"),
+    ],
+)
+def test_component_errors(make: Any, match: str) -> None:
+    import glacier_aws.deploy as d
+
+    def program() -> None:
+        make(d)
+
+    with pytest.raises((ValueError, TypeError), match=match):
+        run_program(program)
+
+
+def test_dataset_location_patterns() -> None:
+    from glacier_aws.deploy import DatasetLocation
+
+    assert DatasetLocation("d", "b", "p/q").key_pattern() == "p/q/d.*"
+    assert DatasetLocation("d", "b", "p/q").list_prefix() == "p/q/d."
+    assert DatasetLocation("d", "b").key_pattern() == "d.*"
+    assert DatasetLocation("d").key_pattern() == "*/d.*"
+    assert DatasetLocation("d").ephemeral and not DatasetLocation("d", "b").ephemeral
+
+
+def test_recorded_resource_helpers(deployed: Run) -> None:
+    function: RecordedResource = deployed.one(FUNCTION)
+    assert function.parent_type == "glacier:aws:LambdaTask"
+    assert Path(str(function.inputs["code"].path)).name.startswith("bundle")
