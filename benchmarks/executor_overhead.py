@@ -69,7 +69,7 @@ def fan(n: int) -> Pipeline:
     middle = [Dataset(f"m{i}") for i in range(n - 2)]
     total = Dataset("total")
 
-    def start() -> source:
+    def start() -> source:  # type: ignore[valid-type]
         return 1
 
     pipeline.task(name="start")(start)

@@ -372,22 +372,27 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _bytes_writer(data: bytes | bytearray | memoryview) -> Callable[[BinaryIO], None]:
+    def produce(fh: BinaryIO) -> None:
+        fh.write(data)
+
+    return produce
+
+
 def _write_json(value: Any) -> Callable[[BinaryIO], None]:
-    data = json.dumps(value, ensure_ascii=False).encode("utf-8")
-    return lambda fh: fh.write(data) and None
+    return _bytes_writer(json.dumps(value, ensure_ascii=False).encode("utf-8"))
 
 
 def _write_bytes(value: Any) -> Callable[[BinaryIO], None]:
     if not isinstance(value, (bytes, bytearray, memoryview)):
         raise TypeError(f"format `bytes` needs a bytes payload, got {type(value).__name__}")
-    return lambda fh: fh.write(value) and None
+    return _bytes_writer(value)
 
 
 def _write_pickle(value: Any) -> Callable[[BinaryIO], None]:
     import pickle
 
-    data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-    return lambda fh: fh.write(data) and None
+    return _bytes_writer(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
 
 
 def _write_parquet(value: Any) -> Callable[[BinaryIO], None]:
@@ -421,8 +426,7 @@ def _write_csv(value: Any) -> Callable[[BinaryIO], None]:
         writer.writeheader()
         writer.writerows(rows)
         text = buffer.getvalue()
-    data = text.encode("utf-8")
-    return lambda fh: fh.write(data) and None
+    return _bytes_writer(text.encode("utf-8"))
 
 
 def _read_json(path: str) -> Any:
@@ -669,13 +673,14 @@ class _Database:
     def _decoder(self, kind: str) -> Callable[[Any], Any] | None:
         if self.kind == "postgres":
             return None  # psycopg returns Python values for every type we create
-        return {
+        decoders: dict[str, Callable[[Any], Any]] = {
             "bool": bool,
             "json": json.loads,
             "datetime": _dt.datetime.fromisoformat,
             "datetimetz": _dt.datetime.fromisoformat,
             "date": _dt.date.fromisoformat,
-        }.get(kind)
+        }
+        return decoders.get(kind)
 
     def _encoder(self, kind: str) -> Callable[[Any], Any] | None:
         if kind == "json":
