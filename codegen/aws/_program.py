@@ -101,7 +101,7 @@ def _bucket_expr(dataset: DatasetModel) -> str | None:
         return None
     variable = storage.variable if storage.variable and is_identifier(storage.variable) else None
     if storage.kind == "object":
-        return f"glacier_buckets[{_py(storage.bucket)}].name"
+        return _py(storage.bucket)  # the program creates it with exactly this name
     if storage.kind == "s3":
         return f"{variable}.bucket" if variable else _py(storage.bucket)
     # a raw Pulumi bucket: its name is an output (Pulumi may have named it)
@@ -211,12 +211,12 @@ def program_text(
         ],
         deploy_rule=_rule("the deployment of the pipeline"),
         tags=f"{env_var}.default_tags" if env_var else _py(_DEFAULT_TAGS),
-        opts=f"pulumi.ResourceOptions(provider={env_var}.provider)" if env_var else "None",
+        provider=f"{env_var}.provider" if env_var else "None",
         scratch_name=component_name(model.name, "scratch"),
         cluster_name=component_name(model.name, "cluster"),
         machine_name=component_name(model.name),
         schedule_name=component_name(model.name, "schedule"),
-        data_buckets=[{"name": b, "resource": b} for b in data_buckets],
+        data_buckets=data_buckets,
         database=any(t["database"] for t in task_contexts),
         containers=any(t["container"] for t in task_contexts),
         tasks=task_contexts,
