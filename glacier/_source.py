@@ -26,9 +26,11 @@ __all__ = [
 
 _GLACIER_DIR = os.path.dirname(os.path.abspath(__file__))
 _SKIP_FILES = frozenset(
-    os.path.normcase(os.path.abspath(m.__file__))
-    for m in (sys.modules.get("typing"), sys.modules.get("typing_extensions"))
-    if m is not None and getattr(m, "__file__", None)
+    os.path.normcase(os.path.abspath(path))
+    for path in (
+        getattr(sys.modules.get(name), "__file__", None) for name in ("typing", "typing_extensions")
+    )
+    if path
 )
 
 
