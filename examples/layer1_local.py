@@ -51,6 +51,7 @@ def transform(data: raw) -> clean:
 
 
 if __name__ == "__main__":
-    result = LocalExecutor(verbose=True).execute(pipeline)
+    result = LocalExecutor().execute(pipeline)
+    print(result.summary())
     print(f"{len(result.outputs['clean'])} clean readings" if result.ok else "run failed")
     raise SystemExit(0 if result.ok else 1)

@@ -46,6 +46,7 @@ def summarise(rows: sales) -> totals:
 
 
 if __name__ == "__main__":
-    result = LocalExecutor(verbose=True).execute(pipeline)
+    result = LocalExecutor().execute(pipeline)
+    print(result.summary())
     print(result.outputs["totals"] if result.ok else "run failed")
     raise SystemExit(0 if result.ok else 1)

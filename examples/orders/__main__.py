@@ -3,5 +3,6 @@
 from glacier_local import LocalExecutor
 from orders import pipeline
 
-result = LocalExecutor(verbose=True).execute(pipeline)
+result = LocalExecutor().execute(pipeline)
+print(result.summary())
 raise SystemExit(0 if result.ok else 1)
