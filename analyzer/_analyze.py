@@ -1,0 +1,494 @@
+"""``analyze(paths)``: the one short function that wires discovery → summaries → links → model.
+
+1. discovery (``_project``): the root, ``[tool.glacier]``, the files to read;
+2. summaries (``_summary.summarize``): a pure function of each file's text and module name,
+   cacheable by content hash; modules imported by those files (and their parent packages)
+   are read too, and when single files are given, the project's modules that import them;
+3. links (``_resolve``): names followed through imports to declarations;
+4. tasks from signatures (``_tasks``), then each pipeline's graph checks (``_checks``);
+5. statement kinds (``_classify``), the models, and diagnostics sorted, suppressions applied.
+
+Nothing is imported or executed from the analysed code, ever.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Literal
+
+from analyzer._checks import GraphInput, check_graph
+from analyzer._classify import Classifier
+from analyzer._diagnostics import Diagnostic, SyntaxErrorRule, UnreadableFile, UnsupportedConstruct
+from analyzer._project import (
+    Config,
+    find_root,
+    iter_python_files,
+    load_config,
+    mentions_glacier,
+    read_source,
+    relative_to,
+)
+from analyzer._resolve import LoadedModule, Resolver
+from analyzer._summary import Call, ModuleSummary, Sub, summarize
+from analyzer._tasks import FoundTask, read_tasks
+from analyzer._values import Key, PipelineV, package_category
+from glacier._source import module_name_for, relative_file
+from glacier.model import (
+    DatasetModel,
+    EnvironmentModel,
+    InputModel,
+    PipelineModel,
+    Span,
+    StorageModel,
+    TaskModel,
+)
+
+__all__ = ["Analysis", "ModuleInfo", "Statement", "analyze"]
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """One module-level statement and what code generation must do with it.
+
+    ``kind``: ``glacier`` (a glacier declaration the runner drops), ``infrastructure`` (belongs
+    in a Pulumi program only) or ``task`` (kept everywhere). Lines are 1-based and inclusive,
+    decorators and directly attached comments included. ``drop_names``: for an import mixing
+    kinds, the names to remove from it. ``task_decorators``: for a task function, the line
+    ranges of its ``@pipeline.task(...)`` decorators.
+    """
+
+    kind: Literal["task", "infrastructure", "glacier"]
+    start_line: int
+    end_line: int
+    defines: tuple[str, ...]
+    drop_names: tuple[str, ...] = ()
+    task_decorators: tuple[tuple[int, int], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ModuleInfo:
+    name: str  # dotted module name (glacier._source.module_name_for)
+    path: str  # absolute
+    file: str  # relative to the analysis root, POSIX
+    source: str
+    statements: tuple[Statement, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    root: str
+    pipelines: tuple[PipelineModel, ...]
+    diagnostics: tuple[Diagnostic, ...]
+    modules: Mapping[str, ModuleInfo]
+
+    @property
+    def errors(self) -> tuple[Diagnostic, ...]:
+        return tuple(d for d in self.diagnostics if d.severity == "error")
+
+    @property
+    def warnings(self) -> tuple[Diagnostic, ...]:
+        return tuple(d for d in self.diagnostics if d.severity == "warning")
+
+
+def analyze(paths: Sequence[str | os.PathLike[str]], *, root: str | None = None) -> Analysis:
+    """Read the pipelines under ``paths`` (files or directories) without importing them."""
+    paths = list(paths)
+    root = os.path.abspath(root) if root else find_root(paths)
+    config = load_config(root)
+    if not paths:
+        paths = [os.path.join(root, p) for p in config.pipelines] or [root]
+    loader = _Loader(root, config)
+    for path in iter_python_files(paths, root, config):
+        loader.add(path, filtered=True)
+    explicit = any(os.path.isfile(os.fspath(p)) for p in paths)
+    loader.follow()
+    if explicit:
+        universe = [os.path.join(root, p) for p in config.pipelines] or [root]
+        loader.complete(universe)
+    return _link(root, loader)
+
+
+# -- loading ------------------------------------------------------------------------------------
+
+
+class _Loader:
+    """Reads files into summaries, following imports of the project's own modules."""
+
+    def __init__(self, root: str, config: Config) -> None:
+        self.root = root
+        self.config = config
+        self.modules: dict[str, LoadedModule] = {}  # id (absolute path) -> module
+        self.diagnostics: list[Diagnostic] = []
+        self.roots: list[str] = []
+        self._found: dict[str, str | None] = {}
+        self._pending: list[str] = []
+
+    def add(self, path: str, filtered: bool = False) -> str | None:
+        path = os.path.abspath(path)
+        if path in self.modules:
+            return path
+        text, error = read_source(path)
+        file = relative_to(self.root, path)
+        if text is None:
+            self.diagnostics.append(UnreadableFile.make(file, 1, 1, file=file, detail=error))
+            return None
+        if filtered and not mentions_glacier(text):
+            return None
+        name = module_name_for(path)
+        is_package = os.path.basename(path) == "__init__.py"
+        summary = summarize(text, name, is_package)
+        self.modules[path] = LoadedModule(summary, path, file, relative_file(path), text)
+        source_root = _source_root(path, name, is_package)
+        if source_root not in self.roots:
+            self.roots.append(source_root)
+            self._found.clear()
+        self._pending.append(path)
+        # Python imports every parent package first
+        directory = os.path.dirname(path)
+        if is_package:
+            directory = os.path.dirname(directory)
+        for _ in range(name.count(".")):
+            init = os.path.join(directory, "__init__.py")
+            if os.path.isfile(init):
+                self.add(init)
+            directory = os.path.dirname(directory)
+        return path
+
+    def find(self, dotted: str) -> str | None:
+        """The id of the project module named ``dotted``, loading it on first use."""
+        if not dotted or package_category(dotted) != "other":
+            return None
+        if dotted in self._found:
+            return self._found[dotted]
+        relative = dotted.replace(".", os.sep)
+        found: str | None = None
+        for base in [*self.roots, self.root]:
+            for candidate in (
+                os.path.join(base, relative + ".py"),
+                os.path.join(base, relative, "__init__.py"),
+            ):
+                if os.path.isfile(candidate):
+                    found = os.path.abspath(candidate)
+                    break
+            if found:
+                break
+        if found is not None and found not in self.modules and self.add(found) is None:
+            found = None
+        self._found[dotted] = found
+        return found
+
+    def follow(self) -> None:
+        while self._pending:
+            module = self.modules[self._pending.pop()]
+            for stmt in module.summary.statements:
+                for imp in stmt.imports:
+                    if imp.error is not None:
+                        continue
+                    self.find(imp.loads)
+                    if imp.attr is not None and imp.attr != "*":
+                        self.find(f"{imp.loads}.{imp.attr}")
+                    parts = imp.loads.split(".")
+                    for i in range(1, len(parts)):
+                        self.find(".".join(parts[:i]))
+
+    def complete(self, universe: list[str]) -> None:
+        """Add the project's modules that import an analysed module and declare tasks."""
+        candidates: dict[str, ModuleSummary] = {}
+        for path in iter_python_files(universe, self.root, self.config):
+            if path in self.modules:
+                continue
+            text, _ = read_source(path)
+            if text is None or ".task(" not in text:
+                continue
+            name = module_name_for(path)
+            if package_category(name) != "other":
+                continue
+            candidates[path] = summarize(text, name, os.path.basename(path) == "__init__.py")
+        changed = True
+        while changed and candidates:
+            changed = False
+            names = {m.summary.name for m in self.modules.values()}
+            for path, summary in list(candidates.items()):
+                if any(
+                    imp.loads in names or f"{imp.loads}.{imp.attr}" in names
+                    for stmt in summary.statements
+                    for imp in stmt.imports
+                ):
+                    del candidates[path]
+                    self.add(path)
+                    changed = True
+            self.follow()
+
+    def own_tops(self) -> frozenset[str]:
+        tops = {m.summary.name.split(".", 1)[0] for m in self.modules.values()}
+        return frozenset(t for t in tops if package_category(t) == "other")
+
+
+def _source_root(path: str, name: str, is_package: bool) -> str:
+    directory = os.path.dirname(path)
+    depth = name.count(".") + (1 if is_package else 0)
+    for _ in range(depth):
+        directory = os.path.dirname(directory)
+    return directory
+
+
+# -- linking ------------------------------------------------------------------------------------
+
+
+def _link(root: str, loader: _Loader) -> Analysis:
+    modules = loader.modules
+    resolver = Resolver(modules, loader.find, loader.own_tops())
+    diagnostics = list(loader.diagnostics)
+    order = sorted(modules, key=lambda m: modules[m].file)
+
+    for module in order:
+        summary = modules[module].summary
+        if summary.error is not None:
+            detail, line, col = summary.error
+            file = modules[module].file
+            diagnostics.append(SyntaxErrorRule.make(file, line, col, file=file, detail=detail))
+            continue
+        resolver.check_imports(module)
+        for stmt in summary.statements:  # declarations: every module-level call
+            if stmt.value is not None and isinstance(stmt.value, (Call, Sub)):
+                resolver.stmt_value(module, stmt)
+
+    tasks: list[FoundTask] = []
+    decorators: dict[str, dict[int, list[tuple[int, int]]]] = {}
+    for module in order:
+        found, ranges = read_tasks(resolver, module)
+        tasks.extend(found)
+        decorators[module] = ranges
+
+    task_names = {(t.module, t.stmt): t.name for t in tasks}
+    classifier = Classifier(
+        resolver, lambda m: decorators.get(m, {}), lambda m, i: task_names.get((m, i))
+    )
+    infos: dict[str, ModuleInfo] = {}
+    for module in order:
+        loaded = modules[module]
+        classified = classifier.classify(module)[0] if loaded.summary.error is None else []
+        statements = tuple(
+            Statement(
+                kind=c.kind,  # type: ignore[arg-type]
+                start_line=s.start_line,
+                end_line=s.end_line,
+                defines=s.defines,
+                drop_names=c.drop_names,
+                task_decorators=tuple(decorators[module].get(s.index, ())),
+            )
+            for s, c in zip(loaded.summary.statements, classified, strict=True)
+        )
+        infos[loaded.summary.name if loaded.summary.name not in infos else loaded.file] = (
+            ModuleInfo(loaded.summary.name, loaded.path, loaded.file, loaded.source, statements)
+        )
+
+    pipelines = _pipelines(resolver, tasks, diagnostics)
+    diagnostics.extend(resolver.diagnostics)
+    diagnostics = _unsuppressed(diagnostics, modules)
+    diagnostics.sort(key=Diagnostic.sort_key)
+    return Analysis(
+        root=root,
+        pipelines=tuple(sorted(pipelines, key=lambda p: (p.name, p.module))),
+        diagnostics=tuple(_unique(diagnostics)),
+        modules=MappingProxyType(infos),
+    )
+
+
+def _unique(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    seen: set[Diagnostic] = set()
+    result = []
+    for d in diagnostics:
+        if d not in seen:
+            seen.add(d)
+            result.append(d)
+    return result
+
+
+def _unsuppressed(
+    diagnostics: list[Diagnostic], modules: Mapping[str, LoadedModule]
+) -> list[Diagnostic]:
+    by_file: dict[str, dict[int, tuple[str, ...]]] = {}
+    for loaded in modules.values():
+        if loaded.summary.suppressions:
+            by_file[loaded.file] = dict(loaded.summary.suppressions)
+    if not by_file:
+        return diagnostics
+    kept = []
+    for d in diagnostics:
+        codes = by_file.get(d.path, {}).get(d.line)
+        if codes is not None and (not codes or d.code in codes):
+            continue
+        kept.append(d)
+    return kept
+
+
+# -- models -------------------------------------------------------------------------------------
+
+
+def _pipelines(
+    resolver: Resolver, tasks: list[FoundTask], diagnostics: list[Diagnostic]
+) -> list[PipelineModel]:
+    modules = resolver.modules
+    variables = _Variables(resolver)
+    by_pipeline: dict[Key, list[FoundTask]] = {}
+    for task in tasks:
+        by_pipeline.setdefault(task.pipeline, []).append(task)
+    models: list[PipelineModel] = []
+    for key, info in sorted(
+        resolver.pipelines.items(), key=lambda kv: (modules[kv[0][0]].file, kv[0][1:])
+    ):
+        module = modules[key[0]]
+        if info.name is None:
+            if not any(d.path == module.file and d.line == key[1] for d in resolver.diagnostics):
+                resolver.at(
+                    key[0],
+                    (key[1], key[2], key[1], key[2]),
+                    UnsupportedConstruct,
+                    what="a `Pipeline(...)` without a name",
+                    advice='write `Pipeline(name="etl")`',
+                )
+            continue
+        variable = variables.name_of(key[0], PipelineV(key))
+        own = sorted(
+            (t for t in by_pipeline.get(key, []) if t.valid),
+            key=lambda t: (modules[t.module].file, t.pos),
+        )
+        found, kept, dataset_keys = check_graph(
+            GraphInput(
+                pipeline=info.name,
+                variable=variable or "",
+                pipeline_file=module.file,
+                pipeline_pos=(key[1], key[2], key[1], key[2]),
+                tasks=own,
+                datasets=resolver.datasets,
+                file_of=lambda m: modules[m].file,
+            )
+        )
+        diagnostics.extend(found)
+        datasets = [_dataset_model(resolver, variables, k) for k in dataset_keys]
+        datasets = [d for d in datasets if d is not None]
+        task_models = [
+            TaskModel(
+                name=t.name,
+                function=t.function,
+                module=modules[t.module].summary.name,
+                inputs=tuple(
+                    InputModel(param, resolver.datasets[k].name or "") for param, k in t.inputs
+                ),
+                outputs=tuple(resolver.datasets[k].name or "" for k in t.outputs),
+                compute=t.compute,
+                retries=t.retries,
+                timeout=t.timeout,
+                span=Span(modules[t.module].span_file, t.pos[0], t.pos[1]),
+            )
+            for t in kept
+        ]
+        in_pipeline = {key[0]} | {t.module for t in kept} | {k[0] for k in dataset_keys}
+        referenced = {
+            d.storage.environment for d in datasets if d.storage and d.storage.environment
+        }
+        environments = [
+            EnvironmentModel(
+                name=env.name,
+                account=env.account or "",
+                region=env.region or "",
+                module=modules[env_key[0]].summary.name,
+                variable=variables.name_of(env_key[0], _env(env_key)),
+                tags=env.tags,
+                span=Span(modules[env_key[0]].span_file, env_key[1], env_key[2]),
+            )
+            for env_key, env in resolver.environments.items()
+            if env.name is not None and (env_key[0] in in_pipeline or env.name in referenced)
+        ]
+        models.append(
+            PipelineModel.create(
+                name=info.name,
+                module=module.summary.name,
+                variable=variable,
+                schedule=info.schedule,
+                description=info.description,
+                span=Span(module.span_file, key[1], key[2]),
+                datasets=datasets,
+                tasks=task_models,
+                environments=environments,
+            )
+        )
+    return models
+
+
+def _env(key: Key) -> object:
+    from analyzer._values import EnvV
+
+    return EnvV(key)
+
+
+def _dataset_model(resolver: Resolver, variables: _Variables, key: Key) -> DatasetModel | None:
+    info = resolver.datasets[key]
+    if info.name is None:
+        return None
+    module = resolver.modules[key[0]]
+    storage = None
+    if info.storage is not None:
+        s = info.storage
+        variable = variables.storage_name(key[0], s.key)
+        fields = dict(s.fields)
+        storage = StorageModel(
+            s.kind,
+            variable=variable,
+            module=module.summary.name if variable is not None else None,
+            **fields,  # type: ignore[arg-type]
+        )
+    return DatasetModel(
+        name=info.name,
+        module=module.summary.name,
+        variable=variables.name_of(key[0], _dataset(key)),
+        payload=info.payload,
+        storage=storage,
+        span=Span(module.span_file, key[1], key[2]),
+    )
+
+
+def _dataset(key: Key) -> object:
+    from analyzer._values import DatasetV
+
+    return DatasetV(key)
+
+
+class _Variables:
+    """The first module-level name bound to a declaration, in the order names were first bound
+    (the runtime path's ``variable_in(module.__dict__, obj)``)."""
+
+    def __init__(self, resolver: Resolver) -> None:
+        self.resolver = resolver
+        self._values: dict[str, list[tuple[str, object]]] = {}
+
+    def _final(self, module: str) -> list[tuple[str, object]]:
+        found = self._values.get(module)
+        if found is None:
+            bindings = self.resolver.bindings(module)
+            found = [
+                (name, self.resolver.lookup(module, name, None))
+                for name in bindings.order
+                if not name.startswith("__")
+            ]
+            self._values[module] = found
+        return found
+
+    def name_of(self, module: str, value: object) -> str | None:
+        for name, bound in self._final(module):
+            if bound == value:
+                return name
+        return None
+
+    def storage_name(self, module: str, key: Key) -> str | None:
+        for name, bound in self._final(module):
+            if getattr(bound, "key", None) == key and type(bound).__name__ in (
+                "StorageV",
+                "PulumiRes",
+            ):
+                return name
+        return None

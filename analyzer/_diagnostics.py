@@ -1,0 +1,316 @@
+"""Diagnostics are data: one frozen record per finding, one declaration per kind of finding.
+
+Every kind of diagnostic is a small class in :data:`RULES` with a stable code, a kebab-case
+name, a severity and its message and hint templates as class constants (pyflakes' one class
+per message). ``docs/diagnostics.md`` documents each code; a test keeps the two in step.
+Rendering (text, JSON, GitHub annotations) lives in ``analyzer._render``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+__all__ = [
+    "RULES",
+    "Diagnostic",
+    "Rule",
+    "Severity",
+    "rule",
+]
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    """One finding about the user's code, with its location (1-based, ``path`` root-relative)."""
+
+    code: str
+    name: str
+    severity: Severity
+    message: str
+    hint: str | None
+    path: str
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+    def sort_key(self) -> tuple[str, int, int, str]:
+        return (self.path, self.line, self.column, self.code)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "name": self.name,
+            "severity": self.severity,
+            "message": self.message,
+            "hint": self.hint,
+            "path": self.path,
+            "line": self.line,
+            "column": self.column,
+            "end_line": self.end_line,
+            "end_column": self.end_column,
+        }
+
+
+class Rule:
+    """A kind of diagnostic. Subclasses set the class constants; ``make`` fills the templates."""
+
+    code: ClassVar[str]
+    name: ClassVar[str]
+    severity: ClassVar[Severity] = "error"
+    message: ClassVar[str]
+    hint: ClassVar[str | None] = None
+
+    @classmethod
+    def make(
+        cls,
+        path: str,
+        line: int,
+        column: int,
+        end_line: int | None = None,
+        end_column: int | None = None,
+        **values: Any,
+    ) -> Diagnostic:
+        return Diagnostic(
+            code=cls.code,
+            name=cls.name,
+            severity=cls.severity,
+            message=cls.message.format(**values),
+            hint=cls.hint.format(**values) if cls.hint is not None else None,
+            path=path,
+            line=max(line, 1),
+            column=max(column, 1),
+            end_line=max(end_line if end_line is not None else line, 1),
+            end_column=max(end_column if end_column is not None else column, 1),
+        )
+
+
+RULES: dict[str, type[Rule]] = {}
+
+
+def rule(cls: type[Rule]) -> type[Rule]:
+    """Register a rule class; codes and names must be unique."""
+    if cls.code in RULES or any(r.name == cls.name for r in RULES.values()):
+        raise ValueError(f"duplicate diagnostic {cls.code} {cls.name}")
+    RULES[cls.code] = cls
+    return cls
+
+
+# -- files and imports (GLC0xx) ---------------------------------------------------------------
+
+
+@rule
+class SyntaxErrorRule(Rule):
+    code = "GLC001"
+    name = "syntax-error"
+    message = "`{file}` cannot be parsed: {detail}"
+    hint = "fix the syntax error; nothing in this file was checked"
+
+
+@rule
+class UnreadableFile(Rule):
+    code = "GLC002"
+    name = "unreadable-file"
+    message = "`{file}` cannot be read: {detail}"
+    hint = "save the file as UTF-8 (PEP 3120); nothing in this file was checked"
+
+
+@rule
+class UnresolvedImport(Rule):
+    code = "GLC003"
+    name = "unresolved-import"
+    message = "module `{module}` imported here cannot be found"
+    hint = (
+        "check the module name and that the file exists under the project root; "
+        "pipeline modules are read from source, so every module a pipeline uses must be there"
+    )
+
+
+# -- the DAG (GLC1xx) -------------------------------------------------------------------------
+
+
+@rule
+class DatasetCycle(Rule):
+    code = "GLC101"
+    name = "dataset-cycle"
+    message = "the tasks of pipeline `{pipeline}` form a cycle: {cycle}"
+    hint = "a task cannot depend on its own output; break the cycle by removing one of these edges"
+
+
+@rule
+class MissingSource(Rule):
+    code = "GLC102"
+    name = "source-without-storage"
+    message = (
+        "dataset `{dataset}` is read by task `{task}` but no task of pipeline `{pipeline}` "
+        "produces it and it has no storage"
+    )
+    hint = (
+        "add a task that returns `{variable}`, or give the dataset storage to read it from "
+        "(`storage=ObjectStorage(bucket=...)`)"
+    )
+
+
+@rule
+class DuplicateProducer(Rule):
+    code = "GLC103"
+    name = "duplicate-producer"
+    message = "dataset `{dataset}` is produced by task `{task}` and by task `{other}` ({where})"
+    hint = "a dataset has one producer; give one of the tasks a different output dataset"
+
+
+@rule
+class DuplicateTask(Rule):
+    code = "GLC104"
+    name = "duplicate-task"
+    message = "pipeline `{pipeline}` already has a task named `{task}` ({where})"
+    hint = 'rename the function, or pass a unique name: `@{variable}.task(name="...")`'
+
+
+@rule
+class DuplicateDataset(Rule):
+    code = "GLC105"
+    name = "duplicate-dataset"
+    message = (
+        "two different datasets of pipeline `{pipeline}` are named `{dataset}` "
+        "(the other one is at {where})"
+    )
+    hint = "give each dataset a unique name, or import the one declaration everywhere"
+
+
+# -- task signatures (GLC2xx) -----------------------------------------------------------------
+
+
+@rule
+class MissingAnnotation(Rule):
+    code = "GLC201"
+    name = "missing-dataset-annotation"
+    message = "parameter `{param}` of task `{task}` has no dataset annotation"
+    hint = "annotate it with the dataset it reads (`{param}: raw`) or give it a default"
+
+
+@rule
+class MissingReturnAnnotation(Rule):
+    code = "GLC202"
+    name = "missing-return-annotation"
+    message = "task `{task}` has no return annotation"
+    hint = (
+        "write `-> dataset` for its output, `-> tuple[a, b]` for several, or `-> None` for a sink"
+    )
+
+
+@rule
+class NotADataset(Rule):
+    code = "GLC203"
+    name = "not-a-dataset"
+    message = "{what} of task `{task}` is annotated with `{annotation}`, which is not a dataset"
+    hint = "{advice}"
+
+
+@rule
+class NestedDataset(Rule):
+    code = "GLC204"
+    name = "nested-dataset"
+    message = "{what} of task `{task}` puts dataset `{dataset}` inside `{annotation}`"
+    hint = "annotate with the dataset itself (`{dataset}`); a task reads and writes whole datasets"
+
+
+@rule
+class DatasetClassAnnotation(Rule):
+    code = "GLC205"
+    name = "dataset-class-annotation"
+    message = "{what} of task `{task}` is annotated with the `Dataset` class, not a dataset"
+    hint = (
+        'declare the dataset at module level (`raw = Dataset(name="raw")`) and annotate '
+        "with it (`data: raw`)"
+    )
+
+
+@rule
+class DuplicateOutput(Rule):
+    code = "GLC206"
+    name = "duplicate-output"
+    message = "dataset `{dataset}` appears twice in the return annotation of task `{task}`"
+    hint = "list each output dataset once: `-> tuple[a, b]`"
+
+
+@rule
+class BareTaskDecorator(Rule):
+    code = "GLC207"
+    name = "task-decorator-without-call"
+    message = "`@{decorator}` is used without parentheses"
+    hint = "write `@{decorator}()`"
+
+
+@rule
+class InvalidTaskOption(Rule):
+    code = "GLC208"
+    name = "invalid-task-option"
+    message = "`{option}` of task `{task}` is `{value}`, {problem}"
+    hint = "{advice}"
+
+
+# -- what the analyzer cannot follow (GLC3xx) -------------------------------------------------
+
+
+@rule
+class DynamicName(Rule):
+    code = "GLC301"
+    name = "dynamic-name"
+    message = "the name of {what} is `{expression}`, which is not a string literal"
+    hint = (
+        "write the name as a string literal (`{example}`); names are read without running "
+        "the module"
+    )
+
+
+@rule
+class UnsupportedConstruct(Rule):
+    code = "GLC302"
+    name = "unsupported-construct"
+    message = "{what} cannot be followed without running the module"
+    hint = "{advice}"
+
+
+# -- infrastructure (GLC4xx) ------------------------------------------------------------------
+
+
+@rule
+class InfrastructureInTask(Rule):
+    code = "GLC401"
+    name = "infrastructure-in-task"
+    message = "task `{task}` uses `{name}`, which is infrastructure ({why})"
+    hint = (
+        "infrastructure exists only in the Pulumi program, not where tasks run; read the "
+        "dataset the task is given instead, or pass plain values (a bucket name string)"
+    )
+
+
+# -- warnings (GLC5xx) ------------------------------------------------------------------------
+
+
+@rule
+class UnconsumedOutput(Rule):
+    code = "GLC501"
+    name = "unconsumed-output"
+    severity = "warning"
+    message = (
+        "dataset `{dataset}` produced by task `{task}` is ephemeral and no task of pipeline "
+        "`{pipeline}` reads it"
+    )
+    hint = "give it storage to keep it (`storage=ObjectStorage(bucket=...)`), or read it in a task"
+
+
+@rule
+class EmptyPipeline(Rule):
+    code = "GLC502"
+    name = "empty-pipeline"
+    severity = "warning"
+    message = "pipeline `{pipeline}` has no tasks"
+    hint = (
+        "decorate functions with `@{variable}.task()`; if the tasks live in other modules, "
+        "check those modules too (import them from the package's `__init__.py`)"
+    )

@@ -1,0 +1,189 @@
+"""Project discovery: the root, ``[tool.glacier]`` settings, and which files to read.
+
+The root is the nearest directory holding ``pyproject.toml`` or ``.git``. ``[tool.glacier]``
+may list ``pipelines = [paths]`` (what ``glacier check`` checks when given no path) and
+``exclude = [globs]`` (matched against root-relative POSIX paths). Directories are walked
+without following a symlink into a directory already visited, so symlink loops end.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+__all__ = [
+    "DEFAULT_EXCLUDE",
+    "Config",
+    "find_root",
+    "iter_python_files",
+    "load_config",
+    "mentions_glacier",
+    "read_source",
+]
+
+# Directory names never walked into (they hold environments, caches or generated code).
+DEFAULT_EXCLUDE = frozenset(
+    {
+        ".git",
+        ".hg",
+        ".venv",
+        "venv",
+        ".tox",
+        ".nox",
+        "__pycache__",
+        "node_modules",
+        "build",
+        "dist",
+        ".glacier",
+        ".mypy_cache",
+        ".ruff_cache",
+        ".pytest_cache",
+        "site-packages",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """``[tool.glacier]`` of the project's ``pyproject.toml`` (empty when there is none)."""
+
+    pipelines: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    error: str | None = None
+
+    def excluded(self, relative: str) -> bool:
+        return any(
+            fnmatch.fnmatch(relative, pattern)
+            or fnmatch.fnmatch(relative, pattern.rstrip("/") + "/*")
+            for pattern in self.exclude
+        )
+
+
+def find_root(paths: Sequence[str | os.PathLike[str]]) -> str:
+    """The nearest ancestor of the first path holding ``pyproject.toml`` or ``.git``."""
+    start = os.path.abspath(os.fspath(paths[0])) if paths else os.getcwd()
+    here = start if os.path.isdir(start) else os.path.dirname(start)
+    while True:
+        if os.path.exists(os.path.join(here, "pyproject.toml")) or os.path.exists(
+            os.path.join(here, ".git")
+        ):
+            return here
+        parent = os.path.dirname(here)
+        if parent == here:
+            return start if os.path.isdir(start) else os.path.dirname(start)
+        here = parent
+
+
+def load_config(root: str) -> Config:
+    path = os.path.join(root, "pyproject.toml")
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError:
+        return Config()
+    if b"tool.glacier" not in data:
+        return Config()
+    import tomllib
+
+    try:
+        table = tomllib.loads(data.decode("utf-8")).get("tool", {}).get("glacier", {})
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        return Config(error=f"pyproject.toml: {exc}")
+    pipelines = table.get("pipelines", [])
+    exclude = table.get("exclude", [])
+    if not _strings(pipelines) or not _strings(exclude):
+        return Config(error="[tool.glacier] pipelines and exclude must be lists of strings")
+    return Config(pipelines=tuple(pipelines), exclude=tuple(exclude))
+
+
+def _strings(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def relative_to(root: str, path: str) -> str:
+    rel = os.path.relpath(path, root)
+    return rel.replace(os.sep, "/")
+
+
+def iter_python_files(
+    paths: Iterable[str | os.PathLike[str]], root: str, config: Config
+) -> Iterator[str]:
+    """Absolute paths of the ``.py`` files under ``paths``, each once, sorted per directory.
+
+    Files named explicitly are yielded even when a directory walk would skip them, unless
+    ``[tool.glacier] exclude`` matches them.
+    """
+    seen_files: set[str] = set()
+    seen_dirs: set[str] = set()
+    for raw in paths:
+        path = os.path.abspath(os.fspath(raw))
+        if os.path.isdir(path):
+            yield from _walk(path, root, config, seen_files, seen_dirs)
+        elif (
+            path.endswith(".py")
+            and os.path.isfile(path)
+            and path not in seen_files
+            and not config.excluded(relative_to(root, path))
+        ):
+            seen_files.add(path)
+            yield path
+
+
+def _walk(
+    top: str, root: str, config: Config, seen_files: set[str], seen_dirs: set[str]
+) -> Iterator[str]:
+    stack = [top]
+    while stack:
+        directory = stack.pop()
+        try:
+            real = os.path.realpath(directory)
+        except (OSError, ValueError):
+            continue
+        if real in seen_dirs:
+            continue  # a symlink loop, or a directory reached twice
+        seen_dirs.add(real)
+        try:
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        except OSError:
+            continue
+        subdirs: list[str] = []
+        for entry in entries:
+            relative = relative_to(root, entry.path)
+            if config.excluded(relative):
+                continue
+            try:
+                is_dir = entry.is_dir()
+            except OSError:
+                continue
+            if is_dir:
+                if entry.name in DEFAULT_EXCLUDE or entry.name.startswith("."):
+                    continue
+                subdirs.append(entry.path)
+            elif entry.name.endswith(".py") and entry.path not in seen_files:
+                seen_files.add(entry.path)
+                yield entry.path
+        stack.extend(reversed(subdirs))
+
+
+def read_source(path: str) -> tuple[str | None, str | None]:
+    """The text of ``path`` as UTF-8 (BOM allowed), or ``None`` and why it cannot be read."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        return None, exc.strerror or str(exc)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        return None, f"byte {data[exc.start]:#04x} on line {line} is not valid UTF-8"
+    if "\x00" in text:
+        return None, "it contains a NUL byte (is it a binary file?)"
+    return text, None
+
+
+def mentions_glacier(text: str) -> bool:
+    """Cheap pre-filter: could this file declare a pipeline, a dataset or a task?"""
+    return "glacier" in text or ".task(" in text

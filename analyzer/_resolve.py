@@ -1,0 +1,628 @@
+"""Follow names through imports and module-level assignments, without running anything.
+
+The resolver works on module summaries (``analyzer._summary``). A name used in module ``m``
+before statement ``i`` means its last binding in ``m`` before ``i`` (what Python would see at
+that moment); a name imported from another module means that module's final binding. Import
+cycles and self-references end in ``Unknown``, never in a recursion.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from analyzer._diagnostics import Diagnostic, DynamicName, UnresolvedImport, UnsupportedConstruct
+from analyzer._summary import (
+    Attr,
+    Call,
+    Const,
+    DictLit,
+    Expr,
+    Import,
+    ModuleSummary,
+    Name,
+    Or,
+    Other,
+    Pos,
+    Stmt,
+    Sub,
+)
+from analyzer._values import (
+    BoundMethod,
+    ComputeV,
+    DatasetClass,
+    DatasetV,
+    EnvV,
+    Ext,
+    Function,
+    Key,
+    Lit,
+    ModuleV,
+    Opaque,
+    PipelineV,
+    PulumiRes,
+    StorageV,
+    TaskDeco,
+    Unknown,
+    Value,
+    is_infrastructure,
+    package_category,
+)
+
+__all__ = ["DatasetInfo", "EnvInfo", "LoadedModule", "PipelineInfo", "Resolver"]
+
+_BUILTINS = frozenset(dir(builtins))
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedModule:
+    summary: ModuleSummary
+    path: str  # absolute
+    file: str  # relative to the analysis root, POSIX
+    span_file: str  # relative to the file's own project root (what the runtime path records)
+    source: str
+
+
+@dataclass(slots=True)
+class PipelineInfo:
+    key: Key
+    name: str | None
+    schedule: str | None
+    description: str | None
+
+
+@dataclass(slots=True)
+class DatasetInfo:
+    key: Key
+    name: str | None
+    payload: str | None
+    storage: StorageV | None
+    storage_ok: bool = True
+
+
+@dataclass(slots=True)
+class EnvInfo:
+    key: Key
+    name: str | None
+    account: str | None
+    region: str | None
+    tags: tuple[tuple[str, str], ...]
+
+
+@dataclass(slots=True)
+class _Bindings:
+    by_name: dict[str, list[tuple[int, str, Any]]] = field(default_factory=dict)
+    order: list[str] = field(default_factory=list)  # names in order of first binding
+    stars: list[Import] = field(default_factory=list)
+
+
+class Resolver:
+    def __init__(
+        self,
+        modules: dict[str, LoadedModule],
+        find: Callable[[str], str | None],
+        own_tops: frozenset[str],
+    ) -> None:
+        self.modules = modules
+        self._find = find  # dotted name -> canonical name of a loaded module, or None
+        self._own_tops = own_tops
+        self._bindings: dict[str, _Bindings] = {}
+        self._stmt_values: dict[tuple[str, int], Value] = {}
+        self._active: set[tuple[str, int]] = set()
+        self.pipelines: dict[Key, PipelineInfo] = {}
+        self.datasets: dict[Key, DatasetInfo] = {}
+        self.environments: dict[Key, EnvInfo] = {}
+        self.storages: dict[Key, StorageV] = {}
+        self.diagnostics: list[Diagnostic] = []
+        self._reported: set[tuple[str, str, int, int]] = set()
+
+    def dotted(self, module: str) -> str:
+        """The dotted name of a module id (ids are absolute paths)."""
+        return self.modules[module].summary.name
+
+    # -- diagnostics --------------------------------------------------------------------------
+
+    def report(self, module: str, diagnostic: Diagnostic) -> None:
+        key = (diagnostic.code, diagnostic.path, diagnostic.line, diagnostic.column)
+        if key not in self._reported:
+            self._reported.add(key)
+            self.diagnostics.append(diagnostic)
+
+    def at(self, module: str, pos: Pos, rule: Any, **values: Any) -> None:
+        file = self.modules[module].file
+        self.report(module, rule.make(file, pos[0], pos[1], pos[2], pos[3], **values))
+
+    # -- bindings -----------------------------------------------------------------------------
+
+    def bindings(self, module: str) -> _Bindings:
+        found = self._bindings.get(module)
+        if found is not None:
+            return found
+        found = _Bindings()
+        for stmt in self.modules[module].summary.statements:
+            for imp in stmt.imports:
+                if imp.attr == "*":
+                    found.stars.append(imp)
+                else:
+                    self._bind(found, imp.local, stmt.index, "import", imp)
+            if stmt.kind == "import":
+                continue
+            for name in stmt.defines:
+                if any(i.local == name for i in stmt.imports):
+                    continue
+                if stmt.kind == "assign" and name in stmt.targets:
+                    self._bind(found, name, stmt.index, "assign", stmt)
+                elif stmt.kind == "function":
+                    self._bind(found, name, stmt.index, "function", stmt)
+                else:
+                    self._bind(found, name, stmt.index, "other", stmt)
+        self._bindings[module] = found
+        return found
+
+    @staticmethod
+    def _bind(b: _Bindings, name: str, index: int, kind: str, what: Any) -> None:
+        if name not in b.by_name:
+            b.by_name[name] = []
+            b.order.append(name)
+        b.by_name[name].append((index, kind, what))
+
+    def binding(self, module: str, name: str, at: int | None) -> tuple[int, str, Any] | None:
+        entries = self.bindings(module).by_name.get(name)
+        if not entries:
+            return None
+        if at is None:
+            return entries[-1]
+        found = None
+        for entry in entries:
+            if entry[0] < at:
+                found = entry
+        return found
+
+    # -- lookup -------------------------------------------------------------------------------
+
+    def lookup(self, module: str, name: str, at: int | None) -> Value:
+        entry = self.binding(module, name, at)
+        if entry is None:
+            for star in self.bindings(module).stars:
+                target = self.module_value(star.module)
+                if isinstance(target, ModuleV) and self.binding(target.name, name, None):
+                    return self.lookup(target.name, name, None)
+                if isinstance(target, Ext):
+                    return Ext(f"{target.qualname}.{name}", target.category, target.missing)
+            if name in _BUILTINS:
+                return Ext(f"builtins.{name}", "other")
+            return Unknown(f"`{name}` is not defined in module `{self.dotted(module)}`")
+        _, kind, what = entry
+        if kind == "import":
+            return self.import_value(what)
+        if kind == "assign":
+            stmt: Stmt = what
+            if len(stmt.targets) and stmt.value is not None:
+                return self.stmt_value(module, stmt)
+            return Opaque()
+        if kind == "function":
+            return Function(module, name)
+        return Opaque()
+
+    def import_value(self, imp: Import) -> Value:
+        if imp.error is not None:
+            return Unknown(f"`{imp.module}`: {imp.error}")
+        if imp.attr is None:
+            return self.module_value(imp.module)
+        submodule = f"{imp.module}.{imp.attr}" if imp.module else imp.attr
+        if package_category(imp.module) == "other":
+            canonical = self._find(submodule)
+            if canonical is not None:
+                return ModuleV(canonical)
+        return self.attribute(self.module_value(imp.module), imp.attr)
+
+    def module_value(self, name: str) -> Value:
+        category = package_category(name)
+        if category != "other":
+            return Ext(name, category)
+        canonical = self._find(name)
+        if canonical is not None:
+            return ModuleV(canonical)
+        top = name.split(".", 1)[0]
+        missing = f"module `{name}` cannot be found" if top in self._own_tops else None
+        return Ext(name, "other", missing)
+
+    def stmt_value(self, module: str, stmt: Stmt) -> Value:
+        key = (module, stmt.index)
+        cached = self._stmt_values.get(key)
+        if cached is not None:
+            return cached
+        if key in self._active:
+            return Unknown("a circular reference")
+        self._active.add(key)
+        try:
+            assert stmt.value is not None
+            value = self.eval(module, stmt.value, stmt.index, stmt)
+        finally:
+            self._active.discard(key)
+        self._stmt_values[key] = value
+        return value
+
+    # -- expressions --------------------------------------------------------------------------
+
+    def eval(self, module: str, expr: Expr, at: int | None, stmt: Stmt | None = None) -> Value:
+        if isinstance(expr, Name):
+            return self.lookup(module, expr.id, at)
+        if isinstance(expr, Attr):
+            return self.attribute(self.eval(module, expr.value, at), expr.attr)
+        if isinstance(expr, Const):
+            return Lit(expr.value)
+        if isinstance(expr, Sub):
+            base = self.eval(module, expr.value, at)
+            if _is_api(base, "glacier.Dataset") or isinstance(base, DatasetClass):
+                return DatasetClass(expr.slice_text)
+            return Opaque(is_infrastructure(base))
+        if isinstance(expr, Call):
+            return self.call(module, expr, at, stmt)
+        if isinstance(expr, DictLit):
+            return Opaque()
+        if isinstance(expr, (Or, Other)):
+            return Opaque()
+        return Opaque()  # pragma: no cover
+
+    def attribute(self, value: Value, attr: str) -> Value:
+        if isinstance(value, ModuleV):
+            submodule = self._find(f"{self.dotted(value.name)}.{attr}")
+            if submodule is not None:
+                return ModuleV(submodule)
+            if self.binding(value.name, attr, None) is None and not self.bindings(value.name).stars:
+                return Unknown(f"module `{self.dotted(value.name)}` has no `{attr}`")
+            return self.lookup(value.name, attr, None)
+        if isinstance(value, Ext):
+            return Ext(f"{value.qualname}.{attr}", value.category, value.missing)
+        if isinstance(value, PipelineV) and attr == "task":
+            return BoundMethod(value, attr)
+        if isinstance(value, EnvV) and attr in ("s3", "rds"):
+            return BoundMethod(value, attr)
+        if isinstance(value, Unknown):
+            return value
+        return Opaque(is_infrastructure(value))
+
+    def call(self, module: str, call: Call, at: int | None, stmt: Stmt | None) -> Value:
+        func = self.eval(module, call.func, at)
+        key: Key = (module, call.pos[0], call.pos[1])
+        if isinstance(func, DatasetClass) or _is_api(func, "glacier.Dataset"):
+            payload = None
+            if isinstance(call.func, Sub):
+                payload = call.func.slice_text
+            elif stmt is not None and stmt.value is call and isinstance(stmt.annotation, Sub):
+                payload = stmt.annotation.slice_text
+            if key not in self.datasets:
+                self.datasets[key] = self._dataset(module, call, at, payload)
+            return DatasetV(key)
+        if isinstance(func, Ext):
+            api = func.api
+            if api == "glacier.Pipeline":
+                if key not in self.pipelines:
+                    self.pipelines[key] = self._pipeline(module, call, at)
+                return PipelineV(key)
+            if api == "glacier_aws.Environment":
+                if key not in self.environments:
+                    self.environments[key] = self._environment(module, call, at)
+                return EnvV(key)
+            if api in ("glacier.ObjectStorage", "glacier.Database"):
+                return self._config_storage(module, call, at, key, api)
+            if api in ("glacier.Serverless", "glacier.Container"):
+                return self._compute(module, call, at, api)
+            if func.category == "pulumi":
+                last = func.qualname.rsplit(".", 1)[-1]
+                if last[:1].isupper():
+                    name = self._pulumi_name(module, call, at)
+                    return PulumiRes(key, func.qualname, name)
+                return Opaque(infrastructure=True)
+            return Opaque()
+        if isinstance(func, BoundMethod):
+            if isinstance(func.owner, PipelineV):
+                return TaskDeco(func.owner, call, module, at if at is not None else 0)
+            env = self.environments.get(func.owner.key)
+            arg = _argument(call, 0, "bucket" if func.attr == "s3" else "name")
+            ok, text = self.literal(module, arg, at) if arg is not None else (False, None)
+            if not ok or not isinstance(text, str):
+                self.at(
+                    module,
+                    call.pos,
+                    UnsupportedConstruct,
+                    what=f"the {'bucket' if func.attr == 's3' else 'name'} of `.{func.attr}()`",
+                    advice=f'pass a string literal: `.{func.attr}("my-{func.attr}")`',
+                )
+                text = None
+            env_name = env.name if env is not None else None
+            if func.attr == "s3":
+                fields: tuple[tuple[str, object], ...] = (
+                    ("bucket", text),
+                    ("environment", env_name),
+                )
+            else:
+                fields = (("name", text), ("environment", env_name))
+            storage = StorageV(key, func.attr, fields)  # type: ignore[arg-type]
+            self.storages[key] = storage
+            return storage
+        if isinstance(func, Unknown):
+            return func
+        return Opaque(is_infrastructure(func))
+
+    # -- literals -----------------------------------------------------------------------------
+
+    def literal(
+        self, module: str, expr: Expr | None, at: int | None, depth: int = 0
+    ) -> tuple[bool, Any]:
+        """The constant an expression spells: a literal, or a name bound to one."""
+        if expr is None:
+            return True, None
+        if isinstance(expr, Const):
+            return True, expr.value
+        if isinstance(expr, DictLit):
+            result: dict[object, object] = {}
+            for k, v in expr.items:
+                ok_k, key = self.literal(module, k, at, depth + 1)
+                ok_v, value = self.literal(module, v, at, depth + 1)
+                if not (ok_k and ok_v):
+                    return False, None
+                result[key] = value
+            return True, result
+        if isinstance(expr, Name) and depth < 20:
+            entry = self.binding(module, expr.id, at)
+            if entry is not None and entry[1] == "assign":
+                stmt: Stmt = entry[2]
+                if len(stmt.targets) and stmt.value is not None:
+                    return self.literal(module, stmt.value, entry[0], depth + 1)
+            if entry is not None and entry[1] == "import":
+                imp: Import = entry[2]
+                target = self.module_value(imp.module)
+                if isinstance(target, ModuleV) and imp.attr:
+                    found = self.binding(target.name, imp.attr, None)
+                    if found is not None and found[1] == "assign" and found[2].value is not None:
+                        return self.literal(target.name, found[2].value, found[0], depth + 1)
+        return False, None
+
+    def _string(
+        self,
+        module: str,
+        call: Call,
+        index: int,
+        keyword: str,
+        at: int | None,
+        what: str,
+        example: str,
+        required: bool = True,
+    ) -> str | None:
+        arg = _argument(call, index, keyword)
+        if arg is None:
+            return None
+        ok, value = self.literal(module, arg, at)
+        if ok and (isinstance(value, str) or (value is None and not required)):
+            return value  # type: ignore[no-any-return]
+        self.at(
+            module,
+            arg.pos,
+            DynamicName if keyword == "name" else UnsupportedConstruct,
+            what=what,
+            expression=_text(arg),
+            example=example,
+            advice=f"write it as a string literal: `{example}`",
+        )
+        return None
+
+    # -- declarations -------------------------------------------------------------------------
+
+    def _pipeline(self, module: str, call: Call, at: int | None) -> PipelineInfo:
+        name = self._string(module, call, 0, "name", at, "a pipeline", 'Pipeline(name="etl")')
+        schedule = (
+            self._string(
+                module,
+                call,
+                1,
+                "schedule",
+                at,
+                "the pipeline's `schedule`",
+                'schedule="rate(1 day)"',
+                required=False,
+            )
+            if _argument(call, 1, "schedule") is not None
+            else None
+        )
+        description = (
+            self._string(
+                module,
+                call,
+                2,
+                "description",
+                at,
+                "the pipeline's `description`",
+                'description="..."',
+                required=False,
+            )
+            if _argument(call, 2, "description") is not None
+            else None
+        )
+        return PipelineInfo((module, call.pos[0], call.pos[1]), name, schedule, description)
+
+    def _dataset(self, module: str, call: Call, at: int | None, payload: str | None) -> DatasetInfo:
+        key: Key = (module, call.pos[0], call.pos[1])
+        name = self._string(module, call, 0, "name", at, "a dataset", 'Dataset(name="raw")')
+        storage_expr = _argument(call, 1, "storage")
+        storage: StorageV | None = None
+        ok = True
+        if storage_expr is not None and not (
+            isinstance(storage_expr, Const) and storage_expr.value is None
+        ):
+            value = self.eval(module, storage_expr, at)
+            if isinstance(value, StorageV):
+                storage = value
+            elif isinstance(value, PulumiRes):
+                storage = StorageV(
+                    value.key, "pulumi", (("name", value.name), ("resource", value.resource))
+                )
+                self.storages[value.key] = storage
+            else:
+                ok = False
+                why = value.why if isinstance(value, Unknown) else "it is not a storage config"
+                self.at(
+                    module,
+                    storage_expr.pos,
+                    UnsupportedConstruct,
+                    what=f"the storage `{_text(storage_expr)}` of dataset `{name}` ({why})",
+                    advice=(
+                        "pass `ObjectStorage(...)`, `Database(...)`, an `Environment.s3()`/"
+                        "`.rds()` result or a Pulumi resource, directly or through a "
+                        "module-level variable"
+                    ),
+                )
+        return DatasetInfo(key, name, payload, storage, ok)
+
+    def _environment(self, module: str, call: Call, at: int | None) -> EnvInfo:
+        account = self._string(
+            module, call, 0, "account", at, "the environment's `account`", 'account="123456789012"'
+        )
+        region = self._string(
+            module, call, 1, "region", at, "the environment's `region`", 'region="us-east-1"'
+        )
+        name = self._string(module, call, 2, "name", at, "an environment", 'name="prod"')
+        tags: tuple[tuple[str, str], ...] = ()
+        tags_expr = _argument(call, 3, "tags")
+        if tags_expr is not None:
+            ok, value = self.literal(module, tags_expr, at)
+            if ok and value is None:
+                pass
+            elif ok and isinstance(value, dict):
+                tags = tuple(sorted((str(k), str(v)) for k, v in value.items()))
+            else:
+                self.at(
+                    module,
+                    tags_expr.pos,
+                    UnsupportedConstruct,
+                    what="the environment's `tags`",
+                    advice='write them as a dict literal: `tags={"team": "data"}`',
+                )
+        return EnvInfo((module, call.pos[0], call.pos[1]), name, account, region, tags)
+
+    def _config_storage(self, module: str, call: Call, at: int | None, key: Key, api: str) -> Value:
+        if api == "glacier.ObjectStorage":
+            names = (("bucket", None), ("prefix", ""), ("format", None))
+            kind = "object"
+        else:
+            names = (("table", None), ("url", None))
+            kind = "database"
+        fields = []
+        for index, (field_name, default) in enumerate(names):
+            arg = _argument(call, index, field_name)
+            if arg is None:
+                fields.append((field_name, default))
+                continue
+            ok, value = self.literal(module, arg, at)
+            if not ok or not (value is None or isinstance(value, str)):
+                self.at(
+                    module,
+                    arg.pos,
+                    UnsupportedConstruct,
+                    what=f"`{field_name}` of `{api.rsplit('.', 1)[-1]}(...)`",
+                    advice=f'write it as a string literal: `{field_name}="..."`',
+                )
+                value = default
+            fields.append((field_name, value))
+        storage = StorageV(key, kind, tuple(fields))  # type: ignore[arg-type]
+        self.storages[key] = storage
+        return storage
+
+    def _compute(self, module: str, call: Call, at: int | None, api: str) -> Value:
+        if api == "glacier.Serverless":
+            names: tuple[tuple[str, object], ...] = (("memory_mb", 512), ("timeout_s", 300))
+        else:
+            names = (("image", None), ("cpu", 256), ("memory_mb", 512))
+        fields = []
+        for index, (field_name, default) in enumerate(names):
+            arg = _argument(call, index, field_name)
+            if arg is None:
+                fields.append((field_name, default))
+                continue
+            ok, value = self.literal(module, arg, at)
+            if not ok:
+                self.at(
+                    module,
+                    arg.pos,
+                    UnsupportedConstruct,
+                    what=f"`{field_name}` of `{api.rsplit('.', 1)[-1]}(...)`",
+                    advice=f"write it as a literal: `{field_name}={default!r}`",
+                )
+                value = default
+            fields.append((field_name, value))
+        return ComputeV(
+            (("kind", "serverless" if api == "glacier.Serverless" else "container"), *fields)
+        )
+
+    def _pulumi_name(self, module: str, call: Call, at: int | None) -> str | None:
+        arg = _argument(call, 0, "resource_name")
+        if arg is None:
+            return None
+        ok, value = self.literal(module, arg, at)
+        return value if ok and isinstance(value, str) else None
+
+    # -- import checks ------------------------------------------------------------------------
+
+    def check_imports(self, module: str) -> None:
+        """GLC003 for relative imports that go nowhere and missing modules of the project."""
+        for stmt in self.modules[module].summary.statements:
+            for imp in stmt.imports:
+                if imp.error is not None:
+                    self.at(module, imp.pos, UnresolvedImport, module=imp.module)
+                    continue
+                if package_category(imp.loads) != "other":
+                    continue
+                if self._find(imp.loads) is not None:
+                    continue
+                if (
+                    imp.attr is not None
+                    and imp.attr != "*"
+                    and self._find(f"{imp.loads}.{imp.attr}") is not None
+                ):
+                    continue
+                top = imp.loads.split(".", 1)[0]
+                if top in self._own_tops:
+                    self.at(module, imp.pos, UnresolvedImport, module=imp.loads)
+
+
+def _is_api(value: Value, api: str) -> bool:
+    return isinstance(value, Ext) and value.api == api
+
+
+def _argument(call: Call, index: int, keyword: str) -> Expr | None:
+    for name, value in call.kwargs:
+        if name == keyword:
+            return value
+    if index < len(call.args) and not (
+        call.starred
+        and any(isinstance(a, Other) and a.text.startswith("*") for a in call.args[: index + 1])
+    ):
+        return call.args[index]
+    return None
+
+
+def _text(expr: Expr) -> str:
+    if isinstance(expr, Name):
+        return expr.id
+    if isinstance(expr, Attr):
+        return f"{_text(expr.value)}.{expr.attr}"
+    if isinstance(expr, Const):
+        return repr(expr.value)
+    if isinstance(expr, Call):
+        return f"{_text(expr.func)}(...)"
+    if isinstance(expr, Sub):
+        return f"{_text(expr.value)}[{expr.slice_text}]"
+    if isinstance(expr, Or):
+        return f"{_text(expr.left)} | {_text(expr.right)}"
+    if isinstance(expr, Other):
+        return expr.text
+    if isinstance(expr, DictLit):
+        return "{...}"
+    return "..."
+
+
+text_of = _text
+argument = _argument

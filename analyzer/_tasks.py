@@ -1,0 +1,452 @@
+"""Tasks from signatures: ``@pipeline.task(...)`` functions, their inputs and outputs.
+
+Nodes first (Hamilton's order): each task is read from its own decorator and signature here;
+the DAG's edges are drawn later from dataset names (``analyzer._checks``). Rules mirror the
+runtime path's definition-time errors (``glacier._pipeline``) so both paths agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from analyzer._diagnostics import (
+    BareTaskDecorator,
+    DatasetClassAnnotation,
+    DuplicateOutput,
+    DynamicName,
+    InvalidTaskOption,
+    MissingAnnotation,
+    MissingReturnAnnotation,
+    NestedDataset,
+    NotADataset,
+    UnresolvedImport,
+    UnsupportedConstruct,
+)
+from analyzer._resolve import Resolver, argument, text_of
+from analyzer._summary import Attr, Const, Expr, Name, Or, Other, Param, Pos, Stmt, Sub
+from analyzer._values import (
+    BoundMethod,
+    ComputeV,
+    DatasetClass,
+    DatasetV,
+    Ext,
+    Key,
+    PipelineV,
+    TaskDeco,
+    Unknown,
+    Value,
+)
+from glacier.model import ComputeModel
+
+__all__ = ["FoundTask", "read_tasks"]
+
+
+@dataclass(slots=True)
+class FoundTask:
+    pipeline: Key
+    name: str
+    function: str
+    module: str  # module id
+    stmt: int
+    pos: Pos
+    inputs: list[tuple[str, Key]]
+    outputs: list[Key]
+    compute: ComputeModel | None
+    retries: int
+    timeout: float | None
+    decorator: tuple[int, int]
+    valid: bool = True
+
+
+def read_tasks(
+    resolver: Resolver, module: str
+) -> tuple[list[FoundTask], dict[int, list[tuple[int, int]]]]:
+    """Every task declared in ``module``, and the task decorators' line ranges per statement."""
+    tasks: list[FoundTask] = []
+    ranges: dict[int, list[tuple[int, int]]] = {}
+    for stmt in resolver.modules[module].summary.statements:
+        if stmt.function is not None and stmt.function.decorators:
+            for decorator in stmt.function.decorators:
+                value = resolver.eval(module, decorator.expr, stmt.index)
+                if isinstance(value, TaskDeco):
+                    ranges.setdefault(stmt.index, []).append(
+                        (decorator.start_line, decorator.end_line)
+                    )
+                    task = _task(resolver, module, stmt, value)
+                    if task is not None:
+                        tasks.append(task)
+                elif _is_task_method(value):
+                    ranges.setdefault(stmt.index, []).append(
+                        (decorator.start_line, decorator.end_line)
+                    )
+                    resolver.at(
+                        module,
+                        decorator.expr.pos,
+                        BareTaskDecorator,
+                        decorator=text_of(decorator.expr),
+                    )
+                elif isinstance(value, Unknown) and _looks_like_task(decorator.expr):
+                    _unresolved(
+                        resolver, module, decorator.expr, value, "the pipeline of this task"
+                    )
+                elif isinstance(value, Ext) and value.missing and _looks_like_task(decorator.expr):
+                    resolver.at(
+                        module,
+                        decorator.expr.pos,
+                        UnresolvedImport,
+                        module=value.qualname.rsplit(".", 2)[0],
+                    )
+        for expr, function_name in stmt.nested_decorators:
+            value = resolver.eval(module, expr, stmt.index + 1)
+            if isinstance(value, TaskDeco) or _is_task_method(value):
+                resolver.at(
+                    module,
+                    expr.pos,
+                    UnsupportedConstruct,
+                    what=f"task `{function_name}`, defined inside a block or a function,",
+                    advice="define tasks at module level, outside functions, classes and `if`s",
+                )
+        for call in stmt.nested_calls:
+            value = resolver.eval(module, call.func, stmt.index + 1)
+            if isinstance(value, DatasetClass) or (
+                isinstance(value, Ext)
+                and value.api in ("glacier.Dataset", "glacier.Pipeline", "glacier_aws.Environment")
+            ):
+                what = value.api.rsplit(".", 1)[-1] if isinstance(value, Ext) else "Dataset"
+                resolver.at(
+                    module,
+                    call.pos,
+                    UnsupportedConstruct,
+                    what=f"a `{what}(...)` declared inside a compound statement",
+                    advice=f"declare it at module level: `x = {what}(...)`",
+                )
+    return tasks, ranges
+
+
+def _is_task_method(value: Value) -> bool:
+    return isinstance(value, BoundMethod) and isinstance(value.owner, PipelineV)
+
+
+def _looks_like_task(expr: Expr) -> bool:
+    from analyzer._summary import Call
+
+    target = expr.func if isinstance(expr, Call) else expr
+    return isinstance(target, Attr) and target.attr == "task"
+
+
+def _unresolved(resolver: Resolver, module: str, expr: Expr, value: Unknown, what: str) -> None:
+    resolver.at(
+        module,
+        expr.pos,
+        UnsupportedConstruct,
+        what=f"{what} (`{text_of(expr)}`: {value.why})",
+        advice="import it from a module of the project, or declare it in this module",
+    )
+
+
+def _task(resolver: Resolver, module: str, stmt: Stmt, deco: TaskDeco) -> FoundTask | None:
+    function = stmt.function
+    assert function is not None
+    call = deco.call
+    name = function.name
+    valid = True
+    name_expr = argument(call, 0, "name")
+    if name_expr is not None:
+        ok, value = resolver.literal(module, name_expr, stmt.index)
+        if ok and isinstance(value, str) and value:
+            name = value
+        elif not (ok and value is None):
+            resolver.at(
+                module,
+                name_expr.pos,
+                DynamicName,
+                what=f"the task of function `{function.name}`",
+                expression=text_of(name_expr),
+                example=f'@pipeline.task(name="{function.name}")',
+            )
+            valid = False
+    compute = _compute(resolver, module, stmt, call)
+    retries = _retries(resolver, module, stmt, call, name)
+    timeout = _timeout(resolver, module, stmt, call, name)
+    task = FoundTask(
+        pipeline=deco.pipeline.key,
+        name=name,
+        function=function.name,
+        module=module,
+        stmt=stmt.index,
+        pos=function.pos,
+        inputs=[],
+        outputs=[],
+        compute=compute,
+        retries=retries if retries is not None else 0,
+        timeout=timeout,
+        decorator=(call.pos[0], call.pos[2]),
+        valid=valid and retries is not None and timeout != -1.0,
+    )
+    if task.timeout == -1.0:
+        task.timeout = None
+    if not _signature(
+        resolver, module, stmt, task, function.params, function.returns, function.returns_text
+    ):
+        task.valid = False
+    return task
+
+
+def _compute(resolver: Resolver, module: str, stmt: Stmt, call: object) -> ComputeModel | None:
+    from analyzer._summary import Call
+
+    assert isinstance(call, Call)
+    expr = argument(call, 99, "compute")
+    if expr is None or (isinstance(expr, Const) and expr.value is None):
+        return None
+    value = resolver.eval(module, expr, stmt.index)
+    if isinstance(value, ComputeV):
+        fields = dict(value.fields)
+        if fields["kind"] == "serverless":
+            return ComputeModel("serverless", fields["memory_mb"], fields["timeout_s"])  # type: ignore[arg-type]
+        return ComputeModel(
+            "container",
+            fields["memory_mb"],
+            None,
+            fields["image"],
+            fields["cpu"],  # type: ignore[arg-type]
+        )
+    resolver.at(
+        module,
+        expr.pos,
+        UnsupportedConstruct,
+        what=f"the compute `{text_of(expr)}`",
+        advice="pass `Serverless(...)` or `Container(...)`, directly or through a module-level "
+        "variable",
+    )
+    return None
+
+
+def _retries(resolver: Resolver, module: str, stmt: Stmt, call: object, task: str) -> int | None:
+    from analyzer._summary import Call
+
+    assert isinstance(call, Call)
+    expr = argument(call, 99, "retries")
+    if expr is None:
+        return 0
+    ok, value = resolver.literal(module, expr, stmt.index)
+    if ok and isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    resolver.at(
+        module,
+        expr.pos,
+        InvalidTaskOption,
+        option="retries",
+        task=task,
+        value=text_of(expr),
+        problem="not a non-negative integer literal",
+        advice="write a non-negative integer: `retries=2`",
+    )
+    return None
+
+
+def _timeout(resolver: Resolver, module: str, stmt: Stmt, call: object, task: str) -> float | None:
+    """The timeout in seconds, ``None`` for none, ``-1.0`` when it is invalid."""
+    from analyzer._summary import Call
+
+    assert isinstance(call, Call)
+    expr = argument(call, 99, "timeout")
+    if expr is None:
+        return None
+    ok, value = resolver.literal(module, expr, stmt.index)
+    if ok and value is None:
+        return None
+    if ok and isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+        return float(value)
+    resolver.at(
+        module,
+        expr.pos,
+        InvalidTaskOption,
+        option="timeout",
+        task=task,
+        value=text_of(expr),
+        problem="not a positive number literal",
+        advice="write the timeout in seconds: `timeout=300`",
+    )
+    return -1.0
+
+
+# -- the signature ------------------------------------------------------------------------------
+
+
+def _signature(
+    resolver: Resolver,
+    module: str,
+    stmt: Stmt,
+    task: FoundTask,
+    params: tuple[Param, ...],
+    returns: Expr | None,
+    returns_text: str | None,
+) -> bool:
+    ok = True
+    function = stmt.function
+    assert function is not None
+    for param in params:
+        if param.kind == "var":
+            continue
+        what = f"parameter `{param.name}`"
+        if param.annotation is None:
+            if not param.has_default:
+                resolver.at(module, param.pos, MissingAnnotation, param=param.name, task=task.name)
+                ok = False
+            continue
+        found = _annotation(resolver, module, stmt.index, param.annotation)
+        kind = found[0]
+        if kind == "dataset":
+            task.inputs.append((param.name, found[1]))
+            continue
+        if kind in ("other", "none", "tuple") and param.has_default:
+            continue
+        ok = False
+        _report(resolver, module, task.name, what, param.annotation, param.annotation_text, found)
+    if returns is None:
+        resolver.at(module, function.pos, MissingReturnAnnotation, task=task.name)
+        return False
+    found = _annotation(resolver, module, stmt.index, returns)
+    kind = found[0]
+    if kind == "none":
+        return ok
+    if kind == "dataset":
+        task.outputs.append(found[1])
+        return ok
+    if kind == "tuple":
+        items = found[1]
+        results = [_annotation(resolver, module, stmt.index, item) for item in items]
+        if items and all(r[0] == "dataset" for r in results):
+            seen: set[str] = set()
+            for item, result in zip(items, results, strict=True):
+                info = resolver.datasets.get(result[1])
+                label = info.name if info is not None and info.name else text_of(item)
+                if label in seen:
+                    resolver.at(module, item.pos, DuplicateOutput, dataset=label, task=task.name)
+                    ok = False
+                    continue
+                seen.add(label)
+                task.outputs.append(result[1])
+            return ok
+        for item, result in zip(items, results, strict=True):
+            if result[0] in ("nested", "dataset_class", "unknown", "missing"):
+                _report(
+                    resolver,
+                    module,
+                    task.name,
+                    "the return annotation",
+                    item,
+                    text_of(item),
+                    result,
+                )
+                return False
+        found = ("other", None)
+    _report(resolver, module, task.name, "the return annotation", returns, returns_text, found)
+    return False
+
+
+def _report(
+    resolver: Resolver,
+    module: str,
+    task: str,
+    what: str,
+    expr: Expr,
+    text: str | None,
+    found: tuple[str, object],
+) -> None:
+    kind = found[0]
+    annotation = text or text_of(expr)
+    if kind == "nested":
+        resolver.at(
+            module,
+            expr.pos,
+            NestedDataset,
+            what=what,
+            task=task,
+            dataset=found[1],
+            annotation=annotation,
+        )
+    elif kind == "dataset_class":
+        resolver.at(module, expr.pos, DatasetClassAnnotation, what=what, task=task)
+    elif kind == "missing":
+        resolver.at(module, expr.pos, UnresolvedImport, module=found[1])
+    else:
+        if kind == "unknown":
+            advice = f"{found[1]}; annotate with a dataset declared at module level or imported"
+        elif what == "the return annotation":
+            advice = (
+                "write `-> dataset` for its output, `-> tuple[a, b]` for several, or `-> None` "
+                "for a sink"
+            )
+        else:
+            advice = (
+                "annotate it with the dataset it reads, or give it a default if it is not an input"
+            )
+        resolver.at(
+            module,
+            expr.pos,
+            NotADataset,
+            what=what,
+            task=task,
+            annotation=annotation,
+            advice=advice,
+        )
+
+
+def _annotation(resolver: Resolver, module: str, at: int, expr: Expr) -> tuple[str, object]:
+    """What an annotation denotes: ``dataset``, ``none``, ``tuple``, ``nested``, ``other``..."""
+    if isinstance(expr, Const) and expr.value is None:
+        return ("none", None)
+    if isinstance(expr, (Name, Attr)):
+        value = resolver.eval(module, expr, at)
+        return _leaf(value)
+    if isinstance(expr, Sub):
+        base = resolver.eval(module, expr.value, at)
+        if isinstance(base, Ext) and base.qualname == "builtins.tuple":
+            return ("tuple", expr.items)
+        if isinstance(base, DatasetClass) or (
+            isinstance(base, Ext) and base.api == "glacier.Dataset"
+        ):
+            return ("dataset_class", None)
+        nested = _nested_dataset(resolver, module, at, expr)
+        return ("nested", nested) if nested else ("other", None)
+    if isinstance(expr, Or):
+        nested = _nested_dataset(resolver, module, at, expr)
+        return ("nested", nested) if nested else ("other", None)
+    if isinstance(expr, Other):
+        return ("other", None)
+    value = resolver.eval(module, expr, at)
+    return _leaf(value)
+
+
+def _leaf(value: Value) -> tuple[str, object]:
+    if isinstance(value, DatasetV):
+        return ("dataset", value.key)
+    if isinstance(value, DatasetClass) or (
+        isinstance(value, Ext) and value.api == "glacier.Dataset"
+    ):
+        return ("dataset_class", None)
+    if isinstance(value, Ext) and value.missing:
+        return ("missing", value.qualname.rsplit(".", 1)[0])
+    if isinstance(value, Unknown):
+        return ("unknown", value.why)
+    if isinstance(value, Ext) and value.qualname == "builtins.None":
+        return ("none", None)
+    return ("other", None)
+
+
+def _nested_dataset(resolver: Resolver, module: str, at: int, expr: Expr) -> str | None:
+    stack: list[Expr] = [expr]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, Sub):
+            stack.extend(current.items)
+        elif isinstance(current, Or):
+            stack.extend((current.left, current.right))
+        elif isinstance(current, (Name, Attr)):
+            value = resolver.eval(module, current, at)
+            if isinstance(value, DatasetV):
+                info = resolver.datasets.get(value.key)
+                return info.name if info is not None and info.name else text_of(current)
+    return None

@@ -1,0 +1,105 @@
+"""``glacier inspect``: print the intermediate model of the pipelines under some paths.
+
+By default the model comes from the static path (the modules are only read). With
+``--runtime`` the modules are imported, which executes them, and the model comes from
+``pipeline.to_model()``. For any module both can handle the two outputs are identical.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from glacier.model import PipelineModel
+
+__all__ = ["inspect_", "runtime_models", "static_models"]
+
+
+@click.command("inspect")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True))
+@click.option(
+    "--runtime",
+    is_flag=True,
+    help="Import the modules (this EXECUTES their top-level code) and describe the live "
+    "pipelines, instead of reading the source.",
+)
+def inspect_(paths: tuple[str, ...], runtime: bool) -> None:
+    """Print the pipelines under PATHS as JSON: {"pipelines": [<model>, ...]}.
+
+    \b
+    PATHS are files or directories (default: the project's [tool.glacier] pipelines, or the
+    project root). Without --runtime nothing is imported or executed: the modules are read.
+    With --runtime the modules are imported (their top-level code runs), with the project root
+    and each module's source root on sys.path; `__main__.py` files are not imported.
+    """
+    try:
+        models = runtime_models(paths) if runtime else static_models(paths)
+    except _RuntimeImportError as exc:
+        raise click.ClickException(str(exc)) from None
+    payload = {"pipelines": [m.to_dict() for m in models]}
+    click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+
+
+class _RuntimeImportError(click.ClickException):
+    exit_code = 2
+
+
+def static_models(paths: Sequence[str]) -> list[PipelineModel]:
+    from analyzer import analyze
+
+    return list(analyze(list(paths)).pipelines)
+
+
+def runtime_models(paths: Sequence[str]) -> list[PipelineModel]:
+    """Import the modules under ``paths`` and describe every Pipeline they hold."""
+    from analyzer._project import find_root, iter_python_files, load_config
+    from glacier._pipeline import Pipeline
+    from glacier._source import module_name_for
+
+    root = find_root(list(paths))
+    config = load_config(root)
+    if not paths:
+        paths = [os.path.join(root, p) for p in config.pipelines] or [root]
+    files = [
+        f for f in iter_python_files(paths, root, config) if os.path.basename(f) != "__main__.py"
+    ]
+    search = [root]
+    names: list[str] = []
+    for path in files:
+        name = module_name_for(path)
+        names.append(name)
+        base = os.path.dirname(path)
+        depth = name.count(".") + (1 if os.path.basename(path) == "__init__.py" else 0)
+        for _ in range(depth):
+            base = os.path.dirname(base)
+        if base not in search:
+            search.append(base)
+    for directory in reversed(search):
+        if directory not in sys.path:
+            sys.path.insert(0, directory)
+    importlib.invalidate_caches()
+    before = set(sys.modules)
+    imported: list[Any] = []
+    for name in names:
+        try:
+            imported.append(importlib.import_module(name))
+        except BaseException as exc:  # noqa: BLE001 - user code may raise anything, even SystemExit
+            raise _RuntimeImportError(
+                f"importing `{name}` failed: {type(exc).__name__}: {exc}"
+            ) from None
+    candidates = imported + [
+        m for n, m in list(sys.modules.items()) if n not in before and m is not None
+    ]
+    pipelines: dict[int, Pipeline] = {}
+    for module in candidates:
+        for value in list(getattr(module, "__dict__", {}).values()):
+            if isinstance(value, Pipeline):
+                pipelines[id(value)] = value
+    models = [p.to_model() for p in pipelines.values()]
+    return sorted(models, key=lambda m: (m.name, m.module))
