@@ -116,6 +116,7 @@ def bundle_files(
         source_file=source_file,
         tasks=tasks,
         storages=storages,
+        modules=[(m.name, _bundle_path(m), m.package) for m in sliced],
     )
     files["requirements.txt"] = _requirements_text(third_party_requirements(sliced, modules))
     return files
