@@ -450,7 +450,7 @@ class _TaskChecker:
                 return edges
             if "unresolved" in items or not report:
                 return edges
-        if not report:
+        if not report or self.mentions_dataset(ret):  # a nested dataset is reported already
             return []
         if found == "class":
             self.fail_class(ret)

@@ -1,0 +1,147 @@
+"""The mypy plugin, run through the real mypy over fixture modules.
+
+Each fixture in ``tests/fixtures/mypy`` has an expected output file beside it (``<name>.out``),
+compared exactly. Set ``GLACIER_UPDATE_MYPY_EXPECTED=1`` to rewrite them, then review the diff.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from mypy import api
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures" / "mypy"
+UPDATE = os.environ.get("GLACIER_UPDATE_MYPY_EXPECTED") == "1"
+
+# glacier is found through mypy_path, as the project's own source; following its imports
+# silently is what mypy does for an installed package with a py.typed marker
+CONFIG = f"""\
+[mypy]
+plugins = glacier.mypy
+mypy_path = {ROOT}
+show_column_numbers = True
+
+[mypy-glacier.*]
+follow_imports = silent
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A copy of the fixtures, as the working directory, with a mypy config for the plugin."""
+    work = tmp_path / "project"
+    shutil.copytree(FIXTURES, work, ignore=shutil.ignore_patterns("*.out", "__pycache__"))
+    (work / "mypy.ini").write_text(CONFIG)
+    monkeypatch.chdir(work)
+    yield work
+
+
+def run_mypy(*args: str, cache: str = ".mypy_cache") -> tuple[str, str, int]:
+    stdout, stderr, status = api.run(["--config-file", "mypy.ini", "--cache-dir", cache, *args])
+    return stdout, stderr, status
+
+
+def expect(name: str, output: str) -> None:
+    """Compare mypy's output with ``<name>.out``; rewrite it in update mode."""
+    path = FIXTURES / f"{name}.out"
+    if UPDATE:
+        path.write_text(output)
+    assert output == path.read_text()
+
+
+@pytest.mark.parametrize(
+    ("name", "target"),
+    [
+        ("same_module", ["same_module.py"]),
+        ("cross_module", ["-p", "cross_module"]),
+        ("future_annotations", ["future_annotations.py"]),
+        ("import_cycle", ["-p", "import_cycle"]),
+        ("edges", ["edges.py"]),
+        ("spellings", ["spellings.py"]),
+        ("ignores", ["--warn-unused-ignores", "ignores.py"]),
+    ],
+)
+def test_fixture_output(project: Path, name: str, target: list[str]) -> None:
+    stdout, stderr, status = run_mypy(*target)
+    assert stderr == ""
+    expect(name, stdout)
+    assert status == (0 if stdout.startswith("Success") else 1)
+
+
+def test_disable_error_code(project: Path) -> None:
+    stdout, _, _ = run_mypy("--disable-error-code", "glacier-edge", "edges.py")
+    expect("edges_disabled", stdout)
+    assert "glacier-edge" not in stdout
+
+
+@pytest.mark.parametrize("package", ["cross_module", "import_cycle"])
+def test_cold_and_warm_cache_agree(project: Path, package: str) -> None:
+    cold, _, _ = run_mypy("-p", package)
+    warm, log, _ = run_mypy("-v", "-p", package)
+    assert warm == cold
+    expect(package, warm)
+    # the warm run really read the tasks module from the cache
+    assert f"Metadata fresh for {package}.tasks:" in log
+
+
+def test_changed_payload_rechecks_tasks_in_another_module(project: Path) -> None:
+    before, _, _ = run_mypy("-p", "payload_change")
+    expect("payload_change_before", before)
+    change_payload(project)
+    after, log, _ = run_mypy("-v", "-p", "payload_change")
+    expect("payload_change_after", after)
+    assert "(payload_change.tasks) as stale due to deps" in log
+
+
+def change_payload(project: Path) -> None:
+    """Give ``numbers`` another payload type (a longer line, a newer mtime)."""
+    path = project / "payload_change" / "datasets.py"
+    text = path.read_text()
+    assert "Dataset[list[int]]" in text
+    path.write_text(text.replace("Dataset[list[int]]", "Dataset[dict[str, str]]"))
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 2_000_000_000))
+
+
+@pytest.mark.slow
+def test_daemon_rechecks_tasks_after_a_payload_change(project: Path) -> None:
+    dmypy = [sys.executable, "-m", "mypy.dmypy", "--status-file", str(project / "dmypy.json")]
+    run = [*dmypy, "run", "--", "--config-file", "mypy.ini", "--cache-dir", ".dmypy_cache"]
+    target = ["-p", "payload_change"]
+
+    def check() -> str:
+        done = subprocess.run(
+            [*run, *target], capture_output=True, text=True, timeout=300, check=False
+        )
+        assert "Daemon" not in done.stderr or done.returncode in (0, 1), done.stderr
+        return done.stdout.replace("Daemon started\n", "")
+
+    try:
+        expect("payload_change_before", check())
+        change_payload(project)
+        expect("payload_change_after", check())
+    finally:
+        subprocess.run([*dmypy, "stop"], capture_output=True, timeout=60, check=False)
+
+
+def test_plugin_leaves_sys_path_alone(project: Path) -> None:
+    before = list(sys.path)
+    run_mypy("same_module.py")
+    assert sys.path == before
+
+
+def test_import_glacier_does_not_import_the_plugin() -> None:
+    code = (
+        "import sys, glacier\n"
+        "loaded = sorted(m for m in sys.modules if m == 'mypy' or m.startswith('mypy.'))\n"
+        "assert 'glacier.mypy' not in sys.modules and not loaded, loaded\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
