@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from _pulumi_mocks import RecordedResource, Run, is_taggable, run_program
+
 from glacier_aws import Environment
 
 ACCOUNT = "111122223333"
@@ -63,6 +64,7 @@ def _pipeline_program(bundle: str) -> Any:
     def program() -> None:
         import pulumi
         import pulumi_aws as aws
+
         from glacier_aws.deploy import (
             DatasetLocation,
             FargateTask,
@@ -484,7 +486,10 @@ def test_a_task_without_datasets_gets_no_data_statement() -> None:
             "StepFunctions.1",
         ),
         (lambda d: d.log_group("x", retention_days=0), "retention_days"),
-        (lambda d: d.DatasetLocation("a/b", "bucket"), "invalid dataset name"),
+        (lambda d: d.DatasetLocation("a*", "bucket"), "wildcards or variables"),
+        (lambda d: d.DatasetLocation("${aws:username}", "b"), "wildcards or variables"),
+        (lambda d: d.DatasetLocation("d", "b", prefix="x/?"), "wildcards or variables"),
+        (lambda d: d.DatasetLocation("", "b"), "invalid dataset name"),
     ],
 )
 def test_component_errors(make: Any, match: str) -> None:

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 from _pulumi_mocks import RecordedResource, Run, is_taggable, run_program
-from glacier_aws import Environment, RdsDatabase, S3Bucket, pulumi_program_running
 
 from glacier import Dataset, Pipeline
+from glacier_aws import Environment, RdsDatabase, S3Bucket, pulumi_program_running
 
 ACCOUNT = "111122223333"
 BUCKET = "aws:s3/bucket:Bucket"
@@ -172,8 +172,13 @@ def test_rds_postgres_secure_defaults(prod: Run) -> None:
     assert db["publiclyAccessible"] is False
     assert db["manageMasterUserPassword"] is True
     assert "password" not in db
-    assert db["backupRetentionPeriod"] > 0
+    assert db["backupRetentionPeriod"] >= 7
     assert db["deletionProtection"] is True
+    assert db["multiAz"] is True
+    assert db["autoMinorVersionUpgrade"] is True
+    assert db["copyTagsToSnapshot"] is True
+    assert db["iamDatabaseAuthenticationEnabled"] is True
+    assert db["enabledCloudwatchLogsExports"] == ["postgresql", "upgrade"]
     assert db["skipFinalSnapshot"] is False
     assert db["finalSnapshotIdentifier"] == "warehouse-final"
 
@@ -182,6 +187,7 @@ def test_rds_in_dev_has_no_deletion_protection() -> None:
     run = run_program(lambda: Environment(ACCOUNT, "us-west-2", "dev").rds("scratch-db"))
     db = run.one(INSTANCE).inputs
     assert db["deletionProtection"] is False
+    assert db["multiAz"] is False
     assert db["skipFinalSnapshot"] is True
     assert db["storageEncrypted"] is True and db["publiclyAccessible"] is False
 

@@ -35,6 +35,7 @@ __all__ = [
 READ_ACTIONS = ("s3:GetObject",)
 LIST_ACTIONS = ("s3:ListBucket",)
 WRITE_ACTIONS = ("s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload")
+_IAM_SPECIAL = ("*", "?", "${")
 
 
 @dataclass(frozen=True)
@@ -52,10 +53,16 @@ class DatasetLocation:
     prefix: str = ""
 
     def __post_init__(self) -> None:
-        if not self.dataset or "/" in self.dataset or "*" in self.dataset:
-            raise ValueError(f"invalid dataset name {self.dataset!r} for an S3 key")
-        if "*" in self.prefix or "?" in self.prefix:
-            raise ValueError(f"dataset {self.dataset!r}: prefix {self.prefix!r} has a wildcard")
+        # `*`, `?` and `${...}` mean wildcards and policy variables inside IAM ARNs: a name
+        # holding them would widen the grant beyond this dataset.
+        for what, text in (("dataset name", self.dataset), ("prefix", self.prefix)):
+            if any(bad in text for bad in _IAM_SPECIAL):
+                raise ValueError(
+                    f"dataset {self.dataset!r}: {what} {text!r} contains one of "
+                    f"{' '.join(_IAM_SPECIAL)}, which IAM reads as wildcards or variables"
+                )
+        if not self.dataset:
+            raise ValueError("invalid dataset name '': it names the S3 object")
 
     @property
     def ephemeral(self) -> bool:
