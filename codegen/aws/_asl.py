@@ -43,7 +43,7 @@ _BACKOFF = 2.0
 
 def placeholder(kind: str, name: str) -> str:
     """The placeholder the program replaces: ``${function:extract}``."""
-    return "${%s:%s}" % (kind, name)
+    return f"${{{kind}:{name}}}"
 
 
 def task_state_name(task: str) -> str:
@@ -77,7 +77,7 @@ def _retry(task: TaskModel) -> list[dict[str, Any]]:
 
 def _timeout(task: TaskModel) -> int | None:
     if task.timeout is not None:
-        return max(1, int(round(task.timeout)))
+        return max(1, round(task.timeout))
     compute = task.compute
     if compute is not None and compute.kind == "container" and compute.timeout_s:
         return compute.timeout_s
@@ -96,9 +96,7 @@ def _task_state(task: TaskModel) -> dict[str, Any]:
             "NetworkConfiguration": {
                 "AwsvpcConfiguration": {"Subnets": SUBNETS, "AssignPublicIp": ASSIGN_PUBLIC_IP}
             },
-            "Overrides": {
-                "ContainerOverrides": [{"Name": CONTAINER, "Environment": [execution]}]
-            },
+            "Overrides": {"ContainerOverrides": [{"Name": CONTAINER, "Environment": [execution]}]},
         }
     else:
         state["Resource"] = "arn:aws:states:::lambda:invoke"

@@ -53,9 +53,7 @@ def _imported_top_names(source: str) -> set[str]:
     return found
 
 
-def third_party_requirements(
-    sliced: list[SlicedModule], project: Mapping[str, Any]
-) -> list[str]:
+def third_party_requirements(sliced: list[SlicedModule], project: Mapping[str, Any]) -> list[str]:
     """Requirement lines for the distributions the sliced task code imports.
 
     Pinned to the version installed where ``glacier build`` runs (that is the version the

@@ -124,8 +124,10 @@ def vendored_sources() -> dict[str, str]:
     for package in ("glacier", "glacier_aws"):
         spec = importlib.util.find_spec(package)
         if spec is None or not spec.submodule_search_locations:
-            raise RuntimeError(f"{package} is not installed; it is part of the glacier distribution")
-        folder = list(spec.submodule_search_locations)[0]
+            raise RuntimeError(
+                f"{package} is not installed; it is part of the glacier distribution"
+            )
+        folder = next(iter(spec.submodule_search_locations))
         for here, dirs, names in os.walk(folder):
             dirs[:] = sorted(d for d in dirs if d not in _GLACIER_EXCLUDED_DIRS)
             for name in sorted(names):
@@ -230,4 +232,6 @@ def _program(
 ) -> str:
     from codegen.aws._program import program_text
 
-    return program_text(model, env, blocks, deploys=deploys, source_file=source_file, handler=HANDLER)
+    return program_text(
+        model, env, blocks, deploys=deploys, source_file=source_file, handler=HANDLER
+    )

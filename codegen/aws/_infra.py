@@ -203,9 +203,13 @@ def _pulumi_names(stmts: Iterable[_Stmt]) -> set[str]:
 def _import_text(node: ast.Import | ast.ImportFrom, needed: set[str], text: str) -> str | None:
     """The import reduced to the ``needed`` names; verbatim when it binds only those."""
     keep = [a for a in node.names if (a.asname or a.name.split(".")[0]) in needed]
-    if isinstance(node, ast.ImportFrom) and not node.level and node.module:
-        if node.module.split(".")[0] in _NEVER_IMPORTED:
-            return None
+    if (
+        isinstance(node, ast.ImportFrom)
+        and not node.level
+        and node.module
+        and node.module.split(".")[0] in _NEVER_IMPORTED
+    ):
+        return None
     if isinstance(node, ast.Import):
         keep = [a for a in keep if a.name.split(".")[0] not in _NEVER_IMPORTED]
     if not keep:
@@ -257,9 +261,7 @@ def place_infrastructure(
                 env = inherited[0]
             elif len(inherited) > 1:
                 env = inherited[0]
-                placement.conflicts.append(
-                    (module, info.file, stmt.start_line, tuple(inherited))
-                )
+                placement.conflicts.append((module, info.file, stmt.start_line, tuple(inherited)))
             elif stmt.uses & pulumi_names:
                 env = DEFAULT_ENV
             else:

@@ -158,7 +158,7 @@ def _task_context(model: PipelineModel, task: TaskModel, index: int) -> dict[str
         memory = compute.memory_mb if compute is not None else 512
         timeout = compute.timeout_s if compute is not None and compute.timeout_s else 300
         if task.timeout is not None:
-            timeout = min(timeout, max(1, int(round(task.timeout))))
+            timeout = min(timeout, max(1, round(task.timeout)))
         context.update(memory_mb=memory, timeout_s=timeout)
     return context
 
@@ -181,7 +181,11 @@ def program_text(
     """The text of ``pulumi/<env>/__main__.py``."""
     own: list[str] = []
     if deploys:
-        own = ["import pathlib", "import pulumi", "from glacier_aws import deploy as glacier_deploy"]
+        own = [
+            "import pathlib",
+            "import pulumi",
+            "from glacier_aws import deploy as glacier_deploy",
+        ]
     user_imports = [b.text for b in blocks if b.is_import]
     sections_by_file: dict[str, list[str]] = {}
     for block in blocks:
@@ -192,11 +196,17 @@ def program_text(
     task_contexts = [_task_context(model, t, i + 1) for i, t in enumerate(tasks)]
     stored = [d for d in model.datasets if d.storage is not None and not _is_table(d)]
     data_buckets = sorted(
-        {d.storage.bucket for d in stored if d.storage and d.storage.kind == "object" and d.storage.bucket}
+        {
+            d.storage.bucket
+            for d in stored
+            if d.storage and d.storage.kind == "object" and d.storage.bucket
+        }
     )
     bucket_exports = [(_py(d.name), _export_expr(d)) for d in stored] if deploys else []
     env_var = _env_variable(model, env)
-    import_block = "\n\n".join("\n".join(lines) for lines in _imports([*own, *user_imports]) if lines)
+    import_block = "\n\n".join(
+        "\n".join(lines) for lines in _imports([*own, *user_imports]) if lines
+    )
     return render(
         "aws/__main__.py.j2",
         source_file=source_file,

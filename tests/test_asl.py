@@ -1,0 +1,275 @@
+"""``statemachine.asl.json``: valid ASL (the real asl-validator) that runs the DAG correctly.
+
+The DAG check walks the definition as Step Functions would: states in sequence, the branches
+of a Parallel state side by side, the next state only once every branch ended. It records
+when each task starts and ends and asserts that every producer ended before each consumer
+started, and that every task of the pipeline appears exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from codegen.aws._asl import levels, state_machine, state_machine_json
+from glacier.model import ComputeModel, InputModel, PipelineModel, Span, TaskModel
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ["layer1_local.py", "layer2_environments.py", "layer3_raw_pulumi.py", "orders"]
+VALIDATOR = ROOT / "node_modules" / ".bin" / "asl-validator"
+
+
+@pytest.fixture(scope="session")
+def asl_validator() -> Path:
+    """The real asl-validator, installed from package-lock.json with `npm ci` when missing."""
+    if not VALIDATOR.exists():
+        npm = shutil.which("npm")
+        if npm is None:
+            pytest.skip("npm is not installed: cannot install asl-validator (package.json)")
+        subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=ROOT,
+            check=True,
+            timeout=600,
+        )
+    return VALIDATOR
+
+
+def _model(tasks: list[tuple[str, list[str], list[str]]], **extra: Any) -> PipelineModel:
+    """A pipeline from (task, inputs, outputs) triples."""
+    from glacier.model import DatasetModel
+
+    span = Span("p.py", 1, 1)
+    names = sorted({d for _, ins, outs in tasks for d in [*ins, *outs]})
+    datasets = [DatasetModel(n, "p", n, None, None, span) for n in names]
+    models = [
+        TaskModel(
+            name,
+            name,
+            "p",
+            tuple(InputModel(f"p{i}", d) for i, d in enumerate(ins)),
+            tuple(outs),
+            extra.get("compute", {}).get(name),
+            extra.get("retries", {}).get(name, 0),
+            None,
+            span,
+        )
+        for name, ins, outs in tasks
+    ]
+    return PipelineModel.create(
+        name="p",
+        module="p",
+        variable="pipeline",
+        schedule=None,
+        description=None,
+        span=span,
+        datasets=datasets,
+        tasks=models,
+    )
+
+
+def _example_models() -> Iterator[tuple[str, PipelineModel]]:
+    from analyzer import analyze
+
+    for example in EXAMPLES:
+        analysis = analyze([str(ROOT / "examples" / example)])
+        for model in analysis.pipelines:
+            yield example, model
+
+
+CORPUS: dict[str, PipelineModel] = {
+    "chain": _model([("a", [], ["x"]), ("b", ["x"], ["y"]), ("c", ["y"], [])]),
+    "diamond": _model(
+        [("a", [], ["x"]), ("b", ["x"], ["y"]), ("c", ["x"], ["z"]), ("d", ["y", "z"], [])]
+    ),
+    "skewed": _model(  # `late` depends on a long chain and on a root: levels must hold
+        [
+            ("r1", [], ["a"]),
+            ("r2", [], ["b"]),
+            ("m", ["a"], ["c"]),
+            ("n", ["c"], ["d"]),
+            ("late", ["d", "b"], []),
+        ]
+    ),
+    "independent": _model([("a", [], ["x"]), ("b", [], ["y"]), ("c", [], [])]),
+    "state names": _model(  # task names that collide with the generated state names
+        [("Level2", [], ["x"]), ("PipelineFailed", [], ["y"]), ("z", ["x", "y"], [])],
+        retries={"z": 3},
+        compute={"PipelineFailed": ComputeModel("container", 1024, None, "img", 256)},
+    ),
+    "empty": _model([]),
+}
+
+
+# -- a small interpreter of the definition's control flow ---------------------------------------
+
+
+def _run(
+    states: dict[str, Any], start: str, clock: list[int], seen: dict[str, tuple[int, int]]
+) -> None:
+    name: str | None = start
+    steps = 0
+    while name is not None:
+        steps += 1
+        assert steps < 10_000, "the definition loops"
+        state = states[name]
+        kind = state["Type"]
+        if kind == "Task":
+            task = _task_of(state)
+            assert task not in seen, f"task {task!r} runs twice"
+            clock[0] += 1
+            begin = clock[0]
+            clock[0] += 1
+            seen[task] = (begin, clock[0])
+        elif kind == "Parallel":
+            # Branches run concurrently: each starts when the Parallel state starts.
+            start_time = clock[0]
+            ends = []
+            for branch in state["Branches"]:
+                branch_clock = [start_time]
+                _run(branch["States"], branch["StartAt"], branch_clock, seen)
+                ends.append(branch_clock[0])
+            clock[0] = max(ends, default=start_time)
+        elif kind in ("Succeed", "Fail"):
+            return
+        if state.get("End"):
+            return
+        name = state.get("Next")
+        assert name is not None, f"state {name!r} neither ends nor has a Next"
+
+
+def _task_of(state: dict[str, Any]) -> str:
+    params = state["Parameters"]
+    ref = params.get("FunctionName") or params.get("TaskDefinition")
+    assert isinstance(ref, str) and ref.startswith("${") and ref.endswith("}")
+    return ref[2:-1].split(":", 1)[1]
+
+
+def _schedule(model: PipelineModel) -> dict[str, tuple[int, int]]:
+    definition = state_machine(model)
+    seen: dict[str, tuple[int, int]] = {}
+    _run(definition["States"], definition["StartAt"], [0], seen)
+    return seen
+
+
+def _assert_runs_dag(model: PipelineModel) -> None:
+    seen = _schedule(model)
+    assert sorted(seen) == sorted(t.name for t in model.tasks)
+    for task, ups in model.upstream().items():
+        for up in ups:
+            assert seen[up][1] <= seen[task][0], f"{up} must end before {task} starts"
+
+
+@pytest.mark.parametrize("name", sorted(CORPUS))
+def test_corpus_runs_every_task_once_after_its_producers(name: str) -> None:
+    _assert_runs_dag(CORPUS[name])
+
+
+def test_examples_run_every_task_once_after_its_producers() -> None:
+    found = list(_example_models())
+    assert {example for example, _ in found} == set(EXAMPLES)
+    for _, model in found:
+        _assert_runs_dag(model)
+
+
+def test_independent_tasks_run_in_parallel() -> None:
+    seen = _schedule(CORPUS["diamond"])
+    (b_start, b_end), (c_start, c_end) = seen["b"], seen["c"]
+    assert b_start < c_end and c_start < b_end  # overlapping intervals
+    assert levels(CORPUS["skewed"]) == [["r1", "r2"], ["m"], ["n"], ["late"]]
+
+
+def test_retries_timeouts_and_failures() -> None:
+    definition = state_machine(CORPUS["state names"])
+    states = definition["States"]
+    fail = [n for n, s in states.items() if s["Type"] == "Fail"]
+    assert len(fail) == 1 and fail[0] not in ("Level2", "PipelineFailed")
+    top = [s for s in states.values() if s["Type"] != "Fail"]
+    assert all(s["Catch"][0]["Next"] == fail[0] for s in top)
+    assert states["z"]["Retry"] == [
+        {"ErrorEquals": ["States.ALL"], "IntervalSeconds": 2, "MaxAttempts": 3, "BackoffRate": 2.0}
+    ]
+    branch_states = {
+        name: state
+        for s in top
+        if s["Type"] == "Parallel"
+        for b in s["Branches"]
+        for name, state in b["States"].items()
+    }
+    container = branch_states["PipelineFailed"]
+    assert container["Resource"] == "arn:aws:states:::ecs:runTask.sync"
+    assert container["Parameters"]["TaskDefinition"] == "${task_definition:PipelineFailed}"
+    env = container["Parameters"]["Overrides"]["ContainerOverrides"][0]["Environment"]
+    assert env == [{"Name": "GLACIER_EXECUTION", "Value.$": "$$.Execution.Name"}]
+    lam = branch_states["Level2"]
+    assert lam["Resource"] == "arn:aws:states:::lambda:invoke"
+    assert lam["Parameters"]["Payload"] == {"execution.$": "$$.Execution.Name"}
+    assert "Retry" not in lam
+
+
+def test_example_task_settings_reach_the_definition() -> None:
+    models = dict(_example_models())
+    orders = state_machine(models["orders"])["States"]
+    assert orders["validate"]["Retry"][0]["MaxAttempts"] == 2
+    level = next(s for s in orders.values() if s["Type"] == "Parallel")
+    branches = {b["StartAt"]: b["States"][b["StartAt"]] for b in level["Branches"]}
+    assert set(branches) == {"archive_rejections", "rank_customers", "revenue_by_day"}
+    assert orders["write_report"]["TimeoutSeconds"] == 120
+
+
+def _validate(validator: Path, path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(validator), "--json-path", str(path)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_asl_validator_accepts_every_definition(asl_validator: Path, tmp_path: Path) -> None:
+    definitions = {f"example-{e}": m for e, m in _example_models()}
+    definitions.update({f"corpus-{k}": m for k, m in CORPUS.items()})
+    for name, model in definitions.items():
+        path = tmp_path / (name.replace("/", "_").replace(" ", "_") + ".asl.json")
+        path.write_text(state_machine_json(model), encoding="utf-8")
+        result = _validate(asl_validator, path)
+        assert result.returncode == 0, f"{name}: {result.stdout}{result.stderr}"
+
+
+def test_asl_validator_rejects_a_broken_definition(asl_validator: Path, tmp_path: Path) -> None:
+    """The validator is real: a definition whose Next points nowhere fails."""
+    definition = json.loads(state_machine_json(CORPUS["chain"]))
+    definition["States"]["a"]["Next"] = "nowhere"
+    path = tmp_path / "broken.asl.json"
+    path.write_text(json.dumps(definition), encoding="utf-8")
+    result = _validate(asl_validator, path)
+    assert result.returncode != 0
+    assert "nowhere" in result.stdout + result.stderr
+
+
+def test_definition_is_deterministic_json() -> None:
+    for _, model in _example_models():
+        text = state_machine_json(model)
+        assert text == state_machine_json(model)
+        assert text.endswith("\n") and json.loads(text)["StartAt"]
+
+
+def test_the_dag_check_catches_a_consumer_started_too_early() -> None:
+    """The checker is not vacuous: `b` and `a` of a chain in one Parallel state fail it."""
+    definition = state_machine(CORPUS["independent"])
+    states = definition["States"]
+    seen: dict[str, tuple[int, int]] = {}
+    _run(states, definition["StartAt"], [0], seen)
+    chain = CORPUS["chain"]
+    wrong = {"a": seen["a"], "b": seen["b"], "c": seen["c"]}  # all three overlap
+    with pytest.raises(AssertionError):
+        for task, ups in chain.upstream().items():
+            for up in ups:
+                assert wrong[up][1] <= wrong[task][0]
