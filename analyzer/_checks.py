@@ -61,8 +61,8 @@ def check_graph(g: GraphInput) -> tuple[list[Diagnostic], list[FoundTask], list[
     def where(task: FoundTask) -> str:
         return f"{g.file_of(task.module)}:{task.pos[0]}:{task.pos[1]}"
 
-    def at(task: FoundTask, rule: type, **values: object) -> None:
-        found.append(rule.make(g.file_of(task.module), *task.pos, **values))  # type: ignore[attr-defined]
+    def at(found_task: FoundTask, rule: type, /, **values: object) -> None:
+        found.append(rule.make(g.file_of(found_task.module), *found_task.pos, **values))  # type: ignore[attr-defined]
 
     # duplicate task names: the first one in source order wins
     tasks: list[FoundTask] = []

@@ -130,9 +130,9 @@ class Resolver:
             self._reported.add(key)
             self.diagnostics.append(diagnostic)
 
-    def at(self, module: str, pos: Pos, rule: Any, **values: Any) -> None:
-        file = self.modules[module].file
-        self.report(module, rule.make(file, pos[0], pos[1], pos[2], pos[3], **values))
+    def at(self, module_id: str, pos: Pos, rule: Any, /, **values: Any) -> None:
+        file = self.modules[module_id].file
+        self.report(module_id, rule.make(file, pos[0], pos[1], pos[2], pos[3], **values))
 
     # -- bindings -----------------------------------------------------------------------------
 

@@ -245,6 +245,13 @@ def _pos(node: ast.AST) -> Pos:
     return (line, col + 1, end_line, (end_col if end_col is not None else col) + 1)
 
 
+def _def_pos(node: ast.FunctionDef | ast.AsyncFunctionDef) -> Pos:
+    """From ``def`` (or ``async``) to the end of the function's name, on the ``def`` line."""
+    keyword = len("async def ") if isinstance(node, ast.AsyncFunctionDef) else len("def ")
+    column = node.col_offset + 1
+    return (node.lineno, column, node.lineno, column + keyword + len(node.name.encode()))
+
+
 def _text(node: ast.AST, limit: int = 120) -> str:
     try:
         text = ast.unparse(node)
@@ -450,7 +457,7 @@ class _Reader:
         )
         return Function(
             name=node.name,
-            pos=_pos(node),
+            pos=_def_pos(node),
             decorators=decorators,
             params=tuple(params),
             returns=self.annotation(node.returns) if node.returns is not None else None,

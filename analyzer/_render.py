@@ -1,0 +1,93 @@
+"""Diagnostics → text, JSON or GitHub workflow annotations. Rendering only: no analysis here."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from analyzer._diagnostics import Diagnostic
+
+__all__ = ["Summary", "render_github", "render_json", "render_text", "summarize_run"]
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    errors: int
+    warnings: int
+    files: int
+    pipelines: int
+
+    def to_dict(self) -> dict[str, int]:
+        return {
+            "errors": self.errors,
+            "warnings": self.warnings,
+            "files": self.files,
+            "pipelines": self.pipelines,
+        }
+
+    def sentence(self) -> str:
+        checked = f"{_plural(self.pipelines, 'pipeline')} in {_plural(self.files, 'file')} checked"
+        if not self.errors and not self.warnings:
+            return f"No problems found ({checked})"
+        parts = [
+            _plural(n, w) for n, w in ((self.errors, "error"), (self.warnings, "warning")) if n
+        ]
+        return f"Found {' and '.join(parts)} ({checked})"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def summarize_run(diagnostics: Sequence[Diagnostic], files: int, pipelines: int) -> Summary:
+    errors = sum(1 for d in diagnostics if d.severity == "error")
+    return Summary(errors, len(diagnostics) - errors, files, pipelines)
+
+
+def render_text(diagnostics: Sequence[Diagnostic], summary: Summary | None) -> str:
+    """``path:line:col: GLC### message`` and an indented hint per diagnostic, then a summary."""
+    lines: list[str] = []
+    for d in diagnostics:
+        severity = "" if d.severity == "error" else " [warning]"
+        lines.append(f"{d.path}:{d.line}:{d.column}: {d.code}{severity} {d.message}")
+        if d.hint:
+            lines.append(f"  hint: {d.hint}")
+    if summary is not None:
+        lines.append(summary.sentence())
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+def render_json(diagnostics: Sequence[Diagnostic], summary: Summary) -> str:
+    payload = {"diagnostics": [d.to_dict() for d in diagnostics], "summary": summary.to_dict()}
+    return json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
+
+
+def render_github(diagnostics: Sequence[Diagnostic], summary: Summary | None) -> str:
+    """GitHub Actions workflow commands (``::error file=...::message``), one per diagnostic."""
+    lines = []
+    for d in diagnostics:
+        properties = ",".join(
+            f"{key}={_escape_property(str(value))}"
+            for key, value in (
+                ("file", d.path),
+                ("line", d.line),
+                ("col", d.column),
+                ("endLine", d.end_line),
+                ("endColumn", d.end_column),
+                ("title", f"{d.code} {d.name}"),
+            )
+        )
+        text = d.message if not d.hint else f"{d.message}\nhint: {d.hint}"
+        lines.append(f"::{d.severity} {properties}::{_escape_data(text)}")
+    if summary is not None:
+        lines.append(summary.sentence())
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+def _escape_data(value: str) -> str:
+    return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(value: str) -> str:
+    return _escape_data(value).replace(":", "%3A").replace(",", "%2C")

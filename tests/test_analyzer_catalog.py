@@ -1,0 +1,88 @@
+"""The diagnostics catalog and the registry agree, and every documented example is real.
+
+Fixit style: each rule's *Example* (invalid) and *Fix* (valid) in ``docs/diagnostics.md``
+are run through the analyzer; the harness asserts on codes, not on prose.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from analyzer import RULES, analyze
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "diagnostics.md"
+HEADING = re.compile(r"^## (GLC\d{3}) `([a-z0-9-]+)`", re.MULTILINE)
+NO_EXAMPLE = {"GLC002"}  # the problem is in the bytes; tested in test_analyzer_robustness.py
+
+
+def _entries() -> dict[str, tuple[str, str | None, str | None]]:
+    text = DOC.read_text(encoding="utf-8")
+    found: dict[str, tuple[str, str | None, str | None]] = {}
+    matches = list(HEADING.finditer(text))
+    for match, following in zip(matches, [*matches[1:], None], strict=True):
+        body = text[match.end() : following.start() if following else len(text)]
+        found[match.group(1)] = (
+            match.group(2),
+            _block(body, "**Example**"),
+            _block(body, "**Fix**"),
+        )
+    return found
+
+
+def _block(body: str, label: str) -> str | None:
+    start = body.find(label)
+    if start == -1:
+        return None
+    match = re.search(r"```python\n(.*?)```", body[start:], re.DOTALL)
+    return match.group(1) if match else None
+
+
+ENTRIES = _entries()
+RUNNABLE = sorted(code for code in ENTRIES if code not in NO_EXAMPLE)
+
+
+def _codes(tmp_path: Path, source: str) -> list[str]:
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'example'\n")
+    module = tmp_path / "example.py"
+    module.write_text(source, encoding="utf-8")
+    return [d.code for d in analyze([module]).diagnostics]
+
+
+def test_every_registered_code_has_a_catalog_entry_and_vice_versa() -> None:
+    assert sorted(ENTRIES) == sorted(RULES)
+
+
+def test_catalog_names_match_the_registry() -> None:
+    assert {code: name for code, (name, _, _) in ENTRIES.items()} == {
+        code: rule.name for code, rule in RULES.items()
+    }
+
+
+def test_every_entry_but_the_byte_level_one_has_an_example_and_a_fix() -> None:
+    missing = [c for c in RUNNABLE if ENTRIES[c][1] is None or ENTRIES[c][2] is None]
+    assert missing == []
+
+
+def test_messages_follow_the_house_style() -> None:
+    for rule in RULES.values():
+        assert not rule.message.endswith("."), rule.code
+        assert rule.hint is None or not rule.hint.endswith("."), rule.code
+        assert re.fullmatch(r"GLC\d{3}", rule.code)
+        assert re.fullmatch(r"[a-z]+(-[a-z]+)*", rule.name)
+
+
+@pytest.mark.parametrize("code", RUNNABLE)
+def test_example_produces_its_code(tmp_path: Path, code: str) -> None:
+    example = ENTRIES[code][1]
+    assert example is not None
+    assert code in _codes(tmp_path, example)
+
+
+@pytest.mark.parametrize("code", RUNNABLE)
+def test_fix_is_clean(tmp_path: Path, code: str) -> None:
+    fix = ENTRIES[code][2]
+    assert fix is not None
+    assert _codes(tmp_path, fix) == []
