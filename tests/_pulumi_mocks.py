@@ -52,6 +52,10 @@ __all__ = [
     "run_program",
 ]
 
+# How the engine marks a secret value in a property map (pulumi.runtime.rpc's constants).
+_SIG_KEY = "4dabf18193072939515e22adb298388d"
+_SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 
@@ -86,6 +90,9 @@ class RecordedResource:
     provider: str | None
     """The provider reference ``<provider urn>::<provider id>``, or None for the default."""
     custom: bool
+    secrets: frozenset[str] = frozenset()
+    """Top-level input keys whose value was (or contained) a secret; ``inputs`` holds them
+    unwrapped."""
 
     @property
     def provider_urn(self) -> str | None:
@@ -173,7 +180,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
     _providers: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
-        inputs = dict(args.inputs)
+        inputs, secrets = _unwrap_secrets(dict(args.inputs))
         urn = getattr(_CURRENT, "urn", "")
         if not args.custom:  # a component: nothing computed by a cloud
             outputs: dict[str, Any] = {}
@@ -188,7 +195,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
             region, account = self._where(args.provider)
             outputs = computed_outputs(args.typ, args.name, inputs, region, account)
             id_ = outputs["id"]
-        state = {**inputs, **outputs}
+        state = {**inputs, **outputs}  # what the tests read: secrets unwrapped
+        engine_state = {**args.inputs, **outputs}  # what the program sees: secrets kept
         self.resources.append(
             RecordedResource(
                 type=args.typ,
@@ -199,9 +207,10 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 urn=urn,
                 provider=args.provider or None,
                 custom=bool(args.custom),
+                secrets=frozenset(secrets),
             )
         )
-        return id_, state
+        return id_, engine_state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], None]:
         self.calls.append((args.token, dict(args.args)))
@@ -270,6 +279,23 @@ def computed_outputs(
         out["revision"] = 1
         out["arnWithoutRevision"] = out["arn"].rsplit(":", 1)[0]
     return out
+
+
+def _unwrap_secrets(inputs: dict[str, Any]) -> tuple[dict[str, Any], set[str]]:
+    """Inputs with secret markers removed, and the top-level keys that held a secret."""
+    secrets: set[str] = set()
+
+    def unwrap(value: Any, key: str) -> Any:
+        if isinstance(value, dict):
+            if value.get(_SIG_KEY) == _SECRET_SIG:
+                secrets.add(key)
+                return unwrap(value.get("value"), key)
+            return {k: unwrap(v, key) for k, v in value.items()}
+        if isinstance(value, list):
+            return [unwrap(v, key) for v in value]
+        return value
+
+    return {k: unwrap(v, k) for k, v in inputs.items()}, secrets
 
 
 def _service_of(token: str) -> str:

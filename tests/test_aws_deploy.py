@@ -516,3 +516,82 @@ def test_recorded_resource_helpers(deployed: Run) -> None:
     function: RecordedResource = deployed.one(FUNCTION)
     assert function.parent_type == "glacier:aws:LambdaTask"
     assert Path(str(function.inputs["code"].path)).name.startswith("bundle")
+
+
+def test_default_environment_wiring_without_an_environment(tmp_path: Path) -> None:
+    """The `default` program: no Environment, the stack's default provider, secret env vars."""
+    import pulumi
+
+    from glacier_aws import deploy
+
+    def program() -> None:
+        tags = {"glacier:environment": "default", "managed-by": "glacier"}
+        opts = pulumi.ResourceOptions(provider=None)
+        scratch = deploy.ScratchBucket("sales-scratch", tags=tags, opts=opts)
+        landing = deploy.secure_bucket("sales-landing", bucket="sales-landing", tags=tags)
+        secret = pulumi.Output.secret("postgresql://u:p@db/sales")
+        task = deploy.LambdaTask(
+            "sales-load",
+            pipeline="sales",
+            task="load",
+            code=pulumi.FileArchive(str(tmp_path)),
+            reads=[deploy.DatasetLocation("orders", bucket="sales-landing")],
+            scratch_bucket=scratch.name,
+            environment={"GLACIER_DATABASE_URL": secret},
+            tags=tags,
+            opts=opts,
+        )
+        machine = deploy.PipelineStateMachine(
+            "sales",
+            definition={
+                "StartAt": "load",
+                "States": {
+                    "load": {
+                        "Type": "Task",
+                        "Resource": "arn:aws:states:::lambda:invoke",
+                        "Parameters": {"FunctionName": "${function:load}"},
+                        "End": True,
+                    }
+                },
+            },
+            functions={"load": task},
+            tags=tags,
+            opts=opts,
+        )
+        deploy.export_deployment(
+            state_machine_arn=machine.arn,
+            buckets={"glacier:scratch": scratch.name, "orders": landing["bucket"].bucket},
+        )
+
+    run = run_program(program)
+    assert not run.of_type("pulumi:providers:aws")
+    assert all(r.provider is None for r in run if r.custom)
+    for resource in run:
+        if resource.custom and is_taggable(resource.type):
+            assert resource.tags == {"glacier:environment": "default", "managed-by": "glacier"}
+    function = run.one(FUNCTION)
+    assert "environment" in function.secrets  # the URL stays a secret in the state
+    variables = function.inputs["environment"]["variables"]
+    assert variables["GLACIER_DATABASE_URL"] == "postgresql://u:p@db/sales"
+    assert run.exports["buckets"] == {"glacier:scratch": "sales-scratch", "orders": "sales-landing"}
+    assert {r.type.split(":")[-1] for r in run if r.name.startswith("sales-landing")} >= {
+        "Bucket",
+        "BucketPublicAccessBlock",
+        "BucketPolicy",
+        "BucketVersioning",
+        "BucketOwnershipControls",
+        "BucketServerSideEncryptionConfiguration",
+    }
+
+
+def test_secret_inputs_are_recorded_unwrapped_and_marked() -> None:
+    import pulumi
+    import pulumi_aws as aws
+
+    def program() -> Any:
+        group = aws.cloudwatch.LogGroup("g", name=pulumi.Output.secret("hidden"))
+        return group.name
+
+    run = run_program(program)
+    assert run.one(LOG_GROUP).inputs["name"] == "hidden"
+    assert run.one(LOG_GROUP).secrets == {"name"}
