@@ -1,0 +1,253 @@
+"""The generated Lambda handler, invoked in-process against moto's real S3 server.
+
+For every example, the bundle that ``glacier build`` writes is imported from disk and each
+task is invoked in dependency order, as the state machine would, with one execution name.
+The oracle is a local run of the same example with ``LocalExecutor`` (in a subprocess, so
+the user's modules and the bundle's sliced copies never share ``sys.modules``): every stored
+dataset must hold the same bytes in S3 as in the local data directory (same format, same
+serialisation), every table the same rows, and every ephemeral dataset the same value.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import pickle
+import shutil
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+boto3 = pytest.importorskip("boto3")
+moto_server = pytest.importorskip("moto.server")
+
+from analyzer import analyze  # noqa: E402
+from codegen.aws import emit_programs  # noqa: E402
+from codegen.aws._infra import DEFAULT_ENV  # noqa: E402
+from glacier.model import PipelineModel  # noqa: E402
+from glacier_local import _io  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ["layer1_local.py", "layer2_environments.py", "layer3_raw_pulumi.py", "orders"]
+SCRATCH = "glacier-scratch-test"
+
+_LOCAL_RUN = r"""
+import importlib, pickle, sys
+sys.path.insert(0, sys.argv[1])
+from glacier_local import LocalExecutor
+module = importlib.import_module(sys.argv[2])
+result = LocalExecutor(data_dir=sys.argv[3], max_workers=1).execute(module.pipeline)
+assert result.ok, result
+with open(sys.argv[4], "wb") as fh:
+    pickle.dump(dict(result.outputs), fh)
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint() -> Iterator[str]:
+    port = _free_port()
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def aws_env(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3_endpoint)
+    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(key, raising=False)
+    return boto3.client("s3", endpoint_url=s3_endpoint)
+
+
+@pytest.fixture
+def isolated_imports() -> Iterator[None]:
+    """The bundle's modules (`orders`, `glacier_handler` ...) must not leak into other tests."""
+    modules = dict(sys.modules)
+    meta_path = list(sys.meta_path)
+    path = list(sys.path)
+    try:
+        yield
+    finally:
+        sys.modules.clear()
+        sys.modules.update(modules)
+        sys.meta_path[:] = meta_path
+        sys.path[:] = path
+
+
+def _bucket(storage: dict[str, Any]) -> str:
+    return str(storage.get("bucket") or storage.get("name"))
+
+
+def _write_bundle(model: PipelineModel, analysis: Any, into: Path) -> Path:
+    files = emit_programs(analysis, model)
+    bundle_prefix = None
+    for path in files:
+        if "/bundle/" in path:
+            bundle_prefix = path.split("/bundle/")[0] + "/bundle/"
+            break
+    assert bundle_prefix is not None, "the pipeline's environment has a bundle"
+    for path, data in files.items():
+        if path.startswith(bundle_prefix):
+            target = into / path[len(bundle_prefix) :]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+    return into
+
+
+def _local_run(example: str, model: PipelineModel, data_dir: Path, out: Path) -> dict[str, Any]:
+    module = example[:-3] if example.endswith(".py") else example
+    subprocess.run(
+        [sys.executable, "-c", _LOCAL_RUN, str(ROOT / "examples"), module, str(data_dir), str(out)],
+        check=True,
+        timeout=300,
+        cwd=ROOT,
+    )
+    with open(out, "rb") as fh:
+        outputs: dict[str, Any] = pickle.load(fh)
+    return outputs
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_handler_matches_a_local_run(
+    example: str,
+    tmp_path: Path,
+    aws_env: Any,
+    isolated_imports: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    s3 = aws_env
+    analysis = analyze([str(ROOT / "examples" / example)])
+    assert not [d for d in analysis.diagnostics if d.severity == "error"]
+    (model,) = analysis.pipelines
+    storages = {d.name: _io_storage(d) for d in model.datasets}
+
+    # The local run: the example's own data directory, copied.
+    local_dir = tmp_path / "local"
+    shutil.copytree(ROOT / "examples" / "data", local_dir)
+    expected = _local_run(example, model, local_dir, tmp_path / "outputs.pkl")
+
+    # The cloud: one bucket per storage bucket, the example data uploaded to them.
+    run_prefix = f"{model.name}-{os.getpid()}"
+    names = {}
+    for dataset, storage in storages.items():
+        if storage is not None and not _io.is_table(storage):
+            names[dataset] = f"{run_prefix}-{_bucket(storage)}"[:63].lower()
+    for bucket in sorted({*names.values(), f"{run_prefix}-{SCRATCH}"[:63]}):
+        s3.create_bucket(Bucket=bucket)
+    source_root = ROOT / "examples" / "data"
+    for dataset, storage in storages.items():
+        if dataset in model.producers() or storage is None or _io.is_table(storage):
+            continue
+        folder = Path(_io.directory(storage, source_root))
+        for file in sorted(folder.glob(dataset + ".*")):
+            key = file.relative_to(source_root / _bucket(storage)).as_posix()
+            s3.upload_file(str(file), names[dataset], key)
+
+    bundle = _write_bundle(model, analysis, tmp_path / "bundle")
+    monkeypatch.setenv("GLACIER_SCRATCH_BUCKET", f"{run_prefix}-{SCRATCH}"[:63])
+    monkeypatch.setenv("GLACIER_BUCKETS", json.dumps(names))
+    monkeypatch.setenv("GLACIER_DATABASE_URL", f"sqlite:///{tmp_path / 'cloud.sqlite'}")
+    for name in [m for m in sys.modules if m.split(".")[0] in _bundle_modules(bundle)]:
+        del sys.modules[name]
+    sys.path.insert(0, str(bundle))
+    handler = importlib.import_module("glacier_handler")
+    assert Path(handler.__file__).parent == bundle
+
+    execution = "exec-0001"
+    for task in model.topological_order():
+        monkeypatch.setenv("GLACIER_TASK", task)
+        result = handler.handler({"execution": execution}, None)
+        assert result["task"] == task
+        assert set(result["outputs"]) == set(model.task(task).outputs)
+
+    for dataset, storage in storages.items():
+        if dataset not in model.producers():
+            continue
+        if storage is None:
+            listed = s3.list_objects_v2(
+                Bucket=f"{run_prefix}-{SCRATCH}"[:63], Prefix=f"{execution}/{dataset}."
+            )
+            (obj,) = listed["Contents"]
+            got = _read_object(s3, f"{run_prefix}-{SCRATCH}"[:63], obj["Key"], tmp_path)
+            assert got == expected[dataset], dataset
+        elif _io.is_table(storage):
+            cloud = _io.read({**storage, "url": f"sqlite:///{tmp_path / 'cloud.sqlite'}"}, dataset)
+            assert cloud == _io.read(storage, dataset, local_dir), dataset
+        else:
+            local_file = Path(_io.location(storage, dataset, local_dir))
+            key = local_file.relative_to(local_dir / _bucket(storage)).as_posix()
+            body = s3.get_object(Bucket=names[dataset], Key=key)["Body"].read()
+            assert body == local_file.read_bytes(), dataset
+
+
+def _io_storage(dataset: Any) -> dict[str, Any] | None:
+    from codegen._runner import _io_storage as convert
+
+    return convert(dataset.storage)
+
+
+def _bundle_modules(bundle: Path) -> set[str]:
+    names = {"glacier_handler", "_glacier_io"}
+    for entry in bundle.iterdir():
+        if entry.suffix == ".py":
+            names.add(entry.stem)
+        elif entry.is_dir() and (entry / "__init__.py").exists():
+            names.add(entry.name)
+    return names
+
+
+def _read_object(s3: Any, bucket: str, key: str, tmp_path: Path) -> Any:
+    target = tmp_path / "download" / key
+    target.parent.mkdir(parents=True, exist_ok=True)
+    s3.download_file(bucket, key, str(target))
+    storage = {"kind": "object", "bucket": "download", "prefix": str(Path(key).parent)}
+    return _io.read(storage, Path(key).name.split(".")[0], tmp_path)
+
+
+def test_handler_reports_a_missing_input(
+    tmp_path: Path, aws_env: Any, isolated_imports: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A source with nothing stored fails the task with the S3 location, not a KeyError."""
+    s3 = aws_env
+    analysis = analyze([str(ROOT / "examples" / "orders")])
+    (model,) = analysis.pipelines
+    bundle = _write_bundle(model, analysis, tmp_path / "bundle")
+    s3.create_bucket(Bucket="empty-landing")
+    s3.create_bucket(Bucket="empty-scratch")
+    monkeypatch.setenv("GLACIER_SCRATCH_BUCKET", "empty-scratch")
+    monkeypatch.setenv("GLACIER_BUCKETS", json.dumps({"raw_orders": "empty-landing"}))
+    monkeypatch.setenv("GLACIER_TASK", "validate")
+    for name in [m for m in sys.modules if m.split(".")[0] in _bundle_modules(bundle)]:
+        del sys.modules[name]
+    sys.path.insert(0, str(bundle))
+    handler = importlib.import_module("glacier_handler")
+    with pytest.raises(FileNotFoundError, match=r"s3://empty-landing/incoming/raw_orders\.\*"):
+        handler.handler({"execution": "exec-x"}, None)
+    with pytest.raises(KeyError, match="no task"):
+        handler.run("nope", "exec-x")
+
+
+def test_default_environment_holds_the_bundle_without_environments() -> None:
+    analysis = analyze([str(ROOT / "examples" / "layer1_local.py")])
+    (model,) = analysis.pipelines
+    files = emit_programs(analysis, model)
+    assert f"pulumi/{DEFAULT_ENV}/bundle/glacier_handler.py" in files
