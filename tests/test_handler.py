@@ -27,11 +27,11 @@ import pytest
 boto3 = pytest.importorskip("boto3")
 moto_server = pytest.importorskip("moto.server")
 
-from analyzer import analyze  # noqa: E402
-from codegen.aws import emit_programs  # noqa: E402
-from codegen.aws._infra import DEFAULT_ENV  # noqa: E402
-from glacier.model import PipelineModel  # noqa: E402
-from glacier_local import _io  # noqa: E402
+from analyzer import analyze
+from codegen.aws import emit_programs
+from codegen.aws._infra import DEFAULT_ENV
+from glacier.model import PipelineModel
+from glacier_local import _io
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ["layer1_local.py", "layer2_environments.py", "layer3_raw_pulumi.py", "orders"]
@@ -113,7 +113,7 @@ def _write_bundle(model: PipelineModel, analysis: Any, into: Path) -> Path:
 
 
 def _local_run(example: str, model: PipelineModel, data_dir: Path, out: Path) -> dict[str, Any]:
-    module = example[:-3] if example.endswith(".py") else example
+    module = example.removesuffix(".py")
     subprocess.run(
         [sys.executable, "-c", _LOCAL_RUN, str(ROOT / "examples"), module, str(data_dir), str(out)],
         check=True,
