@@ -145,3 +145,43 @@ def test_import_glacier_does_not_import_the_plugin() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
+
+
+# glacier, glacier_local and glacier_aws are checked the way a user's mypy sees them once
+# installed with their py.typed markers: followed for their types, their own errors silent
+EXAMPLES_CONFIG = f"""\
+[mypy]
+plugins = glacier.mypy
+mypy_path = {ROOT / "providers"}
+
+[mypy-glacier.*,glacier_local.*,glacier_aws.*]
+follow_imports = silent
+"""
+
+
+@pytest.mark.slow
+def test_examples_type_check_strict_with_the_plugin(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    examples = sorted((ROOT / "examples").rglob("*.py"))
+    assert examples, "no examples to check"
+    for path in examples:
+        assert "type: ignore" not in path.read_text(), f"{path} silences mypy"
+    config = tmp_path / "mypy.ini"
+    config.write_text(EXAMPLES_CONFIG)
+    monkeypatch.chdir(ROOT)
+    stdout, stderr, status = api.run(
+        [
+            "--strict",
+            "--config-file",
+            str(config),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "examples",
+        ]
+    )
+    assert (stdout, stderr, status) == (
+        f"Success: no issues found in {len(examples)} source files\n",
+        "",
+        0,
+    )
