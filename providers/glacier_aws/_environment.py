@@ -11,11 +11,14 @@ import os
 import re
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from glacier import _runtime_model, _source
 from glacier_aws._describe import RdsDatabase, S3Bucket
 from glacier_aws._runtime import pulumi_program_running
+
+if TYPE_CHECKING:
+    import pulumi_aws
 
 __all__ = ["Environment"]
 
@@ -71,7 +74,7 @@ class Environment:
         return {"glacier:environment": self.name, "managed-by": "glacier", **self.tags}
 
     @property
-    def provider(self) -> Any:
+    def provider(self) -> pulumi_aws.Provider:
         """The ``aws.Provider`` for this account and region, created once, on first use.
 
         Only available inside a Pulumi program; use it for raw Pulumi resources of this
@@ -90,7 +93,8 @@ class Environment:
 
             self._provider = create_provider(self)
             self._provider_monitor = monitor
-        return self._provider
+        provider: pulumi_aws.Provider = self._provider
+        return provider
 
     def s3(self, bucket: str, **overrides: Any) -> S3Bucket:
         """An S3 bucket with secure defaults; see ``docs/deploy-aws.md``.
