@@ -353,6 +353,8 @@ def _pipelines(
                 )
             continue
         variable = variables.name_of(key[0], PipelineV(key))
+        if by_pipeline.get(key) and not any(t.valid for t in by_pipeline[key]):
+            continue  # every task has an error already reported: no model, no more noise
         own = sorted(
             (t for t in by_pipeline.get(key, []) if t.valid),
             key=lambda t: (modules[t.module].file, t.pos),

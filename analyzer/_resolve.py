@@ -193,6 +193,10 @@ class Resolver:
                     return Ext(f"{target.qualname}.{name}", target.category, target.missing)
             if name in _BUILTINS:
                 return Ext(f"builtins.{name}", "other")
+            later = self.bindings(module).by_name.get(name)
+            if later:
+                line = self.modules[module].summary.statements[later[0][0]].pos[0]
+                return Unknown(f"`{name}` is only assigned further down, on line {line}")
             return Unknown(f"`{name}` is not defined in module `{self.dotted(module)}`")
         _, kind, what = entry
         if kind == "import":

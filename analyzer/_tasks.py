@@ -370,7 +370,7 @@ def _report(
     elif kind == "dataset_class":
         resolver.at(module, expr.pos, DatasetClassAnnotation, what=what, task=task)
     elif kind == "missing":
-        resolver.at(module, expr.pos, UnresolvedImport, module=found[1])
+        pass  # GLC003 is reported where the missing module is imported
     else:
         if kind == "unknown":
             advice = f"{found[1]}; annotate with a dataset declared at module level or imported"

@@ -1,0 +1,371 @@
+"""The static path on fixture modules: name resolution, the model, diagnostics, statement kinds."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from analyzer import Analysis, ModuleInfo, analyze
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "tests" / "fixtures" / "analyzer"
+VALID = FIXTURES / "valid"
+INVALID = FIXTURES / "invalid"
+EXAMPLES = ROOT / "examples"
+
+
+def codes(analysis: Analysis) -> list[str]:
+    return [d.code for d in analysis.diagnostics]
+
+
+def kinds(module: ModuleInfo) -> dict[str, str]:
+    """Statement kind by the first name each statement defines (or its first line)."""
+    return {
+        (s.defines[0] if s.defines else f"line {s.start_line}"): s.kind for s in module.statements
+    }
+
+
+# -- name resolution and the model --------------------------------------------------------------
+
+
+def test_aliases_resolve_through_every_spelling() -> None:
+    analysis = analyze([VALID / "aliases.py"])
+    assert codes(analysis) == []
+    (model,) = analysis.pipelines
+    assert (model.name, model.schedule, model.description) == (
+        "aliases",
+        "rate(1 hour)",
+        "names through aliases",
+    )
+    assert model.variable == "pipeline"
+    raw = model.dataset("raw")
+    assert raw.payload == "list[dict[str, int]]"
+    assert raw.variable == "raw"  # `alias = raw` comes later: the first name wins
+    assert raw.storage is not None
+    assert (raw.storage.kind, raw.storage.bucket, raw.storage.prefix, raw.storage.format) == (
+        "object",
+        "alias-data",
+        "in",
+        "json",
+    )
+    assert (raw.storage.variable, raw.storage.module) == ("landing", "aliases")
+    assert model.dataset("scores").payload == "dict[str, float]"  # from `x: Dataset[T] = ...`
+    assert model.dataset("left").payload is None
+    split = model.task("split_scores")
+    assert split.function == "split"
+    assert [i.param for i in split.inputs] == ["s"]  # defaults and *args/**kwargs are not inputs
+    assert split.outputs == ("left", "right")
+    assert split.compute is not None and split.compute.kind == "container"
+    assert split.timeout == 30.0
+    assert model.task("score").compute.memory_mb == 256  # type: ignore[union-attr]
+    assert model.task("sink").outputs == ()
+    table = model.dataset("table").storage
+    assert table is not None and (table.kind, table.table) == ("database", "scores_table")
+
+
+def test_multi_module_package_with_relative_imports_and_reexports() -> None:
+    analysis = analyze([VALID / "shop"])
+    assert codes(analysis) == []
+    (model,) = analysis.pipelines
+    assert model.module == "shop.pipeline"
+    assert {t.name: t.module for t in model.tasks} == {
+        "validate": "shop.tasks",
+        "total": "shop.tasks",
+        "write_report": "shop.reports",
+    }
+    assert model.task("validate").inputs[0].dataset == "orders"  # `datasets.orders`
+    assert model.task("total").outputs == ("totals",)  # `from .datasets import totals as T`
+    assert {i.dataset for i in model.task("write_report").inputs} == {"totals", "orders"}
+    assert model.sources() == ("orders",)
+    assert set(analysis.modules) == {
+        "shop",
+        "shop.datasets",
+        "shop.pipeline",
+        "shop.tasks",
+        "shop.reports",
+    }
+
+
+def test_one_module_of_a_package_brings_in_the_package() -> None:
+    """Python imports parent packages first; so does the analyzer (the tasks live elsewhere)."""
+    analysis = analyze([VALID / "shop" / "pipeline.py"])
+    assert codes(analysis) == []
+    assert {t.name for t in analysis.pipelines[0].tasks} == {"validate", "total", "write_report"}
+
+
+def test_environments_and_their_storage() -> None:
+    analysis = analyze([VALID / "envs.py"])
+    assert codes(analysis) == []
+    (model,) = analysis.pipelines
+    assert [e.name for e in model.environments] == ["dev", "prod", "unused"]
+    prod = model.environments[1]
+    assert prod.tags == (("cost", "42"), ("team", "data"))
+    assert (prod.account, prod.region, prod.variable) == ("123456789012", "eu-west-1", "prod")
+    events = model.dataset("events").storage
+    assert events is not None
+    assert (events.kind, events.bucket, events.environment, events.variable) == (
+        "s3",
+        "prod-lake",
+        "prod",
+        "lake",  # `also_lake = lake`: the first name bound to the same object
+    )
+    facts = model.dataset("facts").storage
+    assert facts is not None and (facts.kind, facts.name) == ("rds", "prod-warehouse")
+
+
+def test_raw_pulumi_resources_as_storage() -> None:
+    analysis = analyze([VALID / "pulumi_storage.py"])
+    assert codes(analysis) == []
+    storages = {d.name: d.storage for d in analysis.pipelines[0].datasets}
+    assert {k: (s.kind, s.resource, s.name) for k, s in storages.items() if s} == {
+        "a": ("pulumi", "pulumi_aws.s3.Bucket", "first-bucket"),
+        "b": ("pulumi", "pulumi_aws.s3.Bucket", "second-bucket"),
+        "c": ("pulumi", "pulumi_aws.s3.Bucket", "third-bucket"),
+    }
+
+
+def test_examples_are_clean_apart_from_documented_warnings() -> None:
+    analysis = analyze([EXAMPLES])
+    assert [d for d in analysis.diagnostics if d.severity == "error"] == []
+    assert {p.name for p in analysis.pipelines} >= {"etl", "sales", "archive", "orders"}
+
+
+# -- nothing is executed ------------------------------------------------------------------------
+
+
+def test_analysis_never_executes_the_module(tmp_path: Path) -> None:
+    module = VALID / "writes_file.py"
+    marker = module.with_name("EXECUTED.txt")
+    marker.unlink(missing_ok=True)
+    before = set(sys.modules)
+    analysis = analyze([module])
+    assert not marker.exists()
+    assert "writes_file" not in sys.modules
+    assert analysis.pipelines[0].name == "side_effects"
+    assert not any(name.startswith(("pulumi", "libcst")) for name in set(sys.modules) - before)
+
+
+# -- diagnostics on fixtures --------------------------------------------------------------------
+
+
+def test_cycle_across_modules_names_every_task_and_dataset_with_locations() -> None:
+    analysis = analyze([INVALID / "loop"])
+    (cycle,) = analysis.diagnostics
+    assert cycle.code == "GLC101"
+    assert cycle.path == "tests/fixtures/analyzer/invalid/loop/stage_a.py"
+    base = "tests/fixtures/analyzer/invalid/loop"
+    for part in (
+        f"task `start` ({base}/stage_a.py:6:1)",
+        f"dataset `x` ({base}/datasets.py:3:5)",
+        f"task `middle` ({base}/stage_b.py:6:1)",
+        f"dataset `y` ({base}/datasets.py:4:5)",
+        f"task `finish` ({base}/stage_b.py:11:1)",
+        f"dataset `z` ({base}/datasets.py:5:5)",
+    ):
+        assert part in cycle.message
+
+
+def test_circular_imports_between_modules_are_followed() -> None:
+    analysis = analyze([INVALID / "circular" / "a.py", INVALID / "circular" / "b.py"])
+    assert codes(analysis) == []
+    assert analysis.pipelines[0].task("copy").inputs[0].dataset == "raw"
+
+
+def test_missing_project_module_is_reported_where_it_is_imported() -> None:
+    analysis = analyze([INVALID / "missing_mod"])
+    assert [(d.code, d.line) for d in analysis.diagnostics] == [("GLC003", 3)]
+    assert "`missing_mod.nowhere`" in analysis.diagnostics[0].message
+
+
+def test_third_party_imports_are_not_reported(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "m.py").write_text(
+        "import pandas as pd\nfrom somewhere.deep import thing\n"
+        "from glacier import Dataset, Pipeline, ObjectStorage\n"
+        "p = Pipeline(name='p')\nraw = Dataset(name='raw', storage=ObjectStorage(bucket='b'))\n"
+        "@p.task()\ndef t(d: raw, n: pd.DataFrame = None) -> None: ...\n"
+    )
+    assert codes(analyze([tmp_path / "m.py"])) == []
+
+
+def test_many_problems_sorted_by_location() -> None:
+    analysis = analyze([INVALID / "many.py"])
+    found = [(d.line, d.code) for d in analysis.diagnostics]
+    assert found == sorted(found)
+    assert found == [
+        (8, "GLC502"),
+        (13, "GLC102"),
+        (14, "GLC501"),
+        (16, "GLC301"),
+        (20, "GLC101"),
+        (30, "GLC201"),
+        (30, "GLC204"),
+    ]  # line 15's GLC501 is suppressed by `# glacier: ignore[GLC501]`
+
+
+def test_suppression_only_silences_the_named_codes(tmp_path: Path) -> None:
+    source = (INVALID / "many.py").read_text().replace("ignore[GLC501]", "ignore[GLC101]")
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "many.py").write_text(source)
+    assert ("GLC501", 15) in [(d.code, d.line) for d in analyze([tmp_path]).diagnostics]
+
+
+def test_syntax_error_and_empty_files(tmp_path: Path) -> None:
+    analysis = analyze([INVALID / "broken_syntax.py", INVALID / "empty.py"])
+    assert [(d.code, d.line) for d in analysis.diagnostics] == [("GLC001", 5)]
+    assert analysis.modules["broken_syntax"].statements == ()
+
+
+def test_infrastructure_in_task_bodies() -> None:
+    analysis = analyze([INVALID / "infra_task.py"])
+    found = [(d.code, d.line, d.message) for d in analysis.diagnostics]
+    assert [(c, line) for c, line, _ in found] == [("GLC401", 31), ("GLC401", 32)]
+    assert "`prod`" in found[0][2] and "an `Environment`" in found[0][2]
+    assert "`LOG_ARN`" in found[1][2]
+
+
+# -- statement kinds (what code generation keeps, moves or drops) -------------------------------
+
+
+def test_statement_kinds_of_the_infrastructure_fixture() -> None:
+    module = analyze([INVALID / "infra_task.py"]).modules["infra_task"]
+    assert kinds(module) == {
+        "line 1": "task",  # the docstring
+        "json": "task",
+        "pulumi": "infrastructure",
+        "aws": "infrastructure",
+        "Dataset": "glacier",
+        "Environment": "glacier",
+        "prod": "infrastructure",
+        "bucket": "infrastructure",
+        "logs": "infrastructure",
+        "LOG_ARN": "infrastructure",  # uses an infrastructure name
+        "policy": "task",
+        "bucket_arn": "infrastructure",  # a helper whose body uses one
+        "line 22": "infrastructure",  # pulumi.export(...)
+        "pipeline": "glacier",
+        "raw": "glacier",
+        "out": "glacier",
+        "leak": "task",
+        "fine": "task",
+    }
+    leak = next(s for s in module.statements if s.defines == ("leak",))
+    assert (leak.start_line, leak.end_line, leak.task_decorators) == (29, 32, ((29, 29),))
+
+
+def test_statement_kinds_across_modules_and_mixed_imports(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("")
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "infra.py").write_text(
+        "from glacier_aws import Environment\n"
+        "env = Environment(account='1', region='us-east-1', name='prod')\n"
+        "bucket = env.s3(bucket='prod-bucket')\n"
+        "REGION = 'us-east-1'\n"
+    )
+    (pkg / "datasets.py").write_text(
+        "from glacier import Dataset\nfrom .infra import bucket\n"
+        "raw = Dataset(name='raw', storage=bucket)\nout = Dataset(name='out', storage=bucket)\n"
+    )
+    (pkg / "flow.py").write_text(
+        "# the pipeline\n"
+        "from glacier import Pipeline\n"
+        "from .datasets import raw, out\n"
+        "from .infra import REGION, env\n"
+        "from . import datasets\n"
+        "\n"
+        "pipeline = Pipeline(name='flow')\n"
+        "\n"
+        "# a task, with a comment attached\n"
+        "@pipeline.task(\n"
+        "    retries=1,\n"
+        ")\n"
+        "@staticmethod\n"
+        "def copy(data: raw) -> datasets.out:\n"
+        "    return data\n"
+        "\n"
+        "if __name__ == '__main__':\n"
+        "    print(pipeline)\n"
+    )
+    analysis = analyze([pkg / "flow.py"])
+    assert codes(analysis) == []
+    flow = analysis.modules["pkg.flow"]
+    statements = flow.statements
+    assert [(s.kind, s.defines, s.drop_names) for s in statements] == [
+        ("glacier", ("Pipeline",), ()),
+        ("glacier", ("raw", "out"), ()),  # every name is a glacier declaration elsewhere
+        ("task", ("REGION", "env"), ("env",)),  # a kept constant and an infrastructure name
+        ("task", ("datasets",), ()),
+        ("glacier", ("pipeline",), ()),
+        ("task", ("copy",), ()),
+        ("glacier", (), ()),  # uses the pipeline: dropped with it
+    ]
+    assert (statements[0].start_line, statements[0].end_line) == (1, 2)  # comment attached
+    task = statements[5]
+    assert (task.start_line, task.end_line, task.task_decorators) == (9, 15, ((10, 12),))
+    infra = analysis.modules["pkg.infra"]
+    assert [s.kind for s in infra.statements] == [
+        "glacier",
+        "infrastructure",
+        "infrastructure",
+        "task",
+    ]
+    assert analysis.pipelines[0].environments[0].name == "prod"  # referenced by storage
+
+
+# -- discovery ----------------------------------------------------------------------------------
+
+
+def test_tool_glacier_pipelines_and_exclude(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.glacier]\npipelines = ["flows"]\nexclude = ["flows/skip_*.py"]\n'
+    )
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    good = "from glacier import Pipeline\np = Pipeline(name='{}')\n"
+    (flows / "keep.py").write_text(good.format("keep"))
+    (flows / "skip_me.py").write_text("this is not python(\n# glacier")
+    (tmp_path / "elsewhere.py").write_text(good.format("elsewhere"))
+    analysis = analyze([], root=str(tmp_path))
+    assert [p.name for p in analysis.pipelines] == ["keep"]
+    assert codes(analysis) == ["GLC502"]
+
+
+def test_files_that_do_not_mention_glacier_are_not_read(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "other.py").write_text("def broken(:\n")
+    analysis = analyze([tmp_path])
+    assert analysis.diagnostics == () and dict(analysis.modules) == {}
+
+
+def test_a_changed_task_module_is_checked_with_its_whole_pipeline(tmp_path: Path) -> None:
+    """What pre-commit passes: one file. Its pipeline's other modules are found and read."""
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "defs.py").write_text(
+        "from glacier import Dataset, Pipeline, ObjectStorage\n"
+        "p = Pipeline(name='p')\n"
+        "a = Dataset(name='a', storage=ObjectStorage(bucket='x'))\n"
+        "b = Dataset(name='b')\nc = Dataset(name='c', storage=ObjectStorage(bucket='x'))\n"
+    )
+    (tmp_path / "first.py").write_text(
+        "from defs import p, a, b\n@p.task()\ndef one(x: a) -> b:\n    return x\n"
+    )
+    (tmp_path / "second.py").write_text(
+        "from defs import p, b, c\n@p.task()\ndef two(x: b) -> c:\n    return x\n"
+    )
+    analysis = analyze([tmp_path / "second.py"])
+    assert codes(analysis) == []  # `b` is produced in first.py: no GLC102
+    assert {t.name for t in analysis.pipelines[0].tasks} == {"one", "two"}
+
+
+@pytest.mark.parametrize("ext", ["py"])
+def test_module_info_paths(ext: str) -> None:
+    analysis = analyze([VALID / f"aliases.{ext}"])
+    info = analysis.modules["aliases"]
+    assert info.file == "tests/fixtures/analyzer/valid/aliases.py"
+    assert info.path == str(VALID / "aliases.py")
+    assert info.source == (VALID / "aliases.py").read_text()
+    assert analysis.root == str(ROOT)
