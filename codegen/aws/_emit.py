@@ -169,12 +169,16 @@ def _pulumi_yaml(model: PipelineModel, env: str, source_file: str, deploys: bool
 
 def _stack_yaml(model: PipelineModel, env: str, source_file: str) -> str:
     environment = next((e for e in model.environments if e.name == env), None)
+    tags = {"glacier:environment": env, "managed-by": "glacier"}
+    if environment is not None:
+        tags.update(dict(environment.tags))
     return render(
         "aws/Pulumi.stack.yaml.j2",
         source_file=_yaml_str(source_file),
         env=environment,
         region=_yaml_str(environment.region) if environment else None,
         account=_yaml_str(environment.account) if environment else None,
+        tags=[(_yaml_str(k), _yaml_str(v)) for k, v in tags.items()],
     )
 
 

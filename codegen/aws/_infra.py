@@ -40,6 +40,7 @@ class Block:
     module: str
     file: str
     line: int
+    end_line: int
     text: str
     is_import: bool
 
@@ -317,9 +318,9 @@ def _closure(
         assert isinstance(stmt.node, (ast.Import, ast.ImportFrom))
         text = _import_text(stmt.node, wanted, stmt.text)
         if text is not None:
-            blocks.append(Block(module, modules[module].file, line, text, True))
+            blocks.append(Block(module, modules[module].file, line, stmt.end_line, text, True))
     for (module, line), stmt in sorted(chosen.items()):
-        blocks.append(Block(module, modules[module].file, line, stmt.text, False))
+        blocks.append(Block(module, modules[module].file, line, stmt.end_line, stmt.text, False))
     return blocks
 
 

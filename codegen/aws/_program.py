@@ -163,6 +163,20 @@ def _task_context(model: PipelineModel, task: TaskModel, index: int) -> dict[str
     return context
 
 
+def _joined(blocks: list[Block]) -> list[str]:
+    """Statements in source order; those adjacent in the source stay adjacent."""
+    texts: list[str] = []
+    previous: Block | None = None
+    for block in blocks:
+        text = block.text.rstrip("\n")
+        if previous is not None and block.line == previous.end_line + 1:
+            texts[-1] += "\n" + text
+        else:
+            texts.append(text)
+        previous = block
+    return texts
+
+
 def _rule(title: str) -> str:
     """``# -- title ------``, 99 columns wide (the project's line length is 100)."""
     head = f"# -- {title} "
@@ -187,10 +201,11 @@ def program_text(
             "from glacier_aws import deploy as glacier_deploy",
         ]
     user_imports = [b.text for b in blocks if b.is_import]
-    sections_by_file: dict[str, list[str]] = {}
+    by_file: dict[str, list[Block]] = {}
     for block in blocks:
         if not block.is_import:
-            sections_by_file.setdefault(block.file, []).append(block.text.rstrip("\n"))
+            by_file.setdefault(block.file, []).append(block)
+    sections_by_file = {file: _joined(found) for file, found in by_file.items()}
     order = {t: i for i, t in enumerate(model.topological_order())}
     tasks = sorted(model.tasks, key=lambda t: order[t.name])
     task_contexts = [_task_context(model, t, i + 1) for i, t in enumerate(tasks)]

@@ -1,0 +1,503 @@
+"""Every generated Pulumi program of every example, run under ``pulumi.runtime.set_mocks``.
+
+Each program runs in its own Python process, from its own directory, exactly as ``pulumi up``
+would start it: ``glacier_aws`` and ``glacier`` are the copies vendored beside ``__main__.py``
+(the test asserts so). The recorder (``tests/_pulumi_mocks.py``) answers with computed outputs
+(``arn``, ``bucket`` ...) and returns only after every registration and apply finished, so the
+assertions below see the final resources, not a half-built program.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from analyzer import analyze
+from codegen.aws import emit_programs
+from codegen.aws._infra import DEFAULT_ENV
+from codegen.aws._program import component_name
+from glacier.model import DatasetModel, PipelineModel
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ["layer1_local.py", "layer2_environments.py", "layer3_raw_pulumi.py", "orders"]
+TAGGED = ("glacier:environment", "managed-by")
+
+# The user's own raw buckets of the layer-3 example ("no wrappers, full control") do not
+# configure a public access block, encryption, ownership controls or a TLS-only policy.
+# Glacier copies user infrastructure verbatim and does not add to it; `glacier plan` warns
+# about such buckets instead. The test asserts these are exactly the buckets that fail.
+USER_BUCKETS_WITHOUT_DEFAULTS = {"layer3_raw_pulumi.py": {"my-data", "my-data-replica"}}
+
+_RUNNER = r"""
+import json, os, runpy, sys
+program_dir, tests_dir, config_file = sys.argv[1], sys.argv[2], sys.argv[3]
+sys.path.insert(0, tests_dir)
+os.chdir(program_dir)
+sys.path.insert(0, program_dir)
+import pulumi
+from _pulumi_mocks import run_program
+
+with open(config_file, encoding="utf-8") as fh:
+    config, secrets = json.load(fh)
+pulumi.runtime.set_all_config(config, secrets)
+run = run_program(
+    lambda: runpy.run_path(os.path.join(program_dir, "__main__.py"), run_name="__main__"),
+    project=sys.argv[4],
+    stack=sys.argv[5],
+)
+import glacier, glacier_aws
+out = {
+    "vendored": [glacier.__file__, glacier_aws.__file__],
+    "exports": run.exports,
+    "resources": [
+        {
+            "type": r.type, "name": r.name, "inputs": r.inputs, "outputs": r.outputs,
+            "urn": r.urn, "provider": r.provider_urn, "custom": r.custom,
+        }
+        for r in run.resources
+    ],
+}
+print(json.dumps(out, default=repr))
+"""
+
+
+@dataclass
+class Program:
+    example: str
+    env: str
+    model: PipelineModel
+    directory: Path
+    files: dict[str, bytes]
+    resources: list[dict[str, Any]]
+    exports: dict[str, Any]
+    vendored: list[str]
+    stack_config: dict[str, Any]
+
+    @property
+    def deploys(self) -> bool:
+        return (self.directory / "statemachine.asl.json").exists()
+
+    def of_type(self, token: str) -> list[dict[str, Any]]:
+        return [r for r in self.resources if r["type"] == token]
+
+    def by_urn(self, urn: str) -> dict[str, Any]:
+        return next(r for r in self.resources if r["urn"] == urn)
+
+    def named(self, token: str, name: str) -> dict[str, Any]:
+        found = [r for r in self.of_type(token) if r["name"] == name]
+        assert len(found) == 1, f"expected one {token} {name!r}, found {len(found)}"
+        return found[0]
+
+
+def _config_for(stack: dict[str, Any]) -> tuple[dict[str, str], list[str]]:
+    config = {
+        key: value if isinstance(value, str) else json.dumps(value)
+        for key, value in (stack.get("config") or {}).items()
+    }
+    # What a deployer sets with `pulumi config set` (see the comments in __main__.py).
+    config["glacier:subnets"] = json.dumps(["subnet-0a1b2c3d", "subnet-4e5f6a7b"])
+    config["glacier:databaseUrl"] = "postgresql://glacier@db.internal:5432/orders"
+    return config, ["glacier:databaseUrl"]
+
+
+def _run(directory: Path, project: str, stack: str, tmp: Path) -> dict[str, Any]:
+    stack_config = yaml.safe_load((directory / f"Pulumi.{stack}.yaml").read_text())
+    config_file = tmp / f"config-{project}-{stack}.json"
+    config_file.write_text(json.dumps(_config_for(stack_config)))
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _RUNNER,
+            str(directory),
+            str(ROOT / "tests"),
+            str(config_file),
+            project,
+            stack,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    data: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    data["stack_config"] = stack_config
+    return data
+
+
+@pytest.fixture(scope="session")
+def programs(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], Program]:
+    """Build every example and run every program once; tests share the recorded runs."""
+    out = tmp_path_factory.mktemp("programs")
+    found: dict[tuple[str, str], Program] = {}
+    for example in EXAMPLES:
+        analysis = analyze([str(ROOT / "examples" / example)])
+        (model,) = analysis.pipelines
+        files = emit_programs(analysis, model)
+        base = out / example.replace(".py", "")
+        for path, data in files.items():
+            target = base / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        envs = sorted({p.split("/")[1] for p in files})
+        for env in envs:
+            directory = base / "pulumi" / env
+            project = yaml.safe_load((directory / "Pulumi.yaml").read_text())["name"]
+            data = _run(directory, project, env, out)
+            found[(example, env)] = Program(
+                example,
+                env,
+                model,
+                directory,
+                {p: b for p, b in files.items() if p.startswith(f"pulumi/{env}/")},
+                data["resources"],
+                data["exports"],
+                data["vendored"],
+                data["stack_config"],
+            )
+    return found
+
+
+def _each(programs: dict[tuple[str, str], Program]) -> Iterator[Program]:
+    assert programs
+    yield from programs.values()
+
+
+EXPECTED_PROGRAMS = {
+    ("layer1_local.py", DEFAULT_ENV),
+    ("layer2_environments.py", "dev"),
+    ("layer2_environments.py", "prod"),
+    ("layer3_raw_pulumi.py", DEFAULT_ENV),
+    ("orders", DEFAULT_ENV),
+}
+
+
+def test_one_program_per_environment(programs: dict[tuple[str, str], Program]) -> None:
+    assert set(programs) == EXPECTED_PROGRAMS
+    deploying = {key for key, p in programs.items() if p.deploys}
+    assert deploying == EXPECTED_PROGRAMS - {("layer2_environments.py", "dev")}
+
+
+def test_programs_run_the_vendored_glacier_aws(programs: dict[tuple[str, str], Program]) -> None:
+    for program in _each(programs):
+        for module in program.vendored:
+            assert Path(module).resolve().is_relative_to(program.directory.resolve()), module
+
+
+def test_one_function_or_task_definition_per_task(
+    programs: dict[tuple[str, str], Program],
+) -> None:
+    for program in _each(programs):
+        functions = program.of_type("aws:lambda/function:Function")
+        definitions = program.of_type("aws:ecs/taskDefinition:TaskDefinition")
+        if not program.deploys:
+            assert not functions and not definitions
+            assert not program.of_type("aws:sfn/stateMachine:StateMachine")
+            continue
+        model = program.model
+        assert len(functions) + len(definitions) == len(model.tasks)
+        for task in model.tasks:
+            prefix = component_name(model.name, task.name)
+            container = task.compute is not None and task.compute.kind == "container"
+            if container:
+                definition = program.named(
+                    "aws:ecs/taskDefinition:TaskDefinition", f"{prefix}-task"
+                )
+                (container_def,) = json.loads(definition["inputs"]["containerDefinitions"])
+                assert container_def["image"] == task.compute.image  # type: ignore[union-attr]
+                assert container_def["command"] == ["python", "-m", "glacier_handler", task.name]
+                assert definition["inputs"]["cpu"] == str(task.compute.cpu)  # type: ignore[union-attr]
+            else:
+                function = program.named("aws:lambda/function:Function", f"{prefix}-function")
+                inputs = function["inputs"]
+                assert inputs["runtime"] in ("python3.12", "python3.13")
+                assert inputs["handler"] == "glacier_handler.handler"
+                assert inputs["tracingConfig"] == {"mode": "Active"}
+                memory = task.compute.memory_mb if task.compute else 512
+                assert inputs["memorySize"] == memory
+                variables = inputs["environment"]["variables"]
+                assert variables["GLACIER_TASK"] == task.name
+
+
+def _taggable(token: str) -> bool:
+    from _pulumi_mocks import is_taggable
+
+    return token.startswith("aws:") and is_taggable(token)
+
+
+def test_every_taggable_resource_carries_the_environment_tags(
+    programs: dict[tuple[str, str], Program],
+) -> None:
+    for program in _each(programs):
+        wanted = {"glacier:environment": program.env, "managed-by": "glacier"}
+        stack_tags = program.stack_config["config"]["aws:defaultTags"]["tags"]
+        assert stack_tags.items() >= wanted.items()
+        checked = 0
+        for resource in program.resources:
+            if not resource["custom"] or not _taggable(resource["type"]):
+                continue
+            checked += 1
+            tags = resource["inputs"].get("tags") or {}
+            if resource["provider"]:
+                provider = program.by_urn(resource["provider"])
+                default_tags = json.loads(provider["inputs"].get("defaultTags") or "{}")
+                tags = {**(default_tags.get("tags") or {}), **tags}
+            elif "glacier:aws:" not in resource["urn"]:
+                # the user's raw resources with the default provider: the stack's default tags
+                tags = {**stack_tags, **tags}
+            assert tags.items() >= wanted.items(), (program.env, resource["type"], resource["name"])
+        assert checked > 0
+
+
+def _companions(program: Program, token: str, bucket: str) -> list[dict[str, Any]]:
+    return [r for r in program.of_type(token) if r["inputs"].get("bucket") == bucket]
+
+
+def _secure_bucket_problems(program: Program, bucket: dict[str, Any]) -> list[str]:
+    name = bucket["outputs"]["bucket"]
+    problems = []
+    blocks = _companions(program, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", name)
+    flags = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+    if len(blocks) != 1 or not all(blocks[0]["inputs"].get(f) is True for f in flags):
+        problems.append("public access block")
+    token = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+    if len(_companions(program, token, name)) != 1:
+        problems.append("encryption")
+    ownership = _companions(program, "aws:s3/bucketOwnershipControls:BucketOwnershipControls", name)
+    if len(ownership) != 1 or ownership[0]["inputs"]["rule"]["objectOwnership"] != (
+        "BucketOwnerEnforced"
+    ):
+        problems.append("ownership controls")
+    policies = _companions(program, "aws:s3/bucketPolicy:BucketPolicy", name)
+    tls_only = False
+    if len(policies) == 1:
+        document = json.loads(policies[0]["inputs"]["policy"])
+        arn = bucket["outputs"]["arn"]
+        for statement in document["Statement"]:
+            if (
+                statement["Effect"] == "Deny"
+                and statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+                and set(statement["Resource"]) == {arn, f"{arn}/*"}
+            ):
+                tls_only = True
+    if not tls_only:
+        problems.append("TLS-only policy")
+    return problems
+
+
+def test_every_bucket_has_the_secure_defaults(programs: dict[tuple[str, str], Program]) -> None:
+    for program in _each(programs):
+        buckets = program.of_type("aws:s3/bucket:Bucket")
+        if program.deploys:
+            assert buckets, "at least the scratch bucket"
+        failing = {b["outputs"]["bucket"] for b in buckets if _secure_bucket_problems(program, b)}
+        allowed = USER_BUCKETS_WITHOUT_DEFAULTS.get(program.example, set())
+        assert failing == allowed, {b["name"]: _secure_bucket_problems(program, b) for b in buckets}
+
+
+def test_no_deprecated_resource_types_or_inputs(programs: dict[tuple[str, str], Program]) -> None:
+    deprecated_bucket_inputs = {
+        "versioning",
+        "acl",
+        "grants",
+        "lifecycleRules",
+        "serverSideEncryptionConfiguration",
+        "replicationConfiguration",
+        "website",
+        "loggings",
+        "policy",
+    }
+    for program in _each(programs):
+        assert not program.of_type("aws:s3/bucketV2:BucketV2")
+        for bucket in program.of_type("aws:s3/bucket:Bucket"):
+            assert not deprecated_bucket_inputs & set(bucket["inputs"]), bucket["name"]
+        for role in program.of_type("aws:iam/role:Role"):
+            assert "inlinePolicies" not in role["inputs"], role["name"]
+            assert "managedPolicyArns" not in role["inputs"], role["name"]
+
+
+def _bucket_name(program: Program, dataset: DatasetModel) -> str:
+    storage = dataset.storage
+    if storage is None:
+        scratch = program.named(
+            "aws:s3/bucket:Bucket", component_name(program.model.name, "scratch")
+        )
+        return str(scratch["outputs"]["bucket"])
+    if storage.kind in ("object", "s3"):
+        assert storage.bucket is not None
+        return storage.bucket
+    resource = program.named("aws:s3/bucket:Bucket", str(storage.name))
+    return str(resource["outputs"]["bucket"])
+
+
+def _is_table(dataset: DatasetModel) -> bool:
+    storage = dataset.storage
+    return storage is not None and (
+        storage.kind in ("database", "rds") or str(storage.resource).startswith("pulumi_aws.rds.")
+    )
+
+
+def _keys(dataset: DatasetModel) -> str:
+    if dataset.storage is None:
+        return f"*/{dataset.name}."
+    parts = [p for p in dataset.storage.prefix.split("/") if p and p != "."]
+    return "".join(p + "/" for p in parts) + dataset.name + "."
+
+
+def test_task_roles_allow_exactly_their_own_datasets(
+    programs: dict[tuple[str, str], Program],
+) -> None:
+    checked = 0
+    for program in _each(programs):
+        if not program.deploys:
+            continue
+        model = program.model
+        for task in model.tasks:
+            prefix = component_name(model.name, task.name)
+            policy = program.named("aws:iam/rolePolicy:RolePolicy", f"{prefix}-policy")
+            document = json.loads(policy["inputs"]["policy"])
+            expected: dict[str, set[str]] = {"s3:GetObject": set(), "s3:ListBucket": set()}
+            for write in ("s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"):
+                expected[write] = set()
+            prefixes: set[str] = set()
+            for name in [i.dataset for i in task.inputs]:
+                dataset = model.dataset(name)
+                if _is_table(dataset):
+                    continue
+                bucket = _bucket_name(program, dataset)
+                expected["s3:GetObject"].add(f"arn:aws:s3:::{bucket}/{_keys(dataset)}*")
+                expected["s3:ListBucket"].add(f"arn:aws:s3:::{bucket}")
+                prefixes.add(_keys(dataset))
+            for name in task.outputs:
+                dataset = model.dataset(name)
+                if _is_table(dataset):
+                    continue
+                bucket = _bucket_name(program, dataset)
+                for write in ("s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"):
+                    expected[write].add(f"arn:aws:s3:::{bucket}/{_keys(dataset)}*")
+            granted: dict[str, set[str]] = {action: set() for action in expected}
+            listed_prefixes: set[str] = set()
+            for statement in document["Statement"]:
+                actions = statement["Action"]
+                actions = [actions] if isinstance(actions, str) else actions
+                data_actions = [a for a in actions if a.startswith("s3:")]
+                if not data_actions:
+                    continue
+                resources = statement["Resource"]
+                resources = [resources] if isinstance(resources, str) else resources
+                assert "*" not in resources and statement["Effect"] == "Allow"
+                for action in data_actions:
+                    assert action in granted, action
+                    granted[action] |= set(resources)
+                if "s3:ListBucket" in data_actions:
+                    listed_prefixes |= set(statement["Condition"]["StringLike"]["s3:prefix"])
+            assert granted == expected, (program.example, task.name)
+            assert listed_prefixes == prefixes, (program.example, task.name)
+            checked += 1
+    assert checked == sum(len(p.model.tasks) for p in programs.values() if p.deploys)
+
+
+def _function_names(node: Any) -> set[str]:
+    """Every ``FunctionName`` in a state machine definition."""
+    if isinstance(node, dict):
+        found = {node["FunctionName"]} if "FunctionName" in node else set()
+        for value in node.values():
+            found |= _function_names(value)
+        return found
+    if isinstance(node, list):
+        return set().union(*(_function_names(v) for v in node)) if node else set()
+    return set()
+
+
+def test_state_machine_runs_the_deployed_tasks(programs: dict[tuple[str, str], Program]) -> None:
+    for program in _each(programs):
+        if not program.deploys:
+            continue
+        (machine,) = program.of_type("aws:sfn/stateMachine:StateMachine")
+        text = machine["inputs"]["definition"]
+        assert "${" not in text
+        definition = json.loads(text)
+        functions = {f["outputs"]["arn"] for f in program.of_type("aws:lambda/function:Function")}
+        named = _function_names(definition)
+        assert named == functions
+        assert machine["inputs"]["loggingConfiguration"]["level"] != "OFF"
+        assert machine["inputs"]["tracingConfiguration"] == {"enabled": True}
+        rules = program.of_type("aws:cloudwatch/eventRule:EventRule")
+        if program.model.schedule:
+            assert [r["inputs"]["scheduleExpression"] for r in rules] == [program.model.schedule]
+        else:
+            assert not rules
+        for group in program.of_type("aws:cloudwatch/logGroup:LogGroup"):
+            assert group["inputs"]["retentionInDays"] > 0
+
+
+def test_exports_name_the_state_machine_and_every_bucket(
+    programs: dict[tuple[str, str], Program],
+) -> None:
+    for program in _each(programs):
+        if not program.deploys:
+            assert program.exports == {}
+            continue
+        (machine,) = program.of_type("aws:sfn/stateMachine:StateMachine")
+        assert program.exports["state_machine_arn"] == machine["outputs"]["arn"]
+        buckets = program.exports["buckets"]
+        for dataset in program.model.datasets:
+            if dataset.storage is not None and not _is_table(dataset):
+                assert buckets[dataset.name] == _bucket_name(program, dataset)
+        scratch = program.named(
+            "aws:s3/bucket:Bucket", component_name(program.model.name, "scratch")
+        )
+        assert buckets["glacier:scratch"] == scratch["outputs"]["bucket"]
+
+
+def test_environment_programs_use_their_provider(programs: dict[tuple[str, str], Program]) -> None:
+    environments = {
+        "prod": ("us-east-1", "123456789012"),
+        "dev": ("us-west-2", "789012345678"),
+    }
+    for (example, env), program in programs.items():
+        if env not in environments:
+            continue
+        region, account = environments[env]
+        assert program.stack_config["config"]["aws:region"] == region
+        assert program.stack_config["config"]["aws:allowedAccountIds"] == [account]
+        custom = [r for r in program.resources if r["custom"] and r["type"].startswith("aws:")]
+        assert custom
+        for resource in custom:
+            assert resource["provider"], (env, resource["type"], resource["name"])
+            provider = program.by_urn(resource["provider"])
+            assert provider["inputs"]["region"] == region
+            assert json.loads(provider["inputs"]["allowedAccountIds"]) == [account]
+        if env == "dev":
+            (bucket,) = program.of_type("aws:s3/bucket:Bucket")
+            assert bucket["inputs"]["bucket"] == "dev-data"
+
+
+def test_raw_pulumi_statements_are_carried_verbatim(
+    programs: dict[tuple[str, str], Program],
+) -> None:
+    program = programs[("layer3_raw_pulumi.py", DEFAULT_ENV)]
+    main = (program.directory / "__main__.py").read_text()
+    source = (ROOT / "examples" / "layer3_raw_pulumi.py").read_text()
+    start = source.index('replica = aws.s3.Bucket("my-data-replica"')
+    end = source.index("measurements = Dataset[")
+    for statement in source[start:end].strip().split("\n\n"):
+        assert statement.strip() in main
+    assert "Dataset(" not in main and "Dataset[" not in main and "@pipeline" not in main
+    replication = program.named(
+        "aws:s3/bucketReplicationConfig:BucketReplicationConfig", "my-data-replication"
+    )
+    assert (
+        replication["inputs"]["rules"][0]["destination"]["bucket"] == "arn:aws:s3:::my-data-replica"
+    )
+    role = program.named("aws:iam/role:Role", "my-data-replication")
+    assert replication["inputs"]["role"] == role["outputs"]["arn"]
