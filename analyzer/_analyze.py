@@ -364,7 +364,7 @@ def _pipelines(
                 pipeline=info.name,
                 variable=variable or "",
                 pipeline_file=module.file,
-                pipeline_pos=(key[1], key[2], key[1], key[2]),
+                pipeline_pos=info.pos,
                 tasks=own,
                 datasets=resolver.datasets,
                 file_of=lambda m: modules[m].file,

@@ -98,8 +98,7 @@ def check_graph(g: GraphInput) -> tuple[list[Diagnostic], list[FoundTask], list[
                 found.append(
                     DuplicateDataset.make(
                         g.file_of(second[0]),
-                        second[1],
-                        second[2],
+                        *g.datasets[second].pos,
                         pipeline=g.pipeline,
                         dataset=info.name,
                         where=f"{g.file_of(first[0])}:{first[1]}:{first[2]}",
@@ -144,8 +143,7 @@ def check_graph(g: GraphInput) -> tuple[list[Diagnostic], list[FoundTask], list[
             found.append(
                 MissingSource.make(
                     g.file_of(info.key[0]),
-                    info.key[1],
-                    info.key[2],
+                    *info.pos,
                     dataset=ds,
                     task=readers[0].name,
                     pipeline=g.pipeline,
@@ -158,8 +156,7 @@ def check_graph(g: GraphInput) -> tuple[list[Diagnostic], list[FoundTask], list[
             found.append(
                 UnconsumedOutput.make(
                     g.file_of(info.key[0]),
-                    info.key[1],
-                    info.key[2],
+                    *info.pos,
                     dataset=ds,
                     task=task.name,
                     pipeline=g.pipeline,

@@ -71,6 +71,7 @@ class PipelineInfo:
     name: str | None
     schedule: str | None
     description: str | None
+    pos: Pos
 
 
 @dataclass(slots=True)
@@ -79,6 +80,7 @@ class DatasetInfo:
     name: str | None
     payload: str | None
     storage: StorageV | None
+    pos: Pos
     storage_ok: bool = True
 
 
@@ -446,7 +448,9 @@ class Resolver:
             if _argument(call, 2, "description") is not None
             else None
         )
-        return PipelineInfo((module, call.pos[0], call.pos[1]), name, schedule, description)
+        return PipelineInfo(
+            (module, call.pos[0], call.pos[1]), name, schedule, description, call.pos
+        )
 
     def _dataset(self, module: str, call: Call, at: int | None, payload: str | None) -> DatasetInfo:
         key: Key = (module, call.pos[0], call.pos[1])
@@ -479,7 +483,7 @@ class Resolver:
                         "module-level variable"
                     ),
                 )
-        return DatasetInfo(key, name, payload, storage, ok)
+        return DatasetInfo(key, name, payload, storage, call.pos, ok)
 
     def _environment(self, module: str, call: Call, at: int | None) -> EnvInfo:
         account = self._string(

@@ -38,15 +38,14 @@ def inspect_(paths: tuple[str, ...], runtime: bool) -> None:
     With --runtime the modules are imported (their top-level code runs), with the project root
     and each module's source root on sys.path; `__main__.py` files are not imported.
     """
-    try:
-        models = runtime_models(paths) if runtime else static_models(paths)
-    except _RuntimeImportError as exc:
-        raise click.ClickException(str(exc)) from None
+    models = runtime_models(paths) if runtime else static_models(paths)
     payload = {"pipelines": [m.to_dict() for m in models]}
     click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
 
 
 class _RuntimeImportError(click.ClickException):
+    """A module raised while being imported: the runtime path cannot describe it (exit 2)."""
+
     exit_code = 2
 
 

@@ -1,0 +1,125 @@
+"""``glacier inspect``: the static and runtime paths print identical models (the contract).
+
+The runtime side runs in a fresh interpreter (it imports, i.e. executes, the modules); modules
+that construct raw Pulumi resources run under ``pulumi.runtime.set_mocks`` there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from glacier.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+TESTS = ROOT / "tests"
+VALID = TESTS / "fixtures" / "analyzer" / "valid"
+EXAMPLES = ROOT / "examples"
+
+PLAIN = [
+    EXAMPLES / "layer1_local.py",
+    EXAMPLES / "layer2_environments.py",
+    EXAMPLES / "orders",
+    VALID / "aliases.py",
+    VALID / "shop",
+    VALID / "envs.py",
+    VALID / "strings.py",
+]
+WITH_PULUMI = [EXAMPLES / "layer3_raw_pulumi.py", VALID / "pulumi_storage.py"]
+
+_UNDER_MOCKS = textwrap.dedent(
+    """
+    import json, sys
+    sys.path.insert(0, {tests!r})
+    from _pulumi_mocks import run_program
+    from glacier._cli.inspect import runtime_models
+    models = run_program(lambda: runtime_models({paths!r})).result
+    print(json.dumps({{"pipelines": [m.to_dict() for m in models]}}, indent=2, ensure_ascii=False))
+    """
+)
+
+
+def _static(paths: list[Path]) -> str:
+    result = CliRunner().invoke(main, ["inspect", *map(str, paths)])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def _run(args: list[str], cwd: Path = ROOT) -> str:
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    done = subprocess.run(
+        args, check=False, cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def _runtime_under_mocks(paths: list[Path], cwd: Path = ROOT) -> str:
+    code = _UNDER_MOCKS.format(tests=str(TESTS), paths=[str(p) for p in paths])
+    return _run([sys.executable, "-c", code], cwd)
+
+
+def _names(output: str) -> list[str]:
+    return [p["name"] for p in json.loads(output)["pipelines"]]
+
+
+def test_static_and_runtime_cli_outputs_are_identical() -> None:
+    static = _static(PLAIN)
+    runtime = _run([sys.executable, "-m", "glacier", "inspect", "--runtime", *map(str, PLAIN)])
+    assert _names(static) == ["aliases", "envs", "etl", "orders", "sales", "shop", "strings"]
+    assert static == runtime
+
+
+def test_static_and_runtime_agree_on_raw_pulumi_modules() -> None:
+    static = _static(WITH_PULUMI)
+    assert _names(static) == ["archive", "raw_pulumi"]
+    assert static == _runtime_under_mocks(WITH_PULUMI)
+
+
+def test_static_and_runtime_agree_on_every_documented_fix(tmp_path: Path) -> None:
+    """The catalog's valid examples are valid for the runtime path too, with equal models."""
+    from test_analyzer_catalog import ENTRIES
+
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'fixes'\n")
+    paths = []
+    for code, (_, _, fix) in sorted(ENTRIES.items()):
+        if fix is not None:
+            path = tmp_path / f"fix_{code.lower()}.py"
+            path.write_text(fix)
+            paths.append(path)
+    static = _static(paths)
+    assert len(_names(static)) == len(paths)
+    assert static == _runtime_under_mocks(paths, cwd=tmp_path)
+
+
+def test_inspect_prints_the_model_as_json(snapshot: object) -> None:
+    output = _static([VALID / "shop"])
+    assert json.loads(output)["pipelines"][0]["name"] == "shop"
+    assert output == snapshot
+
+
+def test_runtime_is_documented_as_executing_the_modules() -> None:
+    result = CliRunner().invoke(main, ["inspect", "--help"])
+    assert result.exit_code == 0
+    assert "EXECUTES" in result.output
+
+
+def test_runtime_import_failure_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "bad.py").write_text("import glacier\nraise RuntimeError('boom')\n")
+    result = CliRunner().invoke(main, ["inspect", "--runtime", str(tmp_path / "bad.py")])
+    assert result.exit_code == 2
+    assert "RuntimeError: boom" in result.output
+
+
+@pytest.mark.parametrize("path", ["does-not-exist.py"])
+def test_missing_path_is_a_usage_error(path: str) -> None:
+    result = CliRunner().invoke(main, ["inspect", path])
+    assert result.exit_code == 2
