@@ -103,44 +103,47 @@ class _Unresolved:
 
 
 def _resolve(modules: dict[str, MypyFile], fullname: str) -> _Dataset | _Unresolved | None:
-    """Follow a module-level (or class-level) variable to the dataset it holds, or None."""
+    """Follow a module-level (or class-level) variable to the dataset it holds, or None.
+
+    The payload is the type of the first variable along the aliases whose type mypy knows
+    (declared, inferred in an earlier import-cycle group, or read from the cache), else what
+    the defining ``Dataset[T](...)`` call says; the dataset is the last variable reached.
+    """
     chain: list[str] = []
     payload: Type | None = None
+    dataset: str | None = None
     current = fullname
-    while True:
-        if current in chain:
-            return _Unresolved("its aliases form a cycle", tuple(chain))
+    while current not in chain:
         chain.append(current)
         sym = lookup_fully_qualified(current, modules)
-        if sym is None or not isinstance(sym.node, Var):
-            return None
-        var = sym.node
+        var = sym.node if sym is not None else None
+        if not isinstance(var, Var):
+            break
         if var.type is not None:
             declared = _payload_of(var.type)
             if declared is None:
-                return None
-            if payload is None:
-                payload = declared
+                break
+            payload = declared if dataset is None else payload
+            dataset = current
         rvalue = _defining_rvalue(modules, current)
-        if rvalue is None:
-            # loaded from the cache (no syntax tree) or made by a statement the plugin does
-            # not read; the declared or inferred type is all there is
-            if var.type is None:
-                return None
-            return _Dataset(current, payload, tuple(chain))
-        if isinstance(rvalue, RefExpr) and isinstance(rvalue.node, Var):
-            target = rvalue.node.fullname
-            if "." in target:
-                current = target
-                continue
-        if var.type is not None:
-            return _Dataset(current, payload, tuple(chain))
-        made = _construction(rvalue)
-        if made is None:
-            return None
-        if isinstance(made, str):
-            return _Unresolved(made, tuple(chain))
-        return _Dataset(current, made[0], tuple(chain))
+        alias = rvalue.node if isinstance(rvalue, RefExpr) else None
+        if isinstance(alias, Var) and "." in alias.fullname:  # a module-level variable
+            current = alias.fullname
+            continue
+        if var.type is None and rvalue is not None:
+            made = _construction(rvalue)
+            if isinstance(made, str):
+                if dataset is None:
+                    return _Unresolved(made, tuple(chain))
+            elif made is not None:
+                payload = made[0] if dataset is None else payload
+                dataset = current
+        break
+    else:
+        return _Unresolved("its aliases form a cycle", tuple(chain))
+    if dataset is None:
+        return None
+    return _Dataset(dataset, payload, tuple(chain))
 
 
 def _payload_of(typ: Type) -> Type | None:
