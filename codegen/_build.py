@@ -69,6 +69,29 @@ def core_artifacts(ctx: BuildContext) -> dict[str, str]:
 
 
 EMITTERS: list[Emitter] = [core_artifacts]
+"""Always-on emitters. Deployment code plugs in through ``codegen.aws.EMITTER`` (below)."""
+
+
+def default_emitters() -> list[Emitter]:
+    """``EMITTERS`` plus ``codegen.aws.EMITTER`` when that package provides one.
+
+    The contract for a deployment emitter: a callable of a ``BuildContext`` returning
+    ``{path relative to the pipeline directory: text}`` (e.g. ``pulumi/<env>/__main__.py``),
+    importable without importing pulumi.
+    """
+    emitters = list(EMITTERS)
+    try:
+        import importlib
+
+        aws = importlib.import_module("codegen.aws")
+    except ModuleNotFoundError as exc:
+        if exc.name != "codegen.aws":
+            raise
+        return emitters
+    extra = getattr(aws, "EMITTER", None)
+    if callable(extra):
+        emitters.append(extra)
+    return emitters
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,8 +138,10 @@ def plan_build(
             runtime = runtime_sources()
         ctx = BuildContext(model, modules, out_dir, name, version, runtime)
         files: dict[str, bytes] = {}
-        for emitter in emitters if emitters is not None else EMITTERS:
+        for emitter in emitters if emitters is not None else default_emitters():
             for path, text in emitter(ctx).items():
+                if path in files:
+                    raise ValueError(f"two emitters both produce `{path}`")
                 files[path] = text.encode("utf-8")
         artifacts.append(PipelineArtifacts(model.name, name, model.span.file, files))
     return artifacts, clashes

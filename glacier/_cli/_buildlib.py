@@ -17,14 +17,20 @@ CLASH_CODE = "GLC601"
 CLASH_NAME = "build-directory-clash"
 
 
-def report(diagnostics: Sequence[Any]) -> None:
-    """Print diagnostics exactly as ``glacier check`` does (its text format)."""
+def report(diagnostics: Sequence[Any], analysis: Any = None) -> None:
+    """Print diagnostics exactly as ``glacier check`` does (its text format).
+
+    With ``analysis``, the summary sentence of ``glacier check`` follows.
+    """
     if not diagnostics:
         return
-    from analyzer import render_text
+    from analyzer._render import render_text, summarize_run
 
-    text = render_text(sorted(diagnostics, key=lambda d: d.sort_key()))
-    click.echo(text.rstrip("\n"), err=True)
+    ordered = sorted(diagnostics, key=lambda d: d.sort_key())
+    summary = None
+    if analysis is not None:
+        summary = summarize_run(ordered, len(analysis.modules), len(analysis.pipelines))
+    click.echo(render_text(ordered, summary).rstrip("\n"), err=True)
 
 
 def analyse_or_exit(paths: Sequence[str]) -> Any:
@@ -34,8 +40,8 @@ def analyse_or_exit(paths: Sequence[str]) -> Any:
     analysis = analyze(list(paths))
     errors = [d for d in analysis.diagnostics if d.severity == "error"]
     if errors:
-        report(analysis.diagnostics)
-        click.echo(f"glacier: {len(errors)} error(s); nothing was built", err=True)
+        report(analysis.diagnostics, analysis)
+        click.echo("glacier: errors found; nothing was built", err=True)
         sys.exit(1)
     return analysis
 

@@ -1,0 +1,308 @@
+"""The standalone runner: valid code, runs without glacier, same outputs as LocalExecutor."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _codegen_support import (
+    EXAMPLE_DATA,
+    analyze_paths,
+    copy_examples,
+    glacier_is_importable,
+    run_isolated,
+    write_project,
+)
+
+import glacier
+from codegen import plan_build, write_tree
+
+pytestmark = pytest.mark.slow
+
+
+def _build(root: Path, *paths: str) -> tuple[Any, dict[str, Path]]:
+    analysis = analyze_paths(*(root / p for p in paths))
+    assert not [d for d in analysis.diagnostics if d.severity == "error"], analysis.diagnostics
+    out = root / "build"
+    artifacts, clashes = plan_build(
+        analysis.pipelines, analysis.modules, out_dir=str(out), version=glacier.__version__
+    )
+    assert not clashes
+    write_tree(str(out), artifacts)
+    runners = {a.pipeline: out / a.dir_name / "run_local.py" for a in artifacts}
+    return analysis, runners
+
+
+@pytest.fixture(scope="module")
+def examples(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any, dict[str, Path]]:
+    root = copy_examples(tmp_path_factory.mktemp("examples"))
+    analysis, runners = _build(root, "examples")
+    return root, analysis, runners
+
+
+def test_generated_python_compiles_and_passes_ruff(examples) -> None:
+    _root, _, runners = examples
+    for runner in runners.values():
+        compile(runner.read_text(), str(runner), "exec")
+    result = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--no-cache", *map(str, runners.values())],
+        cwd=Path(glacier.__file__).parents[1],  # the project's own ruff settings
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_isolated_interpreter_cannot_import_glacier(tmp_path: Path) -> None:
+    assert not glacier_is_importable(tmp_path)
+
+
+def test_list_and_dry_run_run_nothing(examples, tmp_path: Path) -> None:
+    _root, _, runners = examples
+    listed = run_isolated(tmp_path, runners["orders"], "--list", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    assert lines[0] == "pipeline 'orders': 5 tasks in topological order"
+    assert lines[1].split()[0] == "validate"
+    plan = run_isolated(tmp_path, runners["orders"], "--dry-run", "--data-dir", "d", cwd=tmp_path)
+    assert plan.returncode == 0, plan.stderr
+    assert "5 of 5 tasks would run" in plan.stdout
+    assert "raw_orders.json (MISSING)" in plan.stdout
+    assert not (tmp_path / "d").exists()
+
+
+def test_a_missing_source_fails_before_any_task(examples, tmp_path: Path) -> None:
+    _, _, runners = examples
+    result = run_isolated(tmp_path, runners["orders"], "--data-dir", "empty", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "source dataset `raw_orders` has nothing stored" in result.stderr
+    assert "start" not in result.stderr
+
+
+def test_unknown_task_is_a_usage_error(examples, tmp_path: Path) -> None:
+    _, _, runners = examples
+    result = run_isolated(tmp_path, runners["etl"], "--only", "nope", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "has no task 'nope'" in result.stderr
+
+
+# -- the differential test --------------------------------------------------------------------
+
+LOCAL_EXECUTOR = """\
+import importlib, pickle, sys
+from glacier_local import LocalExecutor
+
+examples, data_dir, dump, pipeline_module, variable, *task_modules = sys.argv[1:]
+sys.path.insert(0, examples)
+for name in task_modules:
+    importlib.import_module(name)
+pipeline = getattr(importlib.import_module(pipeline_module), variable)
+result = LocalExecutor(data_dir=data_dir, max_workers=1).execute(pipeline)
+with open(dump, "wb") as fh:
+    pickle.dump({"ok": result.ok, "outputs": result.outputs}, fh)
+"""
+
+
+def _stored(data_dir: Path) -> dict[str, Any]:
+    """Every stored dataset under ``data_dir``: file bytes, or the rows of each SQLite table."""
+    found: dict[str, Any] = {}
+    for path in sorted(data_dir.rglob("*")):
+        rel = path.relative_to(data_dir).as_posix()
+        if not path.is_file() or rel.startswith(".glacier-run/"):
+            continue
+        if path.suffix == ".sqlite":
+            with sqlite3.connect(path) as db:
+                tables = [
+                    r[0]
+                    for r in db.execute(
+                        "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY 1"
+                    )
+                ]
+                for table in tables:
+                    rows = db.execute(f'SELECT * FROM "{table}"').fetchall()
+                    found[f"{rel}:{table}"] = sorted(map(repr, rows))
+        else:
+            found[rel] = path.read_bytes()
+    return found
+
+
+@pytest.mark.parametrize("pipeline", ["archive", "etl", "orders", "sales"])
+def test_runner_and_local_executor_give_the_same_outputs(examples, tmp_path, pipeline) -> None:
+    root, analysis, runners = examples
+    model = next(p for p in analysis.pipelines if p.name == pipeline)
+    runtime_dir, runner_dir = tmp_path / "runtime", tmp_path / "runner"
+    shutil.copytree(EXAMPLE_DATA, runtime_dir)
+    shutil.copytree(EXAMPLE_DATA, runner_dir)
+    inputs = _stored(runtime_dir)
+
+    dump = tmp_path / "runtime.pickle"
+    task_modules = sorted({t.module for t in model.tasks})
+    runtime = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            LOCAL_EXECUTOR,
+            str(root / "examples"),
+            str(runtime_dir),
+            str(dump),
+            model.module,
+            model.variable,
+            *task_modules,
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert runtime.returncode == 0, runtime.stderr
+    with open(dump, "rb") as fh:
+        expected = pickle.load(fh)
+    assert expected["ok"]
+
+    run = run_isolated(tmp_path, runners[pipeline], "--data-dir", str(runner_dir), cwd=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "run ok" in run.stdout
+
+    stored = _stored(runner_dir)
+    assert stored == _stored(runtime_dir)
+    produced_stored = [
+        d for d in model.datasets if d.storage is not None and d.name in model.producers()
+    ]
+    assert len(set(stored) - set(inputs)) >= len(produced_stored) > 0 or not produced_stored
+    # ephemeral outputs: the runner keeps them for --from; they equal the runtime's values
+    resume = runner_dir / ".glacier-run" / pipeline
+    for dataset in model.datasets:
+        if dataset.storage is None and dataset.name in model.producers():
+            with open(resume / f"{dataset.name}.pkl", "rb") as fh:
+                assert pickle.load(fh) == expected["outputs"][dataset.name], dataset.name
+
+
+# -- failure, then resume ---------------------------------------------------------------------
+
+FLAKY = """\
+import os
+
+from glacier import Dataset, ObjectStorage, Pipeline
+
+pipeline = Pipeline(name="flaky")
+out = ObjectStorage(bucket="out")
+numbers = Dataset(name="numbers")
+doubled = Dataset(name="doubled")
+total = Dataset(name="total", storage=out)
+side = Dataset(name="side", storage=out)
+
+
+def note(task):
+    with open("calls.log", "a") as fh:
+        fh.write(task + "\\n")
+
+
+@pipeline.task()
+def make() -> numbers:
+    note("make")
+    return [1, 2, 3]
+
+
+@pipeline.task()
+def double(values: numbers) -> doubled:
+    note("double")
+    if os.path.exists("FAIL"):
+        raise RuntimeError("asked to fail")
+    return [v * 2 for v in values]
+
+
+@pipeline.task()
+def add(values: doubled) -> total:
+    note("add")
+    return sum(values)
+
+
+@pipeline.task()
+def other(values: numbers) -> side:
+    note("other")
+    return len(values)
+"""
+
+
+def test_failure_then_from_completes_without_rerunning_finished_tasks(tmp_path: Path) -> None:
+    root = write_project(tmp_path, {"flaky.py": FLAKY})
+    _, runners = _build(root, "flaky.py")
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "FAIL").write_text("")
+
+    first = run_isolated(tmp_path, runners["flaky"], "--workers", "1", cwd=work)
+    assert first.returncode == 1
+    status = {line.split()[0]: line.split()[1] for line in first.stdout.splitlines()[1:5]}
+    assert status == {
+        "make": "succeeded",
+        "double": "failed",
+        "add": "skipped",
+        "other": "succeeded",
+    }
+    assert "RuntimeError: asked to fail" in first.stdout
+    assert "flaky.py" in first.stdout  # the traceback points at the user's file
+    assert not (work / ".glacier" / "data" / "out" / "total.json").exists()
+
+    (work / "FAIL").unlink()
+    second = run_isolated(tmp_path, runners["flaky"], "--from", "double", cwd=work)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "not run (earlier outputs reused): make, other" in second.stdout
+    assert (work / "calls.log").read_text().split() == ["make", "double", "other", "double", "add"]
+    data = work / ".glacier" / "data" / "out"
+    assert json.loads((data / "total.json").read_text()) == 12
+    assert json.loads((data / "side.json").read_text()) == 3
+
+
+def test_from_says_when_an_ephemeral_input_was_never_kept(tmp_path: Path) -> None:
+    root = write_project(tmp_path, {"flaky.py": FLAKY})
+    _, runners = _build(root, "flaky.py")
+    result = run_isolated(tmp_path, runners["flaky"], "--from", "add", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "dataset 'doubled' is ephemeral (output of task 'double')" in result.stderr
+    assert not (tmp_path / "calls.log").exists()
+
+
+def test_only_runs_one_task_with_stored_inputs(tmp_path: Path) -> None:
+    root = write_project(tmp_path, {"flaky.py": FLAKY})
+    _, runners = _build(root, "flaky.py")
+    assert run_isolated(tmp_path, runners["flaky"], cwd=tmp_path).returncode == 0
+    os.unlink(tmp_path / "calls.log")
+    result = run_isolated(tmp_path, runners["flaky"], "--only", "add", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "calls.log").read_text().split() == ["add"]
+
+
+# -- glacier run ------------------------------------------------------------------------------
+
+
+def test_glacier_run_builds_into_dot_glacier_and_runs(tmp_path: Path) -> None:
+    root = copy_examples(tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-m", "glacier", "run", "examples/layer1_local.py", "--workers", "2"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "run ok: 2 succeeded" in result.stdout
+    assert (root / ".glacier" / "build" / "etl" / "run_local.py").exists()
+    failed = subprocess.run(
+        [sys.executable, "-m", "glacier", "run", "examples/orders", "--data-dir", "nowhere"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert failed.returncode == 1
+    assert "raw_orders" in failed.stderr
