@@ -595,3 +595,21 @@ def test_secret_inputs_are_recorded_unwrapped_and_marked() -> None:
     run = run_program(program)
     assert run.one(LOG_GROUP).inputs["name"] == "hidden"
     assert run.one(LOG_GROUP).secrets == {"name"}
+
+
+def test_service_roles_guard_against_the_confused_deputy(deployed: Run) -> None:
+    trust = json.loads(deployed.one(ROLE, "etl-sfn-role").inputs["assumeRolePolicy"])
+    (statement,) = trust["Statement"]
+    assert statement["Principal"] == {"Service": "states.amazonaws.com"}
+    assert statement["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": ACCOUNT},
+        "ArnLike": {"aws:SourceArn": f"arn:aws:states:*:{ACCOUNT}:stateMachine:*"},
+    }
+    rule_arn = deployed.one("aws:cloudwatch/eventRule:EventRule").outputs["arn"]
+    trust = json.loads(deployed.one(ROLE, "etl-schedule-role").inputs["assumeRolePolicy"])
+    (statement,) = trust["Statement"]
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+    assert statement["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": ACCOUNT},
+        "ArnLike": {"aws:SourceArn": rule_arn},
+    }

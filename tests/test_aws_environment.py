@@ -383,3 +383,22 @@ def test_tags_bucket_and_rds_names_are_validated() -> None:
     for bad in ("1db", "db--x", "db-", "db_x"):
         with pytest.raises(ValueError, match="invalid RDS name"):
             env.rds(bad)
+
+
+def test_mocked_invokes_answer_with_the_provider_account_and_region() -> None:
+    import pulumi
+    import pulumi_aws as aws
+
+    def program() -> None:
+        env = Environment(ACCOUNT, "ap-southeast-2", "syd")
+        opts = pulumi.InvokeOutputOptions(provider=env.provider)
+        pulumi.export("account", aws.get_caller_identity_output(opts=opts).account_id)
+        pulumi.export("region", aws.get_region_output(opts=opts).region)
+        pulumi.export("default_account", aws.get_caller_identity_output().account_id)
+
+    run = run_program(program)
+    assert run.exports == {
+        "account": ACCOUNT,
+        "region": "ap-southeast-2",
+        "default_account": "123456789012",
+    }

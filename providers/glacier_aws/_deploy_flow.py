@@ -144,9 +144,16 @@ class PipelineStateMachine(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
+        account = aws.get_caller_identity_output(
+            opts=pulumi.InvokeOutputOptions(parent=self)
+        ).account_id
         self.role = aws.iam.Role(
             f"{name}-sfn-role",
-            assume_role_policy=trust_policy("states.amazonaws.com"),
+            assume_role_policy=trust_policy(
+                "states.amazonaws.com",
+                source_account=account,
+                source_arn=pulumi.Output.concat("arn:aws:states:*:", account, ":stateMachine:*"),
+            ),
             description=f"Step Functions for glacier pipeline {name}: run its tasks only",
             tags=_tags(tags),
             opts=child,
@@ -290,9 +297,21 @@ class PipelineSchedule(pulumi.ComponentResource):
             )
         super().__init__("glacier:aws:PipelineSchedule", _check_name(name), None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        self.rule = aws.cloudwatch.EventRule(
+            f"{name}-schedule",
+            schedule_expression=schedule_expression.strip(),
+            description=f"runs glacier pipeline {name}",
+            tags=_tags(tags),
+            opts=child,
+        )
         self.role = aws.iam.Role(
             f"{name}-schedule-role",
-            assume_role_policy=trust_policy("events.amazonaws.com"),
+            # Only this rule, in this account, may use the role (confused-deputy guard).
+            assume_role_policy=trust_policy(
+                "events.amazonaws.com",
+                source_account=self.rule.arn.apply(lambda arn: arn.split(":")[4]),
+                source_arn=self.rule.arn,
+            ),
             description=f"EventBridge schedule of glacier pipeline {name}",
             tags=_tags(tags),
             opts=child,
@@ -310,13 +329,6 @@ class PipelineSchedule(pulumi.ComponentResource):
                     }
                 ]
             ),
-            opts=child,
-        )
-        self.rule = aws.cloudwatch.EventRule(
-            f"{name}-schedule",
-            schedule_expression=schedule_expression.strip(),
-            description=f"runs glacier pipeline {name}",
-            tags=_tags(tags),
             opts=child,
         )
         self.target = aws.cloudwatch.EventTarget(

@@ -15,6 +15,7 @@ No data action ever has a ``*`` resource.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,7 @@ __all__ = [
     "log_statements",
     "policy_document",
     "trust_policy",
+    "xray_statements",
 ]
 
 READ_ACTIONS = ("s3:GetObject",)
@@ -179,19 +181,25 @@ def policy_document(statements: Sequence[dict[str, Any]]) -> pulumi.Output[str]:
     return pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": list(statements)})
 
 
-def trust_policy(service: str) -> str:
-    """Who may assume the role: one AWS service principal."""
-    import json
+def trust_policy(service: str, *, source_account: Any = None, source_arn: Any = None) -> Any:
+    """Who may assume the role: one AWS service principal.
 
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Service": service},
-                    "Action": "sts:AssumeRole",
-                }
-            ],
-        }
-    )
+    With ``source_account`` / ``source_arn`` (``str`` or outputs), the service may assume
+    it only on behalf of that account / resource: AWS's guard against the confused deputy.
+    """
+    statement: dict[str, Any] = {
+        "Effect": "Allow",
+        "Principal": {"Service": service},
+        "Action": "sts:AssumeRole",
+    }
+    condition: dict[str, Any] = {}
+    if source_account is not None:
+        condition["StringEquals"] = {"aws:SourceAccount": source_account}
+    if source_arn is not None:
+        condition["ArnLike"] = {"aws:SourceArn": source_arn}
+    if condition:
+        statement["Condition"] = condition
+    document = {"Version": "2012-10-17", "Statement": [statement]}
+    if source_account is None and source_arn is None:
+        return json.dumps(document)
+    return pulumi.Output.json_dumps(document)

@@ -217,17 +217,19 @@ class RecordingMocks(pulumi.runtime.Mocks):
         )
         return id_, engine_state
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], None]:
+    def call(
+        self, args: pulumi.runtime.MockCallArgs
+    ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
         self.calls.append((args.token, dict(args.args)))
         region, account = self._where(args.provider)
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
             arn = f"arn:aws:iam::{account}:user/test"
-            return {"accountId": account, "arn": arn, "userId": "AIDTEST", "id": account}, None
+            return {"accountId": account, "arn": arn, "userId": "AIDTEST", "id": account}, []
         if args.token == "aws:index/getRegion:getRegion":
-            return {"name": region, "region": region, "id": region}, None
+            return {"name": region, "region": region, "id": region}, []
         if args.token == "aws:index/getPartition:getPartition":
-            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}, None
-        return {}, None
+            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}, []
+        return {}, []
 
     def _where(self, provider: str | None) -> tuple[str, str]:
         if provider:
