@@ -242,7 +242,7 @@ def test_failure_then_from_completes_without_rerunning_finished_tasks(tmp_path: 
 
     first = run_isolated(tmp_path, runners["flaky"], "--workers", "1", cwd=work)
     assert first.returncode == 1
-    status = {line.split()[0]: line.split()[1] for line in first.stdout.splitlines()[1:5]}
+    status = {line.split()[0]: line.split()[1] for line in first.stdout.splitlines()[2:6]}
     assert status == {
         "make": "succeeded",
         "double": "failed",
