@@ -273,6 +273,7 @@ def test_fargate_task_definition(deployed: Run) -> None:
         definition["executionRoleArn"]
         == deployed.one(ROLE, "etl-transform-execution-role").outputs["arn"]
     )
+    assert definition["family"] == "etl-transform"
     (container,) = json.loads(definition["containerDefinitions"])
     assert container["name"] == "task"
     assert container["command"] == ["python", "-m", "glacier_handler", "transform"]
@@ -500,6 +501,15 @@ def test_component_errors(make: Any, match: str) -> None:
 
     with pytest.raises((ValueError, TypeError), match=match):
         run_program(program)
+
+
+def test_scratch_bucket_prefix_is_a_valid_bucket_name_start() -> None:
+    from glacier_aws.deploy import ScratchBucket
+
+    run = run_program(lambda: ScratchBucket("Sales_Pipeline__scratch-and-more-text"))
+    prefix = run.one(BUCKET).inputs["bucketPrefix"]
+    assert prefix == "sales-pipeline-scratch-and-mor-"
+    assert len(prefix) <= 37
 
 
 def test_dataset_location_patterns() -> None:

@@ -52,6 +52,12 @@ def _check_name(name: str) -> str:
     return name
 
 
+def _bucket_prefix(name: str) -> str:
+    """An S3 ``bucket_prefix`` from a component name: lowercase letters, digits, hyphens."""
+    text = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")[:30].rstrip("-")
+    return f"{text or 'glacier'}-"
+
+
 def _tags(tags: Mapping[str, str] | None) -> dict[str, str]:
     return {"managed-by": "glacier", **(tags or {})}
 
@@ -228,7 +234,7 @@ class LambdaTask(pulumi.ComponentResource):
             tracing_config={"mode": "Active"},
             logging_config={"log_format": "Text", "log_group": self.log_group.name},
             environment={"variables": variables},
-            description=f"glacier pipeline {pipeline}: task {task}",
+            description=f"glacier pipeline {pipeline}: task {task}"[:256],
             tags=_tags(tags),
             # The role's policy must exist before the first invocation can use it.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.role.policy]),
@@ -359,13 +365,13 @@ class FargateTask(pulumi.ComponentResource):
                 "options": {
                     "awslogs-group": self.log_group.name,
                     "awslogs-region": region,
-                    "awslogs-stream-prefix": task,
+                    "awslogs-stream-prefix": name,
                 },
             },
         }
         self.task_definition = aws.ecs.TaskDefinition(
             f"{name}-task",
-            family=f"{pipeline}-{task}"[:255],
+            family=name,  # a checked component name: valid as a task definition family
             requires_compatibilities=["FARGATE"],
             network_mode="awsvpc",
             cpu=str(cpu),
@@ -412,12 +418,12 @@ class ScratchBucket(pulumi.ComponentResource):
     ) -> None:
         if expire_days <= 0:
             raise ValueError("expire_days must be positive")
-        super().__init__("glacier:aws:ScratchBucket", name, None, opts)
+        super().__init__("glacier:aws:ScratchBucket", _check_name(name), None, opts)
         args: dict[str, Any] = {"force_destroy": force_destroy}
         if bucket_name is not None:
             args["bucket"] = bucket_name
-        else:  # globally unique: Pulumi adds a random suffix to the prefix
-            args["bucket_prefix"] = f"{name[:30].lower()}-"
+        else:  # globally unique: AWS adds a random suffix to the prefix
+            args["bucket_prefix"] = _bucket_prefix(name)
         self.resources = secure_bucket(name, tags=_tags(tags), parent=self, **args)
         self.bucket = self.resources["bucket"]  # type: ignore[assignment]
         lifecycle = aws.s3.BucketLifecycleConfiguration(
