@@ -206,7 +206,7 @@ class MissingReturnAnnotation(Rule):
 class NotADataset(Rule):
     code = "GLC203"
     name = "not-a-dataset"
-    message = "{what} of task `{task}` is annotated with `{annotation}`, which is not a dataset"
+    message = "{what} of task `{task}` is `{annotation}`, which is not a dataset"
     hint = "{advice}"
 
 
@@ -222,7 +222,7 @@ class NestedDataset(Rule):
 class DatasetClassAnnotation(Rule):
     code = "GLC205"
     name = "dataset-class-annotation"
-    message = "{what} of task `{task}` is annotated with the `Dataset` class, not a dataset"
+    message = "{what} of task `{task}` is the `Dataset` class, not a dataset"
     hint = (
         'declare the dataset at module level (`raw = Dataset(name="raw")`) and annotate '
         "with it (`data: raw`)"

@@ -289,7 +289,7 @@ def _signature(
     for param in params:
         if param.kind == "var":
             continue
-        what = f"parameter `{param.name}`"
+        what = f"the annotation of parameter `{param.name}`"
         if param.annotation is None:
             if not param.has_default:
                 resolver.at(module, param.pos, MissingAnnotation, param=param.name, task=task.name)

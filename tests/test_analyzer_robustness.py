@@ -1,0 +1,107 @@
+"""Bad input gives a diagnostic or a clean skip, never a traceback."""
+
+from __future__ import annotations
+
+import os
+import pickle
+from pathlib import Path
+
+import pytest
+
+from analyzer import analyze, summarize
+
+HEADER = "from glacier import Dataset, ObjectStorage, Pipeline\npipeline = Pipeline(name='p')\n"
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "pyproject.toml").write_text("")
+    return tmp_path
+
+
+def test_non_utf8_file_is_reported_with_the_offending_line(project: Path) -> None:
+    (project / "latin1.py").write_bytes(b"# glacier\nname = '\xe9t\xe9'\n")
+    (diagnostic,) = analyze([project]).diagnostics
+    assert (diagnostic.code, diagnostic.path) == ("GLC002", "latin1.py")
+    assert "byte 0xe9 on line 2 is not valid UTF-8" in diagnostic.message
+
+
+def test_nul_bytes_and_bom(project: Path) -> None:
+    (project / "nul.py").write_bytes(b"# glacier\x00\n")
+    (project / "bom.py").write_bytes(b"\xef\xbb\xbf" + HEADER.encode())
+    found = [(d.code, d.path) for d in analyze([project]).diagnostics]
+    assert found == [("GLC502", "bom.py"), ("GLC002", "nul.py")]
+
+
+def test_empty_and_whitespace_only_files(project: Path) -> None:
+    (project / "empty.py").write_text("")
+    (project / "blank.py").write_text("\n\n   \n# glacier\n")
+    analysis = analyze([project / "empty.py", project / "blank.py"])
+    assert analysis.diagnostics == ()
+    assert analysis.pipelines == ()
+
+
+def test_directory_symlink_loop_ends(project: Path) -> None:
+    pkg = project / "pkg"
+    pkg.mkdir()
+    (pkg / "flow.py").write_text(HEADER)
+    os.symlink(pkg, pkg / "loop")
+    os.symlink(project, pkg / "up")
+    analysis = analyze([project])
+    assert [p.name for p in analysis.pipelines] == ["p"]
+
+
+def test_deeply_nested_expressions(project: Path) -> None:
+    nested = "(" * 150 + "1" + ")" * 150
+    chain = " + ".join(["x"] * 5000)
+    calls = "f(" * 500 + ")" * 500
+    (project / "deep.py").write_text(
+        HEADER + f"a = {nested}\nb = {chain}\nc = {calls}\n"
+        "raw = Dataset(name='raw', storage=ObjectStorage(bucket=str("
+        + "[" * 80
+        + "]" * 80
+        + ")))\n"
+    )
+    analysis = analyze([project])
+    assert {d.code for d in analysis.diagnostics} <= {"GLC001", "GLC302", "GLC502"}
+
+
+def test_a_twenty_thousand_line_module(project: Path) -> None:
+    lines = [HEADER, "raw = Dataset(name='raw', storage=ObjectStorage(bucket='b'))\n"]
+    lines += [f"CONSTANT_{i} = {i}\n" for i in range(20_000)]
+    lines += ["@pipeline.task()\ndef last(x: raw) -> None:\n    print(CONSTANT_19999)\n"]
+    (project / "big.py").write_text("".join(lines))
+    analysis = analyze([project])
+    assert analysis.diagnostics == ()
+    assert analysis.pipelines[0].task("last").span.line == 20_005
+
+
+def test_syntax_errors_of_every_kind(project: Path) -> None:
+    for i, text in enumerate(["def f(:\n", "x = (\n", "\tif x:\n  pass\n", "return 1\n"]):
+        (project / f"bad{i}.py").write_text("# glacier\n" + text)
+    codes = [d.code for d in analyze([project]).diagnostics]
+    assert codes[:3] == ["GLC001"] * 3  # a module-level `return` parses; it is not our error
+
+
+def test_dynamic_constructs_get_a_diagnostic_not_an_exception(project: Path) -> None:
+    (project / "dynamic.py").write_text(
+        HEADER
+        + "names = ['a', 'b']\n"
+        + "made = [Dataset(name=n) for n in names]\n"
+        + "if True:\n    hidden = Dataset(name='hidden')\n"
+        + "def factory():\n    @pipeline.task()\n    def inner() -> None: ...\n"
+        + "raw = Dataset(name=names[0], storage=ObjectStorage(bucket=names[1]))\n"
+        + "pipeline.task()(print)\n"
+        + "from glacier import *\n"
+        + "@pipeline.task(name=names[0], compute=globals()['c'], retries=True, timeout=0)\n"
+        + "def t(*args, x: raw, **kw) -> tuple[()]: ...\n"
+    )
+    codes = {d.code for d in analyze([project]).diagnostics}
+    assert codes >= {"GLC301", "GLC302", "GLC208", "GLC203"}
+
+
+def test_summaries_are_picklable_for_a_content_hash_cache() -> None:
+    text = (Path(__file__).parent / "fixtures" / "analyzer" / "valid" / "aliases.py").read_text()
+    summary = summarize(text, "aliases", False)
+    assert pickle.loads(pickle.dumps(summary)) == summary
+    assert summarize(text, "aliases", False) == summary  # pure: same input, same summary
