@@ -44,7 +44,7 @@ def span_dict(span: Span) -> dict[str, Any]:
 
 
 def storage_dict(storage: StorageModel | None) -> dict[str, Any] | None:
-    """Only the fields that are set, so manifests stay short and diffs stay small."""
+    """Only the fields that are set (``prefix`` defaults to ``""``), so diffs stay small."""
     if storage is None:
         return None
     full = {
@@ -60,4 +60,4 @@ def storage_dict(storage: StorageModel | None) -> dict[str, Any] | None:
         "variable": storage.variable,
         "module": storage.module,
     }
-    return {k: v for k, v in full.items() if v not in (None, "") or k == "kind"}
+    return {k: v for k, v in full.items() if v is not None and not (k == "prefix" and v == "")}

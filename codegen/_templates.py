@@ -54,6 +54,32 @@ def _py(value: Any) -> str:
     raise TypeError(f"cannot write a {type(value).__name__} into generated code")
 
 
+LINE_LENGTH = 100
+
+
+def _layout(value: Any, indent: int, prefix: str = "", suffix: str = "") -> str:
+    """``prefix + literal + suffix`` at ``indent``, split one item per line (with trailing
+    commas) when it does not fit in the line length, as ``ruff format`` would lay it out."""
+    pad = " " * indent
+    flat = f"{pad}{prefix}{_py(value)}{suffix}"
+    if len(flat) <= LINE_LENGTH or not isinstance(value, (dict, list, tuple)) or not value:
+        return flat
+    if isinstance(value, dict):
+        opening, closing = "{", "}"
+        items = [_layout(v, indent + 4, f"{_py(k)}: ", ",") for k, v in value.items()]
+    else:
+        opening, closing = ("[", "]") if isinstance(value, list) else ("(", ")")
+        items = [_layout(v, indent + 4, "", ",") for v in value]
+    return "\n".join([f"{pad}{prefix}{opening}", *items, f"{pad}{closing}{suffix}"])
+
+
+def _pyentry(value: Any, indent: int, key: Any = None, assign: str | None = None) -> str:
+    """A whole line (or lines): ``key: value,`` in a dict, or ``assign = value``."""
+    if assign is not None:
+        return _layout(value, indent, f"{assign} = ")
+    return _layout(value, indent, f"{_py(key)}: ", ",")
+
+
 def _pystr(value: str, indent: int) -> str:
     """A str literal spread over lines: one ``repr`` per source line, implicitly concatenated.
 
@@ -90,6 +116,7 @@ def _environment() -> jinja2.Environment:
     )
     env.filters["py"] = _py
     env.filters["pystr"] = _pystr
+    env.filters["pyentry"] = _pyentry
     env.filters["comment"] = _comment
     return env
 
