@@ -102,12 +102,17 @@ class _Unresolved:
     chain: tuple[str, ...]
 
 
-def _resolve(modules: dict[str, MypyFile], fullname: str) -> _Dataset | _Unresolved | None:
+def _resolve(
+    modules: dict[str, MypyFile], fullname: str, aliases_in: str | None = None
+) -> _Dataset | _Unresolved | None:
     """Follow a module-level (or class-level) variable to the dataset it holds, or None.
 
     The payload is the type of the first variable along the aliases whose type mypy knows
     (declared, inferred in an earlier import-cycle group, or read from the cache), else what
     the defining ``Dataset[T](...)`` call says; the dataset is the last variable reached.
+    With ``aliases_in``, only aliases defined in that module are followed: a module loaded
+    from the cache has no syntax tree, so following its aliases would make a warm run see
+    other datasets than a cold one.
     """
     chain: list[str] = []
     payload: Type | None = None
@@ -128,8 +133,11 @@ def _resolve(modules: dict[str, MypyFile], fullname: str) -> _Dataset | _Unresol
         rvalue = _defining_rvalue(modules, current)
         alias = rvalue.node if isinstance(rvalue, RefExpr) else None
         if isinstance(alias, Var) and "." in alias.fullname:  # a module-level variable
-            current = alias.fullname
-            continue
+            if aliases_in is None or _module_name(modules, current) == aliases_in:
+                current = alias.fullname
+                continue
+            dataset = dataset or current  # identity only: the checker needs no payload
+            break
         if var.type is None and rvalue is not None:
             made = _construction(rvalue)
             if isinstance(made, str):
@@ -234,6 +242,11 @@ def _defining_rvalue(modules: dict[str, MypyFile], fullname: str) -> Expression 
                             return rvalue.items[index]
                         return TupleExpr([])
     return None
+
+
+def _module_name(modules: dict[str, MypyFile], fullname: str) -> str | None:
+    module, _ = _split_module(modules, fullname)
+    return module.fullname if module is not None else None
 
 
 def _split_module(modules: dict[str, MypyFile], fullname: str) -> tuple[MypyFile | None, list[str]]:
@@ -488,7 +501,7 @@ class _TaskChecker:
                 return "class"
             return "tuple" if node.fullname in TUPLE_NAMES else "other"
         if isinstance(node, Var) and "." in node.fullname:
-            found = _resolve(self.modules, node.fullname)
+            found = _resolve(self.modules, node.fullname, aliases_in=self.tree.fullname)
             if isinstance(found, _Dataset):
                 return _Edge(annotation, found.dataset)
             return "unresolved"  # mypy or the plugin reported it while analysing it

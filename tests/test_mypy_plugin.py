@@ -84,11 +84,31 @@ def test_disable_error_code(project: Path) -> None:
 @pytest.mark.parametrize("package", ["cross_module", "import_cycle"])
 def test_cold_and_warm_cache_agree(project: Path, package: str) -> None:
     cold, _, _ = run_mypy("-p", package)
+    expect(package, cold)
     warm, log, _ = run_mypy("-v", "-p", package)
     assert warm == cold
-    expect(package, warm)
     # the warm run really read the tasks module from the cache
     assert f"Metadata fresh for {package}.tasks:" in log
+    assert f"Parsing {package}/tasks.py" not in log
+
+
+def test_tasks_rechecked_against_a_cached_datasets_module(project: Path) -> None:
+    cold, _, _ = run_mypy("-p", "cross_module")
+    touch(project / "cross_module" / "tasks.py", "\n# edited\n")
+    warm, log, _ = run_mypy("-v", "-p", "cross_module")
+    assert warm == cold
+    expect("cross_module", warm)
+    # the datasets came from the cache (no syntax tree), the tasks were checked again
+    assert "Metadata fresh for cross_module.datasets:" in log
+    assert "Parsing cross_module/datasets.py" not in log
+    assert "(cross_module.tasks) as inherently stale" in log
+
+
+def touch(path: Path, appended: str) -> None:
+    """Append to a file and move its mtime on, so that mypy and dmypy see the change."""
+    path.write_text(path.read_text() + appended)
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 2_000_000_000))
 
 
 def test_changed_payload_rechecks_tasks_in_another_module(project: Path) -> None:
@@ -101,22 +121,20 @@ def test_changed_payload_rechecks_tasks_in_another_module(project: Path) -> None
 
 
 def change_payload(project: Path) -> None:
-    """Give ``numbers`` another payload type (a longer line, a newer mtime)."""
+    """Give ``numbers`` another payload type."""
     path = project / "payload_change" / "datasets.py"
     text = path.read_text()
     assert "Dataset[list[int]]" in text
     path.write_text(text.replace("Dataset[list[int]]", "Dataset[dict[str, str]]"))
-    stat = path.stat()
-    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 2_000_000_000))
+    touch(path, "")
 
 
 @pytest.mark.slow
-def test_daemon_rechecks_tasks_after_a_payload_change(project: Path) -> None:
+def test_daemon_agrees_with_mypy_and_rechecks_after_a_payload_change(project: Path) -> None:
     dmypy = [sys.executable, "-m", "mypy.dmypy", "--status-file", str(project / "dmypy.json")]
     run = [*dmypy, "run", "--", "--config-file", "mypy.ini", "--cache-dir", ".dmypy_cache"]
-    target = ["-p", "payload_change"]
 
-    def check() -> str:
+    def check(*target: str) -> str:
         done = subprocess.run(
             [*run, *target], capture_output=True, text=True, timeout=300, check=False
         )
@@ -124,9 +142,11 @@ def test_daemon_rechecks_tasks_after_a_payload_change(project: Path) -> None:
         return done.stdout.replace("Daemon started\n", "")
 
     try:
-        expect("payload_change_before", check())
+        # the daemon keeps every syntax tree that mypy frees; the output must not change
+        expect("cross_module", check("-p", "cross_module"))
+        expect("payload_change_before", check("-p", "payload_change"))
         change_payload(project)
-        expect("payload_change_after", check())
+        expect("payload_change_after", check("-p", "payload_change"))
     finally:
         subprocess.run([*dmypy, "stop"], capture_output=True, timeout=60, check=False)
 
