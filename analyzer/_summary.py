@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import ast
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 __all__ = [
@@ -106,7 +106,6 @@ class Other:
 
     text: str
     pos: Pos
-    names: tuple[str, ...] = ()
 
 
 Expr = Name | Attr | Call | Sub | Const | Or | DictLit | Other
@@ -286,6 +285,7 @@ class _Reader:
         # Under `from __future__ import annotations` a quoted annotation is a string inside a
         # string: evaluating it once (as the runtime path does) gives a `str`, not a dataset.
         self.future_annotations = future_annotations
+        self._in_string = False
 
     # statements
 
@@ -309,10 +309,11 @@ class _Reader:
                 imports=imports,
             )
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            function = self._function(node)
+            body_names, nested = self._scan_function(node)
+            function = self._function(node, body_names)
             uses = set(_names_in(node.decorator_list))
             uses.update(_names_in(_signature_nodes(node.args, node.returns)))
-            uses.update(name for name, _ in function.body_names)
+            uses.update(name for name, _ in body_names)
             return Stmt(
                 index,
                 "function",
@@ -322,9 +323,10 @@ class _Reader:
                 defines=(node.name,),
                 uses=frozenset(uses),
                 function=function,
-                nested_decorators=self._nested_decorators(node.body),
+                nested_decorators=nested,
             )
         if isinstance(node, ast.ClassDef):
+            scan = self._scan_block(node)
             return Stmt(
                 index,
                 "class",
@@ -332,8 +334,8 @@ class _Reader:
                 start,
                 end,
                 defines=(node.name,),
-                uses=frozenset(_names_in([node])) - {node.name},
-                nested_decorators=self._nested_decorators(node.body),
+                uses=frozenset(scan.loads) - {node.name},
+                nested_decorators=tuple(scan.decorators),
             )
         if isinstance(node, ast.Assign):
             targets = tuple(t.id for t in node.targets if isinstance(t, ast.Name))
@@ -363,7 +365,7 @@ class _Reader:
                 uses=frozenset(uses),
                 targets=(target,) if target and node.value is not None else (),
                 value=self.expr(node.value) if node.value is not None else None,
-                annotation=self.expr(node.annotation),
+                annotation=self.expr(node.annotation, payload=True),
             )
         if isinstance(node, ast.Expr):
             return Stmt(
@@ -377,32 +379,19 @@ class _Reader:
                 value=self.expr(node.value),
             )
         # compound and other statements: if/try/with/for/while/match/augmented assignment...
-        imports: list[Import] = []
-        calls: list[Call] = []
-        defines: list[str] = []
-        for child in _module_level_nodes(node):
-            if isinstance(child, (ast.Import, ast.ImportFrom)):
-                imports.extend(self._imports(child))
-            elif isinstance(child, ast.Call) and isinstance(child.func, (ast.Name, ast.Attribute)):
-                call = self.expr(child)
-                if isinstance(call, Call):
-                    calls.append(call)
-            elif isinstance(child, _DEFS):
-                defines.append(child.name)
-            elif isinstance(child, ast.Name) and isinstance(child.ctx, ast.Store):
-                defines.append(child.id)
-        defines.extend(i.local for i in imports if i.attr != "*")
+        scan = self._scan_block(node)
+        scan.defines.extend(i.local for i in scan.imports if i.attr != "*")
         return Stmt(
             index,
             "other",
             pos,
             start,
             end,
-            defines=tuple(dict.fromkeys(defines)),
-            uses=frozenset(_names_in([node])),
-            imports=tuple(imports),
-            nested_decorators=self._nested_decorators([node], top=True),
-            nested_calls=tuple(calls),
+            defines=tuple(dict.fromkeys(scan.defines)),
+            uses=frozenset(scan.loads),
+            imports=tuple(scan.imports),
+            nested_decorators=tuple(scan.decorators),
+            nested_calls=tuple(scan.calls),
         )
 
     def opaque(self, index: int, node: ast.stmt, previous_end: int) -> Stmt:
@@ -455,7 +444,11 @@ class _Reader:
 
     # functions
 
-    def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> Function:
+    def _function(
+        self,
+        node: ast.FunctionDef | ast.AsyncFunctionDef,
+        body_names: tuple[tuple[str, Pos], ...],
+    ) -> Function:
         args = node.args
         params: list[Param] = []
         positional = [*args.posonlyargs, *args.args]
@@ -476,8 +469,8 @@ class _Reader:
             decorators=decorators,
             params=tuple(params),
             returns=self.annotation(node.returns) if node.returns is not None else None,
-            returns_text=_text(node.returns) if node.returns is not None else None,
-            body_names=_free_names(node),
+            returns_text=self._segment(node.returns) if node.returns is not None else None,
+            body_names=body_names,
         )
 
     def _param(self, arg: ast.arg, kind: Any, has_default: bool) -> Param:
@@ -486,27 +479,98 @@ class _Reader:
             name=arg.arg,
             kind=kind,
             annotation=self.annotation(annotation) if annotation is not None else None,
-            annotation_text=_text(annotation) if annotation is not None else None,
+            annotation_text=self._segment(annotation) if annotation is not None else None,
             has_default=has_default,
             pos=_pos(arg),
         )
 
-    def _nested_decorators(
-        self, body: list[ast.stmt], top: bool = False
-    ) -> tuple[tuple[Expr, str], ...]:
-        """Decorators shaped like ``@x.task(...)`` on definitions that are not at module level."""
+    def _task_decorators(
+        self, node: ast.FunctionDef | ast.AsyncFunctionDef
+    ) -> list[tuple[Expr, str]]:
         found: list[tuple[Expr, str]] = []
-        for node in body:
-            for child in ast.walk(node):
-                if not isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                    continue
-                if top and child is node:
-                    continue
-                for decorator in child.decorator_list:
-                    target = decorator.func if isinstance(decorator, ast.Call) else decorator
-                    if isinstance(target, ast.Attribute) and target.attr == "task":
-                        found.append((self.expr(decorator), child.name))
-        return tuple(found)
+        for decorator in node.decorator_list:
+            target = decorator.func if isinstance(decorator, ast.Call) else decorator
+            if isinstance(target, ast.Attribute) and target.attr == "task":
+                found.append((self.expr(decorator), node.name))
+        return found
+
+    def _scan_function(
+        self, function: ast.FunctionDef | ast.AsyncFunctionDef
+    ) -> tuple[tuple[tuple[str, Pos], ...], tuple[tuple[Expr, str], ...]]:
+        """One walk over a body: the free names it loads, and decorators of nested defs."""
+        local: set[str] = set()
+        args = function.args
+        for arg in (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg):
+            if arg is not None:
+                local.add(arg.arg)
+        declared_global: set[str] = set()
+        loads: dict[str, Pos] = {}
+        nested: list[tuple[Expr, str]] = []
+        stack: list[ast.AST] = list(reversed(function.body))
+        while stack:
+            node = stack.pop()
+            if isinstance(node, ast.Name):
+                if isinstance(node.ctx, ast.Load):
+                    if node.id not in loads:
+                        loads[node.id] = _pos(node)
+                else:
+                    local.add(node.id)
+                continue
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                local.add(node.name)
+                nested.extend(self._task_decorators(node))
+            elif isinstance(node, ast.ClassDef):
+                local.add(node.name)
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                for alias in node.names:
+                    local.add((alias.asname or alias.name).split(".", 1)[0])
+            elif isinstance(node, ast.ExceptHandler) and node.name:
+                local.add(node.name)
+            elif isinstance(node, ast.Global):
+                declared_global.update(node.names)
+            elif isinstance(node, ast.arg):
+                local.add(node.arg)
+            stack.extend(ast.iter_child_nodes(node))
+        local -= declared_global
+        free = tuple((name, pos) for name, pos in loads.items() if name not in local)
+        return free, tuple(nested)
+
+    def _scan_block(self, root: ast.stmt) -> _Scan:
+        """One walk over a class or compound statement (see ``_Scan``)."""
+        scan = _Scan()
+        stack: list[tuple[ast.AST, bool]] = [(child, False) for child in ast.iter_child_nodes(root)]
+        if isinstance(root, ast.ClassDef):
+            stack = [(child, True) for child in ast.iter_child_nodes(root)]
+        while stack:
+            node, nested = stack.pop()
+            if isinstance(node, ast.Name):
+                if isinstance(node.ctx, ast.Load):
+                    scan.loads.add(node.id)
+                elif not nested:
+                    scan.defines.append(node.id)
+                continue
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                scan.decorators.extend(self._task_decorators(node))
+                if not nested:
+                    scan.defines.append(node.name)
+                stack.extend((child, True) for child in ast.iter_child_nodes(node))
+                continue
+            if isinstance(node, (ast.ClassDef, ast.Lambda)):
+                if isinstance(node, ast.ClassDef) and not nested:
+                    scan.defines.append(node.name)
+                stack.extend((child, True) for child in ast.iter_child_nodes(node))
+                continue
+            if not nested:
+                if isinstance(node, (ast.Import, ast.ImportFrom)):
+                    scan.imports.extend(self._imports(node))
+                elif isinstance(node, ast.Call) and isinstance(
+                    node.func, (ast.Name, ast.Attribute)
+                ):
+                    call = self.expr(node)
+                    if isinstance(call, Call):
+                        scan.calls.append(call)
+            stack.extend((child, nested) for child in ast.iter_child_nodes(node))
+        return scan
 
     # expressions
 
@@ -519,14 +583,19 @@ class _Reader:
                 inner = ast.parse(node.value.strip(), mode="eval").body
             except (SyntaxError, RecursionError, ValueError, MemoryError):
                 return Other(node.value, _pos(node))
-            expr = self.expr(inner)
+            self._in_string = True
+            try:
+                expr = self.expr(inner)
+            finally:
+                self._in_string = False
             return _relocate(expr, _pos(node))
         return self.expr(node)
 
-    def expr(self, node: ast.expr, depth: int = 0) -> Expr:
+    def expr(self, node: ast.expr, depth: int = 0, payload: bool = False) -> Expr:
+        """The symbolic form of an expression; ``payload``: keep a subscript's exact type text."""
         pos = _pos(node)
         if depth > _MAX_DEPTH:
-            return Other(_text(node, 40), pos)
+            return Other(self._segment(node, 40), pos)
         if isinstance(node, ast.Name):
             return Name(node.id, pos)
         if isinstance(node, ast.Attribute):
@@ -535,25 +604,28 @@ class _Reader:
             value = node.value
             if isinstance(value, (str, int, float, bool)) or value is None:
                 return Const(value, pos)
-            return Other(_text(node), pos)
+            return Other(self._segment(node), pos)
         if isinstance(node, ast.Call):
             args: list[Expr] = []
             starred = False
             for arg in node.args:
                 if isinstance(arg, ast.Starred):
                     starred = True
-                    args.append(Other(_text(arg), _pos(arg), _names_in([arg])))
+                    args.append(Other(self._segment(arg), _pos(arg)))
                 else:
                     args.append(self.expr(arg, depth + 1))
             kwargs = tuple((kw.arg, self.expr(kw.value, depth + 1)) for kw in node.keywords)
-            return Call(self.expr(node.func, depth + 1), tuple(args), kwargs, pos, starred)
+            func = self.expr(node.func, depth + 1, payload=True)
+            return Call(func, tuple(args), kwargs, pos, starred)
         if isinstance(node, ast.Subscript):
             slice_node = node.slice
             elements = slice_node.elts if isinstance(slice_node, ast.Tuple) else [slice_node]
             items = tuple(
                 self.annotation(e) if depth == 0 else self.expr(e, depth + 1) for e in elements
             )
-            return Sub(self.expr(node.value, depth + 1), items, _text(slice_node, 10_000), pos)
+            # the payload type text is what the runtime path records: ``ast.unparse`` of it
+            text = _text(slice_node, 10_000) if payload else self._segment(slice_node)
+            return Sub(self.expr(node.value, depth + 1), items, text, pos)
         if isinstance(node, ast.Dict) and all(k is not None for k in node.keys):
             return DictLit(
                 tuple(
@@ -564,7 +636,38 @@ class _Reader:
             )
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
             return Or(self.expr(node.left, depth + 1), self.expr(node.right, depth + 1), pos)
-        return Other(_text(node), pos, _names_in([node]))
+        return Other(self._segment(node), pos)
+
+    def _segment(self, node: ast.AST, limit: int = 120) -> str:
+        """Source text of ``node`` for messages, whitespace collapsed (cheaper than unparse)."""
+        line = getattr(node, "lineno", None)
+        end_line = getattr(node, "end_lineno", None)
+        col = getattr(node, "col_offset", None)
+        end_col = getattr(node, "end_col_offset", None)
+        if self._in_string or None in (line, end_line, col, end_col):
+            return _text(node, limit)
+        assert line is not None and end_line is not None and col is not None
+        assert end_col is not None
+        if end_line - line > 20:
+            end_line, end_col = line + 20, None
+        try:
+            parts = [self.lines[i - 1] for i in range(line, end_line + 1)]
+        except IndexError:
+            return _text(node, limit)
+        if all(p.isascii() for p in parts):
+            if len(parts) == 1:
+                text = parts[0][col:end_col]
+            else:
+                text = "\n".join([parts[0][col:], *parts[1:-1], parts[-1][:end_col]])
+        else:
+            raw = [p.encode() for p in parts]
+            if len(raw) == 1:
+                data = raw[0][col:end_col]
+            else:
+                data = b"\n".join([raw[0][col:], *raw[1:-1], raw[-1][:end_col]])
+            text = data.decode("utf-8", "replace")
+        text = " ".join(text.split())
+        return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _relocate(expr: Expr, pos: Pos) -> Expr:
@@ -581,7 +684,7 @@ def _relocate(expr: Expr, pos: Pos) -> Expr:
     if isinstance(expr, Const):
         return Const(expr.value, pos)
     if isinstance(expr, Other):
-        return Other(expr.text, pos, expr.names)
+        return Other(expr.text, pos)
     return expr
 
 
@@ -618,46 +721,17 @@ def _bound_names(targets: list[ast.expr]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
-def _free_names(function: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple[tuple[str, Pos], ...]:
-    """Names a function body loads that it does not bind itself (first use of each)."""
-    local: set[str] = set()
-    args = function.args
-    for arg in (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg):
-        if arg is not None:
-            local.add(arg.arg)
-    declared_global: set[str] = set()
-    loads: dict[str, Pos] = {}
-    for statement in function.body:
-        for node in ast.walk(statement):
-            if isinstance(node, ast.Name):
-                if isinstance(node.ctx, ast.Load):
-                    if node.id not in loads:
-                        loads[node.id] = _pos(node)
-                else:
-                    local.add(node.id)
-            elif isinstance(node, (*_DEFS,)):
-                local.add(node.name)
-            elif isinstance(node, (ast.Import, ast.ImportFrom)):
-                for alias in node.names:
-                    local.add((alias.asname or alias.name).split(".", 1)[0])
-            elif isinstance(node, ast.ExceptHandler) and node.name:
-                local.add(node.name)
-            elif isinstance(node, ast.Global):
-                declared_global.update(node.names)
-            elif isinstance(node, ast.arg):
-                local.add(node.arg)
-    local -= declared_global
-    return tuple((name, pos) for name, pos in loads.items() if name not in local)
+@dataclass(slots=True)
+class _Scan:
+    """What one walk over a class or compound statement found.
 
+    ``loads``: every name loaded anywhere in it; ``defines``, ``imports``, ``calls``: those at
+    module level (not inside a def, class body or lambda); ``decorators``: ``@x.task``-shaped
+    decorators of any def inside.
+    """
 
-def _module_level_nodes(node: ast.stmt) -> list[ast.AST]:
-    """Nodes of a compound statement that run at module level (not inside defs or lambdas)."""
-    found: list[ast.AST] = []
-    stack: list[ast.AST] = [node]
-    while stack:
-        current = stack.pop()
-        found.append(current)
-        if current is not node and isinstance(current, (*_DEFS, ast.Lambda)):
-            continue
-        stack.extend(ast.iter_child_nodes(current))
-    return found
+    loads: set[str] = field(default_factory=set)
+    defines: list[str] = field(default_factory=list)
+    imports: list[Import] = field(default_factory=list)
+    calls: list[Call] = field(default_factory=list)
+    decorators: list[tuple[Expr, str]] = field(default_factory=list)
