@@ -14,6 +14,7 @@ Nothing is imported or executed from the analysed code, ever.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -196,7 +197,7 @@ class _Loader:
 
     def complete(self, universe: list[str]) -> None:
         """Add the project's modules that import an analysed module and declare tasks."""
-        candidates: dict[str, ModuleSummary] = {}
+        candidates: dict[str, tuple[str, str]] = {}
         for path in iter_python_files(universe, self.root, self.config):
             if path in self.modules:
                 continue
@@ -204,14 +205,22 @@ class _Loader:
             if text is None or ".task(" not in text:
                 continue
             name = module_name_for(path)
-            if package_category(name) != "other":
-                continue
-            candidates[path] = summarize(text, name, os.path.basename(path) == "__init__.py")
+            if package_category(name) == "other":
+                candidates[path] = (text, name)
+        summaries: dict[str, ModuleSummary] = {}
         changed = True
         while changed and candidates:
             changed = False
             names = {m.summary.name for m in self.modules.values()}
-            for path, summary in list(candidates.items()):
+            parts = {part for name in names for part in name.split(".")}
+            for path, (text, name) in list(candidates.items()):
+                # cheap first: an importer must spell one of the analysed modules' names
+                if parts.isdisjoint(_imported_words(text)):
+                    continue
+                summary = summaries.get(path)
+                if summary is None:
+                    is_package = os.path.basename(path) == "__init__.py"
+                    summary = summaries[path] = summarize(text, name, is_package)
                 if any(
                     imp.loads in names or f"{imp.loads}.{imp.attr}" in names
                     for stmt in summary.statements
@@ -225,6 +234,15 @@ class _Loader:
     def own_tops(self) -> frozenset[str]:
         tops = {m.summary.name.split(".", 1)[0] for m in self.modules.values()}
         return frozenset(t for t in tops if package_category(t) == "other")
+
+
+# words on `from`/`import` lines (module names and imported names): a cheap importer pre-filter
+_IMPORT_LINE = re.compile(r"^[ \t]*(?:from|import)[ \t]+([^\n#]*)", re.MULTILINE)
+_WORD = re.compile(r"[A-Za-z_]\w*")
+
+
+def _imported_words(text: str) -> set[str]:
+    return {word for line in _IMPORT_LINE.findall(text) for word in _WORD.findall(line)}
 
 
 def _source_root(path: str, name: str, is_package: bool) -> str:
