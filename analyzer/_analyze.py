@@ -273,6 +273,8 @@ def _link(root: str, loader: _Loader) -> Analysis:
         for stmt in summary.statements:  # declarations: every module-level call
             if stmt.value is not None and isinstance(stmt.value, (Call, Sub)):
                 resolver.stmt_value(module, stmt)
+            for name, _ in stmt.unpacked:
+                resolver.part_value(module, stmt, name)
 
     tasks: list[FoundTask] = []
     decorators: dict[str, dict[int, list[tuple[int, int]]]] = {}

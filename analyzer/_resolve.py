@@ -113,6 +113,8 @@ class Resolver:
         self._bindings: dict[str, _Bindings] = {}
         self._stmt_values: dict[tuple[str, int], Value] = {}
         self._active: set[tuple[str, int]] = set()
+        self._part_values: dict[tuple[str, int, str], Value] = {}
+        self._active_parts: set[tuple[str, int, str]] = set()
         self.pipelines: dict[Key, PipelineInfo] = {}
         self.datasets: dict[Key, DatasetInfo] = {}
         self.environments: dict[Key, EnvInfo] = {}
@@ -156,6 +158,8 @@ class Resolver:
                     continue
                 if stmt.kind == "assign" and name in stmt.targets:
                     self._bind(found, name, stmt.index, "assign", stmt)
+                elif stmt.kind == "assign" and any(n == name for n, _ in stmt.unpacked):
+                    self._bind(found, name, stmt.index, "part", stmt)
                 elif stmt.kind == "function":
                     self._bind(found, name, stmt.index, "function", stmt)
                 else:
@@ -210,6 +214,8 @@ class Resolver:
             return Opaque()
         if kind == "function":
             return Function(module, name)
+        if kind == "part":
+            return self.part_value(module, what, name)
         return Opaque()
 
     def import_value(self, imp: Import) -> Value:
@@ -234,6 +240,23 @@ class Resolver:
         top = name.split(".", 1)[0]
         missing = f"module `{name}` cannot be found" if top in self._own_tops else None
         return Ext(name, "other", missing)
+
+    def part_value(self, module: str, stmt: Stmt, name: str) -> Value:
+        """The value ``name`` gets from an unpacking assignment ``a, b = x, y``."""
+        key = (module, stmt.index, name)
+        cached = self._part_values.get(key)
+        if cached is not None:
+            return cached
+        if key in self._active_parts:
+            return Unknown("a circular reference")
+        self._active_parts.add(key)
+        try:
+            expr = next(e for n, e in reversed(stmt.unpacked) if n == name)
+            value = self.eval(module, expr, stmt.index)
+        finally:
+            self._active_parts.discard(key)
+        self._part_values[key] = value
+        return value
 
     def stmt_value(self, module: str, stmt: Stmt) -> Value:
         key = (module, stmt.index)

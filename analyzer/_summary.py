@@ -175,6 +175,7 @@ class Stmt:
     function: Function | None = None
     nested_decorators: tuple[tuple[Expr, str], ...] = ()  # decorators of non-top-level defs
     nested_calls: tuple[Call, ...] = ()  # calls in compound statements' module-level code
+    unpacked: tuple[tuple[str, Expr], ...] = ()  # `a, b = x, y`: each name and its value
 
 
 @dataclass(frozen=True, slots=True)
@@ -339,6 +340,18 @@ class _Reader:
             )
         if isinstance(node, ast.Assign):
             targets = tuple(t.id for t in node.targets if isinstance(t, ast.Name))
+            unpacked: list[tuple[str, Expr]] = []
+            if isinstance(node.value, (ast.Tuple, ast.List)):
+                for target in node.targets:
+                    if (
+                        isinstance(target, (ast.Tuple, ast.List))
+                        and len(target.elts) == len(node.value.elts)
+                        and all(isinstance(e, ast.Name) for e in target.elts)
+                    ):
+                        unpacked.extend(
+                            (e.id, self.expr(v))  # type: ignore[attr-defined]
+                            for e, v in zip(target.elts, node.value.elts, strict=True)
+                        )
             return Stmt(
                 index,
                 "assign",
@@ -348,7 +361,8 @@ class _Reader:
                 defines=_bound_names(node.targets),
                 uses=frozenset(_names_in([node.value])),
                 targets=targets,
-                value=self.expr(node.value),
+                value=self.expr(node.value) if not unpacked or targets else None,
+                unpacked=tuple(unpacked),
             )
         if isinstance(node, ast.AnnAssign):
             target = node.target.id if isinstance(node.target, ast.Name) else None
