@@ -240,7 +240,7 @@ def program_text(
         scratch_name=component_name(model.name, "scratch"),
         cluster_name=component_name(model.name, "cluster"),
         machine_name=component_name(model.name),
-        schedule_name=component_name(model.name, "schedule"),
+        schedule_name=component_name(model.name),
         data_buckets=data_buckets,
         database=any(t["database"] for t in task_contexts),
         containers=any(t["container"] for t in task_contexts),

@@ -1,0 +1,84 @@
+"""``glacier build --package``: vendor the bundle's third-party packages for AWS Lambda.
+
+Lambda runs the bundle directory as it is: whatever the task code imports beyond the
+standard library and boto3 must be inside it, built for Lambda's platform (Amazon Linux,
+x86_64, the function's Python), not for the machine running the build. As Chalice does, pip
+is asked for binary wheels of exactly that platform (``--platform manylinux2014_x86_64
+--python-version 3.12 --only-binary=:all:``) and installs them into the bundle
+(``--target``). A package without such a wheel fails the packaging with pip's message,
+rather than deploying something that cannot import.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+__all__ = ["LAMBDA_PLATFORM", "LAMBDA_PYTHON", "PackageResult", "package_bundle", "requirements"]
+
+LAMBDA_PLATFORM = "manylinux2014_x86_64"
+LAMBDA_PYTHON = "3.12"
+"""The runtime ``glacier_aws.deploy.LambdaTask`` deploys (``python3.12``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PackageResult:
+    bundle: str
+    requirements: tuple[str, ...]
+    command: tuple[str, ...]
+    """The pip command run (empty when there was nothing to install)."""
+
+
+def requirements(bundle: str) -> list[str]:
+    """The requirement lines of ``bundle/requirements.txt`` (comments dropped)."""
+    path = os.path.join(bundle, "requirements.txt")
+    found = []
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            text = line.split("#", 1)[0].strip()
+            if text:
+                found.append(text)
+    return found
+
+
+def package_bundle(
+    bundle: str,
+    *,
+    platform: str = LAMBDA_PLATFORM,
+    python_version: str = LAMBDA_PYTHON,
+    index_options: Sequence[str] = (),
+) -> PackageResult:
+    """Install the bundle's requirements into it, as wheels for Lambda's platform.
+
+    ``index_options`` are passed to pip (``--no-index``, ``--find-links DIR``, ``--index-url``).
+    Raises ``subprocess.CalledProcessError`` (with pip's output) when pip fails.
+    """
+    wanted = requirements(bundle)
+    if not wanted:
+        return PackageResult(bundle, (), ())
+    command = (
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--no-compile",
+        "--upgrade",
+        "--target",
+        bundle,
+        "--platform",
+        platform,
+        "--python-version",
+        python_version,
+        "--implementation",
+        "cp",
+        "--only-binary=:all:",
+        *index_options,
+        *wanted,
+    )
+    subprocess.run(command, check=True, capture_output=True, text=True, timeout=1800)
+    return PackageResult(bundle, tuple(wanted), command)

@@ -1,0 +1,308 @@
+"""``glacier plan``: the preview of an environment's program, through the CLI runner.
+
+Also here: ``--package`` vendoring (``codegen.aws._package``) with a wheel built on the spot,
+and the deployment diagnostics (``GLC3xx``) on small fixture projects.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from analyzer import analyze
+from codegen.aws import emit_programs
+from codegen.aws._diagnostics import CODES, deployment_diagnostics
+from codegen.aws._package import package_bundle
+from glacier.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+
+
+def _plan(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, ["plan", *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.mark.slow
+def test_plan_table_lists_the_deployment() -> None:
+    code, out, err = _plan(str(EXAMPLES / "orders"), "--env", "default")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0] == "pipeline `orders`, environment `default`: 63 resources"
+    assert lines[1].split() == ["TYPE", "NAME", "KEY", "PROPERTIES"]
+    rows = {(line.split()[0], line.split()[1]): line for line in lines[2:-1]}
+    function = rows[("aws:lambda/function:Function", "orders-validate-function")]
+    assert 'runtime="python3.12"' in function and "memorySize=256" in function
+    assert "timeout=60" in function
+    rule = rows[("aws:cloudwatch/eventRule:EventRule", "orders-schedule")]
+    assert 'scheduleExpression="rate(1 day)"' in rule
+    assert ("aws:ecs/taskDefinition:TaskDefinition", "orders-rank_customers-task") in rows
+    assert lines[-1] == (
+        "placeholders used for configuration a deployer sets: glacier:databaseUrl, glacier:subnets"
+    )
+    assert "warning" not in err
+
+
+@pytest.mark.slow
+def test_plan_json_for_an_environment_program() -> None:
+    code, out, err = _plan(
+        str(EXAMPLES / "layer2_environments.py"), "--env", "prod", "--format", "json"
+    )
+    assert code == 0, err
+    (result,) = json.loads(out)
+    assert result["pipeline"] == "sales" and result["environment"] == "prod"
+    types = [r["type"] for r in result["resources"]]
+    assert types.count("aws:lambda/function:Function") == 2
+    provider = next(r for r in result["resources"] if r["type"] == "pulumi:providers:aws")
+    assert provider["properties"] == {"region": "us-east-1", "allowedAccountIds": ["123456789012"]}
+    bucket = next(r for r in result["resources"] if r["name"] == "prod-data")
+    assert bucket["properties"] == {"bucket": "prod-data", "env": "prod"}
+    assert result["placeholders"] == [] and result["warnings"] == []
+
+    code, out, err = _plan(
+        str(EXAMPLES / "layer2_environments.py"), "--env", "dev", "--format", "json"
+    )
+    assert code == 0, err
+    (dev,) = json.loads(out)
+    assert sorted({r["type"] for r in dev["resources"]} - {"pulumi:providers:aws"}) == [
+        "aws:s3/bucket:Bucket",
+        "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
+        "aws:s3/bucketPolicy:BucketPolicy",
+        "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+        "aws:s3/bucketVersioning:BucketVersioning",
+    ]
+
+
+@pytest.mark.slow
+def test_plan_warns_about_bare_user_buckets() -> None:
+    code, _out, err = _plan(str(EXAMPLES / "layer3_raw_pulumi.py"), "--env", "default")
+    assert code == 0, err
+    warnings = [line for line in err.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 2
+    assert all("public access block, encryption, ownership controls" in w for w in warnings)
+    assert {w.split("`")[1] for w in warnings} == {"my-data", "my-data-replica"}
+
+
+def test_plan_unknown_environment_is_a_usage_error() -> None:
+    code, _out, err = _plan(str(EXAMPLES / "layer2_environments.py"), "--env", "staging")
+    assert code == 2
+    assert "no program for environment `staging` (known: dev, prod)" in err
+
+
+def test_the_cli_never_imports_pulumi() -> None:
+    code = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from glacier.cli import main\n"
+        f"r = CliRunner().invoke(main, ['plan', {str(EXAMPLES / 'layer1_local.py')!r}, "
+        "'--env', 'default', '--format', 'json'])\n"
+        "assert r.exit_code == 0, r.output\n"
+        "assert not [m for m in sys.modules if m == 'pulumi' or m.startswith('pulumi')], "
+        "sorted(m for m in sys.modules if m.startswith('pulumi'))\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=300)
+
+
+# -- --package ----------------------------------------------------------------------------------
+
+
+def _wheel(tmp_path: Path) -> Path:
+    """A tiny pure-Python wheel (``py3-none-any``), written by hand: no build tools needed."""
+    import base64
+    import hashlib
+    import zipfile
+
+    wheels = tmp_path / "wheels"
+    wheels.mkdir(exist_ok=True)
+    files = {
+        "tinydep/__init__.py": "VALUE = 42\n",
+        "tinydep-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: tinydep\nVersion: 1.0\n",
+        "tinydep-1.0.dist-info/WHEEL": (
+            "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+        ),
+    }
+    record = []
+    for name, text in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=")
+        record.append(f"{name},sha256={digest.decode()},{len(text.encode())}")
+    record.append("tinydep-1.0.dist-info/RECORD,,")
+    files["tinydep-1.0.dist-info/RECORD"] = "\n".join(record) + "\n"
+    with zipfile.ZipFile(wheels / "tinydep-1.0-py3-none-any.whl", "w") as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+    return wheels
+
+
+@pytest.mark.slow
+def test_package_vendors_wheels_for_the_lambda_platform(tmp_path: Path) -> None:
+    wheels = _wheel(tmp_path)
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    (bundle / "requirements.txt").write_text("# comment\ntinydep==1.0\n")
+    result = package_bundle(str(bundle), index_options=("--no-index", "--find-links", str(wheels)))
+    assert result.requirements == ("tinydep==1.0",)
+    assert "--platform" in result.command and "manylinux2014_x86_64" in result.command
+    assert result.command[result.command.index("--python-version") + 1] == "3.12"
+    assert (bundle / "tinydep" / "__init__.py").read_text() == "VALUE = 42\n"
+    assert list(bundle.glob("tinydep-1.0.dist-info"))
+
+
+def test_package_without_requirements_runs_nothing(tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").write_text("# nothing\n")
+    assert package_bundle(str(tmp_path)).command == ()
+
+
+@pytest.mark.slow
+def test_plan_warns_until_the_bundle_is_packaged(tmp_path: Path) -> None:
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "pyproject.toml").write_text('[project]\nname = "p"\nversion = "0"\n')
+    (project / "jobs.py").write_text(
+        textwrap.dedent(
+            """
+            import tinydep
+
+            from glacier import Dataset, Pipeline
+
+            pipeline = Pipeline(name="jobs")
+            out = Dataset(name="out")
+
+
+            @pipeline.task()
+            def make() -> out:
+                return tinydep.VALUE
+            """
+        )
+    )
+    analysis = analyze([str(project / "jobs.py")])
+    (model,) = analysis.pipelines
+    files = emit_programs(analysis, model)
+    assert b"tinydep  # not installed" in files["pulumi/default/bundle/requirements.txt"]
+    out = project / "build"
+    for path, data in files.items():
+        target = out / "jobs" / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    args = [str(project / "jobs.py"), "--env", "default", "--out", str(out)]
+    code, _out, err = _plan(*args)
+    assert code == 0, err
+    assert "the bundle lacks `tinydep`" in err
+    bundle = out / "jobs" / "pulumi" / "default" / "bundle"
+    (bundle / "requirements.txt").write_text("tinydep==1.0\n")
+    package_bundle(str(bundle), index_options=("--no-index", "--find-links", str(_wheel(tmp_path))))
+    code, _out, err = _plan(*args)
+    assert code == 0, err
+    assert "the bundle lacks" not in err
+
+
+# -- deployment diagnostics ---------------------------------------------------------------------
+
+
+def _project(tmp_path: Path, source: str) -> Path:
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "p"\nversion = "0"\n')
+    module = tmp_path / "pipe.py"
+    module.write_text(textwrap.dedent(source))
+    return module
+
+
+def test_storage_in_two_environments_is_an_error(tmp_path: Path) -> None:
+    module = _project(
+        tmp_path,
+        """
+        from glacier import Dataset, Pipeline
+        from glacier_aws import Environment
+
+        pipeline = Pipeline(name="split")
+        prod = Environment(account="123456789012", region="us-east-1", name="prod")
+        dev = Environment(account="210987654321", region="eu-west-1", name="dev")
+        a = Dataset(name="a", storage=prod.s3(bucket="prod-a"))
+        b = Dataset(name="b", storage=dev.s3(bucket="dev-b"))
+
+
+        @pipeline.task()
+        def make() -> a:
+            return 1
+
+
+        @pipeline.task()
+        def copy(x: a) -> b:
+            return x
+        """,
+    )
+    analysis = analyze([str(module)])
+    (model,) = analysis.pipelines
+    (diagnostic,) = deployment_diagnostics(analysis, model)
+    assert diagnostic.code == "GLC301" and diagnostic.name == CODES["GLC301"][0]
+    assert diagnostic.severity == "error"
+    assert "`dev`, `prod`" in diagnostic.message and "`b` in `dev`" in diagnostic.message
+    assert diagnostic.hint and "one environment" in diagnostic.hint
+    assert (diagnostic.path, diagnostic.line) == ("pipe.py", 5)
+    files = emit_programs(analysis, model)
+    assert not [p for p in files if p.endswith("statemachine.asl.json")]
+    code, _out, err = _plan(str(module), "--env", "prod")
+    assert code == 1 and "GLC301" in err
+
+
+def test_several_environments_without_storage_is_ambiguous(tmp_path: Path) -> None:
+    module = _project(
+        tmp_path,
+        """
+        from glacier import Dataset, Pipeline
+        from glacier_aws import Environment
+
+        pipeline = Pipeline(name="where")
+        prod = Environment(account="123456789012", region="us-east-1", name="prod")
+        dev = Environment(account="210987654321", region="eu-west-1", name="dev")
+        a = Dataset(name="a")
+
+
+        @pipeline.task()
+        def make() -> a:
+            return 1
+        """,
+    )
+    analysis = analyze([str(module)])
+    (model,) = analysis.pipelines
+    assert [d.code for d in deployment_diagnostics(analysis, model)] == ["GLC302"]
+
+
+def test_one_environment_without_storage_deploys_there(tmp_path: Path) -> None:
+    module = _project(
+        tmp_path,
+        """
+        import pulumi
+        import pulumi_aws as aws
+
+        from glacier import Dataset, Pipeline
+        from glacier_aws import Environment
+
+        pipeline = Pipeline(name="solo")
+        prod = Environment(account="123456789012", region="us-east-1", name="prod")
+        topic = aws.sns.Topic("alerts", opts=pulumi.ResourceOptions(provider=prod.provider))
+        a = Dataset(name="a")
+
+
+        @pipeline.task()
+        def make() -> a:
+            return 1
+        """,
+    )
+    analysis = analyze([str(module)])
+    (model,) = analysis.pipelines
+    assert deployment_diagnostics(analysis, model) == []
+    files = emit_programs(analysis, model)
+    assert sorted({p.split("/")[1] for p in files}) == ["prod"]
+    main_py = files["pulumi/prod/__main__.py"].decode()
+    assert (
+        'topic = aws.sns.Topic("alerts", opts=pulumi.ResourceOptions(provider=prod.provider))'
+        in main_py
+    )
+    assert "pulumi/prod/statemachine.asl.json" in files
