@@ -26,7 +26,7 @@ def dir_name(pipeline: str) -> str:
     names). Two pipelines may map to the same name; the caller reports that.
     """
     text = unicodedata.normalize("NFKD", pipeline).encode("ascii", "ignore").decode("ascii")
-    text = _UNSAFE.sub("_", text).lstrip("._-")[:_MAX_DIR].rstrip(".")
+    text = _UNSAFE.sub("_", text).lstrip("._-")[:_MAX_DIR].rstrip("._")
     if not text.strip("_"):
         text = "pipeline"
     if text.split(".")[0].upper() in _RESERVED:

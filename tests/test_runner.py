@@ -369,3 +369,46 @@ def test_packages_relative_imports_and_helper_modules_run(tmp_path: Path) -> Non
     assert result.returncode == 0, result.stdout + result.stderr
     stored = tmp_path / ".glacier" / "data" / "out" / "result.json"
     assert json.loads(stored.read_text()) == [2, 4, 6, 10]
+
+
+ODD = """\
+import threading
+
+from glacier import Dataset, ObjectStorage, Pipeline
+
+pipeline = Pipeline(name="odd \\"names\\"")
+lock = Dataset(name="a/b")
+quoted = Dataset(name='it\\'s "quoted"')
+kept = Dataset(name="kept", storage=ObjectStorage(bucket="out"))
+
+
+@pipeline.task(name="make a lock")
+def make() -> lock:
+    return threading.Lock()  # cannot be pickled: not kept for --from, the run goes on
+
+
+@pipeline.task(name="class")
+def use(value: lock) -> quoted:
+    return type(value).__name__
+
+
+@pipeline.task()
+def keep(text: quoted) -> kept:
+    return text
+"""
+
+
+def test_odd_names_and_unpicklable_values_run(tmp_path: Path) -> None:
+    root = write_project(tmp_path, {"odd.py": ODD})
+    _, runners = _build(root, "odd.py")
+    runner = runners['odd "names"']
+    assert runner.parent.name == "odd_names"
+    result = run_isolated(tmp_path, runner, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "note   `a/b` is not kept for --from" in result.stderr
+    assert json.loads((tmp_path / ".glacier" / "data" / "out" / "kept.json").read_text()) == "lock"
+    resumed = run_isolated(tmp_path, runner, "--from", "keep", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    blocked = run_isolated(tmp_path, runner, "--from", "class", cwd=tmp_path)
+    assert blocked.returncode == 1
+    assert "dataset 'a/b' is ephemeral (output of task 'make a lock')" in blocked.stderr
