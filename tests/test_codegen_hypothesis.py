@@ -27,13 +27,15 @@ NASTY = st.sampled_from(
 TEXT = st.lists(st.one_of(NASTY, st.text(max_size=4)), min_size=1, max_size=6).map("".join)
 
 
-def _module(pipeline: str, task: str, source: str, output: str, bucket: str, prefix: str) -> str:
+def _module(
+    pipeline: str, task: str, source: str, output: str, bucket: str, prefix: str, table: str
+) -> str:
     return f"""\
-from glacier import Dataset, ObjectStorage, Pipeline
+from glacier import Database, Dataset, ObjectStorage, Pipeline
 
 pipeline = Pipeline(name={pipeline!r}, description={prefix!r})
 src = Dataset(name={source!r}, storage=ObjectStorage(bucket={bucket!r}, prefix={prefix!r}))
-out = Dataset(name={output!r})
+out = Dataset(name={output!r}, storage=Database(table={table!r}))
 
 
 @pipeline.task(name={task!r})
@@ -69,11 +71,12 @@ def _mermaid_labels(text: str) -> set[str]:
     output=TEXT,
     bucket=TEXT,
     prefix=TEXT,
+    table=TEXT,
 )
 def test_names_and_storage_strings_reach_artifacts_exactly(
-    pipeline: str, task: str, source: str, output: str, bucket: str, prefix: str
+    pipeline: str, task: str, source: str, output: str, bucket: str, prefix: str, table: str
 ) -> None:
-    _check(pipeline, task, source, output, bucket, prefix, must_build=False)
+    _check(pipeline, task, source, output, bucket, prefix, table, must_build=False)
 
 
 def test_hostile_names_that_are_valid_are_built_exactly() -> None:
@@ -85,6 +88,7 @@ def test_hostile_names_that_are_valid_are_built_exactly() -> None:
         output='"""; import os  # {{',
         bucket="b\\'\"}}",
         prefix="<br>&amp;\x00",
+        table='t"; DROP TABLE x; --',
         must_build=True,
     )
 
@@ -96,6 +100,7 @@ def _check(
     output: str,
     bucket: str,
     prefix: str,
+    table: str,
     *,
     must_build: bool,
 ) -> None:
@@ -103,7 +108,7 @@ def _check(
         root = Path(tmp)
         (root / "pyproject.toml").write_text("[project]\nname = 'x'\n")
         module = root / "fixture.py"
-        module.write_text(_module(pipeline, task, source, output, bucket, prefix))
+        module.write_text(_module(pipeline, task, source, output, bucket, prefix, table))
         analysis = analyze([str(module)])
         errors = [d for d in analysis.diagnostics if d.severity == "error"]
         if errors and not must_build:
@@ -130,6 +135,7 @@ def _check(
         assert set(datasets) == {source, output}
         assert datasets[source]["storage"]["bucket"] == bucket
         assert datasets[source]["storage"].get("prefix", "") == prefix
+        assert datasets[output]["storage"]["table"] == table
 
         runner = ast.parse(files["run_local.py"])
         compile(runner, "run_local.py", "exec")
@@ -139,7 +145,7 @@ def _check(
         assert spec["inputs"] == [("values", source)]
         assert spec["outputs"] == [output]
         storages = _literal(runner, "DATASETS")
-        assert storages[output] is None
+        assert storages[output] == {"kind": "database", "table": table}
         assert storages[source]["bucket"] == bucket
         assert storages[source].get("prefix", "") == prefix
         # the header comment cannot be broken out of
