@@ -160,6 +160,8 @@ class Resolver:
                     self._bind(found, name, stmt.index, "assign", stmt)
                 elif stmt.kind == "assign" and any(n == name for n, _ in stmt.unpacked):
                     self._bind(found, name, stmt.index, "part", stmt)
+                elif stmt.kind == "assign":
+                    self._bind(found, name, stmt.index, "unpacked", stmt)
                 elif stmt.kind == "function":
                     self._bind(found, name, stmt.index, "function", stmt)
                 else:
@@ -211,12 +213,16 @@ class Resolver:
             stmt: Stmt = what
             if len(stmt.targets) and stmt.value is not None:
                 return self.stmt_value(module, stmt)
-            return Opaque()
+            return Opaque()  # an annotation without a value: `x: int`
+        if kind == "unpacked":
+            return Opaque(dynamic="bound by an unpacking the analyzer does not follow")
         if kind == "function":
             return Function(module, name)
         if kind == "part":
             return self.part_value(module, what, name)
-        return Opaque()
+        if what.kind == "class":
+            return Opaque()
+        return Opaque(dynamic="bound inside an `if`, `for`, `with` or `try` statement")
 
     def import_value(self, imp: Import) -> Value:
         if imp.error is not None:
@@ -346,7 +352,7 @@ class Resolver:
                     name = self._pulumi_name(module, call, at)
                     return PulumiRes(key, func.qualname, name)
                 return Opaque(infrastructure=True)
-            return Opaque()
+            return Opaque(dynamic="the result of a call")
         if isinstance(func, BoundMethod):
             if isinstance(func.owner, PipelineV):
                 return TaskDeco(func.owner, call, module, at if at is not None else 0)
@@ -375,7 +381,7 @@ class Resolver:
             return storage
         if isinstance(func, Unknown):
             return func
-        return Opaque(is_infrastructure(func))
+        return Opaque(is_infrastructure(func), dynamic="the result of a call")
 
     # -- literals -----------------------------------------------------------------------------
 

@@ -375,7 +375,7 @@ class _Reader:
                 pos,
                 start,
                 end,
-                defines=(target,) if target else (),
+                defines=(target,) if target and node.value is not None else (),
                 uses=frozenset(uses),
                 targets=(target,) if target and node.value is not None else (),
                 value=self.expr(node.value) if node.value is not None else None,

@@ -31,6 +31,7 @@ from analyzer._values import (
     DatasetV,
     Ext,
     Key,
+    Opaque,
     PipelineV,
     TaskDeco,
     Unknown,
@@ -300,7 +301,7 @@ def _signature(
         if kind == "dataset":
             task.inputs.append((param.name, found[1]))
             continue
-        if kind in ("other", "none", "tuple") and param.has_default:
+        if kind in ("other", "none", "tuple", "dynamic") and param.has_default:
             continue
         ok = False
         _report(resolver, module, task.name, what, param.annotation, param.annotation_text, found)
@@ -369,6 +370,17 @@ def _report(
         )
     elif kind == "dataset_class":
         resolver.at(module, expr.pos, DatasetClassAnnotation, what=what, task=task)
+    elif kind == "dynamic":
+        resolver.at(
+            module,
+            expr.pos,
+            UnsupportedConstruct,
+            what=f"`{annotation}` in {what} of task `{task}` ({found[1]})",
+            advice=(
+                f"declare each dataset at module level with `Dataset(...)` and annotate with "
+                f'that name: `{annotation} = Dataset(name="...")`'
+            ),
+        )
     elif kind == "missing":
         pass  # GLC003 is reported where the missing module is imported
     else:
@@ -431,6 +443,8 @@ def _leaf(value: Value) -> tuple[str, object]:
         return ("missing", value.qualname.rsplit(".", 1)[0])
     if isinstance(value, Unknown):
         return ("unknown", value.why)
+    if isinstance(value, Opaque) and value.dynamic:
+        return ("dynamic", value.dynamic)
     if isinstance(value, Ext) and value.qualname == "builtins.None":
         return ("none", None)
     return ("other", None)

@@ -158,9 +158,15 @@ class Function:
 
 @dataclass(frozen=True, slots=True)
 class Opaque:
-    """A value of the user's program the analyzer has no reason to follow (a list, a call)."""
+    """A value of the user's program the analyzer has no reason to follow (a list, a call).
+
+    ``dynamic`` says where it comes from when it might be anything (the result of a call):
+    used as an annotation, it is something the analyzer cannot follow rather than "not a
+    dataset".
+    """
 
     infrastructure: bool = False
+    dynamic: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -190,6 +190,22 @@ def test_third_party_imports_are_not_reported(tmp_path: Path) -> None:
     assert codes(analyze([tmp_path / "m.py"])) == []
 
 
+def test_datasets_the_analyzer_cannot_follow_say_so(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "m.py").write_text(
+        "from glacier import Dataset, Pipeline\n"
+        "p = Pipeline(name='p')\n"
+        "def make(name):\n    return Dataset(name=name)\n"
+        "made = make('made')\n"
+        "pair = (Dataset(name='a'), Dataset(name='b'))\n"
+        "first, second = pair\n"
+        "count: int\n"
+        "@p.task()\ndef t(x: made, y: first, z: count) -> None: ...\n"
+    )
+    found = [(d.code, d.column) for d in analyze([tmp_path]).diagnostics]
+    assert found == [("GLC302", 10), ("GLC302", 19), ("GLC203", 29)]
+
+
 def test_many_problems_sorted_by_location() -> None:
     analysis = analyze([INVALID / "many.py"])
     found = [(d.line, d.code) for d in analysis.diagnostics]
