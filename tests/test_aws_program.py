@@ -501,3 +501,88 @@ def test_raw_pulumi_statements_are_carried_verbatim(
     )
     role = program.named("aws:iam/role:Role", "my-data-replication")
     assert replication["inputs"]["role"] == role["outputs"]["arn"]
+
+
+def test_pinned_versions_are_the_ones_tested() -> None:
+    import importlib.metadata
+
+    from codegen.aws._emit import PINNED
+
+    for name, version in PINNED.items():
+        assert importlib.metadata.version(name) == version, name
+
+
+def test_build_emitter_matches_emit_programs() -> None:
+    import glacier
+    from codegen import plan_build
+    from codegen.aws import aws_artifacts
+
+    analysis = analyze([str(ROOT / "examples")])
+    artifacts, clashes = plan_build(
+        analysis.pipelines,
+        analysis.modules,
+        out_dir=str(ROOT / "build"),
+        version=glacier.__version__,
+        emitters=[aws_artifacts],
+    )
+    assert not clashes
+    by_name = {m.name: m for m in analysis.pipelines}
+    for art in artifacts:
+        expected = emit_programs(analysis, by_name[art.pipeline])
+        assert art.files == expected
+
+
+def test_names_and_strings_cannot_break_the_generated_code(tmp_path: Path) -> None:
+    """Quotes, braces, backslashes and newlines in names stay data in every generated file."""
+    import ast
+
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "p"\nversion = "0"\n')
+    nasty = 'we"ird {x} \\\\ \'name\' """'
+    module = tmp_path / "nasty.py"
+    module.write_text(
+        "from glacier import Dataset, ObjectStorage, Pipeline\n\n"
+        f"pipeline = Pipeline(name={nasty!r}, description={(nasty + ' desc')!r})\n"
+        f"src = Dataset(name='src', storage=ObjectStorage(bucket='in-bucket', prefix={nasty!r}))\n"
+        "out = Dataset(name='out')\n\n\n"
+        f"@pipeline.task(name={(nasty + ' task')!r})\n"
+        "def work(x: src) -> out:\n"
+        "    return x\n"
+    )
+    analysis = analyze([str(module)])
+    (model,) = analysis.pipelines
+    assert model.name == nasty
+    files = emit_programs(analysis, model)
+    for path, data in files.items():
+        text = data.decode("utf-8")
+        if path.endswith(".py"):
+            ast.parse(text, filename=path)
+        elif path.endswith(".json"):
+            json.loads(text)
+        elif path.endswith(".yaml"):
+            yaml.safe_load(text)
+    main_py = files["pulumi/default/__main__.py"].decode()
+    handler = files["pulumi/default/bundle/glacier_handler.py"].decode()
+    for text, name in ((main_py, "GLACIER_PIPELINE"), (handler, "PIPELINE")):
+        line = next(x for x in text.splitlines() if x.startswith(f"{name} = "))
+        namespace: dict[str, Any] = {}
+        exec(line, namespace)  # noqa: S102 - one generated literal assignment
+        assert namespace[name] == model.name
+    yaml_doc = yaml.safe_load(files["pulumi/default/Pulumi.yaml"])
+    assert model.name in yaml_doc["description"]
+    # ... and the program still runs: component names are sanitised, values stay values.
+    out = tmp_path / "build"
+    for path, data in files.items():
+        target = out / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    result = subprocess.run(
+        [sys.executable, "-m", "codegen.aws._preview", str(out / "pulumi" / "default"), "default"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    preview = json.loads(result.stdout.strip().splitlines()[-1])
+    (function,) = [r for r in preview["resources"] if r["type"] == "aws:lambda/function:Function"]
+    assert function["inputs"]["environment"]["variables"]["GLACIER_TASK"] == nasty + " task"

@@ -239,3 +239,9 @@ def _program(
     return program_text(
         model, env, blocks, deploys=deploys, source_file=source_file, handler=HANDLER
     )
+
+
+def aws_artifacts(ctx: Any) -> dict[str, str]:
+    """The ``codegen._build`` emitter: ``emit_programs`` for a ``BuildContext``."""
+    files = emit_programs(ctx.modules, ctx.model)
+    return {path: data.decode("utf-8") for path, data in files.items()}
