@@ -99,7 +99,7 @@ def rule(cls: type[Rule]) -> type[Rule]:
     return cls
 
 
-# -- files and imports (GLC0xx) ---------------------------------------------------------------
+# -- reading the source: files, imports, what the analyzer cannot follow (GLC0xx) -------------
 
 
 @rule
@@ -127,6 +127,25 @@ class UnresolvedImport(Rule):
         "check the module name and that the file exists under the project root; "
         "pipeline modules are read from source, so every module a pipeline uses must be there"
     )
+
+
+@rule
+class DynamicName(Rule):
+    code = "GLC004"
+    name = "dynamic-name"
+    message = "the name of {what} is `{expression}`, which is not a string literal"
+    hint = (
+        "write the name as a string literal (`{example}`); names are read without running "
+        "the module"
+    )
+
+
+@rule
+class UnsupportedConstruct(Rule):
+    code = "GLC005"
+    name = "unsupported-construct"
+    message = "{what} cannot be followed without running the module"
+    hint = "{advice}"
 
 
 # -- the DAG (GLC1xx) -------------------------------------------------------------------------
@@ -253,26 +272,55 @@ class InvalidTaskOption(Rule):
     hint = "{advice}"
 
 
-# -- what the analyzer cannot follow (GLC3xx) -------------------------------------------------
+# -- deployment, reported by `glacier build` / `glacier plan` (GLC3xx) ---------------------------
 
 
 @rule
-class DynamicName(Rule):
+class StorageSpansEnvironments(Rule):
     code = "GLC301"
-    name = "dynamic-name"
-    message = "the name of {what} is `{expression}`, which is not a string literal"
+    name = "storage-spans-environments"
+    message = "the storage of pipeline `{pipeline}` spans environments {environments}: {where}"
     hint = (
-        "write the name as a string literal (`{example}`); names are read without running "
-        "the module"
+        "store every dataset of a pipeline in one environment; move data between accounts with "
+        "a separate pipeline in each"
     )
 
 
 @rule
-class UnsupportedConstruct(Rule):
+class PipelineEnvironmentAmbiguous(Rule):
     code = "GLC302"
-    name = "unsupported-construct"
-    message = "{what} cannot be followed without running the module"
-    hint = "{advice}"
+    name = "pipeline-environment-ambiguous"
+    message = (
+        "pipeline `{pipeline}` stores no dataset in an environment, and several are declared "
+        "({environments})"
+    )
+    hint = (
+        "store at least one of its datasets with `env.s3(...)` of the environment that should "
+        "run it"
+    )
+
+
+@rule
+class InfrastructureSpansEnvironments(Rule):
+    code = "GLC303"
+    name = "infrastructure-spans-environments"
+    severity = "warning"
+    message = "this infrastructure statement uses environments {environments}; it is deployed with `{first}`"
+    hint = (
+        "give each resource the provider of one environment "
+        "(`opts=pulumi.ResourceOptions(provider=env.provider)`)"
+    )
+
+
+@rule
+class InfrastructureNameUnresolved(Rule):
+    code = "GLC304"
+    name = "infrastructure-name-unresolved"
+    severity = "warning"
+    message = (
+        "`{name}` is used by this infrastructure statement but no statement of its module binds it"
+    )
+    hint = "define or import it at module level in the same module, before this statement"
 
 
 # -- infrastructure (GLC4xx) ------------------------------------------------------------------
@@ -313,4 +361,20 @@ class EmptyPipeline(Rule):
     hint = (
         "decorate functions with `@{variable}.task()`; if the tasks live in other modules, "
         "check those modules too (import them from the package's `__init__.py`)"
+    )
+
+
+# -- build output, reported by `glacier build` (GLC6xx) ----------------------------------------
+
+
+@rule
+class BuildDirectoryClash(Rule):
+    code = "GLC601"
+    name = "build-directory-clash"
+    message = (
+        "pipelines `{first}` ({first_span}) and `{second}` would both be built into `{directory}/`"
+    )
+    hint = (
+        "rename one of the pipelines; build directories keep only letters, digits, `.`, `_` "
+        "and `-` of a pipeline's name"
     )

@@ -203,7 +203,7 @@ def test_datasets_the_analyzer_cannot_follow_say_so(tmp_path: Path) -> None:
         "@p.task()\ndef t(x: made, y: first, z: count) -> None: ...\n"
     )
     found = [(d.code, d.column) for d in analyze([tmp_path]).diagnostics]
-    assert found == [("GLC302", 10), ("GLC302", 19), ("GLC203", 29)]
+    assert found == [("GLC005", 10), ("GLC005", 19), ("GLC203", 29)]
 
 
 def test_many_problems_sorted_by_location() -> None:
@@ -214,7 +214,7 @@ def test_many_problems_sorted_by_location() -> None:
         (8, "GLC502"),
         (13, "GLC102"),
         (14, "GLC501"),
-        (16, "GLC301"),
+        (16, "GLC004"),
         (20, "GLC101"),
         (30, "GLC201"),
         (30, "GLC204"),
