@@ -83,3 +83,38 @@ def test_build_is_deterministic() -> None:
     first = dict(_built())
     _built.cache_clear()
     assert _built() == first
+
+
+def test_generated_python_is_formatted_like_the_project(tmp_path: Path) -> None:
+    """``ruff format`` and ``ruff check`` (line length 100) accept the generated Python."""
+    import shutil
+    import subprocess
+    import sys
+
+    if shutil.which("ruff") is None and not (Path(sys.executable).parent / "ruff").exists():
+        pytest.skip("ruff is not installed (it is in the dev extra)")
+    ruff = shutil.which("ruff") or str(Path(sys.executable).parent / "ruff")
+    written = []
+    for path in GENERATED:
+        if (
+            path.endswith((".py",))
+            and "/bundle/" not in path
+            or path.endswith("glacier_handler.py")
+        ):
+            target = tmp_path / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(_built()[path])
+            written.append(str(target))
+    assert len(written) == 9
+    common = ["--isolated", "--line-length", "100"]
+    fmt = subprocess.run(
+        [ruff, "format", *common, "--check", *written], capture_output=True, text=True, check=False
+    )
+    assert fmt.returncode == 0, fmt.stdout + fmt.stderr
+    lint = subprocess.run(
+        [ruff, "check", *common, "--select", "E,F,W,UP,B", *written],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert lint.returncode == 0, lint.stdout + lint.stderr
