@@ -144,7 +144,7 @@ class Classifier:
             return "infrastructure"
         if imp.attr is None or imp.attr == "*":
             return "task"
-        value = self.resolver.import_value(imp)
+        value = self.resolver.import_value(imp, module)
         if isinstance(value, ModuleV):
             return "task"
         target = self.resolver.module_value(imp.module)

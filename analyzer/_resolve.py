@@ -114,6 +114,8 @@ class Resolver:
         self._stmt_values: dict[tuple[str, int], Value] = {}
         self._active: set[tuple[str, int]] = set()
         self._part_values: dict[tuple[str, int, str], Value] = {}
+        self._final: dict[tuple[str, str], Value] = {}
+        self._looking: set[tuple[str, str, int | None]] = set()
         self._active_parts: set[tuple[str, int, str]] = set()
         self.pipelines: dict[Key, PipelineInfo] = {}
         self.datasets: dict[Key, DatasetInfo] = {}
@@ -191,6 +193,24 @@ class Resolver:
     # -- lookup -------------------------------------------------------------------------------
 
     def lookup(self, module: str, name: str, at: int | None) -> Value:
+        """What ``name`` means in ``module`` before statement ``at`` (``None``: at the end)."""
+        key = (module, name, at)
+        if at is None:
+            cached = self._final.get((module, name))
+            if cached is not None:
+                return cached
+        if key in self._looking:
+            return Unknown(f"`{name}` is imported in a cycle that never binds it")
+        self._looking.add(key)
+        try:
+            value = self._lookup(module, name, at)
+        finally:
+            self._looking.discard(key)
+        if at is None:
+            self._final[(module, name)] = value
+        return value
+
+    def _lookup(self, module: str, name: str, at: int | None) -> Value:
         entry = self.binding(module, name, at)
         if entry is None:
             for star in self.bindings(module).stars:
@@ -208,7 +228,7 @@ class Resolver:
             return Unknown(f"`{name}` is not defined in module `{self.dotted(module)}`")
         _, kind, what = entry
         if kind == "import":
-            return self.import_value(what)
+            return self.import_value(what, module)
         if kind == "assign":
             stmt: Stmt = what
             if len(stmt.targets) and stmt.value is not None:
@@ -224,17 +244,23 @@ class Resolver:
             return Opaque()
         return Opaque(dynamic="bound inside an `if`, `for`, `with` or `try` statement")
 
-    def import_value(self, imp: Import) -> Value:
+    def import_value(self, imp: Import, module: str) -> Value:
+        """What an import binds in ``module``: ``from m import x`` is attribute ``x`` of ``m``
+        when ``m`` binds it (as Python checks first), else its submodule ``m.x``."""
         if imp.error is not None:
             return Unknown(f"`{imp.module}`: {imp.error}")
         if imp.attr is None:
             return self.module_value(imp.module)
-        submodule = f"{imp.module}.{imp.attr}" if imp.module else imp.attr
-        if package_category(imp.module) == "other":
-            canonical = self._find(submodule)
-            if canonical is not None:
-                return ModuleV(canonical)
-        return self.attribute(self.module_value(imp.module), imp.attr)
+        target = self.module_value(imp.module)
+        if isinstance(target, ModuleV):
+            entry = self.binding(target.name, imp.attr, None)
+            if entry is not None and entry[2] is imp and target.name == module:
+                entry = None  # `from pkg import sub` inside pkg/__init__.py binds the submodule
+            if entry is None:
+                submodule = self._find(f"{self.dotted(target.name)}.{imp.attr}")
+                if submodule is not None:
+                    return ModuleV(submodule)
+        return self.attribute(target, imp.attr)
 
     def module_value(self, name: str) -> Value:
         category = package_category(name)
@@ -304,11 +330,12 @@ class Resolver:
 
     def attribute(self, value: Value, attr: str) -> Value:
         if isinstance(value, ModuleV):
-            submodule = self._find(f"{self.dotted(value.name)}.{attr}")
-            if submodule is not None:
-                return ModuleV(submodule)
-            if self.binding(value.name, attr, None) is None and not self.bindings(value.name).stars:
-                return Unknown(f"module `{self.dotted(value.name)}` has no `{attr}`")
+            if self.binding(value.name, attr, None) is None:
+                submodule = self._find(f"{self.dotted(value.name)}.{attr}")
+                if submodule is not None:
+                    return ModuleV(submodule)
+                if not self.bindings(value.name).stars:
+                    return Unknown(f"module `{self.dotted(value.name)}` has no `{attr}`")
             return self.lookup(value.name, attr, None)
         if isinstance(value, Ext):
             return Ext(f"{value.qualname}.{attr}", value.category, value.missing)

@@ -105,3 +105,33 @@ def test_summaries_are_picklable_for_a_content_hash_cache() -> None:
     summary = summarize(text, "aliases", False)
     assert pickle.loads(pickle.dumps(summary)) == summary
     assert summarize(text, "aliases", False) == summary  # pure: same input, same summary
+
+
+def test_names_imported_in_a_cycle_end_in_a_diagnostic(project: Path) -> None:
+    pkg = project / "pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "a.py").write_text(
+        "from pkg.b import x\n" + HEADER + "@pipeline.task()\ndef t(d: x) -> None: ...\n"
+    )
+    (pkg / "b.py").write_text("from pkg.a import x\n")
+    (diagnostic,) = analyze([pkg]).diagnostics
+    assert diagnostic.code == "GLC203"
+    assert "imported in a cycle" in (diagnostic.hint or "")
+
+
+def test_from_package_import_prefers_what_the_package_binds(project: Path) -> None:
+    """`from pkg import pipeline` is the package's attribute when `__init__` rebinds it."""
+    pkg = project / "pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("from pkg.pipeline import pipeline as pipeline\n")
+    (pkg / "pipeline.py").write_text(HEADER)
+    (project / "tasks.py").write_text(
+        "import pkg\nfrom pkg import pipeline\nfrom glacier import Dataset, ObjectStorage\n"
+        "raw = Dataset(name='raw', storage=ObjectStorage(bucket='b'))\n"
+        "@pipeline.task()\ndef one(d: raw) -> None: ...\n"
+        "@pkg.pipeline.task()\ndef two(d: raw) -> None: ...\n"
+    )
+    analysis = analyze([project])
+    assert analysis.diagnostics == ()
+    assert {t.name for t in analysis.pipelines[0].tasks} == {"one", "two"}
