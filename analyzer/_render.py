@@ -46,11 +46,13 @@ def summarize_run(diagnostics: Sequence[Diagnostic], files: int, pipelines: int)
 
 
 def render_text(diagnostics: Sequence[Diagnostic], summary: Summary | None) -> str:
-    """``path:line:col: GLC### message`` and an indented hint per diagnostic, then a summary."""
+    """``path:line:col: GLC### message`` and an indented hint per diagnostic, then a summary.
+
+    Warnings look like errors here (GLC5xx are the warnings); the summary counts each.
+    """
     lines: list[str] = []
     for d in diagnostics:
-        severity = "" if d.severity == "error" else " [warning]"
-        lines.append(f"{d.path}:{d.line}:{d.column}: {d.code}{severity} {d.message}")
+        lines.append(f"{d.path}:{d.line}:{d.column}: {d.code} {d.message}")
         if d.hint:
             lines.append(f"  hint: {d.hint}")
     if summary is not None:

@@ -93,7 +93,7 @@ def test_clean_and_warning_only_runs_exit_zero(tmp_path: Path) -> None:
     (tmp_path / "w.py").write_text("from glacier import Pipeline\np = Pipeline(name='p')\n")
     code, output = check(str(tmp_path))
     assert code == 0
-    assert "GLC502 [warning]" in output and output.endswith(
+    assert "w.py:2:5: GLC502 pipeline `p` has no tasks" in output and output.endswith(
         "Found 1 warning (1 pipeline in 1 file checked)\n"
     )
 
