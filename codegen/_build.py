@@ -24,6 +24,8 @@ __all__ = [
     "BuildContext",
     "DirectoryClash",
     "PipelineArtifacts",
+    "default_emitters",
+    "deployment_emitters",
     "plan_build",
 ]
 
@@ -69,17 +71,15 @@ def core_artifacts(ctx: BuildContext) -> dict[str, str]:
 
 
 EMITTERS: list[Emitter] = [core_artifacts]
-"""Always-on emitters. Deployment code plugs in through ``codegen.aws.EMITTER`` (below)."""
+"""Always-on emitters. Deployment code plugs in through ``codegen.aws.aws_artifacts``."""
 
 
-def default_emitters() -> list[Emitter]:
-    """``EMITTERS`` plus ``codegen.aws.EMITTER`` when that package provides one.
+def deployment_emitters() -> list[Emitter]:
+    """``codegen.aws.aws_artifacts`` (the Pulumi programs under ``pulumi/<env>/``), if any.
 
     The contract for a deployment emitter: a callable of a ``BuildContext`` returning
-    ``{path relative to the pipeline directory: text}`` (e.g. ``pulumi/<env>/__main__.py``),
-    importable without importing pulumi.
+    ``{path relative to the pipeline directory: text}``, importable without importing pulumi.
     """
-    emitters = list(EMITTERS)
     try:
         import importlib
 
@@ -87,11 +87,13 @@ def default_emitters() -> list[Emitter]:
     except ModuleNotFoundError as exc:
         if exc.name != "codegen.aws":
             raise
-        return emitters
-    extra = getattr(aws, "EMITTER", None)
-    if callable(extra):
-        emitters.append(extra)
-    return emitters
+        return []
+    extra = getattr(aws, "aws_artifacts", None)
+    return [extra] if callable(extra) else []
+
+
+def default_emitters() -> list[Emitter]:
+    return [*EMITTERS, *deployment_emitters()]
 
 
 @dataclass(frozen=True, slots=True)

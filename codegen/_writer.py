@@ -15,9 +15,12 @@ from dataclasses import dataclass, field
 
 from codegen._build import PipelineArtifacts
 
-__all__ = ["TreeDiff", "compare_tree", "write_tree"]
+__all__ = ["VENDORED", "TreeDiff", "all_files", "compare_tree", "record_vendored", "write_tree"]
 
 IGNORED_DIRS = frozenset({"__pycache__", ".pytest_cache", ".ruff_cache", ".mypy_cache"})
+VENDORED = ".glacier-vendored"
+"""A file listing (one relative path a line) what ``glacier build --package`` installed into
+its directory: those files are not generated, yet not extra either."""
 
 
 @dataclass(slots=True)
@@ -35,13 +38,51 @@ class TreeDiff:
 
 
 def _files_under(folder: str) -> list[str]:
+    """Files under ``folder`` (relative, POSIX), minus caches and vendored packages."""
     found = []
+    vendored: set[str] = set()
     for here, dirs, files in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if d not in IGNORED_DIRS)
+        base = os.path.relpath(here, folder).replace(os.sep, "/")
+        prefix = "" if base == "." else base + "/"
+        if VENDORED in files:
+            vendored.add(prefix + VENDORED)
+            vendored.update(prefix + line for line in _lines(os.path.join(here, VENDORED)))
         for name in files:
-            rel = os.path.relpath(os.path.join(here, name), folder)
-            found.append(rel.replace(os.sep, "/"))
-    return sorted(found)
+            found.append(prefix + name)
+    return sorted(f for f in found if f not in vendored)
+
+
+def _lines(path: str) -> list[str]:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return [line.rstrip("\n") for line in fh if line.strip()]
+    except OSError:
+        return []
+
+
+def all_files(folder: str) -> set[str]:
+    """Every file under ``folder`` (relative, POSIX), caches aside; vendored ones included."""
+    found = set()
+    for here, dirs, files in os.walk(folder):
+        dirs[:] = [d for d in dirs if d not in IGNORED_DIRS]
+        base = os.path.relpath(here, folder).replace(os.sep, "/")
+        found.update(name if base == "." else f"{base}/{name}" for name in files)
+    return found
+
+
+def record_vendored(folder: str, before: set[str]) -> list[str]:
+    """After installing into ``folder``, list what the install added in its ``VENDORED`` file.
+
+    ``before`` is ``all_files(folder)`` taken just before the install; files an earlier
+    install recorded stay recorded while they exist.
+    """
+    after = all_files(folder)
+    earlier = set(_lines(os.path.join(folder, VENDORED))) & after
+    vendored = sorted(((after - before) | earlier) - {VENDORED})
+    with open(os.path.join(folder, VENDORED), "w", encoding="utf-8") as fh:
+        fh.writelines(f"{path}\n" for path in vendored)
+    return vendored
 
 
 def _orphan_dirs(out_dir: str, built: set[str], sources: set[str]) -> list[str]:

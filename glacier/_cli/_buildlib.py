@@ -74,12 +74,28 @@ def clash_diagnostics(clashes: Sequence[Any]) -> list[Any]:
     return found
 
 
-def plan_or_exit(analysis: Any, out_dir: str) -> list[Any]:
+def deployment_diagnostics(analysis: Any) -> list[Any]:
+    """What keeps each pipeline from being deployed (from ``codegen.aws``, when present)."""
+    from codegen._build import deployment_emitters
+
+    if not deployment_emitters():
+        return []
+    from codegen.aws import deployment_diagnostics as found
+
+    return [d for model in analysis.pipelines for d in found(analysis, model)]
+
+
+def plan_or_exit(analysis: Any, out_dir: str, *, local_only: bool = False) -> list[Any]:
+    """Every artifact in memory; ``local_only``: the runner, manifest and graph only."""
     import glacier
-    from codegen import plan_build
+    from codegen import EMITTERS, plan_build
 
     artifacts, clashes = plan_build(
-        analysis.pipelines, analysis.modules, out_dir=out_dir, version=glacier.__version__
+        analysis.pipelines,
+        analysis.modules,
+        out_dir=out_dir,
+        version=glacier.__version__,
+        emitters=list(EMITTERS) if local_only else None,
     )
     if clashes:
         report(clash_diagnostics(clashes))

@@ -6,7 +6,13 @@ import sys
 
 import click
 
-from glacier._cli._buildlib import analyse_or_exit, plan_or_exit, report, source_files
+from glacier._cli._buildlib import (
+    analyse_or_exit,
+    deployment_diagnostics,
+    plan_or_exit,
+    report,
+    source_files,
+)
 
 __all__ = ["build"]
 
@@ -26,16 +32,39 @@ __all__ = ["build"]
     is_flag=True,
     help="Write nothing; exit 1 listing every stale, missing or extra file.",
 )
-def build(paths: tuple[str, ...], out_dir: str, check: bool) -> None:
-    """Generate each pipeline's manifest.json, graph.mmd and standalone run_local.py.
+@click.option(
+    "--package",
+    is_flag=True,
+    help="Also install each Lambda bundle's requirements into it (wheels for Lambda).",
+)
+@click.option(
+    "--pip-arg",
+    "pip_args",
+    multiple=True,
+    metavar="ARG",
+    help="Extra pip argument for --package (repeatable), e.g. --pip-arg=--no-index.",
+)
+def build(
+    paths: tuple[str, ...], out_dir: str, check: bool, package: bool, pip_args: tuple[str, ...]
+) -> None:
+    """Generate each pipeline's manifest.json, graph.mmd, standalone run_local.py and
+    Pulumi programs (pulumi/<env>/).
 
-    Modules are read, never imported. Errors that `glacier check` reports stop the build.
-    Files whose content did not change are not rewritten.
+    Modules are read, never imported. Errors that `glacier check` reports stop the build, and
+    so do errors that keep a pipeline from being deployed. Files whose content did not change
+    are not rewritten.
     """
     from codegen import compare_tree, write_tree
 
+    if check and package:
+        raise click.UsageError("--check writes nothing; it cannot be combined with --package")
     analysis = analyse_or_exit(paths)
-    report([d for d in analysis.diagnostics if d.severity != "error"])
+    deploy = deployment_diagnostics(analysis)
+    report([d for d in (*analysis.diagnostics, *deploy) if d.severity != "error"])
+    if any(d.severity == "error" for d in deploy):
+        report([d for d in deploy if d.severity == "error"], analysis)
+        click.echo("glacier: errors found; nothing was built", err=True)
+        sys.exit(1)
     artifacts = plan_or_exit(analysis, out_dir)
     if not artifacts:
         click.echo("glacier build: no pipelines found", err=True)
@@ -63,7 +92,33 @@ def build(paths: tuple[str, ...], out_dir: str, check: bool) -> None:
     diff = write_tree(out_dir, artifacts, sources)
     for art in artifacts:
         click.echo(f"{art.pipeline}: {out_dir.rstrip('/')}/{art.dir_name}/")
+        if package:
+            _package(out_dir, art, pip_args)
     click.echo(
         f"glacier build: {len(diff.missing) + len(diff.stale)} written, "
         f"{len(diff.unchanged)} unchanged, {len(diff.extra)} removed"
     )
+
+
+def _package(out_dir: str, art: object, pip_args: tuple[str, ...]) -> None:
+    """Vendor every bundle of one pipeline; what pip installs is recorded, not reported extra."""
+    import os
+    import subprocess
+
+    from codegen._writer import all_files, record_vendored
+    from codegen.aws import package_bundle
+
+    for rel in sorted(getattr(art, "files", {})):
+        if not rel.endswith("bundle/requirements.txt"):
+            continue
+        bundle = os.path.join(out_dir, getattr(art, "dir_name", ""), os.path.dirname(rel))
+        before = all_files(bundle)
+        try:
+            result = package_bundle(bundle, index_options=pip_args)
+        except subprocess.CalledProcessError as exc:
+            click.echo(f"glacier build --package: pip failed for {bundle}:", err=True)
+            click.echo((exc.stderr or exc.stdout or "").rstrip(), err=True)
+            sys.exit(1)
+        vendored = record_vendored(bundle, before)
+        wanted = ", ".join(result.requirements) or "nothing to install"
+        click.echo(f"  packaged {bundle}: {wanted} ({len(vendored)} files)")

@@ -45,7 +45,7 @@ def run(
         raise click.UsageError("--only and --from cannot be combined")
     analysis = analyse_or_exit([path])
     report([d for d in analysis.diagnostics if d.severity != "error"])
-    artifacts = plan_or_exit(analysis, BUILD_DIR)
+    artifacts = plan_or_exit(analysis, BUILD_DIR, local_only=True)
     chosen = [a for a in artifacts if name is None or a.pipeline == name]
     if len(chosen) != 1:
         names = ", ".join(f"`{a.pipeline}`" for a in artifacts) or "none"
