@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Literal
@@ -94,14 +94,26 @@ class Analysis:
         return tuple(d for d in self.diagnostics if d.severity == "warning")
 
 
-def analyze(paths: Sequence[str | os.PathLike[str]], *, root: str | None = None) -> Analysis:
-    """Read the pipelines under ``paths`` (files or directories) without importing them."""
+Summarizer = Callable[[str, str, bool], ModuleSummary]
+
+
+def analyze(
+    paths: Sequence[str | os.PathLike[str]],
+    *,
+    root: str | None = None,
+    summarizer: Summarizer | None = None,
+) -> Analysis:
+    """Read the pipelines under ``paths`` (files or directories) without importing them.
+
+    ``summarizer(text, module_name, is_package)`` replaces ``summarize`` (the per-file step,
+    a pure function of its arguments): a cache keyed by a hash of them plugs in here.
+    """
     paths = list(paths)
     root = os.path.abspath(root) if root else find_root(paths)
     config = load_config(root)
     if not paths:
         paths = [os.path.join(root, p) for p in config.pipelines] or [root]
-    loader = _Loader(root, config)
+    loader = _Loader(root, config, summarizer or summarize)
     for path in iter_python_files(paths, root, config):
         loader.add(path, filtered=True)
     explicit = any(os.path.isfile(os.fspath(p)) for p in paths)
@@ -118,9 +130,10 @@ def analyze(paths: Sequence[str | os.PathLike[str]], *, root: str | None = None)
 class _Loader:
     """Reads files into summaries, following imports of the project's own modules."""
 
-    def __init__(self, root: str, config: Config) -> None:
+    def __init__(self, root: str, config: Config, summarizer: Summarizer) -> None:
         self.root = root
         self.config = config
+        self.summarize = summarizer
         self.modules: dict[str, LoadedModule] = {}  # id (absolute path) -> module
         self.diagnostics: list[Diagnostic] = []
         self.roots: list[str] = []
@@ -140,7 +153,7 @@ class _Loader:
             return None
         name = module_name_for(path)
         is_package = os.path.basename(path) == "__init__.py"
-        summary = summarize(text, name, is_package)
+        summary = self.summarize(text, name, is_package)
         self.modules[path] = LoadedModule(summary, path, file, relative_file(path), text)
         source_root = _source_root(path, name, is_package)
         if source_root not in self.roots:
@@ -220,7 +233,7 @@ class _Loader:
                 summary = summaries.get(path)
                 if summary is None:
                     is_package = os.path.basename(path) == "__init__.py"
-                    summary = summaries[path] = summarize(text, name, is_package)
+                    summary = summaries[path] = self.summarize(text, name, is_package)
                 if any(
                     imp.loads in names or f"{imp.loads}.{imp.attr}" in names
                     for stmt in summary.statements

@@ -135,3 +135,15 @@ def test_from_package_import_prefers_what_the_package_binds(project: Path) -> No
     analysis = analyze([project])
     assert analysis.diagnostics == ()
     assert {t.name for t in analysis.pipelines[0].tasks} == {"one", "two"}
+
+
+def test_the_per_file_step_can_be_replaced_by_a_cache(project: Path) -> None:
+    (project / "m.py").write_text(HEADER)
+    seen: list[tuple[str, bool]] = []
+
+    def cached(text: str, module: str, is_package: bool):  # type: ignore[no-untyped-def]
+        seen.append((module, is_package))
+        return summarize(text, module, is_package)
+
+    assert [p.name for p in analyze([project], summarizer=cached).pipelines] == ["p"]
+    assert seen == [("m", False)]
