@@ -586,3 +586,64 @@ def test_names_and_strings_cannot_break_the_generated_code(tmp_path: Path) -> No
     preview = json.loads(result.stdout.strip().splitlines()[-1])
     (function,) = [r for r in preview["resources"] if r["type"] == "aws:lambda/function:Function"]
     assert function["inputs"]["environment"]["variables"]["GLACIER_TASK"] == nasty + " task"
+
+
+def test_infrastructure_in_other_modules_is_carried_in_dependency_order(tmp_path: Path) -> None:
+    """Environments and buckets defined in modules the pipeline imports (under other names)."""
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "p"\nversion = "0"\n')
+    package = tmp_path / "shop"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "envs.py").write_text(
+        "from glacier_aws import Environment\n\n"
+        'TEAM = {"team": "shop"}\n'
+        'prod = Environment(account="123456789012", region="eu-west-1", name="prod", tags=TEAM)\n'
+    )
+    (package / "storage.py").write_text(
+        "import pulumi\nimport pulumi_aws as aws\n\n"
+        "from shop.envs import prod as production\n\n"
+        'lake = production.s3(bucket="shop-lake")\n'
+        'alerts = aws.sns.Topic("alerts", opts=pulumi.ResourceOptions(provider=production.provider))\n'
+    )
+    (package / "pipe.py").write_text(
+        "from glacier import Dataset, Pipeline\nfrom shop.storage import lake\n\n"
+        'pipeline = Pipeline(name="shop")\n'
+        'orders = Dataset(name="orders", storage=lake)\n\n\n'
+        "@pipeline.task()\ndef load() -> orders:\n    return [1, 2, 3]\n"
+    )
+    analysis = analyze([str(package)])
+    (model,) = analysis.pipelines
+    files = emit_programs(analysis, model)
+    assert sorted({p.split("/")[1] for p in files}) == ["prod"]
+    main_py = files["pulumi/prod/__main__.py"].decode()
+    order = [
+        'prod = Environment(account="123456789012"',
+        "production = prod  # imported under this name",
+        'lake = production.s3(bucket="shop-lake")',
+        'alerts = aws.sns.Topic("alerts"',
+        'glacier_deploy.DatasetLocation("orders", bucket=lake.bucket)',
+    ]
+    positions = [main_py.index(text) for text in order]
+    assert positions == sorted(positions)
+    assert "import shop" not in main_py and "from shop." not in main_py  # inlined, not imported
+    out = tmp_path / "build"
+    for path, data in files.items():
+        target = out / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    result = subprocess.run(
+        [sys.executable, "-m", "codegen.aws._preview", str(out / "pulumi" / "prod"), "prod"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    resources = json.loads(result.stdout.strip().splitlines()[-1])["resources"]
+    (provider,) = [r for r in resources if r["type"] == "pulumi:providers:aws"]
+    assert provider["inputs"]["region"] == "eu-west-1"
+    topic = next(r for r in resources if r["type"] == "aws:sns/topic:Topic")
+    bucket = next(
+        r for r in resources if r["type"] == "aws:s3/bucket:Bucket" and r["name"] == "shop-lake"
+    )
+    assert topic["provider"] == bucket["provider"] == provider["urn"]

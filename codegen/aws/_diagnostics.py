@@ -53,7 +53,7 @@ def _make(code: str, message: str, hint: str, path: str, line: int, column: int)
 def deployment_diagnostics(analysis: Any, model: PipelineModel) -> list[Any]:
     """Diagnostics about deploying ``model``, sorted by location."""
     modules: Mapping[str, Any] = _modules_of(analysis)
-    placement = place_infrastructure(model, modules, program_modules(model))
+    placement = place_infrastructure(model, modules, program_modules(model, modules))
     home = pipeline_home(model, modules, placement)
     found = []
     span = model.span

@@ -55,14 +55,27 @@ def _modules_of(analysis: Any) -> Mapping[str, Any]:
     return {m.name: m for m in modules}
 
 
-def program_modules(model: PipelineModel) -> list[str]:
-    """The modules whose infrastructure the pipeline's programs carry."""
+def program_modules(model: PipelineModel, modules: Mapping[str, Any]) -> list[str]:
+    """The modules whose infrastructure the pipeline's programs carry.
+
+    The pipeline's own modules (pipeline, tasks, datasets, environments) and every project
+    module they import, directly or not: infrastructure often lives in a module of its own.
+    """
+    from codegen.aws._infra import imported_project_modules
+
     names = {model.module}
     names |= {t.module for t in model.tasks}
     names |= {d.module for d in model.datasets}
     names |= {e.module for e in model.environments}
     names |= {d.storage.module for d in model.datasets if d.storage and d.storage.module}
-    return sorted(names)
+    pending = sorted(names)
+    while pending:
+        name = pending.pop()
+        for found in imported_project_modules(name, modules):
+            if found not in names:
+                names.add(found)
+                pending.append(found)
+    return sorted(n for n in names if n in modules)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +112,7 @@ def pipeline_home(
     model: PipelineModel, modules: Mapping[str, Any], placement: Placement | None = None
 ) -> PipelineHome:
     if placement is None:
-        placement = place_infrastructure(model, modules, program_modules(model))
+        placement = place_infrastructure(model, modules, program_modules(model, modules))
     pairs = []
     for dataset in model.datasets:
         env = _storage_env(dataset, placement, modules)
@@ -194,7 +207,7 @@ def _requirements() -> str:
 def emit_programs(analysis: Any, model: PipelineModel) -> dict[str, bytes]:
     """Every file of every environment's program, ``pulumi/<env>/...`` -> bytes."""
     modules = _modules_of(analysis)
-    module_names = program_modules(model)
+    module_names = program_modules(model, modules)
     placement = place_infrastructure(model, modules, module_names)
     home = pipeline_home(model, modules, placement)
     roots: dict[str, list[tuple[str, str]]] = {}

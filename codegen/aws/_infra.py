@@ -26,7 +26,13 @@ from typing import Any
 
 from glacier.model import PipelineModel
 
-__all__ = ["DEFAULT_ENV", "Block", "Placement", "place_infrastructure"]
+__all__ = [
+    "DEFAULT_ENV",
+    "Block",
+    "Placement",
+    "imported_project_modules",
+    "place_infrastructure",
+]
 
 DEFAULT_ENV = "default"
 _ENV_METHODS = frozenset({"s3", "rds", "provider"})
@@ -222,6 +228,80 @@ def _import_text(node: ast.Import | ast.ImportFrom, needed: set[str], text: str)
     return ast.unparse(ast.ImportFrom(module=node.module, names=keep, level=node.level)) + "\n"
 
 
+def _import_target(module: str, info: Any, node: ast.ImportFrom) -> str | None:
+    """The absolute module an ``from ... import`` statement reads from."""
+    if not node.level:
+        return node.module
+    package = module if info.path.endswith("__init__.py") else module.rpartition(".")[0]
+    parts = package.split(".") if package else []
+    if node.level - 1 > len(parts):
+        return None
+    parts = parts[: len(parts) - (node.level - 1)]
+    return ".".join([*parts, node.module] if node.module else parts)
+
+
+def imported_project_modules(module: str, modules: Mapping[str, Any]) -> set[str]:
+    """The project modules (keys of ``modules``) that ``module`` imports, and their parents."""
+    info = modules.get(module)
+    if info is None:
+        return set()
+    found: set[str] = set()
+    for stmt in _statements(info):
+        node = stmt.node
+        targets: list[str] = []
+        if isinstance(node, ast.Import):
+            targets = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = _import_target(module, info, node)
+            if base:
+                targets = [base, *(f"{base}.{a.name}" for a in node.names)]
+        for target in targets:
+            parts = target.split(".")
+            found.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+    return {name for name in found if name in modules and name != module}
+
+
+class _Resolver:
+    """Follows names through ``from <project module> import name`` to their definitions."""
+
+    def __init__(self, modules: Mapping[str, Any]) -> None:
+        self.modules = modules
+
+    def definition(
+        self, module: str, name: str, before: int, depth: int = 0
+    ) -> tuple[str, _Stmt, str] | None:
+        """(module, statement, name there) of what ``name`` means at line ``before``."""
+        info = self.modules.get(module)
+        if info is None or depth > 20:
+            return None
+        binder = _binder(_statements(info), name, before)
+        if binder is None:
+            return None
+        node = binder.node
+        if isinstance(node, ast.ImportFrom):
+            target = _import_target(module, info, node)
+            alias = next((a for a in node.names if (a.asname or a.name) == name), None)
+            if target in self.modules and alias is not None:
+                if f"{target}.{alias.name}" in self.modules:
+                    return module, binder, name  # a project module object: not inlined
+                found = self.definition(target, alias.name, 1 << 30, depth + 1)
+                return found if found is not None else (module, binder, name)
+        return module, binder, name
+
+    def is_project_import(self, module: str, stmt: _Stmt) -> bool:
+        node = stmt.node
+        if isinstance(node, ast.Import):
+            return any(a.name.split(".")[0] in self._tops for a in node.names)
+        if isinstance(node, ast.ImportFrom):
+            target = _import_target(module, self.modules[module], node) or ""
+            return target.split(".")[0] in self._tops
+        return False
+
+    @property
+    def _tops(self) -> set[str]:
+        return {name.split(".")[0] for name in self.modules}
+
+
 def place_infrastructure(
     model: PipelineModel,
     modules: Mapping[str, Any],
@@ -234,63 +314,100 @@ def place_infrastructure(
     define as well (the pipeline's storage variables).
     """
     placement = Placement()
+    resolver = _Resolver(modules)
     env_by_var: dict[tuple[str, str], str] = {
         (e.module, e.variable): e.name for e in model.environments if e.variable
     }
+    env_stmts = {
+        (mod, stmt.start_line): env
+        for (mod, var), env in env_by_var.items()
+        if mod in modules
+        for stmt in _statements(modules[mod])
+        if var in stmt.binds and stmt.kind == "infrastructure"
+    }
+    memo: dict[tuple[str, int], str | None] = {}
     roots: dict[str, list[tuple[str, _Stmt]]] = {}
-    names = sorted(set(module_names))
-    for module in names:
-        info = modules.get(module)
-        if info is None:
+
+    def env_vars(module: str, stmt: _Stmt) -> dict[str, str]:
+        """Names ``stmt`` uses that denote an Environment (here or imported)."""
+        found = {}
+        for name in stmt.uses | stmt.binds:
+            where = resolver.definition(module, name, stmt.start_line + 1)
+            if where is not None and (where[0], where[1].start_line) in env_stmts:
+                found[name] = env_stmts[(where[0], where[1].start_line)]
+        return found
+
+    def env_of(module: str, stmt: _Stmt) -> str | None:
+        key = (module, stmt.start_line)
+        if key in memo:
+            return memo[key]
+        memo[key] = None  # cycles: nothing to inherit
+        info = modules[module]
+        names = env_vars(module, stmt)
+        own = [names[b] for b in sorted(stmt.binds) if b in names]
+        refs = own or _env_refs(stmt, names)
+        inherited: set[str] = set()
+        for used in sorted(stmt.uses - stmt.binds):
+            where = resolver.definition(module, used, stmt.start_line)
+            if where is None or where[1].kind != "infrastructure":
+                continue
+            if isinstance(where[1].node, (ast.Import, ast.ImportFrom)):
+                continue
+            found = env_of(where[0], where[1])
+            if found is not None:
+                inherited.add(found)
+        env: str | None
+        if refs:
+            env = refs[0]
+            if len(set(refs)) > 1:
+                placement.conflicts.append((module, info.file, stmt.start_line, tuple(refs)))
+        elif inherited:
+            ordered = sorted(inherited)
+            env = ordered[0]
+            if len(ordered) > 1:
+                placement.conflicts.append((module, info.file, stmt.start_line, tuple(ordered)))
+        elif stmt.uses & _pulumi_names(_statements(info)):
+            env = DEFAULT_ENV
+        else:
+            env = None  # a helper: carried only where needed
+        memo[key] = env
+        return env
+
+    for module in sorted(set(module_names)):
+        if module not in modules:
             continue
-        stmts = _statements(info)
-        env_vars = {var: env for (mod, var), env in env_by_var.items() if mod == module}
-        pulumi_names = _pulumi_names(stmts)
-        placed: dict[str, str] = {}  # variable bound by an infra statement -> env
-        for stmt in stmts:
+        for stmt in _statements(modules[module]):
             if stmt.kind != "infrastructure" or isinstance(stmt.node, (ast.Import, ast.ImportFrom)):
                 continue
-            own = [env_vars[b] for b in sorted(stmt.binds) if b in env_vars]
-            refs = own or _env_refs(stmt, env_vars)
-            inherited = sorted({placed[u] for u in stmt.uses if u in placed})
-            env: str | None
-            if refs:
-                env = refs[0]
-                if len(set(refs)) > 1:
-                    placement.conflicts.append((module, info.file, stmt.start_line, tuple(refs)))
-            elif len(inherited) == 1:
-                env = inherited[0]
-            elif len(inherited) > 1:
-                env = inherited[0]
-                placement.conflicts.append((module, info.file, stmt.start_line, tuple(inherited)))
-            elif stmt.uses & pulumi_names:
-                env = DEFAULT_ENV
-            else:
-                env = None  # a helper: carried only where needed
+            env = env_of(module, stmt)
             if env is None:
                 continue
-            for b in stmt.binds:
-                placed[b] = env
             placement.statement_env[(module, stmt.start_line)] = env
             roots.setdefault(env, []).append((module, stmt))
     for env, pairs in (extra_roots or {}).items():
         for module, variable in pairs:
-            info = modules.get(module)
-            if info is None:
-                continue
-            for stmt in _statements(info):
-                if variable in stmt.binds and stmt.kind != "glacier":
-                    roots.setdefault(env, []).append((module, stmt))
+            where = resolver.definition(module, variable, 1 << 30)
+            if where is not None and where[1].kind != "glacier":
+                roots.setdefault(env, []).append((where[0], where[1]))
     for env, env_roots in roots.items():
-        placement.environments[env] = _closure(env_roots, modules, placement)
+        placement.environments[env] = _closure(env_roots, modules, placement, resolver)
     return placement
 
 
 def _closure(
-    roots: list[tuple[str, _Stmt]], modules: Mapping[str, Any], placement: Placement
+    roots: list[tuple[str, _Stmt]],
+    modules: Mapping[str, Any],
+    placement: Placement,
+    resolver: _Resolver,
 ) -> list[Block]:
-    """Roots plus every statement of their module binding a name they use, in source order."""
+    """Roots plus every statement binding a name they use, dependencies first.
+
+    Within a module the source order is kept; a statement from another module (reached
+    through ``from module import name``) comes before the statements that use it.
+    """
     chosen: dict[tuple[str, int], _Stmt] = {}
+    deps: dict[tuple[str, int], set[tuple[str, int]]] = {}
+    aliases: dict[tuple[str, int], list[str]] = {}
     needed_imports: dict[tuple[str, int], set[str]] = {}
     pending = list(roots)
     while pending:
@@ -299,19 +416,36 @@ def _closure(
         if key in chosen:
             continue
         chosen[key] = stmt
-        stmts = _statements(modules[module])
+        deps[key] = set()
         for name in sorted(stmt.uses - stmt.binds):
-            binder = _binder(stmts, name, stmt.start_line)
-            if binder is None:
+            where = resolver.definition(module, name, stmt.start_line)
+            if where is None:
                 if name not in _BUILTINS:
                     placement.unresolved.append(
                         (module, modules[module].file, stmt.start_line, name)
                     )
                 continue
+            def_module, binder, def_name = where
             if isinstance(binder.node, (ast.Import, ast.ImportFrom)):
-                needed_imports.setdefault((module, binder.start_line), set()).add(name)
-            elif binder.kind != "glacier":
-                pending.append((module, binder))
+                if resolver.is_project_import(def_module, binder):
+                    placement.unresolved.append(
+                        (module, modules[module].file, stmt.start_line, name)
+                    )
+                    continue
+                needed_imports.setdefault((def_module, binder.start_line), set()).add(def_name)
+                if def_name != name:
+                    aliases.setdefault((def_module, binder.start_line), []).append(
+                        f"{name} = {def_name}"
+                    )
+                continue
+            if binder.kind == "glacier":
+                continue
+            dep = (def_module, binder.start_line)
+            if dep != key:
+                deps[key].add(dep)
+            if def_name != name:
+                aliases.setdefault(dep, []).append(f"{name} = {def_name}")
+            pending.append((def_module, binder))
     blocks: list[Block] = []
     for (module, line), wanted in sorted(needed_imports.items()):
         stmt = next(s for s in _statements(modules[module]) if s.start_line == line)
@@ -319,9 +453,41 @@ def _closure(
         text = _import_text(stmt.node, wanted, stmt.text)
         if text is not None:
             blocks.append(Block(module, modules[module].file, line, stmt.end_line, text, True))
-    for (module, line), stmt in sorted(chosen.items()):
-        blocks.append(Block(module, modules[module].file, line, stmt.end_line, stmt.text, False))
+    for key in _ordered(deps):
+        module, line = key
+        stmt = chosen[key]
+        text = stmt.text
+        for alias in sorted(set(aliases.get(key, []))):
+            text = text.rstrip("\n") + f"\n{alias}  # imported under this name\n"
+        blocks.append(Block(module, modules[module].file, line, stmt.end_line, text, False))
+    for (module, line), names in sorted(aliases.items()):
+        if (module, line) in needed_imports:
+            text = "".join(f"{a}  # imported under this name\n" for a in sorted(set(names)))
+            blocks.append(Block(module, modules[module].file, line, line, text, False))
     return blocks
+
+
+def _ordered(deps: Mapping[tuple[str, int], set[tuple[str, int]]]) -> list[tuple[str, int]]:
+    """Dependencies first; otherwise by module and line (source order within a module)."""
+    import heapq
+
+    waiting = {key: set(d) & set(deps) for key, d in deps.items()}
+    users: dict[tuple[str, int], list[tuple[str, int]]] = {key: [] for key in deps}
+    for key, needed in waiting.items():
+        for dep in needed:
+            users[dep].append(key)
+    ready = [key for key, needed in waiting.items() if not needed]
+    heapq.heapify(ready)
+    order: list[tuple[str, int]] = []
+    while ready:
+        key = heapq.heappop(ready)
+        order.append(key)
+        for user in users[key]:
+            waiting[user].discard(key)
+            if not waiting[user]:
+                heapq.heappush(ready, user)
+    order += sorted(k for k in deps if k not in order)  # a cycle: keep source order
+    return order
 
 
 def _binder(stmts: list[_Stmt], name: str, before: int) -> _Stmt | None:
