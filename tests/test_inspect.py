@@ -123,3 +123,15 @@ def test_runtime_import_failure_is_a_usage_error(tmp_path: Path) -> None:
 def test_missing_path_is_a_usage_error(path: str) -> None:
     result = CliRunner().invoke(main, ["inspect", path])
     assert result.exit_code == 2
+
+
+def test_runtime_without_paths_or_configured_pipelines_refuses(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("")
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        result = CliRunner().invoke(main, ["inspect", "--runtime"])
+    finally:
+        os.chdir(cwd)
+    assert result.exit_code == 2
+    assert "name the PATHS" in result.output

@@ -36,7 +36,8 @@ def inspect_(paths: tuple[str, ...], runtime: bool) -> None:
     PATHS are files or directories (default: the project's [tool.glacier] pipelines, or the
     project root). Without --runtime nothing is imported or executed: the modules are read.
     With --runtime the modules are imported (their top-level code runs), with the project root
-    and each module's source root on sys.path; `__main__.py` files are not imported.
+    and each module's source root on sys.path; `__main__.py` files are not imported, and
+    modules that construct raw Pulumi resources only import inside a Pulumi program.
     """
     models = runtime_models(paths) if runtime else static_models(paths)
     payload = {"pipelines": [m.to_dict() for m in models]}
@@ -64,7 +65,12 @@ def runtime_models(paths: Sequence[str]) -> list[PipelineModel]:
     root = find_root(list(paths))
     config = load_config(root)
     if not paths:
-        paths = [os.path.join(root, p) for p in config.pipelines] or [root]
+        if not config.pipelines:
+            raise click.UsageError(
+                "--runtime imports (executes) what it describes: name the PATHS, or list them "
+                "in [tool.glacier] pipelines of pyproject.toml"
+            )
+        paths = [os.path.join(root, p) for p in config.pipelines]
     files = [
         f for f in iter_python_files(paths, root, config) if os.path.basename(f) != "__main__.py"
     ]
