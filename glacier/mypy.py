@@ -22,7 +22,6 @@ from typing import Literal
 
 from mypy.errorcodes import ErrorCode
 from mypy.lookup import lookup_fully_qualified
-from mypy.maptype import map_instance_to_supertype
 from mypy.nodes import (
     ARG_STAR,
     ARG_STAR2,
@@ -75,6 +74,7 @@ GLACIER_DATASET = ErrorCode(
 DATASET = "glacier._dataset.Dataset"
 TASK_DECORATOR = "glacier._pipeline.TaskDecorator"
 TUPLE_NAMES = frozenset({"builtins.tuple", "typing.Tuple", "typing_extensions.Tuple"})
+_NEVER_DATASETS = ("builtins.", "typing.", "typing_extensions.", "collections.", "types.")
 
 SHAPES_NOTE = (
     "A task parameter names one dataset (`data: raw`); a task returns one dataset (`-> clean`), "
@@ -160,6 +160,9 @@ def _payload_of(typ: Type) -> Type | None:
     if not isinstance(instance, Instance) or not instance.type.has_base(DATASET):
         return None
     if instance.type.fullname != DATASET:
+        # imported here: importing mypy.maptype first thing breaks mypy's import cycle
+        from mypy.maptype import map_instance_to_supertype
+
         base = next(b for b in instance.type.mro if b.fullname == DATASET)
         instance = map_instance_to_supertype(instance, base)
     return instance.args[0] if instance.args else AnyType(TypeOfAny.special_form)
@@ -276,12 +279,17 @@ class GlacierPlugin(Plugin):
     """Dataset annotations for mypy; stateless, so safe for the cache and the daemon."""
 
     def get_type_analyze_hook(self, fullname: str) -> Callable[[AnalyzeTypeContext], Type] | None:
-        if "." not in fullname or self._modules is None:
+        # called for every name in every annotation: answer the common cases cheaply
+        if fullname.startswith(_NEVER_DATASETS) or "." not in fullname or self._modules is None:
             return None
         sym = lookup_fully_qualified(fullname, self._modules)
-        if sym is None or not isinstance(sym.node, Var):
+        var = sym.node if sym is not None else None
+        if not isinstance(var, Var):
             return None
-        if _resolve(self._modules, fullname) is None:
+        if var.type is not None:
+            if _payload_of(var.type) is None:
+                return None
+        elif _resolve(self._modules, fullname) is None:
             return None
         return partial(self._analyze_dataset, fullname)
 

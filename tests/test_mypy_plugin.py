@@ -205,3 +205,10 @@ def test_examples_type_check_strict_with_the_plugin(
         "",
         0,
     )
+
+
+def test_plugin_module_imports_on_its_own() -> None:
+    """mypy imports its own modules first; the plugin must also import cleanly by itself."""
+    code = "import glacier.mypy as m; assert m.plugin('2.0').__name__ == 'GlacierPlugin'"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
