@@ -15,6 +15,7 @@ from analyzer import RULES, analyze
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "diagnostics.md"
 HEADING = re.compile(r"^## (GLC\d{3}) `([a-z0-9-]+)`", re.MULTILINE)
+HEADING_LINE = re.compile(r"^## (GLC\d{3}) .*$", re.MULTILINE)
 # GLC002: the problem is in the bytes (tested in test_analyzer_robustness.py); GLC3xx and
 # GLC6xx are reported by `glacier build` / `glacier plan`, and tested with the code generators.
 NO_EXAMPLE = {"GLC002", "GLC301", "GLC302", "GLC303", "GLC304", "GLC601"}
@@ -61,6 +62,20 @@ def test_catalog_names_match_the_registry() -> None:
     assert {code: name for code, (name, _, _) in ENTRIES.items()} == {
         code: rule.name for code, rule in RULES.items()
     }
+
+
+def test_the_summary_table_lists_every_code_with_its_severity() -> None:
+    rows = re.findall(
+        r"^\| \[(GLC\d{3})\]\(#([a-z0-9-]+)\) \| `([a-z-]+)` \| (\w+) \|",
+        DOC.read_text(),
+        re.MULTILINE,
+    )
+    assert [(code, name, severity) for code, _, name, severity in rows] == [
+        (code, rule.name, rule.severity) for code, rule in sorted(RULES.items())
+    ]
+    headings = {m.group(1): m.group(0) for m in HEADING_LINE.finditer(DOC.read_text())}
+    for code, anchor, _, _ in rows:  # GitHub's anchor of each heading
+        assert anchor == re.sub(r"[^a-z0-9 -]", "", headings[code][3:].lower()).replace(" ", "-")
 
 
 def test_every_entry_but_the_byte_level_one_has_an_example_and_a_fix() -> None:
