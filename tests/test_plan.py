@@ -240,7 +240,8 @@ def test_storage_in_two_environments_is_an_error(tmp_path: Path) -> None:
     analysis = analyze([str(module)])
     (model,) = analysis.pipelines
     (diagnostic,) = deployment_diagnostics(analysis, model)
-    assert diagnostic.code == "GLC301" and diagnostic.name == CODES["GLC301"][0]
+    assert diagnostic.code == "GLC301" and diagnostic.name == "storage-spans-environments"
+    assert "GLC301" in CODES
     assert diagnostic.severity == "error"
     assert "`dev`, `prod`" in diagnostic.message and "`b` in `dev`" in diagnostic.message
     assert diagnostic.hint and "one environment" in diagnostic.hint
@@ -306,3 +307,38 @@ def test_one_environment_without_storage_deploys_there(tmp_path: Path) -> None:
         in main_py
     )
     assert "pulumi/prod/statemachine.asl.json" in files
+
+
+def test_statement_using_two_environments_and_unknown_names_are_warned(tmp_path: Path) -> None:
+    module = _project(
+        tmp_path,
+        """
+        import pulumi
+        import pulumi_aws as aws
+
+        from glacier import Dataset, Pipeline
+        from glacier_aws import Environment
+
+        pipeline = Pipeline(name="mixed")
+        prod = Environment(account="123456789012", region="us-east-1", name="prod")
+        dev = Environment(account="210987654321", region="eu-west-1", name="dev")
+        data = prod.s3(bucket="mixed-data")
+        copy = aws.s3.Bucket(
+            "copy", bucket=dev.name + "-copy", opts=pulumi.ResourceOptions(provider=prod.provider)
+        )
+        topic = aws.sns.Topic("t", name=undefined_name)
+        a = Dataset(name="a", storage=data)
+
+
+        @pipeline.task()
+        def make() -> a:
+            return 1
+        """,
+    )
+    analysis = analyze([str(module)])
+    (model,) = analysis.pipelines
+    found = deployment_diagnostics(analysis, model)
+    assert [(d.code, d.line) for d in found] == [("GLC303", 12), ("GLC304", 15)]
+    assert "`prod` and `dev`" in found[0].message and "deployed with `prod`" in found[0].message
+    assert found[0].severity == found[1].severity == "warning"
+    assert "`undefined_name`" in found[1].message

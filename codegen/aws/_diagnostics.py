@@ -24,30 +24,14 @@ from glacier.model import PipelineModel
 
 __all__ = ["CODES", "deployment_diagnostics"]
 
-CODES: dict[str, tuple[str, str]] = {
-    "GLC301": ("storage-spans-environments", "error"),
-    "GLC302": ("pipeline-environment-ambiguous", "error"),
-    "GLC303": ("infrastructure-spans-environments", "warning"),
-    "GLC304": ("infrastructure-name-unresolved", "warning"),
-}
+CODES = ("GLC301", "GLC302", "GLC303", "GLC304")
+"""The codes; their names, messages and hints are declared in ``analyzer._diagnostics``."""
 
 
-def _make(code: str, message: str, hint: str, path: str, line: int, column: int) -> Any:
-    from analyzer import Diagnostic
+def _make(code: str, path: str, line: int, column: int, **values: Any) -> Any:
+    from analyzer import RULES
 
-    name, severity = CODES[code]
-    return Diagnostic(
-        code=code,
-        name=name,
-        severity=severity,  # type: ignore[arg-type]
-        message=message,
-        hint=hint,
-        path=path,
-        line=line,
-        column=column,
-        end_line=line,
-        end_column=column,
-    )
+    return RULES[code].make(path, line, column, **values)
 
 
 def deployment_diagnostics(analysis: Any, model: PipelineModel) -> list[Any]:
@@ -58,58 +42,39 @@ def deployment_diagnostics(analysis: Any, model: PipelineModel) -> list[Any]:
     found = []
     span = model.span
     if home.spans:
-        where = ", ".join(f"`{d}` in `{e}`" for d, e in home.datasets)
         found.append(
             _make(
                 "GLC301",
-                f"the storage of pipeline `{model.name}` spans environments "
-                + ", ".join(f"`{e}`" for e in home.spans)
-                + f": {where}",
-                "store every dataset of a pipeline in one environment; move data between "
-                "accounts with a separate pipeline in each",
                 span.file,
                 span.line,
                 span.column,
+                pipeline=model.name,
+                environments=", ".join(f"`{e}`" for e in home.spans),
+                where=", ".join(f"`{d}` in `{e}`" for d, e in home.datasets),
             )
         )
     if home.ambiguous:
-        envs = ", ".join(f"`{e.name}`" for e in model.environments)
         found.append(
             _make(
                 "GLC302",
-                f"pipeline `{model.name}` stores no dataset in an environment, and several "
-                f"are declared ({envs})",
-                "store at least one of its datasets with `env.s3(...)` of the environment "
-                "that should run it",
                 span.file,
                 span.line,
                 span.column,
+                pipeline=model.name,
+                environments=", ".join(f"`{e.name}`" for e in model.environments),
             )
         )
     for _module, file, line, envs in placement.conflicts:
         found.append(
             _make(
                 "GLC303",
-                "this infrastructure statement uses environments "
-                + " and ".join(f"`{e}`" for e in envs)
-                + f"; it is deployed with `{envs[0]}`",
-                "give each resource the provider of one environment "
-                "(`opts=pulumi.ResourceOptions(provider=env.provider)`)",
                 file,
                 line,
                 1,
+                environments=" and ".join(f"`{e}`" for e in envs),
+                first=envs[0],
             )
         )
     for _module, file, line, name in placement.unresolved:
-        found.append(
-            _make(
-                "GLC304",
-                f"`{name}` is used by this infrastructure statement but no statement of its "
-                "module binds it",
-                "define or import it at module level in the same module, before this statement",
-                file,
-                line,
-                1,
-            )
-        )
+        found.append(_make("GLC304", file, line, 1, name=name))
     return sorted(set(found), key=lambda d: d.sort_key())
