@@ -35,7 +35,7 @@ from analyzer._project import (
 from analyzer._resolve import LoadedModule, Resolver
 from analyzer._summary import Call, ModuleSummary, Sub, summarize
 from analyzer._tasks import FoundTask, read_tasks
-from analyzer._values import Key, PipelineV, package_category
+from analyzer._values import DatasetV, EnvV, Key, PipelineV, package_category
 from glacier._source import module_name_for, relative_file
 from glacier.model import (
     DatasetModel,
@@ -432,7 +432,7 @@ def _pipelines(
                 account=env.account or "",
                 region=env.region or "",
                 module=modules[env_key[0]].summary.name,
-                variable=variables.name_of(env_key[0], _env(env_key)),
+                variable=variables.name_of(env_key[0], EnvV(env_key)),
                 tags=env.tags,
                 span=Span(modules[env_key[0]].span_file, env_key[1], env_key[2]),
             )
@@ -455,12 +455,6 @@ def _pipelines(
     return models
 
 
-def _env(key: Key) -> object:
-    from analyzer._values import EnvV
-
-    return EnvV(key)
-
-
 def _dataset_model(resolver: Resolver, variables: _Variables, key: Key) -> DatasetModel | None:
     info = resolver.datasets[key]
     if info.name is None:
@@ -480,17 +474,11 @@ def _dataset_model(resolver: Resolver, variables: _Variables, key: Key) -> Datas
     return DatasetModel(
         name=info.name,
         module=module.summary.name,
-        variable=variables.name_of(key[0], _dataset(key)),
+        variable=variables.name_of(key[0], DatasetV(key)),
         payload=info.payload,
         storage=storage,
         span=Span(module.span_file, key[1], key[2]),
     )
-
-
-def _dataset(key: Key) -> object:
-    from analyzer._values import DatasetV
-
-    return DatasetV(key)
 
 
 class _Variables:

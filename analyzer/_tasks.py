@@ -8,6 +8,7 @@ runtime path's definition-time errors (``glacier._pipeline``) so both paths agre
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from analyzer._diagnostics import (
     BareTaskDecorator,
@@ -23,7 +24,7 @@ from analyzer._diagnostics import (
     UnsupportedConstruct,
 )
 from analyzer._resolve import Resolver, argument, text_of
-from analyzer._summary import Attr, Const, Expr, Name, Or, Other, Param, Pos, Stmt, Sub
+from analyzer._summary import Attr, Call, Const, Expr, Name, Or, Other, Param, Pos, Stmt, Sub
 from analyzer._values import (
     BoundMethod,
     ComputeV,
@@ -40,6 +41,8 @@ from analyzer._values import (
 from glacier.model import ComputeModel
 
 __all__ = ["FoundTask", "read_tasks"]
+
+_KEYWORD_ONLY = 1 << 30  # an argument index no call reaches: the option is keyword-only
 
 
 @dataclass(slots=True)
@@ -129,8 +132,6 @@ def _is_task_method(value: Value) -> bool:
 
 
 def _looks_like_task(expr: Expr) -> bool:
-    from analyzer._summary import Call
-
     target = expr.func if isinstance(expr, Call) else expr
     return isinstance(target, Attr) and target.attr == "task"
 
@@ -167,8 +168,8 @@ def _task(resolver: Resolver, module: str, stmt: Stmt, deco: TaskDeco) -> FoundT
             )
             valid = False
     compute = _compute(resolver, module, stmt, call)
-    retries = _retries(resolver, module, stmt, call, name)
-    timeout = _timeout(resolver, module, stmt, call, name)
+    retries, retries_ok = _retries(resolver, module, stmt, call, name)
+    timeout, timeout_ok = _timeout(resolver, module, stmt, call, name)
     task = FoundTask(
         pipeline=deco.pipeline.key,
         name=name,
@@ -179,13 +180,11 @@ def _task(resolver: Resolver, module: str, stmt: Stmt, deco: TaskDeco) -> FoundT
         inputs=[],
         outputs=[],
         compute=compute,
-        retries=retries if retries is not None else 0,
+        retries=retries,
         timeout=timeout,
         decorator=(call.pos[0], call.pos[2]),
-        valid=valid and retries is not None and timeout != -1.0,
+        valid=valid and retries_ok and timeout_ok,
     )
-    if task.timeout == -1.0:
-        task.timeout = None
     if not _signature(
         resolver, module, stmt, task, function.params, function.returns, function.returns_text
     ):
@@ -193,25 +192,16 @@ def _task(resolver: Resolver, module: str, stmt: Stmt, deco: TaskDeco) -> FoundT
     return task
 
 
-def _compute(resolver: Resolver, module: str, stmt: Stmt, call: object) -> ComputeModel | None:
-    from analyzer._summary import Call
-
-    assert isinstance(call, Call)
-    expr = argument(call, 99, "compute")
+def _compute(resolver: Resolver, module: str, stmt: Stmt, call: Call) -> ComputeModel | None:
+    expr = argument(call, _KEYWORD_ONLY, "compute")
     if expr is None or (isinstance(expr, Const) and expr.value is None):
         return None
     value = resolver.eval(module, expr, stmt.index)
     if isinstance(value, ComputeV):
-        fields = dict(value.fields)
+        fields: dict[str, Any] = dict(value.fields)
         if fields["kind"] == "serverless":
-            return ComputeModel("serverless", fields["memory_mb"], fields["timeout_s"])  # type: ignore[arg-type]
-        return ComputeModel(
-            "container",
-            fields["memory_mb"],
-            None,
-            fields["image"],
-            fields["cpu"],  # type: ignore[arg-type]
-        )
+            return ComputeModel("serverless", fields["memory_mb"], fields["timeout_s"])
+        return ComputeModel("container", fields["memory_mb"], None, fields["image"], fields["cpu"])
     resolver.at(
         module,
         expr.pos,
@@ -223,16 +213,16 @@ def _compute(resolver: Resolver, module: str, stmt: Stmt, call: object) -> Compu
     return None
 
 
-def _retries(resolver: Resolver, module: str, stmt: Stmt, call: object, task: str) -> int | None:
-    from analyzer._summary import Call
-
-    assert isinstance(call, Call)
-    expr = argument(call, 99, "retries")
+def _retries(
+    resolver: Resolver, module: str, stmt: Stmt, call: Call, task: str
+) -> tuple[int, bool]:
+    """The retries, and whether they are valid (a non-negative integer literal)."""
+    expr = argument(call, _KEYWORD_ONLY, "retries")
     if expr is None:
-        return 0
+        return 0, True
     ok, value = resolver.literal(module, expr, stmt.index)
     if ok and isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
+        return value, True
     resolver.at(
         module,
         expr.pos,
@@ -243,22 +233,21 @@ def _retries(resolver: Resolver, module: str, stmt: Stmt, call: object, task: st
         problem="not a non-negative integer literal",
         advice="write a non-negative integer: `retries=2`",
     )
-    return None
+    return 0, False
 
 
-def _timeout(resolver: Resolver, module: str, stmt: Stmt, call: object, task: str) -> float | None:
-    """The timeout in seconds, ``None`` for none, ``-1.0`` when it is invalid."""
-    from analyzer._summary import Call
-
-    assert isinstance(call, Call)
-    expr = argument(call, 99, "timeout")
+def _timeout(
+    resolver: Resolver, module: str, stmt: Stmt, call: Call, task: str
+) -> tuple[float | None, bool]:
+    """The timeout in seconds (``None``: none), and whether it is valid."""
+    expr = argument(call, _KEYWORD_ONLY, "timeout")
     if expr is None:
-        return None
+        return None, True
     ok, value = resolver.literal(module, expr, stmt.index)
     if ok and value is None:
-        return None
+        return None, True
     if ok and isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
-        return float(value)
+        return float(value), True
     resolver.at(
         module,
         expr.pos,
@@ -269,7 +258,7 @@ def _timeout(resolver: Resolver, module: str, stmt: Stmt, call: object, task: st
         problem="not a positive number literal",
         advice="write the timeout in seconds: `timeout=300`",
     )
-    return -1.0
+    return None, False
 
 
 # -- the signature ------------------------------------------------------------------------------
