@@ -404,8 +404,11 @@ def _pipelines(
             )
         )
         diagnostics.extend(found)
-        datasets = [_dataset_model(resolver, variables, k) for k in dataset_keys]
-        datasets = [d for d in datasets if d is not None]
+        datasets = [
+            model
+            for model in (_dataset_model(resolver, variables, k) for k in dataset_keys)
+            if model is not None
+        ]
         task_models = [
             TaskModel(
                 name=t.name,

@@ -93,15 +93,15 @@ def check_graph(g: GraphInput) -> tuple[list[Diagnostic], list[FoundTask], list[
             if known is None:
                 keys[info.name] = key
             elif known != key:
-                first, second = sorted((known, key), key=lambda k: (g.file_of(k[0]), k[1], k[2]))
-                keys[info.name] = first
+                earlier, later = sorted((known, key), key=lambda k: (g.file_of(k[0]), k[1], k[2]))
+                keys[info.name] = earlier
                 found.append(
                     DuplicateDataset.make(
-                        g.file_of(second[0]),
-                        *g.datasets[second].pos,
+                        g.file_of(later[0]),
+                        *g.datasets[later].pos,
                         pipeline=g.pipeline,
                         dataset=info.name,
-                        where=f"{g.file_of(first[0])}:{first[1]}:{first[2]}",
+                        where=f"{g.file_of(earlier[0])}:{earlier[1]}:{earlier[2]}",
                     )
                 )
 

@@ -16,7 +16,7 @@ bound further down):
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from analyzer._diagnostics import InfrastructureInTask
@@ -156,7 +156,7 @@ class Classifier:
         self,
         module: str,
         statements: tuple[Stmt, ...],
-        tasks: dict[int, object],
+        tasks: Mapping[int, object],
         names: dict[str, Kind],
     ) -> None:
         for stmt in statements:

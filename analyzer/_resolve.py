@@ -568,6 +568,7 @@ class Resolver:
         return EnvInfo((module, call.pos[0], call.pos[1]), name, account, region, tags)
 
     def _config_storage(self, module: str, call: Call, at: int | None, key: Key, api: str) -> Value:
+        names: tuple[tuple[str, str | None], ...]
         if api == "glacier.ObjectStorage":
             names = (("bucket", None), ("prefix", ""), ("format", None))
             kind = "object"

@@ -365,7 +365,7 @@ class _Reader:
                 unpacked=tuple(unpacked),
             )
         if isinstance(node, ast.AnnAssign):
-            target = node.target.id if isinstance(node.target, ast.Name) else None
+            simple = node.target.id if isinstance(node.target, ast.Name) else None
             uses = set(_names_in([node.annotation]))
             if node.value is not None:
                 uses.update(_names_in([node.value]))
@@ -375,9 +375,9 @@ class _Reader:
                 pos,
                 start,
                 end,
-                defines=(target,) if target and node.value is not None else (),
+                defines=(simple,) if simple and node.value is not None else (),
                 uses=frozenset(uses),
-                targets=(target,) if target and node.value is not None else (),
+                targets=(simple,) if simple and node.value is not None else (),
                 value=self.expr(node.value) if node.value is not None else None,
                 annotation=self.expr(node.annotation, payload=True),
             )
@@ -471,9 +471,9 @@ class _Reader:
             params.append(self._param(arg, "positional", i >= defaults_from))
         for arg, default in zip(args.kwonlyargs, args.kw_defaults, strict=False):
             params.append(self._param(arg, "keyword", default is not None))
-        for arg in (args.vararg, args.kwarg):
-            if arg is not None:
-                params.append(self._param(arg, "var", True))
+        for extra in (args.vararg, args.kwarg):
+            if extra is not None:
+                params.append(self._param(extra, "var", True))
         decorators = tuple(
             Decorator(self.expr(d), d.lineno, d.end_lineno or d.lineno) for d in node.decorator_list
         )

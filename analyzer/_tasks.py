@@ -116,7 +116,8 @@ def read_tasks(
                 isinstance(value, Ext)
                 and value.api in ("glacier.Dataset", "glacier.Pipeline", "glacier_aws.Environment")
             ):
-                what = value.api.rsplit(".", 1)[-1] if isinstance(value, Ext) else "Dataset"
+                api = value.api if isinstance(value, Ext) else None
+                what = (api or "glacier.Dataset").rsplit(".", 1)[-1]
                 resolver.at(
                     module,
                     call.pos,
@@ -343,7 +344,7 @@ def _report(
     what: str,
     expr: Expr,
     text: str | None,
-    found: tuple[str, object],
+    found: tuple[str, Any],
 ) -> None:
     kind = found[0]
     annotation = text or text_of(expr)
@@ -395,7 +396,7 @@ def _report(
         )
 
 
-def _annotation(resolver: Resolver, module: str, at: int, expr: Expr) -> tuple[str, object]:
+def _annotation(resolver: Resolver, module: str, at: int, expr: Expr) -> tuple[str, Any]:
     """What an annotation denotes: ``dataset``, ``none``, ``tuple``, ``nested``, ``other``..."""
     if isinstance(expr, Const) and expr.value is None:
         return ("none", None)
@@ -421,7 +422,7 @@ def _annotation(resolver: Resolver, module: str, at: int, expr: Expr) -> tuple[s
     return _leaf(value)
 
 
-def _leaf(value: Value) -> tuple[str, object]:
+def _leaf(value: Value) -> tuple[str, Any]:
     if isinstance(value, DatasetV):
         return ("dataset", value.key)
     if isinstance(value, DatasetClass) or (
