@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Literal
 
+from mypy.copytype import copy_type
 from mypy.errorcodes import ErrorCode
 from mypy.lookup import lookup_fully_qualified
 from mypy.nodes import (
@@ -54,7 +55,9 @@ from mypy.types import (
     AnyType,
     CallableType,
     Instance,
+    ProperType,
     Type,
+    TypeAliasType,
     TypeOfAny,
     UnboundType,
     get_proper_type,
@@ -347,7 +350,7 @@ class GlacierPlugin(Plugin):
                 f'Dataset "{written}" is nested inside another type', ctx.type, code=GLACIER_EDGE
             )
             analyser.note(SHAPES_NOTE, ctx.type, code=GLACIER_EDGE)
-        return found.payload
+        return _placed(found.payload, ctx.type)
 
     # -- type checking: the edges of each task ----------------------------------------------
 
@@ -358,6 +361,22 @@ class GlacierPlugin(Plugin):
             if isinstance(tree, MypyFile):
                 _TaskChecker(self._modules, tree, ctx).check(decorator)
         return ctx.default_return_type
+
+
+def _placed(payload: Type, annotation: UnboundType) -> Type:
+    """A copy of the payload type located at the annotation, as mypy's own analysis returns.
+
+    The payload type belongs to the dataset's definition, maybe in another module; sharing it
+    would put errors about the annotation at the definition's line.
+    """
+    if isinstance(payload, TypeAliasType):
+        copy: Type = TypeAliasType(payload.alias, payload.args)
+    elif isinstance(payload, ProperType):
+        copy = copy_type(payload)
+    else:
+        return payload
+    copy.set_line(annotation)
+    return copy
 
 
 def _is_output_item(typ: UnboundType, analyser: TypeAnalyser) -> bool:
