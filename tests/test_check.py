@@ -135,3 +135,17 @@ def test_check_does_not_import_libcst_or_pulumi_or_user_code() -> None:
         [sys.executable, "-c", probe], check=False, capture_output=True, text=True, cwd=ROOT
     )
     assert done.stdout.strip() == "0 []", done.stderr
+
+
+def test_an_analyzer_bug_is_an_internal_error_not_a_finding(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import analyzer
+
+    def broken(paths: object) -> object:
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(analyzer, "analyze", broken)
+    result = CliRunner().invoke(main, ["check", MANY])
+    assert result.exit_code == 2
+    assert "internal error: RuntimeError: bug" in result.output
