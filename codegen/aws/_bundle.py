@@ -5,13 +5,16 @@
 - ``_glacier_io.py``: glacier_local's storage module, verbatim, so deployed tasks store
   datasets in the same formats as local runs;
 - ``glacier_handler.py``: the Lambda handler and container entry point;
-- ``requirements.txt``: the third-party distributions the task code imports.
+- ``requirements.txt``: the third-party distributions the task code imports;
+- ``Dockerfile`` (pipelines with ``Container`` tasks): an image holding the bundle.
 """
 
 from __future__ import annotations
 
 import ast
 import importlib.metadata
+import json
+import re
 import sys
 from collections.abc import Mapping
 from typing import Any
@@ -23,6 +26,8 @@ from glacier.model import PipelineModel
 
 __all__ = ["HANDLER", "bundle_files", "task_roots", "third_party_requirements"]
 
+_DEFAULT_IMAGE = "python:3.12-slim"
+_IMAGE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}")
 HANDLER = "glacier_handler.handler"
 """The Lambda handler of every task (``GLACIER_TASK`` names the task)."""
 
@@ -117,4 +122,18 @@ def bundle_files(
         modules=[(m.name, _bundle_path(m), m.package) for m in sliced],
     )
     files["requirements.txt"] = _requirements_text(third_party_requirements(sliced, modules))
+    images = sorted(
+        {
+            t.compute.image or _DEFAULT_IMAGE
+            for t in model.tasks
+            if t.compute and t.compute.kind == "container"
+        }
+    )
+    if images:
+        # An image reference is pasted into the Dockerfile only when it is one: no spaces,
+        # no newlines, nothing that could add an instruction.
+        base = images[0] if _IMAGE.fullmatch(images[0]) else _DEFAULT_IMAGE
+        files["Dockerfile"] = render(
+            "aws/Dockerfile.j2", source_file=json.dumps(source_file), base=base
+        )
     return files
