@@ -132,7 +132,9 @@ def change_payload(project: Path) -> None:
 @pytest.mark.slow
 def test_daemon_agrees_with_mypy_and_rechecks_after_a_payload_change(project: Path) -> None:
     dmypy = [sys.executable, "-m", "mypy.dmypy", "--status-file", str(project / "dmypy.json")]
-    run = [*dmypy, "run", "--", "--config-file", "mypy.ini", "--cache-dir", ".dmypy_cache"]
+    # a daemon left behind by a failed stop shuts itself down after ten idle minutes
+    run = [*dmypy, "run", "--timeout", "600", "--"]
+    run += ["--config-file", "mypy.ini", "--cache-dir", ".dmypy_cache"]
 
     def check(*target: str) -> str:
         done = subprocess.run(
