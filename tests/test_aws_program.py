@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import sysconfig
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,9 +37,18 @@ TAGGED = ("glacier:environment", "managed-by")
 # about such buckets instead. The test asserts these are exactly the buckets that fail.
 USER_BUCKETS_WITHOUT_DEFAULTS = {"layer3_raw_pulumi.py": {"my-data", "my-data-replica"}}
 
+# Run with `python -S`: no .pth files, so the editable install of glacier is invisible and the
+# program can only use what a deploy machine has, pulumi's packages and its own directory.
 _RUNNER = r"""
 import json, os, runpy, sys
 program_dir, tests_dir, config_file = sys.argv[1], sys.argv[2], sys.argv[3]
+sys.path.extend(sys.argv[6:])
+try:
+    import codegen
+except ImportError:
+    pass
+else:
+    raise SystemExit("the installed glacier is visible: the test would prove nothing")
 sys.path.insert(0, tests_dir)
 os.chdir(program_dir)
 sys.path.insert(0, program_dir)
@@ -115,6 +125,7 @@ def _run(directory: Path, project: str, stack: str, tmp: Path) -> dict[str, Any]
     result = subprocess.run(
         [
             sys.executable,
+            "-S",
             "-c",
             _RUNNER,
             str(directory),
@@ -122,11 +133,13 @@ def _run(directory: Path, project: str, stack: str, tmp: Path) -> dict[str, Any]
             str(config_file),
             project,
             stack,
+            *sorted({sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}),
         ],
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
+        cwd=directory,
     )
     assert result.returncode == 0, result.stderr[-4000:]
     data: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
