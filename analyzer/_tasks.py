@@ -367,8 +367,8 @@ def _report(
             UnsupportedConstruct,
             what=f"`{annotation}` in {what} of task `{task}` ({found[1]})",
             advice=(
-                f"declare each dataset at module level with `Dataset(...)` and annotate with "
-                f'that name: `{annotation} = Dataset(name="...")`'
+                "declare each dataset at module level with `Dataset(...)`, in a module of the "
+                f'project, and annotate with that name: `{annotation} = Dataset(name="...")`'
             ),
         )
     elif kind == "missing":
@@ -437,6 +437,10 @@ def _leaf(value: Value) -> tuple[str, Any]:
         return ("dynamic", value.dynamic)
     if isinstance(value, Ext) and value.qualname == "builtins.None":
         return ("none", None)
+    if isinstance(value, Ext) and value.category == "other" and "." in value.qualname:
+        module = value.qualname.rsplit(".", 1)[0]
+        if module != "builtins":
+            return ("dynamic", f"imported from `{module}`, which is not a module of the project")
     return ("other", None)
 
 

@@ -206,6 +206,18 @@ def test_datasets_the_analyzer_cannot_follow_say_so(tmp_path: Path) -> None:
     assert found == [("GLC005", 10), ("GLC005", 19), ("GLC203", 29)]
 
 
+def test_an_annotation_from_outside_the_project_cannot_be_followed(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "m.py").write_text(
+        "import pandas as pd\nfrom defs import raw\nfrom glacier import Pipeline\n"
+        "p = Pipeline(name='p')\n"
+        "@p.task()\ndef t(x: raw, frame: pd.DataFrame = None) -> None: ...\n"
+    )
+    (diagnostic,) = analyze([tmp_path]).diagnostics
+    assert (diagnostic.code, diagnostic.line, diagnostic.column) == ("GLC005", 6, 10)
+    assert "imported from `defs`, which is not a module of the project" in diagnostic.message
+
+
 def test_many_problems_sorted_by_location() -> None:
     analysis = analyze([INVALID / "many.py"])
     found = [(d.line, d.code) for d in analysis.diagnostics]
