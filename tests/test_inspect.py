@@ -31,6 +31,7 @@ PLAIN = [
     VALID / "shop",
     VALID / "envs.py",
     VALID / "strings.py",
+    TESTS / "fixtures" / "runtime" / "typed_pipeline.py",
 ]
 WITH_PULUMI = [EXAMPLES / "layer3_raw_pulumi.py", VALID / "pulumi_storage.py"]
 
@@ -73,7 +74,16 @@ def _names(output: str) -> list[str]:
 def test_static_and_runtime_cli_outputs_are_identical() -> None:
     static = _static(PLAIN)
     runtime = _run([sys.executable, "-m", "glacier", "inspect", "--runtime", *map(str, PLAIN)])
-    assert _names(static) == ["aliases", "envs", "etl", "orders", "sales", "shop", "strings"]
+    assert _names(static) == [
+        "aliases",
+        "envs",
+        "etl",
+        "orders",
+        "sales",
+        "shop",
+        "strings",
+        "typed",
+    ]
     assert static == runtime
 
 
