@@ -342,3 +342,14 @@ def test_statement_using_two_environments_and_unknown_names_are_warned(tmp_path:
     assert "`prod` and `dev`" in found[0].message and "deployed with `prod`" in found[0].message
     assert found[0].severity == found[1].severity == "warning"
     assert "`undefined_name`" in found[1].message
+
+
+# -- snapshots of both formats ------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", ["table", "json"])
+def test_plan_output_snapshot(fmt: str, snapshot) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = _plan(str(EXAMPLES / "layer1_local.py"), "--env", "default", "--format", fmt)
+    assert code == 0, err
+    assert out == snapshot

@@ -183,7 +183,7 @@ def _public(result: dict[str, Any]) -> dict[str, Any]:
                 "name": r["name"],
                 "properties": _key_properties(r),
             }
-            for r in result["resources"]
+            for r in sorted(result["resources"], key=lambda r: (r["type"], r["name"]))
         ],
     }
 
