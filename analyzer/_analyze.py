@@ -22,7 +22,13 @@ from typing import Literal
 
 from analyzer._checks import GraphInput, check_graph
 from analyzer._classify import Classifier
-from analyzer._diagnostics import Diagnostic, SyntaxErrorRule, UnreadableFile, UnsupportedConstruct
+from analyzer._diagnostics import (
+    Diagnostic,
+    InvalidConfiguration,
+    SyntaxErrorRule,
+    UnreadableFile,
+    UnsupportedConstruct,
+)
 from analyzer._project import (
     Config,
     find_root,
@@ -114,6 +120,10 @@ def analyze(
     if not paths:
         paths = [os.path.join(root, p) for p in config.pipelines] or [root]
     loader = _Loader(root, config, summarizer or summarize)
+    if config.error is not None:
+        loader.diagnostics.append(
+            InvalidConfiguration.make("pyproject.toml", 1, 1, detail=config.error)
+        )
     for path in iter_python_files(paths, root, config):
         loader.add(path, filtered=True)
     explicit = any(os.path.isfile(os.fspath(p)) for p in paths)

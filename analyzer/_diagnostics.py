@@ -130,6 +130,17 @@ class UnresolvedImport(Rule):
 
 
 @rule
+class InvalidConfiguration(Rule):
+    code = "GLC006"
+    name = "invalid-configuration"
+    message = "`[tool.glacier]` in `pyproject.toml` is invalid: {detail}"
+    hint = (
+        'write `pipelines = ["path", ...]` and `exclude = ["glob", ...]`, both lists of strings; '
+        "until then the defaults apply"
+    )
+
+
+@rule
 class DynamicName(Rule):
     code = "GLC004"
     name = "dynamic-name"

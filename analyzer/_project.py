@@ -83,18 +83,20 @@ def load_config(root: str) -> Config:
             data = handle.read()
     except OSError:
         return Config()
-    if b"tool.glacier" not in data:
+    if b"glacier" not in data:
         return Config()
     import tomllib
 
     try:
         table = tomllib.loads(data.decode("utf-8")).get("tool", {}).get("glacier", {})
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        return Config(error=f"pyproject.toml: {exc}")
+        return Config(error=f"it is not valid TOML ({exc})")
+    if not isinstance(table, dict):
+        return Config(error="`tool.glacier` is not a table")
     pipelines = table.get("pipelines", [])
     exclude = table.get("exclude", [])
     if not _strings(pipelines) or not _strings(exclude):
-        return Config(error="[tool.glacier] pipelines and exclude must be lists of strings")
+        return Config(error="`pipelines` and `exclude` must be lists of strings")
     return Config(pipelines=tuple(pipelines), exclude=tuple(exclude))
 
 

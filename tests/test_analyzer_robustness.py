@@ -147,3 +147,17 @@ def test_the_per_file_step_can_be_replaced_by_a_cache(project: Path) -> None:
 
     assert [p.name for p in analyze([project], summarizer=cached).pipelines] == ["p"]
     assert seen == [("m", False)]
+
+
+@pytest.mark.parametrize(
+    "settings",
+    ['[tool.glacier]\npipelines = "flows"\n', "[tool.glacier\n", "[tool]\nglacier = 3\n"],
+)
+def test_invalid_configuration_is_reported_and_ignored(tmp_path: Path, settings: str) -> None:
+    (tmp_path / "pyproject.toml").write_text(settings)
+    (tmp_path / "m.py").write_text(HEADER)
+    analysis = analyze([], root=str(tmp_path))
+    assert [(d.code, d.path) for d in analysis.diagnostics] == [
+        ("GLC502", "m.py"),
+        ("GLC006", "pyproject.toml"),
+    ]
