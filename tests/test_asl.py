@@ -27,17 +27,34 @@ VALIDATOR = ROOT / "node_modules" / ".bin" / "asl-validator"
 
 @pytest.fixture(scope="session")
 def asl_validator() -> Path:
-    """The real asl-validator, installed from package-lock.json with `npm ci` when missing."""
-    if not VALIDATOR.exists():
-        npm = shutil.which("npm")
-        if npm is None:
-            pytest.skip("npm is not installed: cannot install asl-validator (package.json)")
-        subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=ROOT,
-            check=True,
-            timeout=600,
-        )
+    """The real asl-validator, installed from package-lock.json with `npm ci` when missing.
+
+    Test workers (pytest-xdist) share the checkout: a lock lets one install while the others
+    wait for it.
+    """
+    import fcntl
+    import hashlib
+    import tempfile
+
+    if VALIDATOR.exists():
+        return VALIDATOR
+    npm = shutil.which("npm")
+    if npm is None:
+        pytest.skip("npm is not installed: cannot install asl-validator (package.json)")
+    key = hashlib.sha1(str(ROOT).encode()).hexdigest()[:12]
+    lock_path = Path(tempfile.gettempdir()) / f"glacier-npm-{key}.lock"
+    with open(lock_path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if not VALIDATOR.exists():
+                subprocess.run(
+                    [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+                    cwd=ROOT,
+                    check=True,
+                    timeout=600,
+                )
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
     return VALIDATOR
 
 
