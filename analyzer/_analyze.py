@@ -149,6 +149,7 @@ class _Loader:
         self.roots: list[str] = []
         self._found: dict[str, str | None] = {}
         self._pending: list[str] = []
+        self.skipped: set[str] = set()  # modules of files skipped by the pre-filter
 
     def add(self, path: str, filtered: bool = False) -> str | None:
         path = os.path.abspath(path)
@@ -160,6 +161,8 @@ class _Loader:
             self.diagnostics.append(UnreadableFile.make(file, 1, 1, file=file, detail=error))
             return None
         if filtered and not mentions_glacier(text):
+            # not read, but a pipeline module importing it is still one to complete
+            self.skipped.add(module_name_for(path))
             return None
         name = module_name_for(path)
         is_package = os.path.basename(path) == "__init__.py"
@@ -234,7 +237,7 @@ class _Loader:
         changed = True
         while changed and candidates:
             changed = False
-            names = {m.summary.name for m in self.modules.values()}
+            names = {m.summary.name for m in self.modules.values()} | self.skipped
             parts = {part for name in names for part in name.split(".")}
             for path, (text, name) in list(candidates.items()):
                 # cheap first: an importer must spell one of the analysed modules' names

@@ -387,6 +387,15 @@ def test_a_changed_task_module_is_checked_with_its_whole_pipeline(tmp_path: Path
     analysis = analyze([tmp_path / "second.py"])
     assert codes(analysis) == []  # `b` is produced in first.py: no GLC102
     assert {t.name for t in analysis.pipelines[0].tasks} == {"one", "two"}
+    # a changed helper that does not mention glacier still brings in the pipelines using it
+    (tmp_path / "names.py").write_text("B = 'b'\n")
+    (tmp_path / "third.py").write_text(
+        "from names import B\nfrom glacier import Dataset, Pipeline\n"
+        "q = Pipeline(name='q')\nx = Dataset(name=B)\n@q.task()\ndef uses(d: x) -> None: ...\n"
+    )
+    analysis = analyze([tmp_path / "names.py"])
+    assert [p.name for p in analysis.pipelines] == ["q"]
+    assert codes(analysis) == ["GLC102"]
 
 
 @pytest.mark.parametrize("ext", ["py"])
