@@ -414,6 +414,7 @@ def _pipelines(
                 tasks=own,
                 datasets=resolver.datasets,
                 file_of=lambda m: modules[m].file,
+                variable_of=lambda k: variables.name_of(k[0], DatasetV(k)),
             )
         )
         diagnostics.extend(found)

@@ -38,6 +38,7 @@ class GraphInput:
     tasks: list[FoundTask]  # in source order
     datasets: dict[Key, DatasetInfo]
     file_of: Callable[[str], str]  # module id -> path relative to the root
+    variable_of: Callable[[Key], str | None] = lambda key: None  # a dataset's variable
 
 
 def check_graph(g: GraphInput) -> tuple[list[Diagnostic], list[FoundTask], list[Key]]:
@@ -147,7 +148,7 @@ def check_graph(g: GraphInput) -> tuple[list[Diagnostic], list[FoundTask], list[
                     dataset=ds,
                     task=readers[0].name,
                     pipeline=g.pipeline,
-                    variable=_variable_hint(ds),
+                    variable=g.variable_of(info.key) or "the dataset",
                 )
             )
     for ds, task in sorted(producer.items()):
@@ -163,10 +164,6 @@ def check_graph(g: GraphInput) -> tuple[list[Diagnostic], list[FoundTask], list[
                 )
             )
     return found, tasks, list(keys.values())
-
-
-def _variable_hint(dataset: str) -> str:
-    return dataset if dataset.isidentifier() else "the dataset"
 
 
 def _cycles(
