@@ -190,13 +190,15 @@ def _construction(rvalue: Expression) -> tuple[Type | None] | str | None:
         return "its `Dataset[...]` takes one payload type"
     if _refers_to(callee, DATASET):
         return (AnyType(TypeOfAny.special_form),)
+    if _any_typed(callee):
+        # a missing import or an Any-typed variable: mypy reports the first, and takes an
+        # Any-typed variable used as a type to mean Any
+        return (AnyType(TypeOfAny.special_form),)
     if isinstance(callee, RefExpr):
         node = callee.node
         if isinstance(node, TypeInfo):
             payload = _payload_of(fill_typevars_with_any(node))
             return None if payload is None else (payload,)
-        if isinstance(node, Var) and node.is_suppressed_import:
-            return (AnyType(TypeOfAny.from_unimported_type),)  # mypy reports the import
         if isinstance(node, FuncDef):
             if not isinstance(node.type, CallableType):
                 # an unannotated function returns Any, and mypy takes an Any-typed variable
@@ -213,6 +215,17 @@ def _construction(rvalue: Expression) -> tuple[Type | None] | str | None:
     if isinstance(callee, (NameExpr, MemberExpr)):
         return f"it is made by a call to `{callee.name}`"
     return "it is made by a call the plugin cannot follow"
+
+
+def _any_typed(expr: Expression) -> bool:
+    """Does mypy already know the expression as Any (``sdk.make``, ``missing.Dataset[T]``)?"""
+    if isinstance(expr, IndexExpr):
+        return _any_typed(expr.base)
+    if isinstance(expr, MemberExpr) and expr.node is None:
+        return _any_typed(expr.expr)
+    if isinstance(expr, RefExpr) and isinstance(expr.node, Var) and expr.node.type is not None:
+        return isinstance(get_proper_type(expr.node.type), AnyType)
+    return False
 
 
 def _refers_to(expr: Expression, fullname: str) -> bool:

@@ -66,6 +66,7 @@ def expect(name: str, output: str) -> None:
         ("edges", ["edges.py"]),
         ("spellings", ["spellings.py"]),
         ("ignores", ["--warn-unused-ignores", "ignores.py"]),
+        ("missing_import", ["missing_import.py"]),
     ],
 )
 def test_fixture_output(project: Path, name: str, target: list[str]) -> None:
