@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from codegen.aws._asl import levels, state_machine, state_machine_json
+from codegen.aws._asl import LAMBDA_TRANSIENT, levels, state_machine, state_machine_json
 from glacier.model import ComputeModel, InputModel, PipelineModel, Span, TaskModel
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -209,9 +209,14 @@ def test_retries_timeouts_and_failures() -> None:
     assert len(fail) == 1 and fail[0] not in ("Level2", "PipelineFailed")
     top = [s for s in states.values() if s["Type"] != "Fail"]
     assert all(s["Catch"][0]["Next"] == fail[0] for s in top)
-    assert states["z"]["Retry"] == [
-        {"ErrorEquals": ["States.ALL"], "IntervalSeconds": 2, "MaxAttempts": 3, "BackoffRate": 2.0}
-    ]
+    transient, own = states["z"]["Retry"]
+    assert own == {
+        "ErrorEquals": ["States.ALL"],
+        "IntervalSeconds": 2,
+        "MaxAttempts": 3,
+        "BackoffRate": 2.0,
+    }
+    assert transient["ErrorEquals"] == LAMBDA_TRANSIENT
     branch_states = {
         name: state
         for s in top
@@ -227,13 +232,14 @@ def test_retries_timeouts_and_failures() -> None:
     lam = branch_states["Level2"]
     assert lam["Resource"] == "arn:aws:states:::lambda:invoke"
     assert lam["Parameters"]["Payload"] == {"execution.$": "$$.Execution.Name"}
-    assert "Retry" not in lam
+    assert [r["ErrorEquals"] for r in lam["Retry"]] == [LAMBDA_TRANSIENT]  # no retries of its own
+    assert "Retry" not in container
 
 
 def test_example_task_settings_reach_the_definition() -> None:
     models = dict(_example_models())
     orders = state_machine(models["orders"])["States"]
-    assert orders["validate"]["Retry"][0]["MaxAttempts"] == 2
+    assert orders["validate"]["Retry"][-1]["MaxAttempts"] == 2
     level = next(s for s in orders.values() if s["Type"] == "Parallel")
     branches = {b["StartAt"]: b["States"][b["StartAt"]] for b in level["Branches"]}
     assert set(branches) == {"archive_rejections", "rank_customers", "revenue_by_day"}

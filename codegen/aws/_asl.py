@@ -62,17 +62,38 @@ def levels(model: PipelineModel) -> list[list[str]]:
     return [sorted(grouped[k]) for k in sorted(grouped)]
 
 
-def _retry(task: TaskModel) -> list[dict[str, Any]]:
-    if task.retries <= 0:
-        return []
-    return [
-        {
-            "ErrorEquals": ["States.ALL"],
-            "IntervalSeconds": _INTERVAL_S,
-            "MaxAttempts": task.retries,
-            "BackoffRate": _BACKOFF,
-        }
-    ]
+# Errors of the Lambda service itself (throttling, a failed invocation request), not of the
+# task: AWS recommends retrying them on every lambda:invoke state. They are not task failures,
+# so they do not use up the task's own `retries`.
+LAMBDA_TRANSIENT = [
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+]
+
+
+def _retry(task: TaskModel, *, lambda_invoke: bool) -> list[dict[str, Any]]:
+    rules: list[dict[str, Any]] = []
+    if lambda_invoke:
+        rules.append(
+            {
+                "ErrorEquals": list(LAMBDA_TRANSIENT),
+                "IntervalSeconds": _INTERVAL_S,
+                "MaxAttempts": 3,
+                "BackoffRate": _BACKOFF,
+            }
+        )
+    if task.retries > 0:
+        rules.append(
+            {
+                "ErrorEquals": ["States.ALL"],
+                "IntervalSeconds": _INTERVAL_S,
+                "MaxAttempts": task.retries,
+                "BackoffRate": _BACKOFF,
+            }
+        )
+    return rules
 
 
 def _timeout(task: TaskModel) -> int | None:
@@ -109,7 +130,7 @@ def _task_state(task: TaskModel) -> dict[str, Any]:
         state["TimeoutSeconds"] = timeout
     # Outputs go to storage; the state passes its input on unchanged.
     state["ResultPath"] = None
-    retry = _retry(task)
+    retry = _retry(task, lambda_invoke=state["Resource"] == "arn:aws:states:::lambda:invoke")
     if retry:
         state["Retry"] = retry
     return state
