@@ -210,7 +210,7 @@ def summarize(text: str, module: str, is_package: bool) -> ModuleSummary:
     except (RecursionError, MemoryError, ValueError, OverflowError) as exc:
         detail = "too deeply nested to parse" if isinstance(exc, RecursionError) else str(exc)
         return ModuleSummary(module, is_package, (), (detail, 1, 1), suppressions, len(lines))
-    reader = _Reader(module, is_package, lines, _future_annotations(tree))
+    reader = _Reader(module, is_package, lines)
     statements: list[Stmt] = []
     previous_end = 0
     for index, node in enumerate(tree.body):
@@ -266,26 +266,13 @@ _ASSIGNS = (ast.Assign, ast.AnnAssign, ast.AugAssign)
 _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
 
-def _future_annotations(tree: ast.Module) -> bool:
-    for node in tree.body:
-        if isinstance(node, ast.ImportFrom) and node.module == "__future__":
-            if any(alias.name == "annotations" for alias in node.names):
-                return True
-        elif not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)):
-            return False
-    return False
-
-
 class _Reader:
     def __init__(
-        self, module: str, is_package: bool, lines: list[str], future_annotations: bool
+        self, module: str, is_package: bool, lines: list[str]
     ) -> None:
         self.module = module
         self.is_package = is_package
         self.lines = lines
-        # Under `from __future__ import annotations` a quoted annotation is a string inside a
-        # string: evaluating it once (as the runtime path does) gives a `str`, not a dataset.
-        self.future_annotations = future_annotations
         self._in_string = False
 
     # statements
@@ -591,8 +578,6 @@ class _Reader:
     def annotation(self, node: ast.expr) -> Expr:
         """An annotation; a string annotation is read as the expression it spells."""
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            if self.future_annotations:
-                return Other(repr(node.value), _pos(node))
             try:
                 inner = ast.parse(node.value.strip(), mode="eval").body
             except (SyntaxError, RecursionError, ValueError, MemoryError):

@@ -309,10 +309,15 @@ def _resolve(
             pass
     try:
         value = eval(annotation, namespace)  # noqa: S307 - the runtime path executes user code
+        if isinstance(value, str):
+            # a quoted annotation under `from __future__ import annotations`: "raw"
+            value = eval(value, namespace)  # noqa: S307
     except NameError as exc:
         raise NotADatasetError(
             f"{where}: {what} names `{annotation}`, which is not defined ({exc})"
         ) from None
+    except SyntaxError as exc:
+        raise NotADatasetError(f"{where}: {what} `{annotation}` is not valid Python ({exc})") from None
     except TypeError as exc:
         raise NotADatasetError(
             f"{where}: {what} `{annotation}` cannot be evaluated: {exc}; a dataset cannot be "

@@ -31,6 +31,7 @@ PLAIN = [
     VALID / "shop",
     VALID / "envs.py",
     VALID / "strings.py",
+    VALID / "quoted.py",
     TESTS / "fixtures" / "runtime" / "typed_pipeline.py",
 ]
 WITH_PULUMI = [EXAMPLES / "layer3_raw_pulumi.py", VALID / "pulumi_storage.py"]
@@ -79,6 +80,7 @@ def test_static_and_runtime_cli_outputs_are_identical() -> None:
         "envs",
         "etl",
         "orders",
+        "quoted",
         "sales",
         "shop",
         "strings",
