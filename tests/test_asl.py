@@ -115,8 +115,22 @@ CORPUS: dict[str, PipelineModel] = {
         ]
     ),
     "independent": _model([("a", [], ["x"]), ("b", [], ["y"]), ("c", [], [])]),
+    "not series-parallel": _model(  # the N shape: `d` waits for `a` only in the fallback
+        [("a", [], ["x"]), ("b", [], ["y"]), ("c", ["x", "y"], []), ("d", ["y"], [])]
+    ),
+    "nested": _model(  # a fan-out whose branches fan out and join again
+        [
+            ("s", [], ["x"]),
+            ("p", ["x"], ["p1"]),
+            ("q", ["x"], ["q1"]),
+            ("p2", ["p1"], ["pa"]),
+            ("p3", ["p1"], ["pb"]),
+            ("pj", ["pa", "pb"], ["pz"]),
+            ("end", ["pz", "q1"], []),
+        ]
+    ),
     "state names": _model(  # task names that collide with the generated state names
-        [("Level2", [], ["x"]), ("PipelineFailed", [], ["y"]), ("z", ["x", "y"], [])],
+        [("Parallel1", [], ["x"]), ("PipelineFailed", [], ["y"]), ("z", ["x", "y"], [])],
         retries={"z": 3},
         compute={"PipelineFailed": ComputeModel("container", 1024, None, "img", 256)},
     ),
@@ -125,6 +139,11 @@ CORPUS: dict[str, PipelineModel] = {
 
 
 # -- a small interpreter of the definition's control flow ---------------------------------------
+
+
+def _duration(task: str) -> int:
+    """Tasks take different times (1..5), so waiting for an unrelated task shows."""
+    return 1 + sum(task.encode()) % 5
 
 
 def _run(
@@ -140,9 +159,8 @@ def _run(
         if kind == "Task":
             task = _task_of(state)
             assert task not in seen, f"task {task!r} runs twice"
-            clock[0] += 1
             begin = clock[0]
-            clock[0] += 1
+            clock[0] += _duration(task)
             seen[task] = (begin, clock[0])
         elif kind == "Parallel":
             # Branches run concurrently: each starts when the Parallel state starts.
@@ -175,17 +193,27 @@ def _schedule(model: PipelineModel) -> dict[str, tuple[int, int]]:
     return seen
 
 
-def _assert_runs_dag(model: PipelineModel) -> None:
+def _assert_runs_dag(model: PipelineModel, *, exact: bool = True) -> None:
     seen = _schedule(model)
     assert sorted(seen) == sorted(t.name for t in model.tasks)
     for task, ups in model.upstream().items():
         for up in ups:
             assert seen[up][1] <= seen[task][0], f"{up} must end before {task} starts"
+        if exact:  # and it starts as soon as its producers are done, not later
+            assert seen[task][0] == max((seen[u][1] for u in ups), default=0), task
 
 
 @pytest.mark.parametrize("name", sorted(CORPUS))
 def test_corpus_runs_every_task_once_after_its_producers(name: str) -> None:
-    _assert_runs_dag(CORPUS[name])
+    _assert_runs_dag(CORPUS[name], exact=name != "not series-parallel")
+
+
+def test_a_dag_that_is_not_series_parallel_runs_by_levels() -> None:
+    """The fallback: correct, and `d` waits for `a` (which it does not need)."""
+    seen = _schedule(CORPUS["not series-parallel"])
+    assert seen["d"][0] >= max(seen["a"][1], seen["b"][1])  # the whole first level
+    states = state_machine(CORPUS["not series-parallel"])["States"]
+    assert [s["Type"] for s in states.values()] == ["Parallel", "Parallel", "Fail"]
 
 
 def test_examples_run_every_task_once_after_its_producers() -> None:
@@ -206,7 +234,7 @@ def test_retries_timeouts_and_failures() -> None:
     definition = state_machine(CORPUS["state names"])
     states = definition["States"]
     fail = [n for n, s in states.items() if s["Type"] == "Fail"]
-    assert len(fail) == 1 and fail[0] not in ("Level2", "PipelineFailed")
+    assert len(fail) == 1 and fail[0] not in ("Parallel1", "PipelineFailed")
     top = [s for s in states.values() if s["Type"] != "Fail"]
     assert all(s["Catch"][0]["Next"] == fail[0] for s in top)
     transient, own = states["z"]["Retry"]
@@ -229,7 +257,7 @@ def test_retries_timeouts_and_failures() -> None:
     assert container["Parameters"]["TaskDefinition"] == "${task_definition:PipelineFailed}"
     env = container["Parameters"]["Overrides"]["ContainerOverrides"][0]["Environment"]
     assert env == [{"Name": "GLACIER_EXECUTION", "Value.$": "$$.Execution.Name"}]
-    lam = branch_states["Level2"]
+    lam = branch_states["Parallel1"]
     assert lam["Resource"] == "arn:aws:states:::lambda:invoke"
     assert lam["Parameters"]["Payload"] == {"execution.$": "$$.Execution.Name"}
     assert [r["ErrorEquals"] for r in lam["Retry"]] == [LAMBDA_TRANSIENT]  # no retries of its own
@@ -240,10 +268,15 @@ def test_example_task_settings_reach_the_definition() -> None:
     models = dict(_example_models())
     orders = state_machine(models["orders"])["States"]
     assert orders["validate"]["Retry"][-1]["MaxAttempts"] == 2
-    level = next(s for s in orders.values() if s["Type"] == "Parallel")
-    branches = {b["StartAt"]: b["States"][b["StartAt"]] for b in level["Branches"]}
-    assert set(branches) == {"archive_rejections", "rank_customers", "revenue_by_day"}
-    assert orders["write_report"]["TimeoutSeconds"] == 120
+    # validate, then side by side: archive_rejections | (rank_customers | revenue_by_day) -> report
+    assert list(orders) == ["validate", "Parallel1", "PipelineFailed"]
+    first, second = orders["Parallel1"]["Branches"]
+    assert list(first["States"]) == ["archive_rejections"]
+    assert second["StartAt"] == "Parallel2"
+    inner = second["States"]["Parallel2"]
+    assert [b["StartAt"] for b in inner["Branches"]] == ["rank_customers", "revenue_by_day"]
+    assert inner["Next"] == "write_report"
+    assert second["States"]["write_report"]["TimeoutSeconds"] == 120
 
 
 def _validate(validator: Path, path: Path) -> subprocess.CompletedProcess[str]:

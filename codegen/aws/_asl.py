@@ -1,12 +1,20 @@
 """``statemachine.asl.json``: the pipeline's DAG as an AWS Step Functions state machine.
 
-Shape: the tasks are grouped by *level* (the length of the longest chain of producers before
-them). Levels run one after another; the tasks of one level run side by side in a
-``Parallel`` state (one branch each), a level of one task is a plain ``Task`` state. Every
-producer is on an earlier level than each of its consumers, so it has finished before they
-start. The price is over-synchronisation: a task waits for its whole previous level, not only
-for its own producers. An exact encoding of an arbitrary DAG in ASL needs ``Map``/polling
-tricks that are much harder to review; a level is easy to read off the graph.
+Shape: ASL composes states in sequence and in ``Parallel`` branches, so the DAG is split
+into those two compositions, recursively (a series-parallel decomposition):
+
+- tasks with no path between their groups run side by side: a ``Parallel`` state, one
+  branch per weakly connected group;
+- a connected group is cut at the first task (in topological order) that every other task of
+  the group is either upstream or downstream of: upstream, then that task, then downstream;
+- a connected group without such a task (the DAG is not series-parallel there, e.g. ``a->c``,
+  ``b->c``, ``b->d``) runs by *level* (longest chain of producers before a task): levels in
+  sequence, the tasks of a level in parallel.
+
+The first two rules add no waiting the DAG does not ask for; only the fallback makes a task
+wait for its whole previous level. Every producer is in an earlier part of the sequence than
+each of its consumers under all three, so it has finished before they start. The result
+nests at most as deep as the DAG is long and reads like the graph.
 
 Values that only exist at deploy time (function and task-definition ARNs, the cluster,
 subnets) are placeholders, ``"${kind:name}"`` strings, which the Pulumi program replaces in
@@ -48,18 +56,6 @@ def placeholder(kind: str, name: str) -> str:
 
 def task_state_name(task: str) -> str:
     return task
-
-
-def levels(model: PipelineModel) -> list[list[str]]:
-    """Tasks by level (longest producer chain before them), each level sorted by name."""
-    upstream = model.upstream()
-    level: dict[str, int] = {}
-    for name in model.topological_order():
-        level[name] = 1 + max((level[u] for u in upstream[name]), default=-1)
-    grouped: dict[int, list[str]] = {}
-    for name, lvl in level.items():
-        grouped.setdefault(lvl, []).append(name)
-    return [sorted(grouped[k]) for k in sorted(grouped)]
 
 
 # Errors of the Lambda service itself (throttling, a failed invocation request), not of the
@@ -150,54 +146,166 @@ def _unique(name: str, taken: set[str]) -> str:
     return candidate
 
 
+Plan = tuple[Any, ...]
+"""("task", name) | ("seq", [plan, ...]) | ("par", [plan, ...])."""
+
+
+def _plan(tasks: set[str], upstream: dict[str, set[str]], order: dict[str, int]) -> Plan:
+    """The series-parallel plan of ``tasks`` (see the module docstring)."""
+    if len(tasks) == 1:
+        return ("task", next(iter(tasks)))
+    groups = _components(tasks, upstream)
+    if len(groups) > 1:
+        first = sorted(groups, key=lambda g: min(order[t] for t in g))
+        return ("par", [_plan(g, upstream, order) for g in first])
+    ancestors = {t: _closure_of(t, upstream, tasks) for t in tasks}
+    downstream: dict[str, set[str]] = {t: set() for t in tasks}
+    for task, ups in ancestors.items():
+        for up in ups:
+            downstream[up].add(task)
+    for pivot in sorted(tasks, key=order.__getitem__):
+        if ancestors[pivot] | downstream[pivot] | {pivot} == tasks:
+            parts: list[Plan] = []
+            if ancestors[pivot]:
+                parts.append(_plan(ancestors[pivot], upstream, order))
+            parts.append(("task", pivot))
+            if downstream[pivot]:
+                parts.append(_plan(downstream[pivot], upstream, order))
+            return _flat_seq(parts)
+    return _flat_seq([_plan_level(level) for level in _levels(tasks, upstream, order)])
+
+
+def _plan_level(level: list[str]) -> Plan:
+    return ("task", level[0]) if len(level) == 1 else ("par", [("task", t) for t in level])
+
+
+def _flat_seq(parts: list[Plan]) -> Plan:
+    flat: list[Plan] = []
+    for part in parts:
+        flat.extend(part[1] if part[0] == "seq" else [part])
+    return flat[0] if len(flat) == 1 else ("seq", flat)
+
+
+def _closure_of(task: str, upstream: dict[str, set[str]], within: set[str]) -> set[str]:
+    found: set[str] = set()
+    pending = [u for u in upstream[task] if u in within]
+    while pending:
+        up = pending.pop()
+        if up not in found:
+            found.add(up)
+            pending.extend(u for u in upstream[up] if u in within)
+    return found
+
+
+def _components(tasks: set[str], upstream: dict[str, set[str]]) -> list[set[str]]:
+    neighbours: dict[str, set[str]] = {t: set() for t in tasks}
+    for task in tasks:
+        for up in upstream[task] & tasks:
+            neighbours[task].add(up)
+            neighbours[up].add(task)
+    groups: list[set[str]] = []
+    seen: set[str] = set()
+    for start in sorted(tasks):
+        if start in seen:
+            continue
+        group, pending = set(), [start]
+        while pending:
+            task = pending.pop()
+            if task not in group:
+                group.add(task)
+                pending.extend(neighbours[task] - group)
+        seen |= group
+        groups.append(group)
+    return groups
+
+
+def _levels(
+    tasks: set[str], upstream: dict[str, set[str]], order: dict[str, int]
+) -> list[list[str]]:
+    level: dict[str, int] = {}
+    for task in sorted(tasks, key=order.__getitem__):
+        level[task] = 1 + max((level[u] for u in upstream[task] & tasks), default=-1)
+    grouped: dict[int, list[str]] = {}
+    for task, lvl in level.items():
+        grouped.setdefault(lvl, []).append(task)
+    return [sorted(grouped[k]) for k in sorted(grouped)]
+
+
+class _Builder:
+    """Turns a plan into ASL states with unique names."""
+
+    def __init__(self, model: PipelineModel) -> None:
+        self.model = model
+        self.taken = {t.name for t in model.tasks}
+        self.fail = _unique(FAIL_STATE, self.taken)
+        self.parallels = 0
+
+    def chain(self, plan: Plan, *, top: bool) -> tuple[str, dict[str, Any]]:
+        """(first state's name, states) of a plan run in sequence, ending the chain."""
+        parts = plan[1] if plan[0] == "seq" else [plan]
+        named = [self.state(part) for part in parts]
+        states: dict[str, Any] = {}
+        for index, (name, state) in enumerate(named):
+            if top:
+                state["Catch"] = _catch(self.fail)
+            if index + 1 < len(named):
+                state["Next"] = named[index + 1][0]
+            else:
+                state["End"] = True
+            states[name] = state
+        return named[0][0], states
+
+    def state(self, plan: Plan) -> tuple[str, dict[str, Any]]:
+        if plan[0] == "task":
+            return task_state_name(plan[1]), _task_state(self.model.task(plan[1]))
+        self.parallels += 1
+        name = _unique(f"Parallel{self.parallels}", self.taken)
+        branches = []
+        tasks: list[str] = []
+        for branch in plan[1]:
+            start, states = self.chain(branch, top=False)
+            branches.append({"StartAt": start, "States": states})
+            tasks += _tasks_of(branch)
+        state = {
+            "Type": "Parallel",
+            "Comment": "independent: " + ", ".join(f"`{t}`" for t in tasks),
+            "Branches": branches,
+            "ResultPath": None,
+        }
+        return name, state
+
+
+def _tasks_of(plan: Plan) -> list[str]:
+    if plan[0] == "task":
+        return [plan[1]]
+    return [t for part in plan[1] for t in _tasks_of(part)]
+
+
+def levels(model: PipelineModel) -> list[list[str]]:
+    """Tasks by level (longest producer chain before them), each level sorted by name."""
+    upstream = {name: set(ups) for name, ups in model.upstream().items()}
+    order = {name: i for i, name in enumerate(model.topological_order())}
+    return _levels(set(upstream), upstream, order)
+
+
 def state_machine(model: PipelineModel) -> dict[str, Any]:
     """The state machine definition as plain data (placeholders still in)."""
-    states: dict[str, Any] = {}
-    order = levels(model)
-    taken = {t.name for t in model.tasks}
-    fail = _unique(FAIL_STATE, taken)
-    names: list[str] = []
-    for index, level in enumerate(order):
-        if len(level) == 1:
-            names.append(task_state_name(level[0]))
-        else:
-            names.append(_unique(f"Level{index + 1}", taken))
-    for index, level in enumerate(order):
-        following = names[index + 1] if index + 1 < len(names) else None
-        if len(level) == 1:
-            state = _task_state(model.task(level[0]))
-        else:
-            state = {
-                "Type": "Parallel",
-                "Comment": "independent tasks: " + ", ".join(f"`{t}`" for t in level),
-                "Branches": [
-                    {
-                        "StartAt": task_state_name(t),
-                        "States": {task_state_name(t): {**_task_state(model.task(t)), "End": True}},
-                    }
-                    for t in level
-                ],
-                "ResultPath": None,
-            }
-        state["Catch"] = _catch(fail)
-        if following is None:
-            state["End"] = True
-        else:
-            state["Next"] = following
-        states[names[index]] = state
-    states[fail] = {
+    if not model.tasks:  # a pipeline without tasks: nothing to run
+        return {
+            "Comment": f"Glacier pipeline `{model.name}`",
+            "StartAt": "Done",
+            "States": {"Done": {"Type": "Succeed"}},
+        }
+    upstream = {name: set(ups) for name, ups in model.upstream().items()}
+    order = {name: i for i, name in enumerate(model.topological_order())}
+    builder = _Builder(model)
+    start, states = builder.chain(_plan(set(upstream), upstream, order), top=True)
+    states[builder.fail] = {
         "Type": "Fail",
         "Error": "GlacierTaskFailed",
         "Cause": f"a task of pipeline `{model.name}` failed; see the execution's events",
     }
-    if not names:  # a pipeline without tasks: nothing to run
-        states = {"Done": {"Type": "Succeed"}}
-        names = ["Done"]
-    return {
-        "Comment": f"Glacier pipeline `{model.name}`",
-        "StartAt": names[0],
-        "States": states,
-    }
+    return {"Comment": f"Glacier pipeline `{model.name}`", "StartAt": start, "States": states}
 
 
 def state_machine_json(model: PipelineModel) -> str:
