@@ -149,6 +149,10 @@ def test_other_directories_of_the_output_are_left_alone(project: Path) -> None:
     assert (project / "build" / "notes" / "keep.txt").read_text() == "mine"
     assert (project / "build" / "etl" / "run_local.py").exists()
     assert _invoke(project, "build", "examples/layer1_local.py", "--check").exit_code == 0
+    assert _invoke(project, "build", "examples").exit_code == 0
+    for subset in ("examples/layer1_local.py", "examples/orders", "examples/orders/cleaning.py"):
+        result = _invoke(project, "build", subset, "--check")
+        assert result.exit_code == 0, (subset, result.output)
 
 
 CYCLE = """\

@@ -103,6 +103,16 @@ def plan_or_exit(analysis: Any, out_dir: str, *, local_only: bool = False) -> li
     return artifacts
 
 
-def source_files(analysis: Any) -> set[str]:
-    """Root-relative files of every analysed module (their old build dirs can be pruned)."""
-    return {info.file for info in analysis.modules.values()}
+def source_files(analysis: Any, paths: Sequence[str]) -> set[str]:
+    """Root-relative files of the analysed modules under ``paths``: the build of these is
+    complete, so an output directory whose manifest names one of them and that this build
+    does not produce belongs to a pipeline that was renamed or removed."""
+    import os
+
+    chosen = [os.path.abspath(p) for p in paths]
+    found = set()
+    for info in analysis.modules.values():
+        path = os.path.abspath(info.path)
+        if any(path == c or path.startswith(c.rstrip(os.sep) + os.sep) for c in chosen):
+            found.add(info.file)
+    return found

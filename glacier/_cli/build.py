@@ -69,7 +69,7 @@ def build(
     if not artifacts:
         click.echo("glacier build: no pipelines found", err=True)
         return
-    sources = source_files(analysis)
+    sources = source_files(analysis, paths)
     if check:
         diff = compare_tree(out_dir, artifacts, sources)
         for kind, paths_ in (

@@ -53,7 +53,7 @@ def run(
             f"glacier run: choose one pipeline with --pipeline (pipelines: {names})", err=True
         )
         sys.exit(2)
-    write_tree(BUILD_DIR, artifacts, source_files(analysis))
+    write_tree(BUILD_DIR, artifacts, source_files(analysis, [path]))
     runner = os.path.join(BUILD_DIR, chosen[0].dir_name, "run_local.py")
     argv = [sys.executable, runner]
     if data_dir is not None:
