@@ -18,7 +18,7 @@ __all__ = ["build"]
 
 
 @click.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.argument("paths", nargs=-1, type=click.Path(exists=True))
 @click.option(
     "--out",
     "out_dir",
@@ -50,7 +50,8 @@ def build(
     """Generate each pipeline's manifest.json, graph.mmd, standalone run_local.py and
     Pulumi programs (pulumi/<env>/).
 
-    Modules are read, never imported. Errors that `glacier check` reports stop the build, and
+    Without PATH, the `pipelines` listed under [tool.glacier] in pyproject.toml are built (or
+    the whole project). Modules are read, never imported. Errors that `glacier check` reports stop the build, and
     so do errors that keep a pipeline from being deployed. Files whose content did not change
     are not rewritten.
     """
@@ -69,7 +70,7 @@ def build(
     if not artifacts:
         click.echo("glacier build: no pipelines found", err=True)
         return
-    sources = source_files(analysis, paths)
+    sources = source_files(analysis, paths or [analysis.root])
     if check:
         diff = compare_tree(out_dir, artifacts, sources)
         for kind, paths_ in (
