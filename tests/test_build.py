@@ -305,3 +305,14 @@ def test_package_vendors_bundles_and_check_stays_clean(tmp_path: Path) -> None:
     assert checked.exit_code == 1
     assert "extra: build/jobs/pulumi/default/bundle/stray.py" in checked.output
     assert _invoke(root, "build", "jobs.py", "--check", "--package").exit_code == 2
+
+
+def test_without_paths_the_configured_pipelines_are_built(project: Path) -> None:
+    (project / "pyproject.toml").write_text(
+        '[project]\nname = "demo"\nversion = "0"\n\n'
+        '[tool.glacier]\npipelines = ["examples/layer1_local.py", "examples/orders"]\n'
+    )
+    result = _invoke(project, "build")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (project / "build").iterdir()) == ["etl", "orders"]
+    assert _invoke(project, "build", "--check").exit_code == 0
