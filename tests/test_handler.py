@@ -112,10 +112,51 @@ def _write_bundle(model: PipelineModel, analysis: Any, into: Path) -> Path:
     return into
 
 
-def _local_run(example: str, model: PipelineModel, data_dir: Path, out: Path) -> dict[str, Any]:
-    module = example.removesuffix(".py")
+FORMATS_PROJECT = """
+import pandas as pd
+
+from glacier import Dataset, ObjectStorage, Pipeline
+
+pipeline = Pipeline(name="formats")
+pairs = Dataset(name="pairs", storage=ObjectStorage(bucket="fmt", prefix="a//b/", format="pkl"))
+raw = Dataset(name="raw", storage=ObjectStorage(bucket="fmt", format="bytes"))
+frame = Dataset(name="frame", storage=ObjectStorage(bucket="fmt", prefix="tables"))
+rows = Dataset(name="rows", storage=ObjectStorage(bucket="fmt", format="csv"))
+scratch = Dataset(name="scratch")
+
+
+@pipeline.task()
+def make() -> tuple[pairs, raw, scratch]:
+    return ((1, 2), frozenset({3, 4})), b"\\x00\\x01binary", (1.5, "tuple goes to pickle")
+
+
+@pipeline.task()
+def table(p: pairs, s: scratch) -> frame:
+    return pd.DataFrame({"x": [1.5, 2.5], "label": [str(p[0]), s[1]]})
+
+
+@pipeline.task()
+def export(p: pairs, r: raw) -> rows:
+    return [{"x": float(x), "size": len(r)} for x in p[0]]
+"""
+
+
+def _case(example: str, tmp_path: Path) -> tuple[Path, str, Path, Path]:
+    """(import directory, module, path to analyse, data to start from) of a test case."""
+    if example == "formats":
+        project = tmp_path / "formats-project"
+        project.mkdir()
+        (project / "pyproject.toml").write_text('[project]\nname = "f"\nversion = "0"\n')
+        (project / "formats_pipe.py").write_text(FORMATS_PROJECT)
+        (project / "data").mkdir()
+        return project, "formats_pipe", project / "formats_pipe.py", project / "data"
+    examples = ROOT / "examples"
+    return examples, example.removesuffix(".py"), examples / example, examples / "data"
+
+
+def _local_run(import_dir: Path, module: str, data_dir: Path, out: Path) -> dict[str, Any]:
     subprocess.run(
-        [sys.executable, "-c", _LOCAL_RUN, str(ROOT / "examples"), module, str(data_dir), str(out)],
+        [sys.executable, "-c", _LOCAL_RUN, str(import_dir), module, str(data_dir), str(out)],
         check=True,
         timeout=300,
         cwd=ROOT,
@@ -126,7 +167,7 @@ def _local_run(example: str, model: PipelineModel, data_dir: Path, out: Path) ->
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("example", EXAMPLES)
+@pytest.mark.parametrize("example", [*EXAMPLES, "formats"])
 def test_handler_matches_a_local_run(
     example: str,
     tmp_path: Path,
@@ -135,15 +176,16 @@ def test_handler_matches_a_local_run(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     s3 = aws_env
-    analysis = analyze([str(ROOT / "examples" / example)])
+    import_dir, module_name, target, source_root = _case(example, tmp_path)
+    analysis = analyze([str(target)])
     assert not [d for d in analysis.diagnostics if d.severity == "error"]
     (model,) = analysis.pipelines
     storages = {d.name: _io_storage(d) for d in model.datasets}
 
     # The local run: the example's own data directory, copied.
     local_dir = tmp_path / "local"
-    shutil.copytree(ROOT / "examples" / "data", local_dir)
-    expected = _local_run(example, model, local_dir, tmp_path / "outputs.pkl")
+    shutil.copytree(source_root, local_dir)
+    expected = _local_run(import_dir, module_name, local_dir, tmp_path / "outputs.pkl")
 
     # The cloud: one bucket per storage bucket, the example data uploaded to them.
     run_prefix = f"{model.name}-{os.getpid()}"
@@ -153,7 +195,6 @@ def test_handler_matches_a_local_run(
             names[dataset] = f"{run_prefix}-{_bucket(storage)}"[:63].lower()
     for bucket in sorted({*names.values(), f"{run_prefix}-{SCRATCH}"[:63]}):
         s3.create_bucket(Bucket=bucket)
-    source_root = ROOT / "examples" / "data"
     for dataset, storage in storages.items():
         if dataset in model.producers() or storage is None or _io.is_table(storage):
             continue
