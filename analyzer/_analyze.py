@@ -31,11 +31,10 @@ from analyzer._diagnostics import (
 )
 from analyzer._project import (
     Config,
+    Files,
     find_root,
-    iter_python_files,
     load_config,
     mentions_glacier,
-    read_source,
     relative_to,
 )
 from analyzer._resolve import LoadedModule, Resolver
@@ -53,7 +52,7 @@ from glacier.model import (
     TaskModel,
 )
 
-__all__ = ["Analysis", "ModuleInfo", "Statement", "analyze"]
+__all__ = ["Analysis", "ModuleInfo", "Statement", "analyze", "run"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,17 +113,30 @@ def analyze(
     ``summarizer(text, module_name, is_package)`` replaces ``summarize`` (the per-file step,
     a pure function of its arguments): a cache keyed by a hash of them plugs in here.
     """
+    return run(paths, root=root, summarizer=summarizer)
+
+
+def run(
+    paths: Sequence[str | os.PathLike[str]],
+    *,
+    root: str | None = None,
+    summarizer: Summarizer | None = None,
+    files: Files | None = None,
+    config: Config | None = None,
+) -> Analysis:
+    """``analyze``, reading the file system through ``files`` (the check cache records it)."""
     paths = list(paths)
     root = os.path.abspath(root) if root else find_root(paths)
-    config = load_config(root)
+    if config is None:
+        config = load_config(root)
     if not paths:
         paths = [os.path.join(root, p) for p in config.pipelines] or [root]
-    loader = _Loader(root, config, summarizer or summarize)
+    loader = _Loader(root, config, summarizer or summarize, files or Files())
     if config.error is not None:
         loader.diagnostics.append(
             InvalidConfiguration.make("pyproject.toml", 1, 1, detail=config.error)
         )
-    for path in iter_python_files(paths, root, config):
+    for path in loader.files.walk(paths, root, config):
         loader.add(path, filtered=True)
     explicit = any(os.path.isfile(os.fspath(p)) for p in paths)
     loader.follow()
@@ -140,7 +152,8 @@ def analyze(
 class _Loader:
     """Reads files into summaries, following imports of the project's own modules."""
 
-    def __init__(self, root: str, config: Config, summarizer: Summarizer) -> None:
+    def __init__(self, root: str, config: Config, summarizer: Summarizer, files: Files) -> None:
+        self.files = files
         self.root = root
         self.config = config
         self.summarize = summarizer
@@ -155,7 +168,7 @@ class _Loader:
         path = os.path.abspath(path)
         if path in self.modules:
             return path
-        text, error = read_source(path)
+        text, error = self.files.read(path)
         file = relative_to(self.root, path)
         if text is None:
             self.diagnostics.append(UnreadableFile.make(file, 1, 1, file=file, detail=error))
@@ -179,7 +192,7 @@ class _Loader:
             directory = os.path.dirname(directory)
         for _ in range(name.count(".")):
             init = os.path.join(directory, "__init__.py")
-            if os.path.isfile(init):
+            if self.files.isfile(init):
                 self.add(init)
             directory = os.path.dirname(directory)
         return path
@@ -197,7 +210,7 @@ class _Loader:
                 os.path.join(base, relative + ".py"),
                 os.path.join(base, relative, "__init__.py"),
             ):
-                if os.path.isfile(candidate):
+                if self.files.isfile(candidate):
                     found = os.path.abspath(candidate)
                     break
             if found:
@@ -224,10 +237,10 @@ class _Loader:
     def complete(self, universe: list[str]) -> None:
         """Add the project's modules that import an analysed module and declare tasks."""
         candidates: dict[str, tuple[str, str]] = {}
-        for path in iter_python_files(universe, self.root, self.config):
+        for path in self.files.walk(universe, self.root, self.config):
             if path in self.modules:
                 continue
-            text, _ = read_source(path)
+            text, _ = self.files.read(path)
             if text is None or ".task(" not in text:
                 continue
             name = module_name_for(path)

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 __all__ = [
     "DEFAULT_EXCLUDE",
     "Config",
+    "Files",
+    "decode_source",
     "find_root",
     "iter_python_files",
     "load_config",
@@ -176,6 +178,11 @@ def read_source(path: str) -> tuple[str | None, str | None]:
             data = handle.read()
     except OSError as exc:
         return None, exc.strerror or str(exc)
+    return decode_source(data)
+
+
+def decode_source(data: bytes) -> tuple[str | None, str | None]:
+    """``read_source`` for bytes already read (the cache hashes the same bytes)."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -189,3 +196,17 @@ def read_source(path: str) -> tuple[str | None, str | None]:
 def mentions_glacier(text: str) -> bool:
     """Cheap pre-filter: could this file declare a pipeline, a dataset or a task?"""
     return "glacier" in text or ".task(" in text
+
+
+class Files:
+    """The file system as the analyzer sees it; the check cache's subclass records every answer
+    (what a cached result depends on)."""
+
+    def read(self, path: str) -> tuple[str | None, str | None]:
+        return read_source(path)
+
+    def isfile(self, path: str) -> bool:
+        return os.path.isfile(path)
+
+    def walk(self, paths: Iterable[str | os.PathLike[str]], root: str, config: Config) -> list[str]:
+        return list(iter_python_files(paths, root, config))

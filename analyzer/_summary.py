@@ -188,6 +188,28 @@ class ModuleSummary:
     line_count: int
 
 
+# A cache loads ~100,000 of these per 1,000 modules: rebuilding each from a tuple of its fields
+# (``cls(*fields)``) unpickles twice as fast as the default slotted-dataclass ``__setstate__``,
+# and names only these classes, which the cache's restricted unpickler allows.
+SUMMARY_CLASSES: tuple[type, ...] = (
+    Name, Attr, Call, Sub, Const, Or, DictLit, Other,
+    Import, Param, Decorator, Function, Stmt, ModuleSummary,
+)  # fmt: skip
+
+
+def _install_reduce(cls: type) -> None:
+    names = tuple(cls.__dataclass_fields__)  # type: ignore[attr-defined]
+
+    def __reduce__(self: object) -> tuple[type, tuple[object, ...]]:
+        return cls, tuple([getattr(self, name) for name in names])
+
+    cls.__reduce__ = __reduce__  # type: ignore[assignment,method-assign]
+
+
+for _cls in SUMMARY_CLASSES:
+    _install_reduce(_cls)
+
+
 # -- entry point --------------------------------------------------------------------------------
 
 

@@ -26,24 +26,31 @@ __all__ = ["check"]
     help="text: path:line:col: CODE message; json: machine-readable; github: workflow annotations.",
 )
 @click.option("--quiet", "-q", is_flag=True, help="Print the diagnostics only, no summary.")
-def check(paths: tuple[str, ...], output_format: str, quiet: bool) -> None:
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the cache.")
+def check(paths: tuple[str, ...], output_format: str, quiet: bool, no_cache: bool) -> None:
     """Check the pipelines under PATHS without importing or running them.
 
     \b
     PATHS are files or directories (default: the project's [tool.glacier] pipelines, or the
     project root). Suppress one finding with `# glacier: ignore[GLC101]` on its line.
     Codes are documented in docs/diagnostics.md.
+
+    \b
+    Results are cached in <project root>/.glacier/cache/ (or $GLACIER_CACHE_DIR): each module's
+    summary by a hash of its content, and the whole result with the state of every file it
+    was computed from, so a re-check of an unchanged project reads one file. The cache is safe
+    to delete; a corrupt one is ignored and rebuilt.
     """
-    from analyzer import analyze
+    from analyzer._check import check as run_check
     from analyzer._render import render_github, render_json, render_text, summarize_run
 
     try:
-        analysis = analyze(list(paths))
+        result = run_check(list(paths), use_cache=not no_cache)
     except Exception as exc:  # noqa: BLE001 - an analyzer bug must not look like findings
         click.echo(f"glacier check: internal error: {type(exc).__name__}: {exc}", err=True)
         sys.exit(2)
-    diagnostics = analysis.diagnostics
-    summary = summarize_run(diagnostics, len(analysis.modules), len(analysis.pipelines))
+    diagnostics = result.diagnostics
+    summary = summarize_run(diagnostics, result.files, result.pipelines)
     if output_format == "json":
         click.echo(render_json(diagnostics, summary), nl=False)
     elif output_format == "github":
