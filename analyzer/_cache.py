@@ -244,7 +244,9 @@ def _gc_pause() -> bool:
 
 
 def _gc_resume(enabled: bool) -> None:
+    """Re-enable the GC without it then traversing every object made while it was off."""
     import gc
 
     if enabled:
+        gc.freeze()
         gc.enable()

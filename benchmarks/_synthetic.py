@@ -40,8 +40,10 @@ def generate(root: str, modules: int, *, heavy: bool = False) -> list[str]:
     groups = (modules + GROUP - 1) // GROUP
     with open(os.path.join(package, "pipelines.py"), "w") as handle:
         handle.write('"""One pipeline per group of modules."""\n\nfrom glacier import Pipeline\n\n')
-        for g in range(groups):
-            handle.write(f'pipeline_{g:02d} = Pipeline(name="synth_{g:02d}", schedule="@daily")\n')
+        handle.writelines(
+            f'pipeline_{g:02d} = Pipeline(name="synth_{g:02d}", schedule="@daily")\n'
+            for g in range(groups)
+        )
     files = []
     for index in range(modules):
         path = module_path(root, index)
