@@ -1,0 +1,236 @@
+"""The cache of ``glacier check``: used when nothing changed, never trusted when something did.
+
+No timings here (benchmarks/analyzer_check.py measures); these tests show which work a
+re-check does and that a stale, corrupt, foreign or planted cache entry is not believed.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import analyzer._analyze
+import analyzer._summary
+from analyzer import _cache, analyze, summarize
+from analyzer._check import check
+from glacier.cli import main
+
+HEADER = "from glacier import Dataset, ObjectStorage, Pipeline\n"
+PIPELINE = HEADER + "pipeline = Pipeline(name='p')\n"
+DATASETS = HEADER + "raw = Dataset(name='raw', storage=ObjectStorage(bucket='b'))\n"
+TASKS = (
+    "from flows.pipeline import pipeline\n"
+    "from flows.datasets import raw\n"
+    "from glacier import Dataset\n"
+    "clean = Dataset(name='clean', storage=None)\n"
+    "@pipeline.task()\n"
+    "def tidy(rows: raw) -> clean:\n"
+    "    return rows\n"
+    "@pipeline.task()\n"
+    "def use(rows: clean) -> None: ...\n"
+)
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    root = tmp_path / "project"
+    flows = root / "flows"
+    flows.mkdir(parents=True)
+    (root / "pyproject.toml").write_text("")
+    (flows / "__init__.py").write_text("")
+    (flows / "pipeline.py").write_text(PIPELINE)
+    (flows / "datasets.py").write_text(DATASETS)
+    (flows / "tasks.py").write_text(TASKS)
+    old = os.stat(flows / "tasks.py").st_mtime - 60  # settled files, not "just written"
+    for path in flows.iterdir():
+        os.utime(path, (old, old))
+    monkeypatch.setenv("GLACIER_CACHE_DIR", str(tmp_path / "cache"))
+    return root
+
+
+@pytest.fixture
+def summaries(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The modules summarised (parsed) from now on."""
+    seen: list[str] = []
+    real = analyzer._summary.summarize
+
+    def counting(text: str, module: str, is_package: bool) -> analyzer._summary.ModuleSummary:
+        seen.append(module)
+        return real(text, module, is_package)
+
+    monkeypatch.setattr(analyzer._summary, "summarize", counting)
+    return seen
+
+
+def forbid_analysis(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object, **kwargs: object) -> object:
+        raise AssertionError("the analysis ran")
+
+    monkeypatch.setattr(analyzer._analyze, "run", refuse)
+
+
+def codes(result: object) -> list[str]:
+    return [d.code for d in result.diagnostics]  # type: ignore[attr-defined]
+
+
+def test_the_result_is_the_analysis_result(project: Path) -> None:
+    (project / "flows" / "tasks.py").write_text(TASKS.replace("def use(rows: clean)", "def use()"))
+    expected = analyze([project])
+    first = check([project])
+    assert not first.cached
+    assert first.diagnostics == expected.diagnostics
+    assert (first.files, first.pipelines) == (len(expected.modules), len(expected.pipelines))
+    assert codes(first) == ["GLC501"]
+
+
+def test_an_unchanged_project_is_answered_without_analysis(
+    project: Path, monkeypatch: pytest.MonkeyPatch, summaries: list[str]
+) -> None:
+    first = check([project])
+    assert sorted(summaries) == ["flows", "flows.datasets", "flows.pipeline", "flows.tasks"]
+    forbid_analysis(monkeypatch)
+    again = check([project])
+    assert again.cached
+    assert again == first.__class__(first.diagnostics, first.files, first.pipelines, True)
+
+
+def test_one_changed_file_is_the_only_one_parsed_again(project: Path, summaries: list[str]) -> None:
+    check([project])
+    summaries.clear()
+    tasks = project / "flows" / "tasks.py"
+    tasks.write_text(TASKS.replace("@pipeline.task()\ndef use(rows: clean) -> None: ...\n", ""))
+    result = check([project])
+    assert not result.cached
+    assert summaries == ["flows.tasks"]
+    assert codes(result) == ["GLC501"]
+
+
+def test_a_same_size_edit_in_the_same_clock_tick_is_seen(project: Path) -> None:
+    tasks = project / "flows" / "tasks.py"
+    tasks.write_text(TASKS)  # just written: its mtime is close to the check's time
+    stat = os.stat(tasks)
+    assert codes(check([project])) == []
+    tasks.write_text(TASKS.replace("rows: clean", "rows: cloon"))  # same size
+    os.utime(tasks, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # and the same mtime
+    assert "GLC203" in codes(check([project]))
+
+
+def test_a_new_file_a_new_module_and_the_configuration_are_dependencies(project: Path) -> None:
+    assert codes(check([project])) == []
+    # a new module in a checked directory
+    (project / "flows" / "more.py").write_text(
+        "from flows.pipeline import pipeline\nfrom flows.helpers import thing\n"
+        "@pipeline.task()\ndef more(x: thing) -> None: ...\n"
+    )
+    assert codes(check([project])) == ["GLC003"]  # flows.helpers does not exist
+    # the missing module appears: the import probe that failed is a dependency too
+    (project / "flows" / "helpers.py").write_text(HEADER + "thing = Dataset(name='thing')\n")
+    assert codes(check([project])) == ["GLC102"]
+    # excluding it in pyproject.toml changes the result
+    (project / "pyproject.toml").write_text('[tool.glacier]\nexclude = ["flows/more.py"]\n')
+    assert codes(check([project])) == []
+
+
+def test_a_corrupt_cache_is_ignored_and_rebuilt(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = check([project])
+    entries = [
+        p
+        for p in (tmp_path / "cache").rglob("*")
+        if p.is_file()
+        and p.parent.name
+        in (
+            "checks",
+            "summaries",
+        )
+    ]
+    assert len(entries) == 5  # one check, four summaries
+    for i, entry in enumerate(entries):
+        data = entry.read_bytes()
+        entry.write_bytes([b"", b"garbage", data[: len(data) // 2]][i % 3])
+    again = check([project])
+    assert not again.cached
+    assert again.diagnostics == first.diagnostics
+    forbid_analysis(monkeypatch)
+    assert check([project]).cached  # rebuilt
+
+
+def test_another_version_or_schema_does_not_read_the_cache(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import glacier
+
+    check([project])
+    assert check([project]).cached
+    monkeypatch.setattr(glacier, "__version__", "99.0")
+    assert not check([project]).cached
+    monkeypatch.setattr(_cache, "SCHEMA", _cache.SCHEMA + 1)
+    assert not check([project]).cached
+
+
+def test_a_planted_entry_cannot_run_code(project: Path, tmp_path: Path) -> None:
+    """Pickles are read by a restricted unpickler: a repository cannot smuggle in code."""
+    check([project])
+    marker = tmp_path / "pwned"
+
+    class Exploit:
+        def __reduce__(self) -> tuple[object, tuple[str]]:
+            return (os.system, (f"touch {marker}",))
+
+    planted = _cache._MAGIC + pickle.dumps(Exploit())
+    for entry in (tmp_path / "cache").rglob("*"):
+        if entry.is_file() and entry.parent.name in ("checks", "summaries"):
+            entry.write_bytes(planted)
+    assert not check([project]).cached
+    assert not marker.exists()
+
+
+def test_no_cache_neither_reads_nor_writes(project: Path, tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["check", "--no-cache", str(project)])
+    assert result.exit_code == 0, result.output
+    assert not (tmp_path / "cache").exists()
+    assert "GLACIER_CACHE_DIR" in CliRunner().invoke(main, ["check", "--help"]).output
+
+
+def test_the_default_location_is_under_the_project_root(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GLACIER_CACHE_DIR")
+    result = CliRunner().invoke(main, ["check", str(project / "flows")])
+    assert result.exit_code == 0, result.output
+    cache = project / ".glacier" / "cache"
+    assert (cache / _cache.tag() / "checks").is_dir()
+    assert (cache / ".gitignore").read_text().splitlines()[-1] == "*"
+    assert (cache / "CACHEDIR.TAG").exists()
+
+
+def test_an_unwritable_cache_is_no_error(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = project / "not-a-directory"
+    blocker.write_text("")
+    monkeypatch.setenv("GLACIER_CACHE_DIR", str(blocker))
+    assert codes(check([project])) == []
+    assert codes(check([project])) == []
+
+
+def test_summaries_made_in_a_process_pool_are_the_sequential_ones(tmp_path: Path) -> None:
+    examples = Path(__file__).resolve().parent.parent / "examples"
+    items = [
+        (path.read_text(), path.stem, False)
+        for path in sorted([*examples.glob("*.py"), *examples.glob("orders/*.py")])
+    ]
+    cache = _cache.SummaryCache(str(tmp_path))
+    cache.PARALLEL_FROM = 1
+    cache.prefill(items, jobs=2)
+    assert cache.misses == len(items)  # all summarised by the pool
+    for text, module, is_package in items:
+        assert cache(text, module, is_package) == summarize(text, module, is_package)
+    assert cache.hits == len(items)
+    reread = _cache.SummaryCache(str(tmp_path))  # and written to disk by the workers
+    for text, module, is_package in items:
+        assert reread(text, module, is_package) == summarize(text, module, is_package)
+    assert reread.misses == 0
