@@ -138,7 +138,7 @@ def _used(node: ast.stmt) -> set[str]:
 
 
 def _first_line(node: ast.stmt) -> int:
-    decorators = getattr(node, "decorator_list", None) or []
+    decorators: list[ast.expr] = getattr(node, "decorator_list", None) or []
     return min([node.lineno, *(d.lineno for d in decorators)])
 
 
@@ -281,7 +281,7 @@ class _Resolver:
         if isinstance(node, ast.ImportFrom):
             target = _import_target(module, info, node)
             alias = next((a for a in node.names if (a.asname or a.name) == name), None)
-            if target in self.modules and alias is not None:
+            if target is not None and target in self.modules and alias is not None:
                 if f"{target}.{alias.name}" in self.modules:
                     return module, binder, name  # a project module object: not inlined
                 found = self.definition(target, alias.name, 1 << 30, depth + 1)

@@ -27,7 +27,7 @@ _SECRETS = ("glacier:databaseUrl",)
 
 
 def _stack_config(program_dir: str, stack: str) -> dict[str, str]:
-    import yaml
+    import yaml  # type: ignore[import-untyped]  # pulumi's own dependency, no stubs
 
     path = os.path.join(program_dir, f"Pulumi.{stack}.yaml")
     with open(path, encoding="utf-8") as fh:
