@@ -34,23 +34,44 @@ def _blank(lines: list[str], start: int, end: int, note: str) -> None:
         lines[start - 1] = f"# glacier build: {note}\n"
 
 
-def _bound_name(alias: ast.alias) -> str:
-    return alias.asname or alias.name.split(".")[0]
+def _bound_name(alias: Any) -> str:
+    """The name a libcst ``ImportAlias`` binds: its ``as`` name, or the first dotted part."""
+    import libcst as cst
+
+    if alias.asname is not None:
+        return str(alias.asname.name.value)
+    full = cst.helpers.get_full_name_for_node(alias.name) or ""
+    return full.split(".")[0]
 
 
 def _without_names(text: str, drop: frozenset[str]) -> str | None:
-    """The import statement ``text`` without the names in ``drop``; ``None`` if none remain."""
+    """The import statement ``text`` without the names in ``drop``; ``None`` if none remain.
+
+    libcst rewrites the statement in place, so its layout and comments survive (``ast``
+    would re-print it on one line).
+    """
+    import libcst as cst
+
     try:
-        tree = ast.parse(text)
-    except SyntaxError:
+        module = cst.parse_module(text)
+    except cst.ParserSyntaxError:
         return None
-    if len(tree.body) != 1 or not isinstance(tree.body[0], (ast.Import, ast.ImportFrom)):
+    if len(module.body) != 1 or not isinstance(module.body[0], cst.SimpleStatementLine):
         return None
-    node = tree.body[0]
-    node.names = [a for a in node.names if _bound_name(a) not in drop]
-    if not node.names:
+    line = module.body[0]
+    if len(line.body) != 1 or not isinstance(line.body[0], (cst.Import, cst.ImportFrom)):
         return None
-    return ast.unparse(node)
+    node = line.body[0]
+    if isinstance(node.names, cst.ImportStar):
+        return None
+    names = [alias for alias in node.names if _bound_name(alias) not in drop]
+    if not names:
+        return None
+    if not (isinstance(node, cst.ImportFrom) and node.lpar is not None):
+        # a trailing comma is only valid inside parentheses
+        names[-1] = names[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+    rewritten = line.with_changes(body=[node.with_changes(names=names)])
+    return module.with_changes(body=[rewritten]).code
 
 
 def slice_source(source: str, statements: Iterable[Any]) -> str:
@@ -69,7 +90,9 @@ def slice_source(source: str, statements: Iterable[Any]) -> str:
             note = "left out " + ", ".join(sorted(drop))
             _blank(lines, stmt.start_line, stmt.end_line, note)
             if kept is not None:
-                lines[stmt.start_line - 1] = f"{kept}  # glacier build: {note}\n"
+                kept_lines = _lines(kept)
+                kept_lines[0] = f"{kept_lines[0].rstrip(chr(10))}  # glacier build: {note}\n"
+                lines[stmt.start_line - 1 : stmt.start_line - 1 + len(kept_lines)] = kept_lines
     return "".join(lines)
 
 

@@ -188,3 +188,24 @@ def test_writer_finds_the_directory_of_a_renamed_pipeline(tmp_path) -> None:
     diff = compare_tree(str(out), _artifacts(a=b"1"), sources={"src/p.py"})
     assert diff.extra == ["old/manifest.json"]
     assert diff.missing == ["p/a"]
+
+
+def test_slice_keeps_the_layout_and_comments_of_a_mixed_import() -> None:
+    source = (
+        "from .datasets import (  # what the tasks need\n"
+        "    raw,\n"
+        "    helper,  # a plain function\n"
+        "    clean,\n"
+        ")\n"
+        "x = helper()\n"
+    )
+    sliced = slice_source(source, [Stmt("task", 1, 5, drop_names=("raw", "clean")), Stmt("task", 6, 6)])
+    assert sliced.splitlines() == [
+        "from .datasets import (  # what the tasks need  # glacier build: left out clean, raw",
+        "    helper,  # a plain function",
+        "    )",  # the indentation that stood before the dropped last name
+        "",
+        "",
+        "x = helper()",
+    ]
+    ast.parse(sliced)
