@@ -199,7 +199,9 @@ def test_slice_keeps_the_layout_and_comments_of_a_mixed_import() -> None:
         ")\n"
         "x = helper()\n"
     )
-    sliced = slice_source(source, [Stmt("task", 1, 5, drop_names=("raw", "clean")), Stmt("task", 6, 6)])
+    sliced = slice_source(
+        source, [Stmt("task", 1, 5, drop_names=("raw", "clean")), Stmt("task", 6, 6)]
+    )
     assert sliced.splitlines() == [
         "from .datasets import (  # what the tasks need  # glacier build: left out clean, raw",
         "    helper,  # a plain function",
