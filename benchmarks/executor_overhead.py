@@ -29,9 +29,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from glacier_local import LocalExecutor
-
 from glacier import Dataset, Pipeline
+from glacier_local import LocalExecutor
 
 Runner = Callable[[], Any]
 

@@ -72,9 +72,7 @@ class TaskDecorator:
     def __call__(self, fn: F) -> F:
         # names local to the defining scope, for string annotations of nested definitions
         scope = sys._getframe(1).f_locals
-        self._pipeline._register(
-            fn, self._name, self._compute, self._retries, self._timeout, scope
-        )
+        self._pipeline._register(fn, self._name, self._compute, self._retries, self._timeout, scope)
         return fn
 
 
@@ -308,16 +306,18 @@ def _resolve(
         except ValueError:
             pass
     try:
-        value = eval(annotation, namespace)  # noqa: S307 - the runtime path executes user code
+        value = eval(annotation, namespace)
         if isinstance(value, str):
             # a quoted annotation under `from __future__ import annotations`: "raw"
-            value = eval(value, namespace)  # noqa: S307
+            value = eval(value, namespace)
     except NameError as exc:
         raise NotADatasetError(
             f"{where}: {what} names `{annotation}`, which is not defined ({exc})"
         ) from None
     except SyntaxError as exc:
-        raise NotADatasetError(f"{where}: {what} `{annotation}` is not valid Python ({exc})") from None
+        raise NotADatasetError(
+            f"{where}: {what} `{annotation}` is not valid Python ({exc})"
+        ) from None
     except TypeError as exc:
         raise NotADatasetError(
             f"{where}: {what} `{annotation}` cannot be evaluated: {exc}; a dataset cannot be "
@@ -341,7 +341,7 @@ def _check_nested(value: Any, where: str, what: str) -> Any:
     if value is Dataset or getattr(value, "__origin__", None) is Dataset:
         raise NotADatasetError(
             f"{where}: {what} is the `Dataset` class; annotate with a dataset instance "
-            "(`raw = Dataset(name=\"raw\")`, then `data: raw`)"
+            '(`raw = Dataset(name="raw")`, then `data: raw`)'
         )
     return value
 

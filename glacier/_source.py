@@ -91,7 +91,7 @@ def variable_in(namespace: dict[str, Any], obj: object) -> str | None:
     return None
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def project_root(path: str) -> str:
     """The nearest ancestor directory of ``path`` holding ``pyproject.toml`` or ``.git``.
 
@@ -109,7 +109,7 @@ def project_root(path: str) -> str:
         here = parent
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def relative_file(path: str) -> str:
     """``path`` relative to its project root, in POSIX form."""
     absolute = os.path.abspath(path)
@@ -117,7 +117,7 @@ def relative_file(path: str) -> str:
     return rel.replace(os.sep, "/")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def module_name_for(path: str) -> str:
     """The dotted module name of a file: its package chain (directories with ``__init__.py``)."""
     absolute = os.path.abspath(path)

@@ -216,9 +216,7 @@ class PipelineModel:
         """Task name → the tasks it directly depends on, sorted."""
         produced = self.producers()
         return {
-            t.name: tuple(
-                sorted({produced[i.dataset] for i in t.inputs if i.dataset in produced})
-            )
+            t.name: tuple(sorted({produced[i.dataset] for i in t.inputs if i.dataset in produced}))
             for t in self.tasks
         }
 
@@ -243,7 +241,7 @@ class PipelineModel:
                 if not deps[dep]:
                     heapq.heappush(ready, dep)
         if len(order) != len(deps):
-            raise ValueError("the tasks of pipeline %r form a cycle" % self.name)
+            raise ValueError(f"the tasks of pipeline {self.name!r} form a cycle")
         return tuple(order)
 
     # -- serialisation ----------------------------------------------------------------------

@@ -70,7 +70,7 @@ def _define(tmp_path: Path, source: str) -> dict[str, Any]:
     path = tmp_path / "mod.py"
     path.write_text(textwrap.dedent(source))
     namespace: dict[str, Any] = {"__name__": "mod", "__file__": str(path)}
-    exec(compile(path.read_text(), str(path), "exec"), namespace)
+    exec(compile(path.read_text(), str(path), "exec"), namespace)  # noqa: S102 - the runtime path
     return namespace
 
 
@@ -105,8 +105,10 @@ def test_future_annotations_resolve_in_function_globals(tmp_path: Path) -> None:
         (
             "def t(data: int) -> raw: ...",
             NotADatasetError,
-            "task `t` (function `t`): parameter `data` is annotated with `int`, which is not a "
-            "dataset",
+            (
+                "task `t` (function `t`): parameter `data` is annotated with `int`, which is "
+                "not a dataset"
+            ),
         ),
         (
             "def t() -> int: ...",
@@ -145,9 +147,7 @@ def test_future_annotations_resolve_in_function_globals(tmp_path: Path) -> None:
         ),
     ],
 )
-def test_definition_errors(
-    tmp_path: Path, body: str, error: type[Exception], message: str
-) -> None:
+def test_definition_errors(tmp_path: Path, body: str, error: type[Exception], message: str) -> None:
     source = (
         "from __future__ import annotations\n"
         "from typing import Optional\n"

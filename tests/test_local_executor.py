@@ -16,10 +16,10 @@ import time
 from pathlib import Path
 
 import pytest
-from glacier_local import LocalExecutor, RunResult, TaskResult
 
 from glacier import Database, Dataset, ObjectStorage, Pipeline
 from glacier.errors import SourceMissingError, UsageError
+from glacier_local import LocalExecutor, RunResult, TaskResult
 
 # -- a pipeline for process mode: module-level functions, so they pickle by reference ----------
 

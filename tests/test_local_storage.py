@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from _postgres import postgres_url  # noqa: F401  (session fixture)
+
 from glacier_local import _io
 
 IO_SOURCE = Path(_io.__file__)

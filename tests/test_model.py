@@ -43,7 +43,11 @@ def test_datasets_sorted_with_payload_storage_and_span(typed_model: PipelineMode
     assert raw.payload == "list[dict[str, int]]"
     assert raw.variable == "raw"  # the defining name, not the later alias
     assert raw.storage == StorageModel(
-        "object", bucket="landing", prefix="in", format="json", variable="landing",
+        "object",
+        bucket="landing",
+        prefix="in",
+        format="json",
+        variable="landing",
         module="typed_pipeline",
     )
     assert raw.span == Span("tests/fixtures/runtime/typed_pipeline.py", 8, 7)
@@ -94,9 +98,18 @@ def test_topological_order_is_deterministic_and_detects_cycles() -> None:
             name, name, "m", tuple(InputModel(i, i) for i in ins), outs, None, 0, None, span
         )
 
-    base = dict(name="p", module="m", variable=None, schedule=None, description=None, span=span)
+    base = {
+        "name": "p",
+        "module": "m",
+        "variable": None,
+        "schedule": None,
+        "description": None,
+        "span": span,
+    }
     fan = PipelineModel.create(
-        **base, datasets=(), tasks=[task("z", (), ("a",)), task("b", ("a",), ()), task("a", ("a",), ())]
+        **base,
+        datasets=(),
+        tasks=[task("z", (), ("a",)), task("b", ("a",), ()), task("a", ("a",), ())],
     )
     assert fan.topological_order() == ("z", "a", "b")
     cyclic = PipelineModel.create(

@@ -33,12 +33,12 @@ SKIP = {
 
 def _shell_commands() -> list[str]:
     commands: list[str] = []
-    for block in re.findall(r"```sh\n(.*?)```", README, re.S):
+    for block in re.findall(r"```sh\n(.*?)```", README, re.DOTALL):
         for line in block.splitlines():
             command = line.split("  #", 1)[0].strip()
             if command:
                 commands.append(command)
-    prose = re.sub(r"```.*?```", "", README, flags=re.S)
+    prose = re.sub(r"```.*?```", "", README, flags=re.DOTALL)
     for span in re.findall(r"`((?:python |glacier |PYTHONPATH=)[^`\n]*)`", prose):
         # synopses (`glacier run PATH [--from T]`) document usage; they are not commands
         if not re.search(r"<|\[|\.\.\.|\b(?:PATH|NAME|TASK|DIR|N|D|T)\b", span):
@@ -48,7 +48,7 @@ def _shell_commands() -> list[str]:
 
 def _console_blocks() -> list[tuple[str, str]]:
     found = []
-    for block in re.findall(r"```console\n(.*?)```", README, re.S):
+    for block in re.findall(r"```console\n(.*?)```", README, re.DOTALL):
         lines = block.splitlines()
         command = lines[0].removeprefix("$ ")
         found.append((command, "\n".join(lines[1:]) + "\n"))
@@ -58,7 +58,9 @@ def _console_blocks() -> list[tuple[str, str]]:
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     work = tmp_path_factory.mktemp("readme")
-    shutil.copytree(ROOT / "examples", work / "examples", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        ROOT / "examples", work / "examples", ignore=shutil.ignore_patterns("__pycache__")
+    )
     (work / "pyproject.toml").write_text('[project]\nname = "readme-check"\n')
     return work
 
@@ -68,7 +70,14 @@ def _run(command: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PATH": bindir + os.pathsep + os.environ.get("PATH", "")}
     env.pop("PYTHONPATH", None)
     return subprocess.run(
-        command, shell=True, cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+        command,
+        shell=True,
+        check=False,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
