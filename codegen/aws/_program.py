@@ -137,8 +137,11 @@ def _task_context(model: PipelineModel, task: TaskModel, index: int) -> dict[str
     outs = [datasets[o] for o in task.outputs if o in datasets]
     compute = task.compute
     container = compute is not None and compute.kind == "container"
+    readable = f"glacier_task_{task.name}"
     context: dict[str, Any] = {
         "index": index,
+        # the task's name when it is a plain identifier, else its position
+        "var": readable if is_identifier(readable) else f"glacier_task_{index}",
         "name": task.name,
         "resource": component_name(model.name, task.name),
         "component": "FargateTask" if container else "LambdaTask",
@@ -209,6 +212,11 @@ def program_text(
     order = {t: i for i, t in enumerate(model.topological_order())}
     tasks = sorted(model.tasks, key=lambda t: order[t.name])
     task_contexts = [_task_context(model, t, i + 1) for i, t in enumerate(tasks)]
+    used: set[str] = set()
+    for context in task_contexts:  # a name like `1` next to a non-identifier at position 1
+        while context["var"] in used:
+            context["var"] += "_"
+        used.add(context["var"])
     stored = [d for d in model.datasets if d.storage is not None and not _is_table(d)]
     data_buckets = sorted(
         {
