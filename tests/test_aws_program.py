@@ -686,3 +686,42 @@ def test_dockerfile_for_container_tasks_takes_only_real_image_references(tmp_pat
         "ENV PYTHONPATH=/var/task",
     ]
     assert "evil" not in dockerfile
+
+
+def test_helper_functions_of_infrastructure_are_carried_and_formatted(tmp_path: Path) -> None:
+    import shutil
+
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "p"\nversion = "0"\n')
+    module = tmp_path / "helped.py"
+    module.write_text(
+        "import pulumi_aws as aws\n\n"
+        "from glacier import Dataset, Pipeline\n\n"
+        'pipeline = Pipeline(name="helped")\n'
+        'bucket = aws.s3.Bucket("helped", bucket="helped-data")\n\n\n'
+        "def private(name: str, target: aws.s3.Bucket) -> None:\n"
+        "    aws.s3.BucketPublicAccessBlock(\n"
+        "        name, bucket=target.id, block_public_acls=True, block_public_policy=True\n"
+        "    )\n\n\n"
+        'private("helped-pab", bucket)\n'
+        'data = Dataset(name="data", storage=bucket)\n\n\n'
+        "@pipeline.task()\n"
+        "def make() -> data:\n"
+        "    return 1\n"
+    )
+    analysis = analyze([str(module)])
+    (model,) = analysis.pipelines
+    main_py = emit_programs(analysis, model)["pulumi/default/__main__.py"].decode()
+    assert "def private(name: str, target: aws.s3.Bucket) -> None:" in main_py
+    assert main_py.index("bucket = aws.s3.Bucket(") < main_py.index("def private(")
+    assert main_py.index("def private(") < main_py.index('private("helped-pab", bucket)')
+    assert "def make()" not in main_py
+    ruff = shutil.which("ruff") or str(Path(sys.executable).parent / "ruff")
+    target = tmp_path / "main_check.py"
+    target.write_text(main_py)
+    result = subprocess.run(
+        [ruff, "format", "--isolated", "--line-length", "100", "--check", str(target)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -166,18 +166,41 @@ def _task_context(model: PipelineModel, task: TaskModel, index: int) -> dict[str
     return context
 
 
-def _joined(blocks: list[Block]) -> list[str]:
-    """Statements in source order; those adjacent in the source stay adjacent."""
-    texts: list[str] = []
+def _is_definition(text: str) -> bool:
+    return text.lstrip().startswith(("def ", "async def ", "class ", "@"))
+
+
+def _joined(blocks: list[Block]) -> str:
+    """Statements in the given order; those adjacent in the source stay adjacent, the others
+    are one blank line apart, or two around a function or class (as the formatter wants)."""
+    out = ""
     previous: Block | None = None
     for block in blocks:
         text = block.text.rstrip("\n")
-        if previous is not None and block.line == previous.end_line + 1:
-            texts[-1] += "\n" + text
-        else:
-            texts.append(text)
+        if previous is not None:
+            if block.line == previous.end_line + 1 and block.file == previous.file:
+                out += "\n"
+            elif _is_definition(text) or _is_definition(previous.text):
+                out += "\n\n\n"
+            else:
+                out += "\n\n"
+        out += text
         previous = block
-    return texts
+    return out
+
+
+def _sections(blocks: list[Block]) -> list[dict[str, str]]:
+    """Runs of statements from one file, in dependency order, each under a header."""
+    runs: list[list[Block]] = []
+    for block in blocks:
+        if runs and runs[-1][-1].file == block.file:
+            runs[-1].append(block)
+        else:
+            runs.append([block])
+    return [
+        {"rule": _rule(f"infrastructure from {run[0].file} (verbatim)"), "text": _joined(run)}
+        for run in runs
+    ]
 
 
 def _rule(title: str) -> str:
@@ -204,11 +227,6 @@ def program_text(
             "from glacier_aws import deploy as glacier_deploy",
         ]
     user_imports = [b.text for b in blocks if b.is_import]
-    by_file: dict[str, list[Block]] = {}
-    for block in blocks:
-        if not block.is_import:
-            by_file.setdefault(block.file, []).append(block)
-    sections_by_file = {file: _joined(found) for file, found in by_file.items()}
     order = {t: i for i, t in enumerate(model.topological_order())}
     tasks = sorted(model.tasks, key=lambda t: order[t.name])
     task_contexts = [_task_context(model, t, i + 1) for i, t in enumerate(tasks)]
@@ -238,10 +256,7 @@ def program_text(
         pipeline=model.name,
         schedule=model.schedule,
         imports=import_block,
-        sections=[
-            {"rule": _rule(f"infrastructure from {file} (verbatim)"), "blocks": texts}
-            for file, texts in sorted(sections_by_file.items())
-        ],
+        sections=_sections([b for b in blocks if not b.is_import]),
         deploy_rule=_rule("the deployment of the pipeline"),
         tags=f"{env_var}.default_tags" if env_var else _py(_DEFAULT_TAGS),
         provider=f"{env_var}.provider" if env_var else "None",
