@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal
 
@@ -52,7 +52,7 @@ from glacier.model import (
     TaskModel,
 )
 
-__all__ = ["Analysis", "ModuleInfo", "Statement", "analyze", "run"]
+__all__ = ["Analysis", "ModuleInfo", "Statement", "Trace", "analyze", "run"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +102,29 @@ class Analysis:
 Summarizer = Callable[[str, str, bool], ModuleSummary]
 
 
+@dataclass(slots=True)
+class Trace:
+    """How a result was reached, for ``analyzer._check`` to redo only part of an analysis.
+
+    ``deps``: for each module (id), the modules its names can come from (its imports, their
+    parents, its own parent packages). ``tasks``: for each pipeline, the modules declaring its
+    tasks. ``graph``: each pipeline's graph diagnostics (before suppression). ``models``: the
+    pipelines that got a model. ``lazy``: a module was first found while linking (through an
+    attribute, not an import): ``deps`` does not tell the whole story then. ``cycles``: a name
+    was looked up while being looked up (the results may depend on which came first).
+    """
+
+    deps: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)
+    mentions: dict[str, bool] = field(default_factory=dict)
+    roots: list[str] = field(default_factory=list)
+    tasks: dict[Key, tuple[str, ...]] = field(default_factory=dict)
+    graph: dict[Key, tuple[Diagnostic, ...]] = field(default_factory=dict)
+    models: set[Key] = field(default_factory=set)
+    lazy: bool = False
+    cycles: bool = False
+
+
 def analyze(
     paths: Sequence[str | os.PathLike[str]],
     *,
@@ -123,8 +146,15 @@ def run(
     summarizer: Summarizer | None = None,
     files: Files | None = None,
     config: Config | None = None,
+    trace: Trace | None = None,
+    only: Sequence[str] | None = None,
 ) -> Analysis:
-    """``analyze``, reading the file system through ``files`` (the check cache records it)."""
+    """``analyze``, reading the file system through ``files`` (the check cache records it).
+
+    ``trace`` is filled with how the result was reached. ``only``: read just these modules
+    (and what they import), with ``trace.roots`` as the source roots: a part of a previous
+    analysis redone.
+    """
     paths = list(paths)
     root = os.path.abspath(root) if root else find_root(paths)
     if config is None:
@@ -132,6 +162,12 @@ def run(
     if not paths:
         paths = [os.path.join(root, p) for p in config.pipelines] or [root]
     loader = _Loader(root, config, summarizer or summarize, files or Files())
+    if only is not None:
+        loader.roots = list(trace.roots) if trace is not None else []
+        for path in only:
+            loader.add(path)
+        loader.follow()
+        return _link(root, loader, trace)
     if config.error is not None:
         loader.diagnostics.append(
             InvalidConfiguration.make("pyproject.toml", 1, 1, detail=config.error)
@@ -143,7 +179,7 @@ def run(
     if explicit:
         universe = [os.path.join(root, p) for p in config.pipelines] or [root]
         loader.complete(universe)
-    return _link(root, loader)
+    return _link(root, loader, trace)
 
 
 # -- loading ------------------------------------------------------------------------------------
@@ -295,8 +331,9 @@ def _source_root(path: str, name: str, is_package: bool) -> str:
 # -- linking ------------------------------------------------------------------------------------
 
 
-def _link(root: str, loader: _Loader) -> Analysis:
+def _link(root: str, loader: _Loader, trace: Trace | None = None) -> Analysis:
     modules = loader.modules
+    found_before = set(loader._found)
     resolver = Resolver(modules, loader.find, loader.own_tops())
     diagnostics = list(loader.diagnostics)
     order = sorted(modules, key=lambda m: modules[m].file)
@@ -345,7 +382,10 @@ def _link(root: str, loader: _Loader) -> Analysis:
             ModuleInfo(loaded.summary.name, loaded.path, loaded.file, loaded.source, statements)
         )
 
-    pipelines = _pipelines(resolver, tasks, diagnostics)
+    pipelines = _pipelines(resolver, tasks, diagnostics, trace)
+    if trace is not None:
+        _trace(trace, loader, tasks, found_before)
+        trace.cycles = resolver.cycles > 0
     diagnostics.extend(resolver.diagnostics)
     diagnostics = _unsuppressed(diagnostics, modules)
     diagnostics.sort(key=Diagnostic.sort_key)
@@ -355,6 +395,37 @@ def _link(root: str, loader: _Loader) -> Analysis:
         diagnostics=tuple(_unique(diagnostics)),
         modules=MappingProxyType(infos),
     )
+
+
+def _trace(trace: Trace, loader: _Loader, tasks: list[FoundTask], found_before: set[str]) -> None:
+    found = loader._found
+    trace.lazy = any(found[name] is not None for name in found.keys() - found_before)
+    trace.roots = list(loader.roots)
+    for module, loaded in loader.modules.items():
+        deps: set[str] = set()
+        name = loaded.summary.name
+        parts = name.split(".")
+        for i in range(1, len(parts)):  # parent packages
+            deps.add(found.get(".".join(parts[:i])) or "")
+        for stmt in loaded.summary.statements:
+            for imp in stmt.imports:
+                if imp.error is not None:
+                    continue
+                deps.add(found.get(imp.loads) or "")
+                if imp.attr is not None and imp.attr != "*":
+                    deps.add(found.get(f"{imp.loads}.{imp.attr}") or "")
+                dotted = imp.loads.split(".")
+                for i in range(1, len(dotted)):
+                    deps.add(found.get(".".join(dotted[:i])) or "")
+        deps.discard("")
+        deps.discard(module)
+        trace.deps[module] = tuple(sorted(deps))
+        trace.files[module] = loaded.file
+        trace.mentions[module] = mentions_glacier(loaded.source)
+    by_pipeline: dict[Key, set[str]] = {}
+    for task in tasks:
+        by_pipeline.setdefault(task.pipeline, set()).add(task.module)
+    trace.tasks = {key: tuple(sorted(found_in)) for key, found_in in by_pipeline.items()}
 
 
 def _unique(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
@@ -389,7 +460,10 @@ def _unsuppressed(
 
 
 def _pipelines(
-    resolver: Resolver, tasks: list[FoundTask], diagnostics: list[Diagnostic]
+    resolver: Resolver,
+    tasks: list[FoundTask],
+    diagnostics: list[Diagnostic],
+    trace: Trace | None = None,
 ) -> list[PipelineModel]:
     modules = resolver.modules
     variables = _Variables(resolver)
@@ -431,6 +505,9 @@ def _pipelines(
             )
         )
         diagnostics.extend(found)
+        if trace is not None:
+            trace.graph[key] = tuple(found)
+            trace.models.add(key)
         datasets = [
             model
             for model in (_dataset_model(resolver, variables, k) for k in dataset_keys)

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ENV_DIR", "SCHEMA", "SummaryCache", "cache_dir", "load", "store", "tag"]
 
-SCHEMA = 1  # bump when a summary's or a check entry's shape changes
+SCHEMA = 2  # bump when a summary's or a check entry's shape changes
 ENV_DIR = "GLACIER_CACHE_DIR"
 _MAGIC = b"GLCACHE1\n"
 

@@ -54,11 +54,19 @@ def check(
         entry_path = os.path.join(directory, "checks", key)
         entry = _cache.load(entry_path)
         if isinstance(entry, dict):
-            fresh = _fresh(entry)
-            if fresh is not None:
-                if fresh is not entry:
-                    _cache.store(entry_path, _cache.dumps(fresh))
-                return _result(fresh, cached=True)
+            verified, changed = _compare(entry)
+            if verified is not None and not changed:
+                if verified is not entry:
+                    _cache.store(entry_path, _cache.dumps(verified))
+                return _result(verified, cached=True)
+            if verified is not None:
+                try:
+                    updated = _incremental(verified, changed, directory)
+                except Exception:  # noqa: BLE001 - a malformed entry: analyse everything
+                    updated = None
+                if updated is not None:
+                    _cache.store(entry_path, _cache.dumps(updated))
+                    return _result(updated, cached=False)
     started = time.time_ns()
     files = _Recording()
     config = load_config(root)
@@ -66,15 +74,19 @@ def check(
     summaries = _cache.SummaryCache(directory)
     gc_was_enabled = _cache._gc_pause()
     try:
-        from analyzer._analyze import run
+        from analyzer._analyze import Trace, run
 
         _prefill(summaries, files, absolute, root, config, jobs)
-        analysis = run(absolute, root=root, summarizer=summaries, files=files, config=config)
+        trace = Trace()
+        analysis = run(
+            absolute, root=root, summarizer=summaries, files=files, config=config, trace=trace
+        )
     finally:
         _cache._gc_resume(gc_was_enabled)
     result = CheckResult(analysis.diagnostics, len(analysis.modules), len(analysis.pipelines))
     if entry_path is not None:
         files.probe_packages(root)
+        owners = {d: key for key, found in trace.graph.items() for d in found}
         entry = {
             "recorded": started,
             "root": root,
@@ -83,10 +95,21 @@ def check(
             "probes": files.probes,
             "walks": files.walks,
             "result": (
-                tuple(_fields(d) for d in result.diagnostics),
+                tuple((_fields(d), owners.get(d)) for d in result.diagnostics),
                 result.files,
                 result.pipelines,
             ),
+            "trace": {
+                "deps": trace.deps,
+                "files": trace.files,
+                "mentions": trace.mentions,
+                "roots": trace.roots,
+                "tasks": trace.tasks,
+                "models": trace.models,
+                # a part can be redone when the deps tell the whole story, and no lookup
+                # depended on the order of lookups (a cycle of names)
+                "partial": not trace.lazy and not trace.cycles,
+            },
         }
         _cache.store(entry_path, _cache.dumps(entry))
     return result
@@ -108,10 +131,10 @@ def _fields(d: Diagnostic) -> tuple[object, ...]:
 
 
 def _result(entry: dict[str, object], cached: bool) -> CheckResult:
-    found: tuple[tuple[object, ...], int, int] = entry["result"]  # type: ignore[assignment]
+    found: tuple[tuple[tuple[tuple[object, ...], object], ...], int, int] = entry["result"]  # type: ignore[assignment]
     diagnostics, files, pipelines = found
     return CheckResult(
-        tuple(Diagnostic(*d) for d in diagnostics),  # type: ignore[arg-type,misc]
+        tuple(Diagnostic(*fields) for fields, _ in diagnostics),  # type: ignore[arg-type]
         int(files),
         int(pipelines),
         cached,
@@ -209,9 +232,10 @@ def _hash(data: bytes) -> bytes:
     return blake2b(data, digest_size=16).digest()
 
 
-def _fresh(entry: dict[str, object]) -> dict[str, object] | None:
-    """``entry`` when every state it recorded still holds (refreshed if racy ones were
-    verified by content), else ``None``."""
+def _compare(entry: dict[str, object]) -> tuple[dict[str, object] | None, list[str]]:
+    """``(entry, [])`` when every state ``entry`` recorded still holds (refreshed when racy
+    ones were verified by content); ``(entry, changed)`` when only the content of some files
+    read changed; ``(None, [])`` when anything else changed (or the entry is malformed)."""
     try:
         recorded = int(entry["recorded"])  # type: ignore[call-overload]
         root = str(entry["root"])
@@ -221,38 +245,151 @@ def _fresh(entry: dict[str, object]) -> dict[str, object] | None:
         settings: tuple[tuple[str, ...], tuple[str, ...], str | None] = entry["config"]  # type: ignore[assignment]
         _result(entry, cached=True)
     except (KeyError, TypeError, ValueError):
-        return None
+        return None, []
     now = time.time_ns()
     refreshed: dict[str, tuple[int, int, bytes]] | None = None
+    changed: list[str] = []
     for path, (mtime, size, digest) in states.items():
         try:
             stat = os.stat(path)
         except OSError:
             if size == -1:
                 continue
-            return None
-        if size == -1 or stat.st_size != size:
-            return None
-        if stat.st_mtime_ns == mtime and mtime < recorded - _RACY_NS:
+            return None, []
+        if size == -1:
+            return None, []
+        if stat.st_size == size and stat.st_mtime_ns == mtime and mtime < recorded - _RACY_NS:
+            continue
+        if stat.st_size != size:
+            changed.append(path)
             continue
         try:
             with open(path, "rb") as handle:
                 data = handle.read()
         except OSError:
-            return None
+            return None, []
         if _hash(data) != digest:
-            return None
+            changed.append(path)
+            continue
         if refreshed is None:
             refreshed = dict(states)
         refreshed[path] = (stat.st_mtime_ns, stat.st_size, digest)
     for path, expected in probes.items():
         if os.path.isfile(path) != expected:
-            return None
+            return None, []
     config = Config(tuple(settings[0]), tuple(settings[1]), settings[2])
     plain = Files()
     for inputs, outputs in walks:
         if tuple(plain.walk(inputs, root, config)) != tuple(outputs):
-            return None
+            return None, []
     if refreshed is None:
-        return entry
-    return {**entry, "files": refreshed, "recorded": now}
+        return entry, changed
+    return {**entry, "files": refreshed, "recorded": now}, changed
+
+
+# -- redoing part of an analysis ----------------------------------------------------------------
+
+Key = tuple[str, int, int]
+
+
+def _incremental(
+    entry: dict[str, object], changed: list[str], directory: str | None
+) -> dict[str, object] | None:
+    """The entry updated by re-analysing only what ``changed`` files can affect, or ``None``
+    when that cannot be done soundly (the caller then analyses everything).
+
+    Affected: the changed modules and every module importing them, directly or not (their
+    names may resolve differently), and every pipeline declared in one of them or with a task
+    in one of them. Those modules and the modules declaring the affected pipelines' tasks are
+    analysed again (with what they import); their diagnostics, and the affected pipelines'
+    graph diagnostics, replace the old ones. Anything unusual (a changed file that is not an
+    analysed module, changed imports, a pipeline gaining a task outside the part) gives up.
+    """
+    trace: dict[str, object] = entry["trace"]  # type: ignore[assignment]
+    deps: dict[str, tuple[str, ...]] = trace["deps"]  # type: ignore[assignment]
+    mentions: dict[str, bool] = trace["mentions"]  # type: ignore[assignment]
+    tasks: dict[Key, tuple[str, ...]] = trace["tasks"]  # type: ignore[assignment]
+    models: set[Key] = trace["models"]  # type: ignore[assignment]
+    if not trace["partial"] or any(path not in deps for path in changed):
+        return None
+    importers: dict[str, list[str]] = {}
+    for module, found in deps.items():
+        for dep in found:
+            importers.setdefault(dep, []).append(module)
+    affected = set(changed)
+    stack = list(changed)
+    while stack:
+        for module in importers.get(stack.pop(), ()):
+            if module not in affected:
+                affected.add(module)
+                stack.append(module)
+    result: tuple[tuple[tuple[tuple[object, ...], Key | None], ...], int, int] = entry["result"]  # type: ignore[assignment]
+    old_diagnostics, file_count, pipeline_count = result
+    old_keys = set(tasks) | models | {owner for _, owner in old_diagnostics if owner is not None}
+    before = {k for k in old_keys if k[0] in affected or affected.intersection(tasks.get(k, ()))}
+    part = sorted(affected.union(*(tasks.get(k, ()) for k in before)))
+
+    from analyzer._analyze import Trace, run
+    from analyzer._project import mentions_glacier
+
+    root = str(entry["root"])
+    settings: tuple[tuple[str, ...], tuple[str, ...], str | None] = entry["config"]  # type: ignore[assignment]
+    config = Config(tuple(settings[0]), tuple(settings[1]), settings[2])
+    files = _Recording()
+    new = Trace(roots=list(trace["roots"]))  # type: ignore[call-overload]
+    gc_was_enabled = _cache._gc_pause()
+    try:
+        for path in changed:
+            text, _ = files.read(path)
+            if text is None or mentions_glacier(text) != mentions[path]:
+                return None  # whether the file is read at all may change
+        analysis = run(
+            [],
+            root=root,
+            summarizer=_cache.SummaryCache(directory),
+            files=files,
+            config=config,
+            trace=new,
+            only=part,
+        )
+    finally:
+        _cache._gc_resume(gc_was_enabled)
+    if new.lazy or new.cycles or any(deps.get(m) != found for m, found in new.deps.items()):
+        return None  # imports changed: the set of modules read may change too
+    new_keys = set(new.tasks) | new.models | set(new.graph)
+    after = {k for k in new_keys if k[0] in affected or affected.intersection(new.tasks.get(k, ()))}
+    if any(k[0] not in affected and k not in before for k in after):
+        return None  # a pipeline declared elsewhere gained a task here: its other tasks are unread
+    part_files = set(new.files.values())
+    graph_owner = {d: k for k, found in new.graph.items() for d in found}
+    kept = [
+        (fields, owner)
+        for fields, owner in old_diagnostics
+        if (owner is None and fields[5] not in part_files)
+        or (owner is not None and owner not in before)
+    ]
+    for d in analysis.diagnostics:
+        owner = graph_owner.get(d)
+        if (owner is None and d.path in part_files) or (owner is not None and owner in after):
+            kept.append((_fields(d), owner))
+    kept.sort(key=lambda item: (item[0][5], item[0][6], item[0][7], item[0][0]))
+    unique = list(dict.fromkeys(kept))
+    pipeline_count += len(new.models & after) - len(models & before)
+    new_tasks = {k: v for k, v in tasks.items() if k not in before}
+    new_tasks.update({k: v for k, v in new.tasks.items() if k in after})
+    states: dict[str, tuple[int, int, bytes]] = dict(entry["files"])  # type: ignore[call-overload]
+    states.update(files.states)
+    probes: dict[str, bool] = dict(entry["probes"])  # type: ignore[call-overload]
+    probes.update(files.probes)
+    return {
+        **entry,
+        "files": states,
+        "probes": probes,
+        "result": (tuple(unique), file_count, pipeline_count),
+        "trace": {
+            **trace,
+            "mentions": {**mentions, **new.mentions},
+            "tasks": new_tasks,
+            "models": (models - before) | (new.models & after),
+        },
+    }

@@ -123,6 +123,8 @@ class Resolver:
         self.storages: dict[Key, StorageV] = {}
         self.diagnostics: list[Diagnostic] = []
         self._reported: set[tuple[str, str, int, int]] = set()
+        # how often a lookup re-entered itself: results may then depend on the order of lookups
+        self.cycles = 0
 
     def dotted(self, module: str) -> str:
         """The dotted name of a module id (ids are absolute paths)."""
@@ -200,6 +202,7 @@ class Resolver:
             if cached is not None:
                 return cached
         if key in self._looking:
+            self.cycles += 1
             return Unknown(f"`{name}` is imported in a cycle that never binds it")
         self._looking.add(key)
         try:
@@ -280,6 +283,7 @@ class Resolver:
         if cached is not None:
             return cached
         if key in self._active_parts:
+            self.cycles += 1
             return Unknown("a circular reference")
         self._active_parts.add(key)
         try:
@@ -296,6 +300,7 @@ class Resolver:
         if cached is not None:
             return cached
         if key in self._active:
+            self.cycles += 1
             return Unknown("a circular reference")
         self._active.add(key)
         try:

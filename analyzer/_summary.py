@@ -289,9 +289,7 @@ _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
 
 class _Reader:
-    def __init__(
-        self, module: str, is_package: bool, lines: list[str]
-    ) -> None:
+    def __init__(self, module: str, is_package: bool, lines: list[str]) -> None:
         self.module = module
         self.is_package = is_package
         self.lines = lines

@@ -234,3 +234,81 @@ def test_summaries_made_in_a_process_pool_are_the_sequential_ones(tmp_path: Path
     for text, module, is_package in items:
         assert reread(text, module, is_package) == summarize(text, module, is_package)
     assert reread.misses == 0
+
+
+@pytest.fixture
+def runs(monkeypatch: pytest.MonkeyPatch) -> list[list[str] | None]:
+    """For each analysis run from now on: the modules of a partial run, or None (everything)."""
+    seen: list[list[str] | None] = []
+    real = analyzer._analyze.run
+
+    def recording(*args: object, **kwargs: object) -> object:
+        only = kwargs.get("only")
+        seen.append(None if only is None else [os.path.basename(str(p)) for p in only])  # type: ignore[union-attr]
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(analyzer._analyze, "run", recording)
+    return seen
+
+
+def test_a_change_reanalyses_only_its_importers_and_its_pipelines(
+    project: Path, runs: list[list[str] | None]
+) -> None:
+    second = project / "flows" / "second.py"
+    second.write_text(
+        PIPELINE.replace("pipeline = Pipeline(name='p')", "other = Pipeline(name='q')")
+    )
+    (project / "flows" / "unrelated.py").write_text(
+        "from flows.second import other\nfrom flows.datasets import raw\n"
+        "@other.task()\ndef alone(rows: raw) -> None: ...\n"
+    )
+    full = check([project])
+    tasks = project / "flows" / "tasks.py"
+    tasks.write_text(
+        TASKS.replace("def use(rows: clean) -> None: ...", "def use(rows: cleen) -> None: ...")
+    )
+    partial = check([project])
+    assert runs == [None, ["tasks.py"]]  # neither pipeline.py, datasets.py nor pipeline `q`
+    assert codes(partial) == ["GLC501", "GLC203"]  # `clean` is no longer read; `cleen`?
+    assert partial.diagnostics == check([project], use_cache=False).diagnostics
+    assert (partial.files, partial.pipelines) == (full.files, full.pipelines)
+    # a change to a module every task imports redoes every module importing it
+    (project / "flows" / "datasets.py").write_text(DATASETS + "# a comment\n")
+    assert codes(check([project])) == ["GLC501", "GLC203"]
+    assert runs[-1] == ["datasets.py", "tasks.py", "unrelated.py"]
+
+
+def test_a_changed_import_falls_back_to_a_full_analysis(
+    project: Path, runs: list[list[str] | None]
+) -> None:
+    (project / "flows" / "helpers.py").write_text("LIMIT = 3\n")  # not read: no glacier in it
+    first = check([project])
+    tasks = project / "flows" / "tasks.py"
+    tasks.write_text("from flows.nowhere import x\n" + TASKS)  # a missing module: same modules
+    assert codes(check([project])) == ["GLC003"]
+    tasks.write_text("from flows.helpers import LIMIT\n" + TASKS)  # helpers.py is read now
+    result = check([project])
+    assert runs == [None, ["tasks.py"], ["tasks.py"], None]
+    assert result.files == first.files + 1
+    assert result.diagnostics == check([project], use_cache=False).diagnostics == ()
+
+
+def test_the_examples_package_is_redone_in_part(
+    tmp_path: Path, runs: list[list[str] | None]
+) -> None:
+    examples = Path(__file__).resolve().parent.parent / "examples"
+    root = tmp_path / "copy"
+    (root / "orders").mkdir(parents=True)
+    (root / "pyproject.toml").write_text("")
+    for path in [*examples.glob("*.py"), *examples.glob("orders/*.py")]:
+        (root / path.relative_to(examples)).write_bytes(path.read_bytes())
+    first = check([root])
+    layer1 = root / "layer1_local.py"
+    layer1.write_text(layer1.read_text() + "# edited\n")
+    again = check([root])
+    assert runs == [None, ["layer1_local.py"]]
+    assert again.diagnostics == first.diagnostics
+    cleaning = root / "orders" / "cleaning.py"
+    cleaning.write_text(cleaning.read_text() + "# edited\n")
+    assert check([root]).diagnostics == first.diagnostics
+    assert runs[-1] is not None and "cleaning.py" in runs[-1]

@@ -9,17 +9,19 @@ executed, and no such file appears.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shutil
 import tempfile
 from pathlib import Path
+from types import ModuleType
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from analyzer import Analysis, analyze
-from analyzer._check import check
+from analyzer._check import CheckResult, check
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 SOURCES = sorted(
@@ -139,3 +141,59 @@ def test_the_unmutated_examples_are_clean_through_both_engines(tmp_path: Path) -
     analysis = analyze([tmp_path])
     assert not analysis.errors
     assert check([tmp_path], use_cache=False).diagnostics == analysis.diagnostics
+
+
+def _synthetic() -> ModuleType:
+    path = EXAMPLES.parent / "benchmarks" / "_synthetic.py"
+    spec = importlib.util.spec_from_file_location("_glacier_synthetic", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+synthetic = _synthetic()
+
+
+def outcome(result: CheckResult) -> tuple[object, ...]:
+    return (sorted(d.to_dict().items() for d in result.diagnostics), result.files, result.pipelines)
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(
+    edits=st.lists(
+        st.tuples(st.integers(0, 29), st.lists(mutation, min_size=1, max_size=3)),
+        min_size=1,
+        max_size=3,
+    ),
+    examples=st.booleans(),
+)
+def test_a_recheck_after_edits_equals_a_full_check(
+    edits: list[tuple[int, list[Mutation]]], examples: bool
+) -> None:
+    """The cached engine redoes only what an edit can affect: it must agree with a full check."""
+    root = Path(tempfile.mkdtemp(prefix="glacier-partial-"))
+    previous = os.environ.get("GLACIER_CACHE_DIR")
+    try:
+        os.environ["GLACIER_CACHE_DIR"] = str(root / "cache")
+        if examples:
+            write_project(root, {})
+            files = [root / name for name in SOURCES]
+        else:
+            files = [Path(p) for p in synthetic.generate(str(root), 30)]
+        check([root])
+        for index, mutations in edits:
+            target = files[index % len(files)]
+            target.write_bytes(mutate(target.read_bytes(), mutations))
+            assert outcome(check([root])) == outcome(check([root], use_cache=False))
+        assert check([root]).cached
+    finally:
+        if previous is None:
+            os.environ.pop("GLACIER_CACHE_DIR", None)
+        else:
+            os.environ["GLACIER_CACHE_DIR"] = previous
+        shutil.rmtree(root, ignore_errors=True)
