@@ -717,3 +717,28 @@ def test_io_and_schedule_embed_into_a_runner_without_glacier(tmp_path: Path) -> 
             (1, 10),
             (2, 20),
         ]
+
+
+def test_dataframes_flow_between_tasks_and_from_a_stored_source(tmp_path: Path) -> None:
+    """A DataFrame input must not be compared with `==` (its truth value is ambiguous)."""
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    frames = Pipeline("frames")
+    landing = Dataset("landing", storage=ObjectStorage("lake"))
+    table = Dataset("table")
+    total = Dataset("total", storage=ObjectStorage("lake"))
+
+    @frames.task()
+    def double(df: landing) -> table:
+        return df.assign(x=df["x"] * 2)
+
+    @frames.task()
+    def add(df: table) -> total:
+        return {"sum": int(df["x"].sum())}
+
+    (tmp_path / "lake").mkdir()
+    pd.DataFrame({"x": [1, 2, 3]}).to_parquet(tmp_path / "lake" / "landing.parquet")
+    result = LocalExecutor(data_dir=tmp_path, max_workers=1).execute(frames)
+    assert result.ok, result.tasks
+    assert result.outputs["total"] == {"sum": 12}
+    assert list(result.outputs["table"]["x"]) == [2, 4, 6]

@@ -465,7 +465,7 @@ class _Run:
             kwargs = {param: values[d] for param, d in job.inputs}
         except KeyError as exc:  # a dataset neither produced nor a source: a planning bug
             return self.failed(job, exc, start, 0)
-        if _UNREAD in kwargs.values():
+        if any(value is _UNREAD for value in kwargs.values()):
             try:
                 kwargs = {param: self.source(d) for param, d in job.inputs}
             except Exception as exc:  # noqa: BLE001 - any error fails the task, not the run
