@@ -227,9 +227,7 @@ class _Recording(Files):
 
 
 def _hash(data: bytes) -> bytes:
-    from hashlib import blake2b
-
-    return blake2b(data, digest_size=16).digest()
+    return _cache.blake2b(data, digest_size=16).digest()
 
 
 def _compare(entry: dict[str, object]) -> tuple[dict[str, object] | None, list[str]]:
