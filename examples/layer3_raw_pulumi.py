@@ -17,7 +17,52 @@ from glacier import Dataset, Pipeline
 
 pipeline = Pipeline(name="archive", description="Measurements archived to a versioned bucket.")
 
+
+def secure(name: str, bucket: aws.s3.Bucket) -> None:
+    """Private, encrypted, owner-enforced and TLS-only: what `Environment.s3()` does for you."""
+    aws.s3.BucketPublicAccessBlock(
+        f"{name}-public-access",
+        bucket=bucket.id,
+        block_public_acls=True,
+        block_public_policy=True,
+        ignore_public_acls=True,
+        restrict_public_buckets=True,
+    )
+    aws.s3.BucketServerSideEncryptionConfiguration(
+        f"{name}-encryption",
+        bucket=bucket.id,
+        rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}}],
+    )
+    aws.s3.BucketOwnershipControls(
+        f"{name}-ownership",
+        bucket=bucket.id,
+        rule={"object_ownership": "BucketOwnerEnforced"},
+    )
+    aws.s3.BucketPolicy(
+        f"{name}-tls-only",
+        bucket=bucket.id,
+        policy=bucket.arn.apply(
+            lambda arn: json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "DenyInsecureTransport",
+                            "Effect": "Deny",
+                            "Principal": "*",
+                            "Action": "s3:*",
+                            "Resource": [arn, f"{arn}/*"],
+                            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                        }
+                    ],
+                }
+            )
+        ),
+    )
+
+
 replica = aws.s3.Bucket("my-data-replica", bucket="my-data-replica")
+secure("my-data-replica", replica)
 aws.s3.BucketVersioning(
     "my-data-replica-versioning",
     bucket=replica.id,
@@ -25,6 +70,7 @@ aws.s3.BucketVersioning(
 )
 
 bucket = aws.s3.Bucket("my-data", bucket="my-data")
+secure("my-data", bucket)
 versioning = aws.s3.BucketVersioning(
     "my-data-versioning",
     bucket=bucket.id,

@@ -82,13 +82,39 @@ def test_plan_json_for_an_environment_program() -> None:
 
 
 @pytest.mark.slow
-def test_plan_warns_about_bare_user_buckets() -> None:
-    code, _out, err = _plan(str(EXAMPLES / "layer3_raw_pulumi.py"), "--env", "default")
+def test_plan_warns_about_bare_user_buckets(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "bare.py").write_text(
+        textwrap.dedent(
+            """
+            import pulumi_aws as aws
+            from glacier import Dataset, Pipeline
+
+            pipeline = Pipeline(name="bare")
+            bucket = aws.s3.Bucket("bare-data", bucket="bare-data")
+            logs = aws.s3.Bucket("bare-logs")
+            data = Dataset(name="data", storage=bucket)
+
+
+            @pipeline.task()
+            def make() -> data:
+                return [1]
+            """
+        )
+    )
+    out_dir = tmp_path / "build"
+    code, _out, err = _plan(str(tmp_path / "bare.py"), "--env", "default", "--out", str(out_dir))
     assert code == 0, err
     warnings = [line for line in err.splitlines() if line.startswith("warning:")]
     assert len(warnings) == 2
     assert all("public access block, encryption, ownership controls" in w for w in warnings)
-    assert {w.split("`")[1] for w in warnings} == {"my-data", "my-data-replica"}
+    assert {w.split("`")[1] for w in warnings} == {"bare-data", "bare-logs"}
+
+
+def test_plan_has_no_warning_for_the_examples_secured_raw_buckets() -> None:
+    code, _out, err = _plan(str(EXAMPLES / "layer3_raw_pulumi.py"), "--env", "default")
+    assert code == 0, err
+    assert not [line for line in err.splitlines() if line.startswith("warning:")]
 
 
 def test_plan_unknown_environment_is_a_usage_error() -> None:

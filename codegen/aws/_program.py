@@ -198,7 +198,11 @@ def _sections(blocks: list[Block]) -> list[dict[str, str]]:
         else:
             runs.append([block])
     return [
-        {"rule": _rule(f"infrastructure from {run[0].file} (verbatim)"), "text": _joined(run)}
+        {
+            "rule": _rule(f"infrastructure from {run[0].file} (verbatim)"),
+            # the formatter wants two blank lines between the header and a definition
+            "text": ("\n" if _is_definition(run[0].text) else "") + _joined(run),
+        }
         for run in runs
     ]
 
