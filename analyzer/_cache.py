@@ -20,7 +20,7 @@ import io
 import os
 import pickle
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -181,6 +181,24 @@ class SummaryCache:
             return found
         return None
 
+    def prune(self, keep_factor: int = 3) -> None:
+        """After a check of the whole project: delete the summaries it did not use once there
+        are ``keep_factor`` times more of them than it used (old versions of edited files)."""
+        if self.directory is None or not self.memory:
+            return
+        try:
+            names = os.listdir(self.directory)
+        except OSError:
+            return
+        if len(names) <= keep_factor * len(self.memory):
+            return
+        for name in names:
+            if name not in self.memory:
+                try:
+                    os.unlink(os.path.join(self.directory, name))
+                except OSError:
+                    pass
+
     def prefill(self, items: Sequence[tuple[str, str, bool]], jobs: int | None = None) -> None:
         """Summarise ``(text, module, is_package)`` items not cached yet, in parallel if many."""
         missing: dict[str, tuple[str, str, bool]] = {}
@@ -194,34 +212,59 @@ class SummaryCache:
         jobs_list = list(missing.items())
         size = max(8, len(jobs_list) // (workers * 4))
         chunks = [jobs_list[i : i + size] for i in range(0, len(jobs_list), size)]
-        try:
-            results = _in_pool(chunks, workers, self.directory)
-        except Exception:  # noqa: BLE001 - no pool (a sandbox, no /dev/shm): sequential then
-            return
-        gc_was_enabled = _gc_pause()
-        try:
-            for key, data in results:
-                summary = loads(data, _summary_unpickler())
+        unpickler = _summary_unpickler()
+
+        def receive(part: list[tuple[str, bytes]]) -> None:
+            for key, data in part:
+                summary = loads(data, unpickler)
                 if summary is not None:
                     self.memory[key] = summary
                     self.misses += 1
+
+        gc_was_enabled = _gc_pause()
+        try:
+            _in_pool(chunks, workers, self.directory, receive)
+        except Exception:  # noqa: BLE001, S110 - no pool (a sandbox, no /dev/shm): the rest in order
+            pass
         finally:
             _gc_resume(gc_was_enabled)
 
 
 def _in_pool(
-    chunks: list[list[tuple[str, tuple[str, str, bool]]]], workers: int, directory: str | None
-) -> list[tuple[str, bytes]]:
+    chunks: list[list[tuple[str, tuple[str, str, bool]]]],
+    workers: int,
+    directory: str | None,
+    receive: Callable[[list[tuple[str, bytes]]], None],
+) -> None:
+    """Summarise ``chunks`` in worker processes; ``receive`` each chunk's pickles as it comes
+    (loading them overlaps with the workers' remaining work)."""
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import ProcessPoolExecutor, as_completed
 
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        results: list[tuple[str, bytes]] = []
-        for part in pool.map(_summarize_chunk, chunks, [directory] * len(chunks)):
-            results.extend(part)
-    return results
+        futures = [pool.submit(_summarize_chunk, chunk, directory) for chunk in chunks]
+        for future in as_completed(futures):
+            receive(future.result())
+
+
+def prune_checks(directory: str, keep: int = 32) -> None:
+    """Keep the ``keep`` most recently written check entries (one per set of paths checked:
+    pre-commit checks a different set of files on every commit)."""
+    checks = os.path.join(directory, "checks")
+    try:
+        entries = [e for e in os.scandir(checks) if e.is_file()]
+    except OSError:
+        return
+    if len(entries) <= keep:
+        return
+    entries.sort(key=lambda e: e.stat().st_mtime_ns, reverse=True)
+    for entry in entries[keep:]:
+        try:
+            os.unlink(entry.path)
+        except OSError:
+            pass
 
 
 def _summarize_chunk(

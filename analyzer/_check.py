@@ -112,6 +112,10 @@ def check(
             },
         }
         _cache.store(entry_path, _cache.dumps(entry))
+        if not absolute or absolute == [root]:  # the whole project: what it did not use is old
+            summaries.prune()
+        if directory is not None:
+            _cache.prune_checks(directory)
     return result
 
 

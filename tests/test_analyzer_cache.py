@@ -312,3 +312,25 @@ def test_the_examples_package_is_redone_in_part(
     cleaning.write_text(cleaning.read_text() + "# edited\n")
     assert check([root]).diagnostics == first.diagnostics
     assert runs[-1] is not None and "cleaning.py" in runs[-1]
+
+
+def test_old_entries_are_pruned(project: Path, tmp_path: Path) -> None:
+    directory = tmp_path / "cache" / _cache.tag()
+    summaries, checks = directory / "summaries", directory / "checks"
+    summaries.mkdir(parents=True)
+    checks.mkdir()
+    for i in range(20):
+        (summaries / f"old{i}").write_bytes(b"")
+        (checks / f"old{i:02d}").write_bytes(b"")
+        os.utime(checks / f"old{i:02d}", (i, i))
+    check([project / "flows"])  # a part of the project: other summaries may be in use
+    assert len(list(summaries.iterdir())) == 24
+    check([project])  # the whole project: 4 summaries in use, 20 unused
+    assert sorted(p.name for p in summaries.iterdir() if p.name.startswith("old")) == []
+    assert len(list(summaries.iterdir())) == 4
+    for i in range(20, 40):
+        (checks / f"old{i:02d}").write_bytes(b"")
+    (project / "flows" / "pipeline.py").write_text(PIPELINE + "# changed\n")
+    check([project / "flows" / "tasks.py"])  # a new set of paths: a new entry
+    remaining = sorted(p.name for p in checks.iterdir())
+    assert len(remaining) == 32 and "old00" not in remaining and "old39" in remaining
