@@ -86,8 +86,17 @@ def isolated_imports() -> Iterator[None]:
     try:
         yield
     finally:
-        sys.modules.clear()
-        sys.modules.update(modules)
+        # Forget the modules the test loaded from the bundle, and put back any it replaced.
+        # Installed packages it loaded (numpy, pandas, boto3...) stay: extension modules
+        # cannot be loaded twice in one process.
+        installed = (sys.prefix, sys.base_prefix)
+        for name, module in list(sys.modules.items()):
+            if modules.get(name) is module:
+                continue
+            if name in modules:
+                sys.modules[name] = modules[name]
+            elif not (getattr(module, "__file__", None) or "").startswith(installed):
+                del sys.modules[name]
         sys.meta_path[:] = meta_path
         sys.path[:] = path
 
