@@ -5,8 +5,9 @@ Layout, under ``<project root>/.glacier/cache/`` (or ``$GLACIER_CACHE_DIR``)::
     <tag>/summaries/<hash>   a module's summary, keyed by a hash of its text, name and kind
     <tag>/checks/<hash>      a whole check's result and the file states it was computed from
 
-``<tag>`` names the cache schema, glacier's version and Python's (``ast`` differs between
-Pythons), so a cache written by another version is never read. Entries are written to a
+``<tag>`` names the cache schema, glacier's version, Python's (``ast`` differs between
+Pythons) and a fingerprint of the analyzer's files (an edited checkout), so a cache written by
+other code is never read. Entries are written to a
 temporary file and renamed (atomic); one that cannot be read, is truncated or holds anything
 but the expected classes is ignored and rebuilt. Everything here is safe to delete.
 
@@ -41,7 +42,28 @@ _MAGIC = b"GLCACHE1\n"
 def tag() -> str:
     from glacier import __version__
 
-    return f"v{SCHEMA}-glacier{__version__}-py{sys.version_info[0]}.{sys.version_info[1]}"
+    python = f"py{sys.version_info[0]}.{sys.version_info[1]}"
+    return f"v{SCHEMA}-glacier{__version__}-{python}-{_code_fingerprint()}"
+
+
+def _code_fingerprint() -> str:
+    """The analyzer's own files (names, sizes, mtimes): an edited analyzer in a development
+    checkout must not answer from a cache its previous code wrote."""
+    import glacier._source
+
+    hasher = blake2b(digest_size=6)
+    directory = os.path.dirname(os.path.abspath(__file__))
+    try:
+        entries = sorted(
+            (e.name, e.stat().st_size, e.stat().st_mtime_ns)
+            for e in os.scandir(directory)
+            if e.name.endswith(".py")
+        )
+        source = os.stat(glacier._source.__file__)
+    except OSError:
+        return "unknown"
+    hasher.update(repr((entries, source.st_size, source.st_mtime_ns)).encode())
+    return hasher.hexdigest()
 
 
 def cache_dir(root: str) -> str:

@@ -112,8 +112,8 @@ def check(
             },
         }
         _cache.store(entry_path, _cache.dumps(entry))
-        if not absolute or absolute == [root]:  # the whole project: what it did not use is old
-            summaries.prune()
+        if (not absolute or absolute == [root]) and _cache.ENV_DIR not in os.environ:
+            summaries.prune()  # the whole project, its own cache: what it did not use is old
         if directory is not None:
             _cache.prune_checks(directory)
     return result

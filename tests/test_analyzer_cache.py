@@ -314,8 +314,9 @@ def test_the_examples_package_is_redone_in_part(
     assert runs[-1] is not None and "cleaning.py" in runs[-1]
 
 
-def test_old_entries_are_pruned(project: Path, tmp_path: Path) -> None:
-    directory = tmp_path / "cache" / _cache.tag()
+def test_old_entries_are_pruned(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GLACIER_CACHE_DIR")  # a shared cache is never pruned: other projects'
+    directory = project / ".glacier" / "cache" / _cache.tag()
     summaries, checks = directory / "summaries", directory / "checks"
     summaries.mkdir(parents=True)
     checks.mkdir()
