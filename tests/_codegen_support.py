@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,41 @@ def write_project(tmp_path: Path, files: dict[str, str]) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
     return root
+
+
+def write_files(files: Mapping[str, bytes], out: Path) -> None:
+    """Write generated ``{relative POSIX path: bytes}`` under ``out``."""
+    for path, data in files.items():
+        target = out / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+
+
+def tiny_wheel(folder: Path) -> Path:
+    """A tiny pure-Python wheel (``tinydep`` 1.0, ``py3-none-any``) in ``folder``, written by
+    hand: no build tools, no network. Returns ``folder``."""
+    import base64
+    import hashlib
+    import zipfile
+
+    folder.mkdir(exist_ok=True)
+    files = {
+        "tinydep/__init__.py": "VALUE = 42\n",
+        "tinydep-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: tinydep\nVersion: 1.0\n",
+        "tinydep-1.0.dist-info/WHEEL": (
+            "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+        ),
+    }
+    record = []
+    for name, text in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=")
+        record.append(f"{name},sha256={digest.decode()},{len(text.encode())}")
+    record.append("tinydep-1.0.dist-info/RECORD,,")
+    files["tinydep-1.0.dist-info/RECORD"] = "\n".join(record) + "\n"
+    with zipfile.ZipFile(folder / "tinydep-1.0-py3-none-any.whl", "w") as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+    return folder
 
 
 def isolated_env(tmp_path: Path) -> dict[str, str]:

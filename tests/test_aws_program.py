@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 import yaml
+from _codegen_support import write_files
 
 from analyzer import analyze
 from codegen.aws import emit_programs
@@ -152,10 +153,7 @@ def programs(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], 
         (model,) = analysis.pipelines
         files = emit_programs(analysis, model)
         base = out / example.replace(".py", "")
-        for path, data in files.items():
-            target = base / path
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
+        write_files(files, base)
         envs = sorted({p.split("/")[1] for p in files})
         for env in envs:
             directory = base / "pulumi" / env
@@ -541,6 +539,22 @@ def test_build_emitter_matches_emit_programs() -> None:
         assert art.files == expected
 
 
+def _preview(files: dict[str, bytes], out: Path, env: str) -> list[dict[str, Any]]:
+    """Write the programs under ``out`` and preview ``env``'s; its recorded resources."""
+    write_files(files, out)
+    result = subprocess.run(
+        [sys.executable, "-m", "codegen.aws._preview", str(out / "pulumi" / env), env],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    preview: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    resources: list[dict[str, Any]] = preview["resources"]
+    return resources
+
+
 def test_names_and_strings_cannot_break_the_generated_code(tmp_path: Path) -> None:
     """Quotes, braces, backslashes and newlines in names stay data in every generated file."""
     import ast
@@ -579,21 +593,8 @@ def test_names_and_strings_cannot_break_the_generated_code(tmp_path: Path) -> No
     yaml_doc = yaml.safe_load(files["pulumi/default/Pulumi.yaml"])
     assert model.name in yaml_doc["description"]
     # ... and the program still runs: component names are sanitised, values stay values.
-    out = tmp_path / "build"
-    for path, data in files.items():
-        target = out / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-    result = subprocess.run(
-        [sys.executable, "-m", "codegen.aws._preview", str(out / "pulumi" / "default"), "default"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    preview = json.loads(result.stdout.strip().splitlines()[-1])
-    (function,) = [r for r in preview["resources"] if r["type"] == "aws:lambda/function:Function"]
+    resources = _preview(files, tmp_path / "build", "default")
+    (function,) = [r for r in resources if r["type"] == "aws:lambda/function:Function"]
     assert function["inputs"]["environment"]["variables"]["GLACIER_TASK"] == nasty + " task"
 
 
@@ -635,20 +636,7 @@ def test_infrastructure_in_other_modules_is_carried_in_dependency_order(tmp_path
     positions = [main_py.index(text) for text in order]
     assert positions == sorted(positions)
     assert "import shop" not in main_py and "from shop." not in main_py  # inlined, not imported
-    out = tmp_path / "build"
-    for path, data in files.items():
-        target = out / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-    result = subprocess.run(
-        [sys.executable, "-m", "codegen.aws._preview", str(out / "pulumi" / "prod"), "prod"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    resources = json.loads(result.stdout.strip().splitlines()[-1])["resources"]
+    resources = _preview(files, tmp_path / "build", "prod")
     (provider,) = [r for r in resources if r["type"] == "pulumi:providers:aws"]
     assert provider["inputs"]["region"] == "eu-west-1"
     topic = next(r for r in resources if r["type"] == "aws:sns/topic:Topic")

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from _codegen_support import write_files
 
 from analyzer import analyze
 from codegen.aws import emit_programs
@@ -30,10 +31,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     for example in EXAMPLES:
         analysis = analyze([str(ROOT / "examples" / example)])
         (model,) = analysis.pipelines
-        for path, data in emit_programs(analysis, model).items():
-            target = out / example / path
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
+        write_files(emit_programs(analysis, model), out / example)
         for directory in sorted((out / example / "pulumi").iterdir()):
             programs[f"{example}:{directory.name}"] = directory
     (out / "mypy.ini").write_text(MYPY_INI)

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
-from _codegen_support import copy_examples, write_project
+from _codegen_support import copy_examples, tiny_wheel, write_project
 from click.testing import CliRunner
 
 from glacier.cli import main
@@ -244,32 +244,6 @@ def test_unsafe_pipeline_names_stay_inside_the_output(tmp_path: Path) -> None:
     assert not (tmp_path / "escape").exists()
 
 
-def _wheel(folder: Path) -> Path:
-    """A tiny pure-Python wheel, written by hand (no build tools, no network)."""
-    import base64
-    import hashlib
-    import zipfile
-
-    folder.mkdir(exist_ok=True)
-    files = {
-        "tinydep/__init__.py": "VALUE = 42\n",
-        "tinydep-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: tinydep\nVersion: 1.0\n",
-        "tinydep-1.0.dist-info/WHEEL": (
-            "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
-        ),
-    }
-    record = []
-    for name, text in files.items():
-        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=")
-        record.append(f"{name},sha256={digest.decode()},{len(text.encode())}")
-    record.append("tinydep-1.0.dist-info/RECORD,,")
-    files["tinydep-1.0.dist-info/RECORD"] = "\n".join(record) + "\n"
-    with zipfile.ZipFile(folder / "tinydep-1.0-py3-none-any.whl", "w") as archive:
-        for name, text in files.items():
-            archive.writestr(name, text)
-    return folder
-
-
 JOBS = """\
 import tinydep
 
@@ -288,7 +262,7 @@ def make() -> out:
 @pytest.mark.slow
 def test_package_vendors_bundles_and_check_stays_clean(tmp_path: Path) -> None:
     root = write_project(tmp_path, {"jobs.py": JOBS})
-    wheels = _wheel(tmp_path / "wheels")
+    wheels = tiny_wheel(tmp_path / "wheels")
     pip = ["--pip-arg=--no-index", f"--pip-arg=--find-links={wheels}"]
     result = _invoke(root, "build", "jobs.py", "--package", *pip)
     assert result.exit_code == 0, result.output

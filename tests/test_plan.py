@@ -13,6 +13,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from _codegen_support import tiny_wheel, write_files
 from click.testing import CliRunner
 
 from analyzer import analyze
@@ -140,36 +141,9 @@ def test_the_cli_never_imports_pulumi() -> None:
 # -- --package ----------------------------------------------------------------------------------
 
 
-def _wheel(tmp_path: Path) -> Path:
-    """A tiny pure-Python wheel (``py3-none-any``), written by hand: no build tools needed."""
-    import base64
-    import hashlib
-    import zipfile
-
-    wheels = tmp_path / "wheels"
-    wheels.mkdir(exist_ok=True)
-    files = {
-        "tinydep/__init__.py": "VALUE = 42\n",
-        "tinydep-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: tinydep\nVersion: 1.0\n",
-        "tinydep-1.0.dist-info/WHEEL": (
-            "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
-        ),
-    }
-    record = []
-    for name, text in files.items():
-        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=")
-        record.append(f"{name},sha256={digest.decode()},{len(text.encode())}")
-    record.append("tinydep-1.0.dist-info/RECORD,,")
-    files["tinydep-1.0.dist-info/RECORD"] = "\n".join(record) + "\n"
-    with zipfile.ZipFile(wheels / "tinydep-1.0-py3-none-any.whl", "w") as archive:
-        for name, text in files.items():
-            archive.writestr(name, text)
-    return wheels
-
-
 @pytest.mark.slow
 def test_package_vendors_wheels_for_the_lambda_platform(tmp_path: Path) -> None:
-    wheels = _wheel(tmp_path)
+    wheels = tiny_wheel(tmp_path / "wheels")
     bundle = tmp_path / "bundle"
     bundle.mkdir()
     (bundle / "requirements.txt").write_text("# comment\ntinydep==1.0\n")
@@ -213,17 +187,15 @@ def test_plan_warns_until_the_bundle_is_packaged(tmp_path: Path) -> None:
     files = emit_programs(analysis, model)
     assert b"tinydep  # not installed" in files["pulumi/default/bundle/requirements.txt"]
     out = project / "build"
-    for path, data in files.items():
-        target = out / "jobs" / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
+    write_files(files, out / "jobs")
     args = [str(project / "jobs.py"), "--env", "default", "--out", str(out)]
     code, _out, err = _plan(*args)
     assert code == 0, err
     assert "the bundle lacks `tinydep`" in err
     bundle = out / "jobs" / "pulumi" / "default" / "bundle"
     (bundle / "requirements.txt").write_text("tinydep==1.0\n")
-    package_bundle(str(bundle), index_options=("--no-index", "--find-links", str(_wheel(tmp_path))))
+    wheels = tiny_wheel(tmp_path / "wheels")
+    package_bundle(str(bundle), index_options=("--no-index", "--find-links", str(wheels)))
     code, _out, err = _plan(*args)
     assert code == 0, err
     assert "the bundle lacks" not in err
