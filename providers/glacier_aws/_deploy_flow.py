@@ -10,8 +10,14 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from glacier_aws._deploy_policy import policy_document, trust_policy
-from glacier_aws._deploy_tasks import FargateTask, _check_name, _tags, log_group
+from glacier_aws._deploy_policy import trust_policy
+from glacier_aws._deploy_tasks import (
+    FargateTask,
+    _check_name,
+    _role_with_policy,
+    _tags,
+    log_group,
+)
 
 __all__ = [
     "PipelineSchedule",
@@ -147,17 +153,6 @@ class PipelineStateMachine(pulumi.ComponentResource):
         account = aws.get_caller_identity_output(
             opts=pulumi.InvokeOutputOptions(parent=self)
         ).account_id
-        self.role = aws.iam.Role(
-            f"{name}-sfn-role",
-            assume_role_policy=trust_policy(
-                "states.amazonaws.com",
-                source_account=account,
-                source_arn=pulumi.Output.concat("arn:aws:states:*:", account, ":stateMachine:*"),
-            ),
-            description=f"Step Functions for glacier pipeline {name}: run its tasks only",
-            tags=_tags(tags),
-            opts=child,
-        )
         statements: list[dict[str, Any]] = []
         if used_functions:
             arns = [_arn_of(functions[n]) for n in used_functions]
@@ -173,8 +168,17 @@ class PipelineStateMachine(pulumi.ComponentResource):
             assert cluster is not None
             statements.extend(_ecs_statements(cluster, [task_definitions[n] for n in used_tasks]))
         statements.extend(_logging_and_tracing_statements())
-        self.policy = aws.iam.RolePolicy(
-            f"{name}-sfn-policy", role=self.role.id, policy=policy_document(statements), opts=child
+        self.role, self.policy = _role_with_policy(
+            f"{name}-sfn",
+            assume_role_policy=trust_policy(
+                "states.amazonaws.com",
+                source_account=account,
+                source_arn=pulumi.Output.concat("arn:aws:states:*:", account, ":stateMachine:*"),
+            ),
+            description=f"Step Functions for glacier pipeline {name}: run its tasks only",
+            statements=statements,
+            tags=tags,
+            opts=child,
         )
         self.state_machine = aws.sfn.StateMachine(
             f"{name}-state-machine",
@@ -304,8 +308,8 @@ class PipelineSchedule(pulumi.ComponentResource):
             tags=_tags(tags),
             opts=child,
         )
-        self.role = aws.iam.Role(
-            f"{name}-schedule-role",
+        self.role, policy = _role_with_policy(
+            f"{name}-schedule",
             # Only this rule, in this account, may use the role (confused-deputy guard).
             assume_role_policy=trust_policy(
                 "events.amazonaws.com",
@@ -313,22 +317,15 @@ class PipelineSchedule(pulumi.ComponentResource):
                 source_arn=self.rule.arn,
             ),
             description=f"EventBridge schedule of glacier pipeline {name}",
-            tags=_tags(tags),
-            opts=child,
-        )
-        policy = aws.iam.RolePolicy(
-            f"{name}-schedule-policy",
-            role=self.role.id,
-            policy=policy_document(
-                [
-                    {
-                        "Sid": "StartPipeline",
-                        "Effect": "Allow",
-                        "Action": ["states:StartExecution"],
-                        "Resource": [state_machine_arn],
-                    }
-                ]
-            ),
+            statements=[
+                {
+                    "Sid": "StartPipeline",
+                    "Effect": "Allow",
+                    "Action": ["states:StartExecution"],
+                    "Resource": [state_machine_arn],
+                }
+            ],
+            tags=tags,
             opts=child,
         )
         self.target = aws.cloudwatch.EventTarget(

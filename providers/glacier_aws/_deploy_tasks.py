@@ -62,6 +62,30 @@ def _tags(tags: Mapping[str, str] | None) -> dict[str, str]:
     return {"managed-by": "glacier", **(tags or {})}
 
 
+def _role_with_policy(
+    prefix: str,
+    *,
+    assume_role_policy: Any,
+    description: str,
+    statements: Sequence[dict[str, Any]],
+    tags: Mapping[str, str] | None,
+    opts: pulumi.ResourceOptions,
+) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
+    """``<prefix>-role`` and its inline ``<prefix>-policy`` (a ``RolePolicy``, never
+    ``Role.inline_policies``, so the policy can be depended on)."""
+    role = aws.iam.Role(
+        f"{prefix}-role",
+        assume_role_policy=assume_role_policy,
+        description=description,
+        tags=_tags(tags),
+        opts=opts,
+    )
+    policy = aws.iam.RolePolicy(
+        f"{prefix}-policy", role=role.id, policy=policy_document(statements), opts=opts
+    )
+    return role, policy
+
+
 def log_group(
     name: str,
     *,
@@ -111,25 +135,18 @@ class TaskRole(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("glacier:aws:TaskRole", _check_name(name), None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        self.role = aws.iam.Role(
-            f"{name}-role",
+        self.role, self.policy = _role_with_policy(
+            name,
             assume_role_policy=trust_policy(service),
             description=f"glacier task {name}: its datasets and its log group, nothing else",
-            tags=_tags(tags),
-            opts=child,
-        )
-        statements = [
-            *dataset_statements(reads, writes, scratch_bucket),
-            *log_statements(log_group_arn),
-            *(xray_statements() if tracing else []),
-            *extra_statements,
-        ]
-        self.policy = aws.iam.RolePolicy(
-            f"{name}-policy",
-            role=self.role.id,
-            policy=policy_document(statements),
-            opts=child,
+            statements=[
+                *dataset_statements(reads, writes, scratch_bucket),
+                *log_statements(log_group_arn),
+                *(xray_statements() if tracing else []),
+                *extra_statements,
+            ],
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self),
         )
         self.arn = self.role.arn
         self.register_outputs({"arn": self.arn})
@@ -312,34 +329,27 @@ class FargateTask(pulumi.ComponentResource):
             opts=child,
         )
         # The execution role is ECS's own: pull the image, write the container's logs.
-        self.execution_role = aws.iam.Role(
-            f"{name}-execution-role",
+        self.execution_role, execution_policy = _role_with_policy(
+            f"{name}-execution",
             assume_role_policy=trust_policy("ecs-tasks.amazonaws.com"),
             description=f"ECS agent for glacier task {name}: image pull and its log group",
-            tags=_tags(tags),
-            opts=child,
-        )
-        execution_policy = aws.iam.RolePolicy(
-            f"{name}-execution-policy",
-            role=self.execution_role.id,
-            policy=policy_document(
-                [
-                    *log_statements(self.log_group.arn),
-                    {
-                        # ECR's token and layer actions: GetAuthorizationToken has no
-                        # resource-level permissions; the image may be in any repository.
-                        "Sid": "PullImage",
-                        "Effect": "Allow",
-                        "Action": [
-                            "ecr:GetAuthorizationToken",
-                            "ecr:BatchCheckLayerAvailability",
-                            "ecr:GetDownloadUrlForLayer",
-                            "ecr:BatchGetImage",
-                        ],
-                        "Resource": "*",
-                    },
-                ]
-            ),
+            statements=[
+                *log_statements(self.log_group.arn),
+                {
+                    # ECR's token and layer actions: GetAuthorizationToken has no
+                    # resource-level permissions; the image may be in any repository.
+                    "Sid": "PullImage",
+                    "Effect": "Allow",
+                    "Action": [
+                        "ecr:GetAuthorizationToken",
+                        "ecr:BatchCheckLayerAvailability",
+                        "ecr:GetDownloadUrlForLayer",
+                        "ecr:BatchGetImage",
+                    ],
+                    "Resource": "*",
+                },
+            ],
+            tags=tags,
             opts=child,
         )
         variables = dataset_environment(
