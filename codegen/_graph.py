@@ -38,6 +38,18 @@ def _nodes(model: PipelineModel) -> tuple[dict[str, str], dict[str, str]]:
     )
 
 
+def _edge_ids(
+    model: PipelineModel, task_ids: dict[str, str], ds_ids: dict[str, str]
+) -> list[tuple[str, str, str]]:
+    """(source id, target id, kind) of every edge: a task writes a dataset, or reads it."""
+    return [
+        (task_ids[e.source], ds_ids[e.target], e.kind)
+        if e.kind == "writes"
+        else (ds_ids[e.source], task_ids[e.target], e.kind)
+        for e in edges(model)
+    ]
+
+
 def _context(model: PipelineModel, quote: Any) -> dict[str, Any]:
     task_ids, ds_ids = _nodes(model)
     return {
@@ -48,11 +60,8 @@ def _context(model: PipelineModel, quote: Any) -> dict[str, Any]:
             for d in model.datasets
         ],
         "edges": [
-            {
-                "source": (task_ids if e.kind == "writes" else ds_ids)[e.source],
-                "target": (ds_ids if e.kind == "writes" else task_ids)[e.target],
-            }
-            for e in edges(model)
+            {"source": source, "target": target}
+            for source, target, _kind in _edge_ids(model, task_ids, ds_ids)
         ],
     }
 
@@ -83,12 +92,8 @@ def emit_graph_json(model: PipelineModel) -> str:
             for d in model.datasets
         ],
         "edges": [
-            {
-                "from": (task_ids if e.kind == "writes" else ds_ids)[e.source],
-                "to": (ds_ids if e.kind == "writes" else task_ids)[e.target],
-                "kind": e.kind,
-            }
-            for e in edges(model)
+            {"from": source, "to": target, "kind": kind}
+            for source, target, kind in _edge_ids(model, task_ids, ds_ids)
         ],
     }
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"

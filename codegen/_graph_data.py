@@ -5,9 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from glacier.model import DatasetModel, PipelineModel, Span, StorageModel
+from glacier.model import DatasetModel, PipelineModel, Span, StorageModel, TaskModel
 
-__all__ = ["DatasetRole", "dataset_role", "edges", "span_dict", "storage_dict"]
+__all__ = [
+    "DatasetRole",
+    "dataset_role",
+    "edges",
+    "span_dict",
+    "storage_dict",
+    "tasks_in_order",
+]
 
 DatasetRole = str  # "source" | "stored" | "ephemeral"
 
@@ -17,6 +24,12 @@ def dataset_role(model: PipelineModel, dataset: DatasetModel) -> DatasetRole:
     if dataset.name not in model.producers():
         return "source"
     return "stored" if dataset.storage is not None else "ephemeral"
+
+
+def tasks_in_order(model: PipelineModel) -> list[TaskModel]:
+    """The tasks, every producer before its consumers (``model.topological_order()``)."""
+    order = {name: i for i, name in enumerate(model.topological_order())}
+    return sorted(model.tasks, key=lambda t: order[t.name])
 
 
 @dataclass(frozen=True, slots=True)

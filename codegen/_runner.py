@@ -16,7 +16,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from codegen._graph_data import storage_dict
+from codegen._graph_data import storage_dict, tasks_in_order
 from codegen._slice import carried_modules
 from codegen._templates import render
 from glacier.model import PipelineModel, StorageModel
@@ -86,8 +86,7 @@ def emit_runner(
     runtime: Mapping[str, str] | None = None,
 ) -> str:
     """The runner's text. ``out_dir`` is the absolute directory it will be written to."""
-    order = {name: i for i, name in enumerate(model.topological_order())}
-    tasks = sorted(model.tasks, key=lambda t: order[t.name])
+    tasks = tasks_in_order(model)
     carried = carried_modules(modules, [t.module for t in tasks])
     roots: list[str] = []
     for m in carried:

@@ -19,6 +19,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
+from codegen._graph_data import tasks_in_order
 from codegen._runner import _io_storage, runtime_sources
 from codegen._slice import SlicedModule, carried_modules
 from codegen._templates import render
@@ -101,7 +102,6 @@ def bundle_files(
     sliced = carried_modules(modules, task_roots(model))
     files = {_bundle_path(m): m.source for m in sliced}
     files["_glacier_io.py"] = runtime_sources()["_glacier_io"]
-    order = {name: i for i, name in enumerate(model.topological_order())}
     tasks = [
         {
             "name": t.name,
@@ -110,7 +110,7 @@ def bundle_files(
             "inputs": tuple((i.param, i.dataset) for i in t.inputs),
             "outputs": tuple(t.outputs),
         }
-        for t in sorted(model.tasks, key=lambda t: order[t.name])
+        for t in tasks_in_order(model)
     ]
     storages = [(d.name, _io_storage(d.storage)) for d in model.datasets]
     files["glacier_handler.py"] = render(

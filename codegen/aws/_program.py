@@ -14,10 +14,11 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
+from codegen._graph_data import tasks_in_order
 from codegen._names import is_identifier
 from codegen._templates import _py, render
 from codegen.aws._infra import DEFAULT_ENV, Block
-from glacier.model import DatasetModel, PipelineModel, TaskModel
+from glacier.model import DatasetModel, PipelineModel, StorageModel, TaskModel
 
 __all__ = ["component_name", "program_text"]
 
@@ -94,12 +95,17 @@ def _is_table(dataset: DatasetModel) -> bool:
     return storage.kind == "pulumi" and str(storage.resource or "").startswith("pulumi_aws.rds.")
 
 
+def _variable(storage: StorageModel) -> str | None:
+    """The storage's module-level variable, when it can be pasted into the program."""
+    return storage.variable if storage.variable and is_identifier(storage.variable) else None
+
+
 def _bucket_expr(dataset: DatasetModel) -> str | None:
     """The bucket name of a dataset stored in S3, as a program expression; None: scratch."""
     storage = dataset.storage
     if storage is None:
         return None
-    variable = storage.variable if storage.variable and is_identifier(storage.variable) else None
+    variable = _variable(storage)
     if storage.kind == "object":
         return _py(storage.bucket)  # the program creates it with exactly this name
     if storage.kind == "s3":
@@ -111,7 +117,7 @@ def _bucket_expr(dataset: DatasetModel) -> str | None:
 def _export_expr(dataset: DatasetModel) -> str:
     storage = dataset.storage
     assert storage is not None
-    variable = storage.variable if storage.variable and is_identifier(storage.variable) else None
+    variable = _variable(storage)
     if storage.kind == "s3" and variable:
         return f"{variable}.resource.bucket"
     return _bucket_expr(dataset) or "None"
@@ -231,9 +237,7 @@ def program_text(
             "from glacier_aws import deploy as glacier_deploy",
         ]
     user_imports = [b.text for b in blocks if b.is_import]
-    order = {t: i for i, t in enumerate(model.topological_order())}
-    tasks = sorted(model.tasks, key=lambda t: order[t.name])
-    task_contexts = [_task_context(model, t, i + 1) for i, t in enumerate(tasks)]
+    task_contexts = [_task_context(model, t, i + 1) for i, t in enumerate(tasks_in_order(model))]
     used: set[str] = set()
     for context in task_contexts:  # a name like `1` next to a non-identifier at position 1
         while context["var"] in used:
