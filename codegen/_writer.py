@@ -63,7 +63,7 @@ def _lines(path: str) -> list[str]:
 
 def all_files(folder: str) -> set[str]:
     """Every file under ``folder`` (relative, POSIX), caches aside; vendored ones included."""
-    found = set()
+    found: set[str] = set()
     for here, dirs, files in os.walk(folder):
         dirs[:] = [d for d in dirs if d not in IGNORED_DIRS]
         base = os.path.relpath(here, folder).replace(os.sep, "/")

@@ -40,30 +40,20 @@ def deployment_diagnostics(analysis: Any, model: PipelineModel) -> list[Any]:
     placement = place_infrastructure(model, modules, program_modules(model, modules))
     home = pipeline_home(model, modules, placement)
     found = []
-    span = model.span
+    at = (model.span.file, model.span.line, model.span.column)
     if home.spans:
         found.append(
             _make(
                 "GLC301",
-                span.file,
-                span.line,
-                span.column,
+                *at,
                 pipeline=model.name,
                 environments=", ".join(f"`{e}`" for e in home.spans),
                 where=", ".join(f"`{d}` in `{e}`" for d, e in home.datasets),
             )
         )
     if home.ambiguous:
-        found.append(
-            _make(
-                "GLC302",
-                span.file,
-                span.line,
-                span.column,
-                pipeline=model.name,
-                environments=", ".join(f"`{e.name}`" for e in model.environments),
-            )
-        )
+        environments = ", ".join(f"`{e.name}`" for e in model.environments)
+        found.append(_make("GLC302", *at, pipeline=model.name, environments=environments))
     for _module, file, line, envs in placement.conflicts:
         found.append(
             _make(

@@ -85,10 +85,6 @@ class _Stmt:
     uses: set[str]
 
 
-def _lines(source: str) -> list[str]:
-    return source.splitlines(keepends=True)
-
-
 def _bound(node: ast.stmt) -> set[str]:
     names: set[str] = set()
     if isinstance(node, (ast.Import, ast.ImportFrom)):
@@ -148,7 +144,7 @@ def _statements(info: Any) -> list[_Stmt]:
     if cached is not None and cached[0] is info:
         return cached[1]
     source: str = info.source
-    lines = _lines(source)
+    lines = source.splitlines(keepends=True)
     try:
         tree = ast.parse(source)
     except SyntaxError:
@@ -356,16 +352,13 @@ def place_infrastructure(
             found = env_of(where[0], where[1])
             if found is not None:
                 inherited.add(found)
+        # Its own environments first; else those of the infrastructure it depends on.
+        candidates = refs or sorted(inherited)
         env: str | None
-        if refs:
-            env = refs[0]
-            if len(set(refs)) > 1:
-                placement.conflicts.append((module, info.file, stmt.start_line, tuple(refs)))
-        elif inherited:
-            ordered = sorted(inherited)
-            env = ordered[0]
-            if len(ordered) > 1:
-                placement.conflicts.append((module, info.file, stmt.start_line, tuple(ordered)))
+        if candidates:
+            env = candidates[0]
+            if len(set(candidates)) > 1:
+                placement.conflicts.append((module, info.file, stmt.start_line, tuple(candidates)))
         elif stmt.uses & _pulumi_names(_statements(info)):
             env = DEFAULT_ENV
         else:
