@@ -39,18 +39,14 @@ class TreeDiff:
 
 def _files_under(folder: str) -> list[str]:
     """Files under ``folder`` (relative, POSIX), minus caches and vendored packages."""
-    found = []
+    found = all_files(folder)
     vendored: set[str] = set()
-    for here, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if d not in IGNORED_DIRS)
-        base = os.path.relpath(here, folder).replace(os.sep, "/")
-        prefix = "" if base == "." else base + "/"
-        if VENDORED in files:
-            vendored.add(prefix + VENDORED)
-            vendored.update(prefix + line for line in _lines(os.path.join(here, VENDORED)))
-        for name in files:
-            found.append(prefix + name)
-    return sorted(f for f in found if f not in vendored)
+    for rel in found:
+        if rel == VENDORED or rel.endswith("/" + VENDORED):
+            prefix = rel[: -len(VENDORED)]
+            vendored.add(rel)
+            vendored.update(prefix + line for line in _lines(os.path.join(folder, rel)))
+    return sorted(found - vendored)
 
 
 def _lines(path: str) -> list[str]:
