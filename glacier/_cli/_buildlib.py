@@ -7,11 +7,20 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
-__all__ = ["CLASH_CODE", "analyse_or_exit", "clash_diagnostics", "plan_or_exit", "report"]
+__all__ = [
+    "CLASH_CODE",
+    "analyse_or_exit",
+    "clash_diagnostics",
+    "deployment_diagnostics",
+    "exit_on_errors",
+    "plan_or_exit",
+    "report",
+    "source_files",
+]
 
 CLASH_CODE = "GLC601"
 CLASH_NAME = "build-directory-clash"
@@ -33,16 +42,20 @@ def report(diagnostics: Sequence[Any], analysis: Any = None) -> None:
     click.echo(render_text(ordered, summary).rstrip("\n"), err=True)
 
 
+def exit_on_errors(diagnostics: Sequence[Any], analysis: Any) -> NoReturn:
+    """Print ``diagnostics`` with the summary of ``glacier check``, then exit 1."""
+    report(diagnostics, analysis)
+    click.echo("glacier: errors found; nothing was built", err=True)
+    sys.exit(1)
+
+
 def analyse_or_exit(paths: Sequence[str]) -> Any:
     """The analysis of ``paths``; exits 1 after printing them when there are errors."""
     from analyzer import analyze
 
     analysis = analyze(list(paths))
-    errors = [d for d in analysis.diagnostics if d.severity == "error"]
-    if errors:
-        report(analysis.diagnostics, analysis)
-        click.echo("glacier: errors found; nothing was built", err=True)
-        sys.exit(1)
+    if any(d.severity == "error" for d in analysis.diagnostics):
+        exit_on_errors(analysis.diagnostics, analysis)
     return analysis
 
 

@@ -9,6 +9,7 @@ import click
 from glacier._cli._buildlib import (
     analyse_or_exit,
     deployment_diagnostics,
+    exit_on_errors,
     plan_or_exit,
     report,
     source_files,
@@ -63,9 +64,7 @@ def build(
     deploy = deployment_diagnostics(analysis)
     report([d for d in (*analysis.diagnostics, *deploy) if d.severity != "error"])
     if any(d.severity == "error" for d in deploy):
-        report([d for d in deploy if d.severity == "error"], analysis)
-        click.echo("glacier: errors found; nothing was built", err=True)
-        sys.exit(1)
+        exit_on_errors([d for d in deploy if d.severity == "error"], analysis)
     artifacts = plan_or_exit(analysis, out_dir)
     if not artifacts:
         click.echo("glacier build: no pipelines found", err=True)
