@@ -29,9 +29,10 @@ def graph(paths: tuple[str, ...], fmt: str, name: str | None) -> None:
     pipelines = [p for p in analysis.pipelines if name is None or p.name == name]
     if len(pipelines) != 1:
         names = ", ".join(f"`{p.name}`" for p in analysis.pipelines) or "none"
-        what = f"no pipeline named `{name}`" if name is not None else "several pipelines"
-        if name is None and not pipelines:
-            what = "no pipeline"
+        if name is not None:
+            what = f"no pipeline named `{name}`"
+        else:
+            what = "several pipelines" if pipelines else "no pipeline"
         click.echo(f"glacier graph: {what} found (pipelines: {names}); use --pipeline", err=True)
         sys.exit(2)
     model = pipelines[0]

@@ -103,13 +103,14 @@ def plan(paths: tuple[str, ...], env: str, fmt: str, out_dir: str) -> None:
         if env not in envs:
             continue
         with tempfile.TemporaryDirectory(prefix="glacier-plan-") as tmp:
+            prefix = f"pulumi/{env}/"
+            program_dir = os.path.join(tmp, "pulumi", env)
             for path, data in files.items():
-                if path.startswith(f"pulumi/{env}/"):
-                    target = os.path.join(tmp, model.name.replace("/", "_"), *path.split("/"))
+                if path.startswith(prefix):
+                    target = os.path.join(program_dir, *path[len(prefix) :].split("/"))
                     os.makedirs(os.path.dirname(target), exist_ok=True)
                     with open(target, "wb") as fh:
                         fh.write(data)
-            program_dir = os.path.join(tmp, model.name.replace("/", "_"), "pulumi", env)
             preview = _preview(program_dir, env)
             built = os.path.join(out_dir, dir_name(model.name), "pulumi", env)
             bundle_home = built if os.path.isdir(os.path.join(built, "bundle")) else program_dir
