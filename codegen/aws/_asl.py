@@ -35,7 +35,6 @@ __all__ = [
     "placeholder",
     "state_machine",
     "state_machine_json",
-    "task_state_name",
 ]
 
 FAIL_STATE = "PipelineFailed"
@@ -52,10 +51,6 @@ _BACKOFF = 2.0
 def placeholder(kind: str, name: str) -> str:
     """The placeholder the program replaces: ``${function:extract}``."""
     return f"${{{kind}:{name}}}"
-
-
-def task_state_name(task: str) -> str:
-    return task
 
 
 # Errors of the Lambda service itself (throttling, a failed invocation request), not of the
@@ -104,7 +99,8 @@ def _timeout(task: TaskModel) -> int | None:
 def _task_state(task: TaskModel) -> dict[str, Any]:
     execution = {"Name": "GLACIER_EXECUTION", "Value.$": "$$.Execution.Name"}
     state: dict[str, Any] = {"Type": "Task", "Comment": f"task `{task.name}`"}
-    if task.compute is not None and task.compute.kind == "container":
+    container = task.compute is not None and task.compute.kind == "container"
+    if container:
         state["Resource"] = "arn:aws:states:::ecs:runTask.sync"
         state["Parameters"] = {
             "LaunchType": "FARGATE",
@@ -126,7 +122,7 @@ def _task_state(task: TaskModel) -> dict[str, Any]:
         state["TimeoutSeconds"] = timeout
     # Outputs go to storage; the state passes its input on unchanged.
     state["ResultPath"] = None
-    retry = _retry(task, lambda_invoke=state["Resource"] == "arn:aws:states:::lambda:invoke")
+    retry = _retry(task, lambda_invoke=not container)
     if retry:
         state["Retry"] = retry
     return state
@@ -257,7 +253,7 @@ class _Builder:
 
     def state(self, plan: Plan) -> tuple[str, dict[str, Any]]:
         if plan[0] == "task":
-            return task_state_name(plan[1]), _task_state(self.model.task(plan[1]))
+            return plan[1], _task_state(self.model.task(plan[1]))  # named after its task
         self.parallels += 1
         name = _unique(f"Parallel{self.parallels}", self.taken)
         branches = []
