@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["SlicedModule", "carried_modules", "slice_source"]
+__all__ = ["SlicedModule", "carried_modules", "import_target", "slice_source"]
 
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
 
@@ -109,6 +109,18 @@ def _is_package(path: str) -> bool:
     return os.path.basename(path) == "__init__.py"
 
 
+def import_target(package: str, node: ast.ImportFrom) -> str | None:
+    """The absolute module a ``from ... import`` in a module of ``package`` reads from
+    (``None``: a relative import reaching above the top package)."""
+    if not node.level:
+        return node.module
+    parts = package.split(".") if package else []
+    if node.level - 1 > len(parts):
+        return None
+    parts = parts[: len(parts) - (node.level - 1)]
+    return ".".join([*parts, node.module] if node.module else parts)
+
+
 def _imported(name: str, package: bool, tree: ast.AST) -> set[str]:
     """Every module name an import in ``tree`` may load (absolute; relative ones resolved)."""
     found: set[str] = set()
@@ -117,14 +129,7 @@ def _imported(name: str, package: bool, tree: ast.AST) -> set[str]:
         if isinstance(node, ast.Import):
             found.update(a.name for a in node.names)
         elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                parts = base.split(".") if base else []
-                if node.level - 1 > len(parts):
-                    continue
-                parts = parts[: len(parts) - (node.level - 1)]
-                target = ".".join([*parts, node.module] if node.module else parts)
-            else:
-                target = node.module or ""
+            target = import_target(base, node)
             if not target:
                 continue
             found.add(target)

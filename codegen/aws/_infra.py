@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from codegen._slice import import_target
 from glacier.model import PipelineModel
 
 __all__ = [
@@ -226,14 +227,8 @@ def _import_text(node: ast.Import | ast.ImportFrom, needed: set[str], text: str)
 
 def _import_target(module: str, info: Any, node: ast.ImportFrom) -> str | None:
     """The absolute module an ``from ... import`` statement reads from."""
-    if not node.level:
-        return node.module
     package = module if info.path.endswith("__init__.py") else module.rpartition(".")[0]
-    parts = package.split(".") if package else []
-    if node.level - 1 > len(parts):
-        return None
-    parts = parts[: len(parts) - (node.level - 1)]
-    return ".".join([*parts, node.module] if node.module else parts)
+    return import_target(package, node)
 
 
 def imported_project_modules(module: str, modules: Mapping[str, Any]) -> set[str]:
