@@ -231,25 +231,18 @@ def _warnings(preview: dict[str, Any], program_dir: str) -> list[str]:
                 f"bucket `{bucket['name']}` has no {', '.join(missing)}: add them to its "
                 "Pulumi code, or create it with `Environment.s3()` (secure by default)"
             )
-    requirements = os.path.join(program_dir, "bundle", "requirements.txt")
-    if os.path.isfile(requirements):
-        for name in _requirement_names(requirements):
-            if not _vendored(os.path.join(program_dir, "bundle"), name):
+    bundle = os.path.join(program_dir, "bundle")
+    if os.path.isfile(os.path.join(bundle, "requirements.txt")):
+        from codegen.aws._package import requirements
+
+        for line in requirements(bundle):
+            name = line.split("==")[0].split(">=")[0].strip()
+            if not _vendored(bundle, name):
                 warnings.append(
                     f"the bundle lacks `{name}` (bundle/requirements.txt): build with "
                     "`glacier build --package` to vendor it for AWS Lambda"
                 )
     return warnings
-
-
-def _requirement_names(path: str) -> list[str]:
-    names = []
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            text = line.split("#", 1)[0].strip()
-            if text:
-                names.append(text.split("==")[0].split(">=")[0].strip())
-    return names
 
 
 def _vendored(bundle: str, name: str) -> bool:
