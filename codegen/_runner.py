@@ -21,7 +21,7 @@ from codegen._slice import carried_modules
 from codegen._templates import render
 from glacier.model import PipelineModel, StorageModel
 
-__all__ = ["RUNTIME_MODULES", "emit_runner", "runtime_sources"]
+__all__ = ["RUNTIME_MODULES", "emit_runner", "package_dir", "runtime_sources"]
 
 # name inside the runner -> file of the glacier_local package embedded under that name
 RUNTIME_MODULES = {"_glacier_io": "_io.py", "_glacier_schedule": "_schedule.py"}
@@ -40,12 +40,17 @@ _IO_FIELDS = (
 )
 
 
+def package_dir(package: str) -> str:
+    """The directory of an installed package of the distribution, found without importing it."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(f"{package} is not installed; it is part of the glacier distribution")
+    return next(iter(spec.submodule_search_locations))
+
+
 def runtime_sources() -> dict[str, str]:
     """The embedded runtime: glacier_local's self-contained modules, read from disk."""
-    spec = importlib.util.find_spec("glacier_local")  # finds the package without importing it
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("glacier_local is not installed; it is part of the glacier distribution")
-    folder = next(iter(spec.submodule_search_locations))
+    folder = package_dir("glacier_local")
     sources = {}
     for name, file in RUNTIME_MODULES.items():
         with open(os.path.join(folder, file), encoding="utf-8") as fh:

@@ -16,7 +16,6 @@ Files of each program (paths relative to ``build/<pipeline>/``):
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -24,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from codegen._runner import package_dir
 from codegen._templates import render
 from codegen.aws._asl import state_machine_json
 from codegen.aws._bundle import HANDLER, bundle_files
@@ -135,12 +135,7 @@ def vendored_sources() -> dict[str, str]:
     """``glacier/...`` and ``glacier_aws/...`` sources a program carries, read from disk."""
     files: dict[str, str] = {}
     for package in ("glacier", "glacier_aws"):
-        spec = importlib.util.find_spec(package)
-        if spec is None or not spec.submodule_search_locations:
-            raise RuntimeError(
-                f"{package} is not installed; it is part of the glacier distribution"
-            )
-        folder = next(iter(spec.submodule_search_locations))
+        folder = package_dir(package)
         for here, dirs, names in os.walk(folder):
             dirs[:] = sorted(d for d in dirs if d not in _GLACIER_EXCLUDED_DIRS)
             for name in sorted(names):
