@@ -335,3 +335,15 @@ def test_old_entries_are_pruned(project: Path, monkeypatch: pytest.MonkeyPatch) 
     check([project / "flows" / "tasks.py"])  # a new set of paths: a new entry
     remaining = sorted(p.name for p in checks.iterdir())
     assert len(remaining) == 32 and "old00" not in remaining and "old39" in remaining
+
+
+def test_an_entry_of_the_wrong_shape_is_a_miss(project: Path, tmp_path: Path) -> None:
+    first = check([project])
+    (entry,) = (tmp_path / "cache").rglob("checks/*")
+    for shape in (
+        {"recorded": 1, "root": 2, "files": {"a": 3}},
+        {**_cache.load(str(entry)), "files": [1]},
+    ):
+        entry.write_bytes(_cache.dumps(shape))
+        again = check([project])
+        assert not again.cached and again.diagnostics == first.diagnostics
