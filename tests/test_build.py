@@ -187,38 +187,6 @@ def test_errors_stop_the_build_with_the_diagnostics_of_check(tmp_path: Path) -> 
     assert not (root / "build").exists()
 
 
-SPLIT = """\
-from glacier import Dataset, Pipeline
-from glacier_aws import Environment
-
-pipeline = Pipeline(name="split")
-prod = Environment(account="123456789012", region="us-east-1", name="prod")
-dev = Environment(account="210987654321", region="eu-west-1", name="dev")
-a = Dataset(name="a", storage=prod.s3(bucket="prod-a"))
-b = Dataset(name="b", storage=dev.s3(bucket="dev-b"))
-
-
-@pipeline.task()
-def make() -> a:
-    return 1
-
-
-@pipeline.task()
-def copy(x: a) -> b:
-    return x
-"""
-
-
-def test_deployment_errors_stop_the_build(tmp_path: Path) -> None:
-    root = write_project(tmp_path, {"split.py": SPLIT})
-    assert _invoke(root, "check", "split.py").exit_code == 0
-    result = _invoke(root, "build", "split.py")
-    assert result.exit_code == 1
-    assert "split.py:4:12: GLC301 " in result.output
-    assert "glacier: errors found; nothing was built" in result.output
-    assert not (root / "build").exists()
-
-
 SIDE_EFFECT = """\
 from pathlib import Path
 

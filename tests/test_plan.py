@@ -248,6 +248,11 @@ def test_storage_in_two_environments_is_an_error(tmp_path: Path) -> None:
     assert not [p for p in files if p.endswith("statemachine.asl.json")]
     code, _out, err = _plan(str(module), "--env", "prod")
     assert code == 1 and "GLC301" in err
+    built = CliRunner().invoke(main, ["build", str(module), "--out", str(tmp_path / "build")])
+    assert built.exit_code == 1
+    assert "pipe.py:5:12: GLC301 " in built.stderr
+    assert "glacier: errors found; nothing was built" in built.stderr
+    assert not (tmp_path / "build").exists()
 
 
 def test_several_environments_without_storage_is_ambiguous(tmp_path: Path) -> None:
