@@ -16,7 +16,7 @@ from typing import Any
 from codegen._graph import emit_mermaid
 from codegen._manifest import emit_manifest
 from codegen._names import dir_name
-from codegen._runner import emit_runner
+from codegen._runner import emit_runner, runtime_sources
 from glacier.model import PipelineModel
 
 __all__ = [
@@ -134,9 +134,7 @@ def plan_build(
             clashes.append(DirectoryClash(name, taken[key], model))
             continue
         taken[key] = model
-        if runtime is None:
-            from codegen._runner import runtime_sources
-
+        if runtime is None:  # read once, and only when there is a pipeline to build
             runtime = runtime_sources()
         ctx = BuildContext(model, modules, out_dir, name, version, runtime)
         files: dict[str, bytes] = {}
