@@ -140,12 +140,10 @@ def test_check_does_not_import_libcst_or_pulumi_or_user_code() -> None:
 def test_an_analyzer_bug_is_an_internal_error_not_a_finding(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import analyzer
-
-    def broken(paths: object) -> object:
+    def broken(*args: object, **kwargs: object) -> object:
         raise RuntimeError("bug")
 
-    monkeypatch.setattr(analyzer, "analyze", broken)
-    result = CliRunner().invoke(main, ["check", MANY])
+    monkeypatch.setattr("analyzer._analyze.run", broken)
+    result = CliRunner().invoke(main, ["check", "--no-cache", MANY])
     assert result.exit_code == 2
     assert "internal error: RuntimeError: bug" in result.output
