@@ -19,6 +19,7 @@ import pytest
 
 from codegen.aws._asl import LAMBDA_TRANSIENT, levels, state_machine, state_machine_json
 from glacier.model import ComputeModel, InputModel, PipelineModel, Span, TaskModel
+from glacier_aws.deploy import CONTAINER_NAME
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ["layer1_local.py", "layer2_environments.py", "layer3_raw_pulumi.py", "orders"]
@@ -255,8 +256,11 @@ def test_retries_timeouts_and_failures() -> None:
     container = branch_states["PipelineFailed"]
     assert container["Resource"] == "arn:aws:states:::ecs:runTask.sync"
     assert container["Parameters"]["TaskDefinition"] == "${task_definition:PipelineFailed}"
-    env = container["Parameters"]["Overrides"]["ContainerOverrides"][0]["Environment"]
-    assert env == [{"Name": "GLACIER_EXECUTION", "Value.$": "$$.Execution.Name"}]
+    (override,) = container["Parameters"]["Overrides"]["ContainerOverrides"]
+    assert override["Name"] == CONTAINER_NAME  # the container FargateTask defines
+    assert override["Environment"] == [
+        {"Name": "GLACIER_EXECUTION", "Value.$": "$$.Execution.Name"}
+    ]
     lam = branch_states["Parallel1"]
     assert lam["Resource"] == "arn:aws:states:::lambda:invoke"
     assert lam["Parameters"]["Payload"] == {"execution.$": "$$.Execution.Name"}
