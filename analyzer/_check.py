@@ -203,7 +203,7 @@ class _Recording(Files):
         except OSError as exc:
             self.states[path] = (-1, -1, b"")
             return None, exc.strerror or str(exc)
-        self.states[path] = (stat.st_mtime_ns, stat.st_size, _hash(data))
+        self.states[path] = (stat.st_mtime_ns, stat.st_size, _cache.content_hash(data))
         return data, None
 
     def isfile(self, path: str) -> bool:
@@ -231,10 +231,6 @@ class _Recording(Files):
                 if not exists or parent == directory:
                     break
                 directory = parent
-
-
-def _hash(data: bytes) -> bytes:
-    return _cache.blake2b(data, digest_size=16).digest()
 
 
 def _compare(entry: dict[str, object]) -> tuple[dict[str, object] | None, list[str]]:
@@ -273,7 +269,7 @@ def _compare(entry: dict[str, object]) -> tuple[dict[str, object] | None, list[s
                 data = handle.read()
         except OSError:
             return None, []
-        if _hash(data) != digest:
+        if _cache.content_hash(data) != digest:
             changed.append(path)
             continue
         if refreshed is None:

@@ -465,7 +465,7 @@ class Resolver:
             return None
         ok, value = self.literal(module, arg, at)
         if ok and (isinstance(value, str) or (value is None and not required)):
-            return value  # type: ignore[no-any-return]
+            return value
         self.at(
             module,
             arg.pos,
