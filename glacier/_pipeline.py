@@ -272,6 +272,13 @@ def _outputs(
         return (value,), False
     if isinstance(value, types.GenericAlias) and value.__origin__ is tuple:
         items = value.__args__
+        if len(items) == 1 and is_dataset(items[0]):
+            # The model, the standalone runner and the deployed handlers unpack a tuple only
+            # for two or more outputs: `tuple[a]` would store the 1-tuple there, not here.
+            raise NotADatasetError(
+                f"{where}: the return annotation `tuple[{items[0].name}]` names one dataset; "
+                f"write `-> {items[0].name}` and return its value"
+            )
         if items and all(is_dataset(item) for item in items):
             seen: set[str] = set()
             for item in items:

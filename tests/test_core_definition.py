@@ -141,6 +141,14 @@ def test_future_annotations_resolve_in_function_globals(tmp_path: Path) -> None:
             "parameter `data` names `undefined_name`, which is not defined",
         ),
         (
+            "def t() -> tuple[raw]: ...",
+            NotADatasetError,
+            (
+                "task `t` (function `t`): the return annotation `tuple[raw]` names one "
+                "dataset; write `-> raw` and return its value"
+            ),
+        ),
+        (
             "def t(data: raw) -> raw: ...",
             CycleError,
             "the tasks form a cycle: `t` -> `raw` -> `t`",
