@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+from _postgres import postgres_url  # noqa: F401  (session fixture)
 
 from glacier import Database, Dataset, ObjectStorage, Pipeline
 from glacier.errors import SourceMissingError, UsageError
@@ -490,6 +491,47 @@ def test_database_source_and_output_in_sqlite(tmp_path: Path) -> None:
             ("FR", 1),
             ("NL", 2),
         ]
+
+
+@pytest.mark.slow
+def test_database_url_source_and_output_in_postgres(tmp_path: Path, postgres_url: str) -> None:  # noqa: F811
+    """`Database(url=...)`: the source is read from and the output written to that server."""
+    import psycopg
+
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS exec_customers, exec_counts")
+        conn.execute("CREATE TABLE exec_customers (id INT, country TEXT)")
+        conn.execute("INSERT INTO exec_customers VALUES (1, 'NL'), (2, 'FR'), (3, 'NL')")
+
+    p = Pipeline("pg")
+    customers = Dataset("customers", storage=Database(table="exec_customers", url=postgres_url))
+    counts = Dataset("counts", storage=Database(table="exec_counts", url=postgres_url))
+
+    @p.task()
+    def count(rows: customers) -> counts:
+        totals: dict[str, int] = {}
+        for row in rows:
+            totals[row["country"]] = totals.get(row["country"], 0) + 1
+        return [{"country": k, "n": v} for k, v in sorted(totals.items())]
+
+    data = tmp_path / "data"
+    result = LocalExecutor(data).execute(p)
+    assert result.ok, result.summary()
+    assert result.outputs["counts"] == [{"country": "FR", "n": 1}, {"country": "NL", "n": 2}]
+    with psycopg.connect(postgres_url) as conn:
+        rows = conn.execute("SELECT country, n FROM exec_counts ORDER BY country").fetchall()
+    assert rows == [("FR", 1), ("NL", 2)]
+    assert not data.exists()  # nothing went to the local SQLite file
+
+    missing = Pipeline("pg-missing")
+    absent = Dataset("absent", storage=Database(table="exec_absent", url=postgres_url))
+
+    @missing.task()
+    def read_absent(rows: absent) -> None:
+        raise AssertionError("must not run")
+
+    with pytest.raises(SourceMissingError, match="table `exec_absent`"):
+        LocalExecutor(data).execute(missing)
 
 
 # -- verbose ----------------------------------------------------------------------------------
