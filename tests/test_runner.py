@@ -414,3 +414,113 @@ def test_odd_names_and_unpicklable_values_run(tmp_path: Path) -> None:
     blocked = run_isolated(tmp_path, runner, "--from", "class", cwd=tmp_path)
     assert blocked.returncode == 1
     assert "dataset 'a/b' is ephemeral (output of task 'make a lock')" in blocked.stderr
+
+
+# -- retries and parallel workers reach the runner's scheduler ---------------------------------
+
+BUSY = """\
+import os
+import threading
+
+from glacier import Dataset, ObjectStorage, Pipeline
+
+pipeline = Pipeline(name="busy")
+out = ObjectStorage(bucket="out")
+left = Dataset(name="left", storage=out)
+right = Dataset(name="right", storage=out)
+settled = Dataset(name="settled", storage=out)
+
+# both branches must be running at once to get past it
+MEET = threading.Barrier(2, timeout=5)
+
+
+@pipeline.task()
+def meet_left() -> left:
+    MEET.wait()
+    return "left"
+
+
+@pipeline.task()
+def meet_right() -> right:
+    MEET.wait()
+    return "right"
+
+
+@pipeline.task(retries=1)
+def settle() -> settled:
+    if not os.path.exists("tried"):
+        open("tried", "w").close()
+        raise RuntimeError("first attempt fails")
+    return "second attempt"
+"""
+
+
+def _statuses(stdout: str) -> dict[str, tuple[str, int]]:
+    """``task: (status, attempts)`` from the runner's summary table."""
+    lines = stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.split()[:2] == ["task", "status"])
+    found = {}
+    for line in lines[start + 1 :]:
+        parts = line.split()
+        if len(parts) != 4:
+            break
+        found[parts[0]] = (parts[1], int(parts[2]))
+    return found
+
+
+def test_runner_retries_failed_attempts_and_runs_branches_in_parallel(tmp_path: Path) -> None:
+    root = write_project(tmp_path, {"busy.py": BUSY})
+    _, runners = _build(root, "busy.py")
+    parallel, sequential = tmp_path / "parallel", tmp_path / "sequential"
+    parallel.mkdir()
+    sequential.mkdir()
+
+    run = run_isolated(tmp_path, runners["busy"], "--workers", "3", cwd=parallel)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert _statuses(run.stdout) == {
+        "meet_left": ("succeeded", 1),
+        "meet_right": ("succeeded", 1),
+        "settle": ("succeeded", 2),
+    }
+    stored = parallel / ".glacier" / "data" / "out"
+    assert json.loads((stored / "settled.json").read_text()) == "second attempt"
+
+    # one worker: the branches cannot meet, so `--workers` really bounds the parallelism
+    (sequential / "tried").write_text("")
+    alone = run_isolated(tmp_path, runners["busy"], "--workers", "1", cwd=sequential)
+    assert alone.returncode == 1
+    statuses = _statuses(alone.stdout)
+    assert statuses["meet_left"][0] == statuses["meet_right"][0] == "failed"
+    assert statuses["settle"] == ("succeeded", 1)
+    assert "BrokenBarrierError" in alone.stdout
+
+
+def test_glacier_run_chooses_a_pipeline_and_passes_runner_options(tmp_path: Path) -> None:
+    root = copy_examples(tmp_path)
+
+    def glacier_run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "glacier", "run", *args],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    several = glacier_run("examples", "--list")
+    assert several.returncode == 2
+    assert "choose one pipeline with --pipeline (pipelines: `archive`, `etl`" in several.stderr
+    listed = glacier_run("examples", "--pipeline", "orders", "--list")
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.startswith("pipeline 'orders': 5 tasks in topological order")
+    data = root / ".glacier" / "data"
+    shutil.copytree(EXAMPLE_DATA, data)
+    only = glacier_run("examples/orders", "--only", "validate", "--only", "revenue_by_day")
+    assert only.returncode == 0, only.stdout + only.stderr
+    assert set(_statuses(only.stdout)) == {"validate", "revenue_by_day"}
+    resumed = glacier_run("examples/orders", "--from", "revenue_by_day", "--dry-run")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "2 of 5 tasks would run" in resumed.stdout
+    both = glacier_run("examples/orders", "--only", "validate", "--from", "validate")
+    assert both.returncode == 2
+    assert "--only and --from cannot be combined" in both.stderr
