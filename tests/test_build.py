@@ -11,6 +11,7 @@ import pytest
 from _codegen_support import copy_examples, tiny_wheel, write_project
 from click.testing import CliRunner
 
+import glacier
 from glacier.cli import main
 
 ARTIFACTS = ["graph.mmd", "manifest.json", "run_local.py"]
@@ -81,6 +82,17 @@ def test_manifest_describes_the_pipeline(project: Path) -> None:
         "edges"
     ]
     assert not re.search(r"\d{4}-\d\d-\d\dT\d\d:", json.dumps(manifest))  # no timestamps
+    assert manifest["glacier"] == glacier.__version__
+    # spans point at the user's source: a task's `def`, a dataset's `Dataset(...)` call
+    cleaning = (project / "examples" / "orders" / "cleaning.py").read_text().splitlines()
+    line = next(i for i, text in enumerate(cleaning, 1) if text.startswith("def validate("))
+    span = {"file": "examples/orders/cleaning.py", "line": line, "column": 1}
+    assert tasks["validate"]["span"] == span
+    declared = (project / "examples" / "orders" / "datasets.py").read_text().splitlines()
+    line = next(i for i, text in enumerate(declared, 1) if text.startswith("raw_orders = "))
+    column = declared[line - 1].index("Dataset") + 1
+    span = {"file": "examples/orders/datasets.py", "line": line, "column": column}
+    assert datasets["raw_orders"]["span"] == span
     sales = json.loads((project / "build" / "sales" / "manifest.json").read_text())
     assert [e["name"] for e in sales["environments"]] == ["dev", "prod"]
 
