@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -236,7 +237,8 @@ def _warnings(preview: dict[str, Any], program_dir: str) -> list[str]:
         from codegen.aws._package import requirements
 
         for line in requirements(bundle):
-            name = line.split("==")[0].split(">=")[0].strip()
+            # `psycopg[binary]==3.3` names the distribution `psycopg`
+            name = re.split(r"[\[<>=!~;\s]", line, maxsplit=1)[0]
             if not _vendored(bundle, name):
                 warnings.append(
                     f"the bundle lacks `{name}` (bundle/requirements.txt): build with "
