@@ -193,6 +193,26 @@ def test_one_program_per_environment(programs: dict[tuple[str, str], Program]) -
     assert deploying == EXPECTED_PROGRAMS - {("layer2_environments.py", "dev")}
 
 
+def test_every_example_is_covered() -> None:
+    """The AWS tests name the examples: a new example must join every list ("every example")."""
+    import ast
+
+    examples = ROOT / "examples"
+    found = sorted(
+        p.name for p in examples.iterdir() if p.suffix == ".py" or (p / "__init__.py").is_file()
+    )
+    tests = Path(__file__).parent
+    for name in ("asl", "aws_program", "aws_program_mypy", "aws_program_snapshots", "handler"):
+        tree = ast.parse((tests / f"test_{name}.py").read_text(encoding="utf-8"))
+        (listed,) = [
+            ast.literal_eval(node.value)
+            for node in tree.body
+            if isinstance(node, ast.Assign)
+            and [getattr(t, "id", None) for t in node.targets] == ["EXAMPLES"]
+        ]
+        assert sorted(listed) == found, name
+
+
 def test_programs_run_the_vendored_glacier_aws(programs: dict[tuple[str, str], Program]) -> None:
     for program in _each(programs):
         for module in program.vendored:
