@@ -623,3 +623,18 @@ def test_service_roles_guard_against_the_confused_deputy(deployed: Run) -> None:
         "StringEquals": {"aws:SourceAccount": ACCOUNT},
         "ArnLike": {"aws:SourceArn": rule_arn},
     }
+
+
+def test_every_test_the_docs_name_as_proof_exists() -> None:
+    """docs/deploy-aws.md proves each control with a named test: the names must stay real."""
+    import re
+
+    root = Path(__file__).resolve().parent.parent
+    docs = (root / "docs" / "deploy-aws.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"`(test_\w+)`", docs))
+    assert len(named) >= 15
+    defined = set()
+    for module in ("test_aws_environment.py", "test_aws_deploy.py"):
+        source = (root / "tests" / module).read_text(encoding="utf-8")
+        defined |= set(re.findall(r"^def (test_\w+)\(", source, re.MULTILINE))
+    assert named <= defined, sorted(named - defined)
