@@ -156,7 +156,9 @@ class Function:
     params: tuple[Param, ...]
     returns: Expr | None
     returns_text: str | None
-    body_names: tuple[tuple[str, Pos], ...]  # free names the body loads, first use of each
+    # free names the function loads, first use of each: its body's, and those evaluated when
+    # the `def` runs (decorators, defaults, annotations unless postponed)
+    body_names: tuple[tuple[str, Pos], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,6 +235,12 @@ def summarize(text: str, module: str, is_package: bool) -> ModuleSummary:
         detail = "too deeply nested to parse" if isinstance(exc, RecursionError) else str(exc)
         return ModuleSummary(module, is_package, (), (detail, 1, 1), suppressions, len(lines))
     reader = _Reader(module, is_package, lines)
+    reader.postponed_annotations = any(
+        isinstance(node, ast.ImportFrom)
+        and node.module == "__future__"
+        and any(alias.name == "annotations" for alias in node.names)
+        for node in tree.body
+    )
     statements: list[Stmt] = []
     previous_end = 0
     for index, node in enumerate(tree.body):
@@ -294,6 +302,7 @@ class _Reader:
         self.is_package = is_package
         self.lines = lines
         self._in_string = False
+        self.postponed_annotations = False  # `from __future__ import annotations`
 
     # statements
 
@@ -318,6 +327,7 @@ class _Reader:
             )
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             body_names, nested = self._scan_function(node)
+            body_names = self._with_definition_names(node, body_names)
             function = self._function(node, body_names)
             uses = set(_names_in(node.decorator_list))
             uses.update(_names_in(_signature_nodes(node.args, node.returns)))
@@ -515,46 +525,145 @@ class _Reader:
                 found.append((self.expr(decorator), node.name))
         return found
 
+    def _with_definition_names(
+        self,
+        node: ast.FunctionDef | ast.AsyncFunctionDef,
+        body_names: tuple[tuple[str, Pos], ...],
+    ) -> tuple[tuple[str, Pos], ...]:
+        """Add the names a `def` statement itself loads at module level: a default or a
+        decorator that names infrastructure breaks the module wherever tasks run."""
+        args = node.args
+        roots: list[Any] = [*node.decorator_list, *args.defaults]
+        roots += [d for d in args.kw_defaults if d is not None]
+        if not self.postponed_annotations:
+            if node.returns is not None:
+                roots.append(node.returns)
+            for arg in (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg):
+                if arg is not None and arg.annotation is not None:
+                    roots.append(arg.annotation)
+        found = dict(body_names)
+        stack: list[ast.AST] = roots
+        while stack:
+            child = stack.pop()
+            if isinstance(child, ast.Name):
+                if isinstance(child.ctx, ast.Load):
+                    _first(found, child.id, _pos(child))
+                continue
+            _push_children(child, stack)
+        return tuple(sorted(found.items(), key=lambda item: item[1]))
+
     def _scan_function(
         self, function: ast.FunctionDef | ast.AsyncFunctionDef
     ) -> tuple[tuple[tuple[str, Pos], ...], tuple[tuple[Expr, str], ...]]:
-        """One walk over a body: the free names it loads, and decorators of nested defs."""
-        local: set[str] = set()
+        """One walk over a body: the free names it loads, and decorators of nested defs.
+
+        Scopes are Python's: a name bound in a nested def, lambda, class or comprehension
+        (its target, its parameters) is local there only, so `[b for b in rows]` does not hide
+        a module-level `b` the body also uses; a nested def's defaults and decorators run in
+        the enclosing scope. First use of each free name, in source order.
+        """
+        nested: list[tuple[Expr, str]] = []
+        root = scope = _FnScope(None, "function")
         args = function.args
         for arg in (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg):
             if arg is not None:
-                local.add(arg.arg)
-        declared_global: set[str] = set()
-        loads: dict[str, Pos] = {}
-        nested: list[tuple[Expr, str]] = []
-        stack: list[ast.AST] = list(reversed(function.body))
+                root.bound.add(arg.arg)
+        scopes = [root]
+        # nodes, and scopes to switch to: entering a nested scope pushes the current one (to
+        # come back to), the nested body, then the nested scope (popped first)
+        stack: list[Any] = list(reversed(function.body))
         while stack:
             node = stack.pop()
-            if isinstance(node, ast.Name):
-                if isinstance(node.ctx, ast.Load):
-                    if node.id not in loads:
-                        loads[node.id] = _pos(node)
+            cls = type(node)
+            if cls is ast.Name:
+                if type(node.ctx) is ast.Load:
+                    scope.load(node.id, _pos(node))
                 else:
-                    local.add(node.id)
+                    scope.bound.add(node.id)
                 continue
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                local.add(node.name)
-                nested.extend(self._task_decorators(node))
-            elif isinstance(node, ast.ClassDef):
-                local.add(node.name)
-            elif isinstance(node, (ast.Import, ast.ImportFrom)):
-                for alias in node.names:
-                    local.add((alias.asname or alias.name).split(".", 1)[0])
-            elif isinstance(node, ast.ExceptHandler) and node.name:
-                local.add(node.name)
-            elif isinstance(node, ast.Global):
-                declared_global.update(node.names)
-            elif isinstance(node, ast.arg):
-                local.add(node.arg)
-            _push_children(node, stack)
-        local -= declared_global
-        free = tuple((name, pos) for name, pos in loads.items() if name not in local)
-        return free, tuple(nested)
+            if cls is _FnScope:
+                scope = node
+                continue
+            if cls not in _SCOPE_NODES:
+                if cls is ast.ExceptHandler or cls is ast.MatchAs or cls is ast.MatchStar:
+                    if node.name:
+                        scope.bound.add(node.name)
+                elif cls is ast.Import or cls is ast.ImportFrom:
+                    for alias in node.names:
+                        scope.bound.add((alias.asname or alias.name).split(".", 1)[0])
+                elif cls is ast.Global:
+                    scope.globals.update(node.names)
+                elif cls is ast.Nonlocal:
+                    scope.nonlocals.update(node.names)
+                elif cls is ast.MatchMapping and node.rest:
+                    scope.bound.add(node.rest)
+                elif cls is ast.NamedExpr and type(node.target) is ast.Name:
+                    owner = scope  # `:=` in a comprehension binds in the enclosing function
+                    while owner.kind == "comprehension" and owner.parent is not None:
+                        owner = owner.parent
+                    owner.bound.add(node.target.id)
+                    stack.append(node.value)
+                    continue
+                _push_children(node, stack)
+                continue
+            if cls is ast.ClassDef:
+                inner = _FnScope(scope, "class")
+                body: list[ast.AST] = list(node.body)
+                outer: list[Any] = [*node.decorator_list, *node.bases, *node.keywords]
+                scope.bound.add(node.name)
+            elif cls is ast.FunctionDef or cls is ast.AsyncFunctionDef or cls is ast.Lambda:
+                inner = _FnScope(scope, "function")
+                inner_args = node.args
+                for arg in (
+                    *inner_args.posonlyargs,
+                    *inner_args.args,
+                    *inner_args.kwonlyargs,
+                    inner_args.vararg,
+                    inner_args.kwarg,
+                ):
+                    if arg is not None:
+                        inner.bound.add(arg.arg)
+                outer = _signature_nodes(inner_args, None)
+                if cls is ast.Lambda:
+                    body = [node.body]
+                else:
+                    scope.bound.add(node.name)
+                    nested.extend(self._task_decorators(node))
+                    outer += node.decorator_list
+                    if node.returns is not None:
+                        outer.append(node.returns)
+                    body = list(node.body)
+            else:  # a comprehension: its first iterable is evaluated outside it
+                inner = _FnScope(scope, "comprehension")
+                body = []
+                outer = []
+                for i, generator in enumerate(node.generators):
+                    (body if i else outer).append(generator.iter)
+                    body += [generator.target, *generator.ifs]
+                body += [node.key, node.value] if cls is ast.DictComp else [node.elt]
+            scopes.append(inner)
+            stack.append(scope)
+            stack.extend(reversed(body))
+            stack.append(inner)
+            stack.extend(reversed(outer))
+        # children were created after their parents: resolve innermost scopes first
+        module_level: dict[str, Pos] = {}
+        for scope in reversed(scopes):
+            local = scope.bound - scope.globals - scope.nonlocals
+            for name, pos in scope.loads.items():
+                if name in scope.globals:
+                    _first(module_level, name, pos)
+                elif name not in local:
+                    if scope.parent is None:
+                        _first(module_level, name, pos)
+                    else:
+                        target = scope.parent
+                        # a class body's names are not visible in the scopes nested in it
+                        while target.kind == "class" and target.parent is not None:
+                            target = target.parent
+                        target.load(name, pos)
+        free = sorted(module_level.items(), key=lambda item: item[1])
+        return tuple(free), tuple(nested)
 
     def _scan_block(self, root: ast.stmt) -> _Scan:
         """One walk over a class or compound statement (see ``_Scan``)."""
@@ -775,6 +884,43 @@ def _bound_names(targets: list[ast.expr]) -> tuple[str, ...]:
             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
                 names.append(node.id)
     return tuple(dict.fromkeys(names))
+
+
+_SCOPE_NODES = frozenset(
+    {
+        ast.FunctionDef,
+        ast.AsyncFunctionDef,
+        ast.Lambda,
+        ast.ClassDef,
+        ast.ListComp,
+        ast.SetComp,
+        ast.GeneratorExp,
+        ast.DictComp,
+    }
+)
+
+
+class _FnScope:
+    """A scope inside a function body: the names it binds and the names it loads."""
+
+    __slots__ = ("bound", "globals", "kind", "loads", "nonlocals", "parent")
+
+    def __init__(self, parent: _FnScope | None, kind: str) -> None:
+        self.parent = parent
+        self.kind = kind
+        self.bound: set[str] = set()
+        self.globals: set[str] = set()
+        self.nonlocals: set[str] = set()
+        self.loads: dict[str, Pos] = {}
+
+    def load(self, name: str, pos: Pos) -> None:
+        _first(self.loads, name, pos)
+
+
+def _first(found: dict[str, Pos], name: str, pos: Pos) -> None:
+    """Keep the earliest position of ``name``."""
+    if name not in found or pos < found[name]:
+        found[name] = pos
 
 
 @dataclass(slots=True)

@@ -254,6 +254,67 @@ def test_infrastructure_in_task_bodies() -> None:
     assert "`LOG_ARN`" in found[1][2]
 
 
+INFRA_HEADER = (
+    "import pulumi_aws as aws\n"
+    "from glacier import Dataset, ObjectStorage, Pipeline\n"
+    "bucket = aws.s3.Bucket('b')\n"
+    "p = Pipeline(name='p')\n"
+    "raw = Dataset(name='raw', storage=ObjectStorage(bucket='landing'))\n"
+)
+
+
+def test_infrastructure_hidden_by_a_nested_scope_is_still_found(tmp_path: Path) -> None:
+    """A name bound in a comprehension, a nested def or a lambda is local there only."""
+    (tmp_path / "pyproject.toml").write_text("")
+    tasks = (
+        "@p.task()\n"
+        "def hidden(data: raw) -> None:\n"  # line 7
+        "    print([bucket for bucket in data], lambda bucket: bucket)\n"
+        "    def helper(bucket):\n"
+        "        return bucket\n"
+        "    print(bucket.arn)\n"  # line 11: the module's resource
+        "@p.task()\n"
+        "def local(data: raw) -> None:\n"
+        "    print([bucket for bucket in data], lambda bucket: bucket)\n"
+        "    class Holder:\n"
+        "        bucket = 1\n"
+        "    try:\n"
+        "        pass\n"
+        "    except ValueError as bucket:\n"
+        "        print(bucket)\n"
+        "    def inner():\n"
+        "        nonlocal_use = [aws for aws in data]\n"
+        "        return nonlocal_use\n"
+        "    print(inner(), Holder)\n"
+    )
+    (tmp_path / "m.py").write_text(INFRA_HEADER + tasks)
+    found = [(d.code, d.line, d.column) for d in analyze([tmp_path]).diagnostics]
+    assert found == [("GLC401", 11, 11)]
+
+
+def test_infrastructure_in_a_task_definition_is_found(tmp_path: Path) -> None:
+    """Defaults, decorators and (unless postponed) annotations run when the `def` runs."""
+    (tmp_path / "pyproject.toml").write_text("")
+    tasks = (
+        "@p.task()\n"
+        "def default(data: raw, target=bucket) -> None: ...\n"  # line 7
+        "@p.task()\n"
+        "def annotated(data: raw, client: aws.s3.Bucket = None) -> None: ...\n"  # line 9
+        "@p.task()\n"
+        "def nested(data: raw) -> None:\n"
+        "    def helper(b=bucket):\n"  # line 12: the default runs in the task
+        "        return b\n"
+        "    print(helper())\n"
+    )
+    (tmp_path / "m.py").write_text(INFRA_HEADER + tasks)
+    found = [(d.code, d.line, d.column) for d in analyze([tmp_path]).diagnostics]
+    assert found == [("GLC401", 7, 31), ("GLC401", 9, 34), ("GLC401", 12, 18)]
+    postponed = "from __future__ import annotations\n" + (tmp_path / "m.py").read_text()
+    (tmp_path / "m.py").write_text(postponed)
+    found = [(d.code, d.line) for d in analyze([tmp_path]).diagnostics]
+    assert found == [("GLC401", 8), ("GLC401", 13)]  # the annotation is never evaluated
+
+
 # -- statement kinds (what code generation keeps, moves or drops) -------------------------------
 
 
