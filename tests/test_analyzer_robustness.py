@@ -66,6 +66,40 @@ def test_deeply_nested_expressions(project: Path) -> None:
     assert {d.code for d in analysis.diagnostics} <= {"GLC001", "GLC005", "GLC502"}
 
 
+DEEP = {  # 500 levels that Python parses (unlike 500 nested parentheses: GLC001 above)
+    "unary": "-" * 500 + "1",
+    "not": "not " * 500 + "x",
+    "attributes": "x" + ".a" * 500,
+    "calls": "f" + "()" * 500,
+    "subscripts": "x" + "[0]" * 500,
+    "lambdas": "lambda: " * 500 + "1",
+    "conditionals": "x if y else " * 500 + "z",
+    "powers": " ** ".join(["x"] * 500),
+    "parentheses": "(" * 150 + "x" + ")" * 150,
+}
+
+
+@pytest.mark.parametrize("shape", sorted(DEEP))
+def test_five_hundred_deep_expressions_are_analysed(project: Path, shape: str) -> None:
+    """Every place the analyzer evaluates or walks gets the deep expression, and says so."""
+    deep = DEEP[shape]
+    (project / "deep.py").write_text(
+        HEADER + "raw = Dataset(name='raw', storage=ObjectStorage(bucket='b'))\n"
+        f"top = {deep}\n"  # line 4
+        f"named = Dataset(name={deep})\n"  # line 5: GLC004
+        f"stored = Dataset(name='stored', storage=ObjectStorage(bucket={deep}))\n"  # GLC005
+        f"@pipeline.task(retries={deep})\n"  # line 7: GLC208
+        "def body(data: raw) -> None:\n"
+        f"    return {deep}\n"
+        "@pipeline.task()\n"
+        f"def annotated(data: raw, other: {deep}) -> None: ...\n"  # line 11: GLC203 or GLC005
+    )
+    found = {(d.code, d.line) for d in analyze([project]).diagnostics}
+    assert {code for code, _ in found} <= {"GLC004", "GLC005", "GLC203", "GLC208"}
+    assert {("GLC004", 5), ("GLC005", 6), ("GLC208", 7)} <= found
+    assert {line for _, line in found} == {5, 6, 7, 11}
+
+
 def test_a_twenty_thousand_line_module(project: Path) -> None:
     lines = [HEADER, "raw = Dataset(name='raw', storage=ObjectStorage(bucket='b'))\n"]
     lines += [f"CONSTANT_{i} = {i}\n" for i in range(20_000)]
