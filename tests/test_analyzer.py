@@ -423,6 +423,20 @@ def test_tool_glacier_pipelines_and_exclude(tmp_path: Path) -> None:
     assert codes(analysis) == ["GLC502"]
 
 
+def test_the_root_is_the_nearest_directory_with_pyproject_or_git(tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    (flows / "flow.py").write_text("from glacier import Pipeline\np = Pipeline(name='p')\n")
+    analysis = analyze([flows / "flow.py"])
+    assert analysis.root == str(tmp_path)
+    assert [(d.code, d.path) for d in analysis.diagnostics] == [("GLC502", "flows/flow.py")]
+    (flows / "pyproject.toml").write_text("")  # a nearer project inside the repository
+    analysis = analyze([flows / "flow.py"])
+    assert analysis.root == str(flows)
+    assert [d.path for d in analysis.diagnostics] == ["flow.py"]
+
+
 def test_files_that_do_not_mention_glacier_are_not_read(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text("")
     (tmp_path / "other.py").write_text("def broken(:\n")

@@ -111,6 +111,21 @@ def test_static_and_runtime_agree_on_every_documented_fix(tmp_path: Path) -> Non
     assert static == _runtime_under_mocks(paths, cwd=tmp_path)
 
 
+def test_the_module_that_writes_a_file_agrees_and_only_the_runtime_path_runs_it(
+    tmp_path: Path,
+) -> None:
+    """The last valid corpus module, in a copy: importing it writes a file beside it."""
+    (tmp_path / "pyproject.toml").write_text("")
+    module = tmp_path / "writes_file.py"
+    module.write_text((VALID / "writes_file.py").read_text())
+    static = _static([module])
+    assert _names(static) == ["side_effects"]
+    assert not (tmp_path / "EXECUTED.txt").exists()
+    runtime = _run([sys.executable, "-m", "glacier", "inspect", "--runtime", str(module)], tmp_path)
+    assert (tmp_path / "EXECUTED.txt").exists()
+    assert static == runtime
+
+
 def test_inspect_prints_the_model_as_json(snapshot: object) -> None:
     output = _static([VALID / "shop"])
     assert json.loads(output)["pipelines"][0]["name"] == "shop"
