@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -130,6 +131,18 @@ def test_inspect_prints_the_model_as_json(snapshot: object) -> None:
     output = _static([VALID / "shop"])
     assert json.loads(output)["pipelines"][0]["name"] == "shop"
     assert output == snapshot
+
+
+def test_static_errors_go_to_stderr_and_fail(tmp_path: Path) -> None:
+    """A module that cannot be read is not silently missing from the output."""
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "broken.py").write_text("from glacier import Pipeline\np = Pipeline(name='p'\n")
+    shutil.copy(VALID / "strings.py", tmp_path / "strings.py")
+    result = CliRunner().invoke(main, ["inspect", str(tmp_path)])
+    assert result.exit_code == 1
+    assert _names(result.stdout) == ["strings"]  # what could be read
+    assert result.stderr.startswith("broken.py:2:13: GLC001 `broken.py` cannot be parsed")
+    assert "hint: " in result.stderr
 
 
 def test_runtime_is_documented_as_executing_the_modules() -> None:

@@ -34,14 +34,22 @@ def inspect_(paths: tuple[str, ...], runtime: bool) -> None:
 
     \b
     PATHS are files or directories (default: the project's [tool.glacier] pipelines, or the
-    project root). Without --runtime nothing is imported or executed: the modules are read.
+    project root). Without --runtime nothing is imported or executed: the modules are read;
+    errors `glacier check` would report (a module that cannot be parsed, a cycle) are printed
+    to stderr after the JSON, which then describes what could be read, and the exit status is 1.
     With --runtime the modules are imported (their top-level code runs), with the project root
     and each module's source root on sys.path; `__main__.py` files are not imported, and
     modules that construct raw Pulumi resources only import inside a Pulumi program.
     """
-    models = runtime_models(paths) if runtime else static_models(paths)
+    if runtime:
+        models, errors = runtime_models(paths), ""
+    else:
+        models, errors = _static_models_and_errors(paths)
     payload = {"pipelines": [m.to_dict() for m in models]}
     click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+    if errors:
+        click.echo(errors, err=True, nl=False)
+        sys.exit(1)
 
 
 class _RuntimeImportError(click.ClickException):
@@ -51,9 +59,18 @@ class _RuntimeImportError(click.ClickException):
 
 
 def static_models(paths: Sequence[str]) -> list[PipelineModel]:
-    from analyzer import analyze
+    return _static_models_and_errors(paths)[0]
 
-    return list(analyze(list(paths)).pipelines)
+
+def _static_models_and_errors(paths: Sequence[str]) -> tuple[list[PipelineModel], str]:
+    """The models, and the errors found on the way as `glacier check` prints them: a module
+    that cannot be read is not silently missing from the output."""
+    from analyzer import analyze
+    from analyzer._render import render_text
+
+    analysis = analyze(list(paths))
+    errors = [d for d in analysis.diagnostics if d.severity == "error"]
+    return list(analysis.pipelines), render_text(errors, None) if errors else ""
 
 
 def runtime_models(paths: Sequence[str]) -> list[PipelineModel]:
