@@ -55,6 +55,22 @@ def proc_quick() -> quick_out:
     return os.getpid()
 
 
+parallel_pipeline = Pipeline("parallel-proc")
+left_pid, right_pid = Dataset("left_pid"), Dataset("right_pid")
+
+
+@parallel_pipeline.task()
+def proc_left() -> left_pid:
+    time.sleep(1)
+    return os.getpid()
+
+
+@parallel_pipeline.task()
+def proc_right() -> right_pid:
+    time.sleep(1)
+    return os.getpid()
+
+
 # -- helpers ----------------------------------------------------------------------------------
 
 
@@ -584,6 +600,17 @@ def test_process_mode_runs_tasks_in_other_processes(tmp_path: Path) -> None:
     assert os.getpid() not in summary["pids"]
     stored = json.loads((tmp_path / "proc" / "proc_summary.json").read_text())
     assert stored == summary
+
+
+@pytest.mark.slow
+def test_process_mode_runs_independent_tasks_in_parallel_processes(tmp_path: Path) -> None:
+    start = time.perf_counter()
+    result = LocalExecutor(tmp_path, mode="process", max_workers=2).execute(parallel_pipeline)
+    elapsed = time.perf_counter() - start
+    assert result.ok, result.summary()
+    pids = {result.outputs["left_pid"], result.outputs["right_pid"]}
+    assert len(pids) == 2 and os.getpid() not in pids
+    assert elapsed < 1.8, f"two 1 s tasks took {elapsed:.2f}s in process mode: no overlap"
 
 
 @pytest.mark.slow
