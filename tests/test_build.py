@@ -196,7 +196,13 @@ def test_errors_stop_the_build_with_the_diagnostics_of_check(tmp_path: Path) -> 
     for line in checked.output.splitlines():
         if "GLC101" in line:
             assert line in result.output
+    # the whole report of `glacier check`: diagnostics, hints and summary, in the same words
+    assert result.output.startswith(checked.output)
     assert not (root / "build").exists()
+    for command in ("run", "graph"):
+        stopped = _invoke(root, command, "loop.py")
+        assert stopped.exit_code == 1
+        assert stopped.output.startswith(checked.output), command
 
 
 SIDE_EFFECT = """\
