@@ -115,10 +115,12 @@ class Pipeline:
         """
         if callable(name):
             raise UsageError("use `@pipeline.task()` with parentheses")
-        if not isinstance(retries, int) or retries < 0:
+        if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
             raise UsageError(f"retries must be a non-negative integer, got {retries!r}")
-        if timeout is not None and timeout <= 0:
-            raise UsageError(f"timeout must be positive, got {timeout!r}")
+        if timeout is not None and not (
+            isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and timeout > 0
+        ):
+            raise UsageError(f"timeout must be a positive number of seconds, got {timeout!r}")
         if compute is not None and not isinstance(compute, (Serverless, Container)):
             raise UsageError(f"compute must be Serverless(...) or Container(...), got {compute!r}")
         return TaskDecorator(self, name, compute, retries, timeout)

@@ -247,6 +247,11 @@ def test_usage_errors() -> None:
         p.task(lambda: None)  # type: ignore[arg-type]
     with pytest.raises(UsageError, match="retries"):
         p.task(retries=-1)
+    with pytest.raises(UsageError, match="retries must be a non-negative integer, got True"):
+        p.task(retries=True)
+    for timeout in (0, -1.5, "5", float("nan"), True):
+        with pytest.raises(UsageError, match="timeout must be a positive number of seconds"):
+            p.task(timeout=timeout)  # type: ignore[arg-type]
     with pytest.raises(UsageError, match="compute"):
         p.task(compute="lambda")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="Dataset name"):
