@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -308,3 +310,22 @@ def test_without_paths_the_configured_pipelines_are_built(project: Path) -> None
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (project / "build").iterdir()) == ["etl", "orders"]
     assert _invoke(project, "build", "--check").exit_code == 0
+
+
+@pytest.mark.slow
+def test_builds_in_other_processes_give_the_same_bytes(project: Path) -> None:
+    """No set or dict order leaks into the output: other hash seeds, same files."""
+    trees = []
+    for seed in ("1", "2"):
+        out = project / f"out-{seed}"
+        done = subprocess.run(
+            [sys.executable, "-m", "glacier", "build", "examples", "--out", str(out)],
+            cwd=project,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        trees.append({path: data for path, (data, _mtime) in _tree(out).items()})
+    assert trees[0] == trees[1] and len(trees[0]) > 12
