@@ -323,10 +323,11 @@ def test_glacier_run_builds_into_dot_glacier_and_runs(tmp_path: Path) -> None:
 SHOP = {
     "shop/__init__.py": "",
     "shop/util.py": (
-        "# a helper module that never mentions the framework: found next to the sources\n"
+        "# a helper module that never mentions the framework: carried all the same\n"
         "def double(values):\n"
         "    return [v * 2 for v in values]\n"
     ),
+    "shop/late.py": "# imported only at run time: found next to the sources\nOFFSET = 100\n",
     "shop/decls.py": (
         "from glacier import Dataset, Pipeline\n"
         "\n"
@@ -338,6 +339,7 @@ SHOP = {
         "    return 10\n"
     ),
     "shop/flow.py": (
+        "import importlib\n"
         "import json\n"
         "from glacier import Dataset, ObjectStorage\n"
         "from . import util\n"
@@ -355,7 +357,8 @@ SHOP = {
         "def finish(values: numbers) -> result:\n"
         "    # no `from __future__ import annotations` here: the runner must never evaluate\n"
         "    # the dataset annotations, whose names it leaves out\n"
-        "    return json.loads(json.dumps(util.double(values))) + [scale()]\n"
+        "    late = importlib.import_module('shop.late')\n"
+        "    return json.loads(json.dumps(util.double(values))) + [scale(), late.OFFSET]\n"
     ),
 }
 
@@ -367,10 +370,12 @@ def test_packages_relative_imports_and_helper_modules_run(tmp_path: Path) -> Non
     assert [s.drop_names for s in flow.statements if s.drop_names] == [("numbers", "pipeline")]
     text = runners["shop"].read_text()
     assert "from .decls import scale  # glacier build: left out numbers, pipeline" in text
+    assert '    "shop.util": (\n' in text  # imported by task code: carried, no glacier in it
+    assert '"shop.late"' not in text  # only imported at run time, from the project's directory
     result = run_isolated(tmp_path, runners["shop"], cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     stored = tmp_path / ".glacier" / "data" / "out" / "result.json"
-    assert json.loads(stored.read_text()) == [2, 4, 6, 10]
+    assert json.loads(stored.read_text()) == [2, 4, 6, 10, 100]
 
 
 ODD = """\
