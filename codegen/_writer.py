@@ -2,8 +2,9 @@
 
 A build is a set of files per pipeline directory. Inside a directory Glacier built, any
 other file is *extra*: the build removes it and ``--check`` reports it. A directory of a
-pipeline that no longer exists (renamed, deleted) is recognised by its ``manifest.json``
-naming one of the source files being built, and is extra as a whole.
+pipeline that no longer exists (renamed, deleted, or its file removed) is recognised by its
+``manifest.json`` naming a source file the build covers (one of the files being built, or any
+file under a directory being built), and is extra as a whole.
 """
 
 from __future__ import annotations
@@ -81,6 +82,14 @@ def record_vendored(folder: str, before: set[str]) -> list[str]:
     return vendored
 
 
+def _covered(source: str, sources: set[str]) -> bool:
+    """``source`` is one of ``sources``, or lies under one of its directories: an entry ending
+    in ``/`` (``./`` is the whole project)."""
+    if source in sources or "./" in sources:
+        return True
+    return any(entry.endswith("/") and source.startswith(entry) for entry in sources)
+
+
 def _orphan_dirs(out_dir: str, built: set[str], sources: set[str]) -> list[str]:
     """Directories of pipelines from ``sources`` that this build no longer produces."""
     try:
@@ -98,7 +107,7 @@ def _orphan_dirs(out_dir: str, built: set[str], sources: set[str]) -> list[str]:
             source = data["pipeline"]["span"]["file"]
         except (OSError, ValueError, KeyError, TypeError):
             continue
-        if source in sources:
+        if isinstance(source, str) and _covered(source, sources):
             orphans.append(entry)
     return orphans
 
@@ -106,7 +115,11 @@ def _orphan_dirs(out_dir: str, built: set[str], sources: set[str]) -> list[str]:
 def compare_tree(
     out_dir: str, artifacts: Iterable[PipelineArtifacts], sources: Iterable[str] = ()
 ) -> TreeDiff:
-    """How the files on disk differ from ``artifacts`` (``sources``: files being built)."""
+    """How the files on disk differ from ``artifacts``.
+
+    ``sources``: what the build covers, root-relative POSIX paths: files, and directories as
+    ``dir/`` (``./``: the whole project).
+    """
     artifacts = list(artifacts)
     diff = TreeDiff()
     for art in artifacts:

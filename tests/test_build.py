@@ -155,6 +155,47 @@ def test_a_renamed_pipeline_leaves_no_stale_directory(project: Path) -> None:
     assert (project / "build" / "etl2" / "run_local.py").exists()
 
 
+def test_a_deleted_pipeline_module_leaves_no_stale_directory(project: Path) -> None:
+    assert _invoke(project, "build", "examples").exit_code == 0
+    (project / "examples" / "layer1_local.py").unlink()
+    result = _invoke(project, "build", "examples", "--check")
+    assert result.exit_code == 1
+    assert "extra: build/etl/manifest.json" in result.output
+    assert "extra: build/etl/run_local.py" in result.output
+    assert (project / "build" / "etl" / "run_local.py").exists()  # --check writes nothing
+    assert _invoke(project, "build", "examples").exit_code == 0
+    assert not (project / "build" / "etl").exists()
+    assert sorted(p.name for p in (project / "build").iterdir()) == ["archive", "orders", "sales"]
+    assert _invoke(project, "build", "examples", "--check").exit_code == 0
+
+
+def test_a_deleted_module_of_the_configured_pipelines_is_found_too(tmp_path: Path) -> None:
+    root = write_project(
+        tmp_path,
+        {
+            "jobs/one.py": _named("one", "one"),
+            "jobs/two.py": _named("two", "two"),
+            "other/extra.py": _named("extra", "extra"),
+        },
+    )
+    with open(root / "pyproject.toml", "a") as fh:
+        fh.write('\n[tool.glacier]\npipelines = ["jobs"]\n')
+    assert _invoke(root, "build", "other/extra.py").exit_code == 0
+    assert _invoke(root, "build").exit_code == 0
+    assert sorted(p.name for p in (root / "build").iterdir()) == ["extra", "one", "two"]
+    (root / "jobs" / "two.py").unlink()
+    result = _invoke(root, "build", "--check")
+    assert result.exit_code == 1, result.output
+    assert "extra: build/two/manifest.json" in result.output
+    # a pipeline built from outside the configured paths is not the configured build's
+    assert "build/extra" not in result.output
+    (root / "jobs" / "one.py").unlink()  # no pipeline left: its directory goes all the same
+    assert "extra: build/one/manifest.json" in _invoke(root, "build", "--check").output
+    assert _invoke(root, "build").exit_code == 0
+    assert sorted(p.name for p in (root / "build").iterdir()) == ["extra"]
+    assert _invoke(root, "build", "--check").exit_code == 0
+
+
 def test_other_directories_of_the_output_are_left_alone(project: Path) -> None:
     (project / "build" / "notes").mkdir(parents=True)
     (project / "build" / "notes" / "keep.txt").write_text("mine")

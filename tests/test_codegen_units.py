@@ -188,6 +188,15 @@ def test_writer_finds_the_directory_of_a_renamed_pipeline(tmp_path) -> None:
     diff = compare_tree(str(out), _artifacts(a=b"1"), sources={"src/p.py"})
     assert diff.extra == ["old/manifest.json"]
     assert diff.missing == ["p/a"]
+    # a directory being built covers every file under it, existing or deleted
+    assert compare_tree(str(out), _artifacts(a=b"1"), sources={"src/"}).extra == [
+        "old/manifest.json"
+    ]
+    assert compare_tree(str(out), _artifacts(a=b"1"), sources={"sr/", "src"}).extra == []
+    assert compare_tree(str(out), _artifacts(a=b"1"), sources={"./"}).extra == [
+        "old/manifest.json",
+        "unrelated/manifest.json",
+    ]
 
 
 def test_slice_keeps_the_layout_and_comments_of_a_mixed_import() -> None:

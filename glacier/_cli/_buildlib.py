@@ -117,15 +117,33 @@ def plan_or_exit(analysis: Any, out_dir: str, *, local_only: bool = False) -> li
 
 
 def source_files(analysis: Any, paths: Sequence[str]) -> set[str]:
-    """Root-relative files of the analysed modules under ``paths``: the build of these is
-    complete, so an output directory whose manifest names one of them and that this build
-    does not produce belongs to a pipeline that was renamed or removed."""
+    """What a build of ``paths`` covers, root-relative: the analysed files under them, and each
+    directory among them as ``dir/`` (``./``: the root). The build of these is complete, so an
+    output directory whose manifest names a file they cover and that this build does not
+    produce belongs to a pipeline that was renamed or removed (its file too, perhaps).
+
+    Without ``paths``, the ``pipelines`` of ``[tool.glacier]`` (or the root), as the analyzer
+    reads them.
+    """
     import os
 
+    root = analysis.root
+    if not paths:
+        from analyzer._project import load_config
+
+        paths = [os.path.join(root, p) for p in load_config(root).pipelines] or [root]
     chosen = [os.path.abspath(p) for p in paths]
     found = set()
     for info in analysis.modules.values():
         path = os.path.abspath(info.path)
         if any(path == c or path.startswith(c.rstrip(os.sep) + os.sep) for c in chosen):
             found.add(info.file)
+    for folder in chosen:
+        if not os.path.isdir(folder):
+            continue
+        relative = os.path.relpath(folder, root).replace(os.sep, "/")
+        if relative == ".":
+            found.add("./")
+        elif relative != ".." and not relative.startswith("../"):
+            found.add(relative + "/")
     return found

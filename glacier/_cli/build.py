@@ -67,9 +67,9 @@ def build(
         exit_on_errors([d for d in deploy if d.severity == "error"], analysis)
     artifacts = plan_or_exit(analysis, out_dir)
     if not artifacts:
+        # still compared: directories of pipelines that were under these paths go too
         click.echo("glacier build: no pipelines found", err=True)
-        return
-    sources = source_files(analysis, paths or [analysis.root])
+    sources = source_files(analysis, paths)
     if check:
         diff = compare_tree(out_dir, artifacts, sources)
         for kind, paths_ in (
