@@ -529,3 +529,37 @@ def test_glacier_run_chooses_a_pipeline_and_passes_runner_options(tmp_path: Path
     both = glacier_run("examples/orders", "--only", "validate", "--from", "validate")
     assert both.returncode == 2
     assert "--only and --from cannot be combined" in both.stderr
+
+
+NEEDS_A_LIBRARY = """\
+import surely_not_installed_anywhere
+
+from glacier import Dataset, ObjectStorage, Pipeline
+
+pipeline = Pipeline(name="needs")
+out = Dataset(name="out", storage=ObjectStorage(bucket="out"))
+
+
+@pipeline.task()
+def make() -> out:
+    return surely_not_installed_anywhere.VALUE
+"""
+
+
+def test_task_code_that_cannot_be_imported_runs_nothing(tmp_path: Path) -> None:
+    root = write_project(tmp_path, {"needs.py": NEEDS_A_LIBRARY})
+    _, runners = _build(root, "needs.py")
+    # the import of a third-party library stays in the task code (a line of its literal) ...
+    assert "import surely_not_installed_anywhere\\n" in runners["needs"].read_text()
+    # ... yet listing and planning never load the task code
+    assert run_isolated(tmp_path, runners["needs"], "--list", cwd=tmp_path).returncode == 0
+    plan = run_isolated(tmp_path, runners["needs"], "--dry-run", cwd=tmp_path)
+    assert plan.returncode == 0, plan.stderr
+    result = run_isolated(tmp_path, runners["needs"], cwd=tmp_path)
+    assert result.returncode == 1
+    assert "ModuleNotFoundError: No module named 'surely_not_installed_anywhere'" in result.stderr
+    assert "error: the task code could not be loaded; nothing ran" in result.stderr
+    assert not (tmp_path / ".glacier" / "data" / "out").exists()
+    usage = run_isolated(tmp_path, runners["needs"], "--workers", "0", cwd=tmp_path)
+    assert usage.returncode == 2
+    assert "--workers must be at least 1" in usage.stderr
