@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from _codegen_support import copy_examples, tiny_wheel, write_project
+from _codegen_support import copy_examples, run_isolated, tiny_wheel, write_project
 from click.testing import CliRunner
 
 import glacier
@@ -370,3 +370,18 @@ def test_builds_in_other_processes_give_the_same_bytes(project: Path) -> None:
         assert done.returncode == 0, done.stdout + done.stderr
         trees.append({path: data for path, (data, _mtime) in _tree(out).items()})
     assert trees[0] == trees[1] and len(trees[0]) > 12
+
+
+@pytest.mark.slow
+def test_out_puts_the_build_elsewhere_and_its_runners_still_find_the_code(project: Path) -> None:
+    result = _invoke(project, "build", "examples", "--out", "ci/artifacts")
+    assert result.exit_code == 0, result.output
+    assert "etl: ci/artifacts/etl/" in result.output
+    assert not (project / "build").exists()
+    assert _invoke(project, "build", "examples", "--out", "ci/artifacts", "--check").exit_code == 0
+    assert _invoke(project, "build", "examples", "--check").exit_code == 1  # build/ is missing
+    work = project.parent / "elsewhere"
+    work.mkdir()
+    ran = run_isolated(project.parent, project / "ci/artifacts/etl/run_local.py", cwd=work)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert "run ok: 2 succeeded" in ran.stdout
