@@ -43,6 +43,7 @@ from mypy.nodes import (
     Statement,
     SymbolTableNode,
     TupleExpr,
+    TypeAlias,
     TypeApplication,
     TypeInfo,
     Var,
@@ -198,6 +199,10 @@ def _construction(rvalue: Expression) -> tuple[Type | None] | str | None:
         node = callee.node
         if isinstance(node, TypeInfo):
             payload = _payload_of(fill_typevars_with_any(node))
+            return None if payload is None else (payload,)
+        if isinstance(node, TypeAlias) and not has_type_vars(node.target):
+            # `Rows = Dataset[list[int]]` then `raw = Rows(name="raw")`
+            payload = _payload_of(node.target)
             return None if payload is None else (payload,)
         if isinstance(node, FuncDef):
             if not isinstance(node.type, CallableType):
