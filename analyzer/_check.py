@@ -358,7 +358,13 @@ def _incremental(
     if new.lazy or new.cycles or any(deps.get(m) != found for m, found in new.deps.items()):
         return None  # imports changed: the set of modules read may change too
     new_keys = set(new.tasks) | new.models | set(new.graph)
-    after = {k for k in new_keys if k[0] in affected or affected.intersection(new.tasks.get(k, ()))}
+    # a pipeline of ``before`` stays affected even when it lost every task in the affected
+    # modules: its remaining tasks' modules were part of ``part``, so it was read in full
+    after = {
+        k
+        for k in new_keys
+        if k in before or k[0] in affected or affected.intersection(new.tasks.get(k, ()))
+    }
     if any(k[0] not in affected and k not in before for k in after):
         return None  # a pipeline declared elsewhere gained a task here: its other tasks are unread
     part_files = set(new.files.values())

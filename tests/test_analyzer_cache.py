@@ -278,6 +278,30 @@ def test_a_change_reanalyses_only_its_importers_and_its_pipelines(
     assert runs[-1] == ["datasets.py", "tasks.py", "unrelated.py"]
 
 
+def test_a_pipeline_losing_its_tasks_in_the_changed_module_is_still_checked(
+    project: Path, runs: list[list[str] | None]
+) -> None:
+    """Found by the property test below: the pipeline is declared elsewhere and keeps tasks."""
+    (project / "flows" / "tasks.py").write_text(
+        "from flows.pipeline import pipeline\nfrom flows.datasets import raw\n"
+        "from glacier import Dataset\nclean = Dataset(name='clean')\n"
+        "@pipeline.task()\ndef tidy(rows: raw) -> clean:\n    return rows\n"
+    )
+    more = project / "flows" / "more.py"
+    reader = "@pipeline.task()\ndef use(rows: clean) -> None: ...\n"
+    more.write_text("from flows.pipeline import pipeline\nfrom flows.tasks import clean\n" + reader)
+    assert codes(check([project])) == []
+    more.write_text(  # same imports; `pipeline` is rebound, so `use` is no task of `p`
+        "from flows.pipeline import pipeline\nfrom flows.tasks import clean\n"
+        "pipeline = 'p'\n" + reader
+    )
+    partial = check([project])
+    assert runs[-1] is not None  # the partial path, not a fallback
+    full = check([project], use_cache=False)
+    assert (partial.diagnostics, partial.pipelines) == (full.diagnostics, full.pipelines)
+    assert codes(partial) == ["GLC501"] and partial.pipelines == 1  # `clean` is read by no task
+
+
 def test_a_changed_import_falls_back_to_a_full_analysis(
     project: Path, runs: list[list[str] | None]
 ) -> None:
