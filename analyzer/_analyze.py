@@ -34,6 +34,7 @@ from analyzer._project import (
     Files,
     find_root,
     load_config,
+    may_declare_tasks,
     mentions_glacier,
     relative_to,
 )
@@ -277,7 +278,7 @@ class _Loader:
             if path in self.modules:
                 continue
             text, _ = self.files.read(path)
-            if text is None or ".task(" not in text:
+            if text is None or not may_declare_tasks(text):
                 continue
             name = module_name_for(path)
             if package_category(name) == "other":

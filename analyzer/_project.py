@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -21,6 +22,7 @@ __all__ = [
     "find_root",
     "iter_python_files",
     "load_config",
+    "may_declare_tasks",
     "mentions_glacier",
     "read_source",
 ]
@@ -193,9 +195,18 @@ def decode_source(data: bytes) -> tuple[str | None, str | None]:
     return text, None
 
 
+# `.task(` and `.task` without the call (GLC207), not `.tasks`: a module of tasks often
+# imports its pipeline and datasets from the project and never spells "glacier"
+_TASK = re.compile(r"\.task\b")
+
+
 def mentions_glacier(text: str) -> bool:
     """Cheap pre-filter: could this file declare a pipeline, a dataset or a task?"""
-    return "glacier" in text or ".task(" in text
+    return "glacier" in text or may_declare_tasks(text)
+
+
+def may_declare_tasks(text: str) -> bool:
+    return ".task" in text and _TASK.search(text) is not None
 
 
 class Files:

@@ -444,6 +444,22 @@ def test_files_that_do_not_mention_glacier_are_not_read(tmp_path: Path) -> None:
     assert analysis.diagnostics == () and dict(analysis.modules) == {}
 
 
+def test_a_task_module_that_never_spells_glacier_is_read(tmp_path: Path) -> None:
+    """`@p.task` without the call (GLC207) in a module importing everything from the project."""
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "defs.py").write_text(
+        "from glacier import Dataset, ObjectStorage, Pipeline\np = Pipeline(name='p')\n"
+        "raw = Dataset(name='raw', storage=ObjectStorage(bucket='b'))\n"
+    )
+    (tmp_path / "tasks.py").write_text(
+        "from defs import p, raw\n@p.task\ndef t(x: raw) -> None: ...\n"
+    )
+    (tmp_path / "other.py").write_text("from app.tasks import job\ndef broken(:\n")
+    for paths in ([tmp_path], [tmp_path / "tasks.py"], [tmp_path / "defs.py"]):
+        found = [(d.code, d.path) for d in analyze(paths).diagnostics]
+        assert found == [("GLC502", "defs.py"), ("GLC207", "tasks.py")], paths
+
+
 def test_a_changed_task_module_is_checked_with_its_whole_pipeline(tmp_path: Path) -> None:
     """What pre-commit passes: one file. Its pipeline's other modules are found and read."""
     (tmp_path / "pyproject.toml").write_text("")
