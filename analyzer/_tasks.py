@@ -368,7 +368,12 @@ def _report(
             what=f"`{annotation}` in {what} of task `{task}` ({found[1]})",
             advice=(
                 "declare each dataset at module level with `Dataset(...)`, in a module of the "
-                f'project, and annotate with that name: `{annotation} = Dataset(name="...")`'
+                "project, and annotate with that name: "
+                + (
+                    f'`{annotation} = Dataset(name="...")`'
+                    if annotation.isidentifier()
+                    else '`raw = Dataset(name="raw")`, then `raw`'
+                )
             ),
         )
     elif kind == "missing":

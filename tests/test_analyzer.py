@@ -206,6 +206,19 @@ def test_datasets_the_analyzer_cannot_follow_say_so(tmp_path: Path) -> None:
     assert found == [("GLC005", 10), ("GLC005", 19), ("GLC203", 29)]
 
 
+def test_the_hint_for_an_annotation_that_is_a_call_is_valid_python(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "m.py").write_text(
+        "from glacier import Dataset, ObjectStorage, Pipeline\np = Pipeline(name='p')\n"
+        "raw = Dataset(name='raw', storage=ObjectStorage(bucket='b'))\n"
+        "@p.task()\ndef t(x: raw) -> type(None): ...\n"
+    )
+    (diagnostic,) = analyze([tmp_path]).diagnostics
+    assert diagnostic.code == "GLC005"
+    assert diagnostic.hint is not None and "type(None) =" not in diagnostic.hint
+    assert diagnostic.hint.endswith('`raw = Dataset(name="raw")`, then `raw`')
+
+
 def test_an_annotation_from_outside_the_project_cannot_be_followed(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text("")
     (tmp_path / "m.py").write_text(
