@@ -308,6 +308,19 @@ def _signature(
     if kind == "tuple":
         items = found[1]
         results = [_annotation(resolver, module, stmt.index, item) for item in items]
+        if len(items) == 1 and results[0][0] == "dataset":
+            # the runtime path rejects it too: one output is written without a tuple
+            item = text_of(items[0])
+            resolver.at(
+                module,
+                returns.pos,
+                NotADataset,
+                what="the return annotation",
+                task=task.name,
+                annotation=returns_text or text_of(returns),
+                advice=f"a task with one output returns it directly: write `-> {item}`",
+            )
+            return False
         if items and all(r[0] == "dataset" for r in results):
             seen: set[str] = set()
             for item, result in zip(items, results, strict=True):

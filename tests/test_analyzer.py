@@ -219,6 +219,19 @@ def test_the_hint_for_an_annotation_that_is_a_call_is_valid_python(tmp_path: Pat
     assert diagnostic.hint.endswith('`raw = Dataset(name="raw")`, then `raw`')
 
 
+def test_a_tuple_of_one_dataset_is_not_an_output(tmp_path: Path) -> None:
+    """As on the runtime path: one output is returned directly, not in a 1-tuple."""
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "m.py").write_text(
+        "from glacier import Dataset, Pipeline\np = Pipeline(name='p')\n"
+        "a = Dataset(name='a')\n"
+        "@p.task()\ndef t() -> tuple[a]: ...\n"
+    )
+    (diagnostic,) = analyze([tmp_path]).diagnostics
+    assert (diagnostic.code, diagnostic.line, diagnostic.column) == ("GLC203", 5, 12)
+    assert diagnostic.hint == "a task with one output returns it directly: write `-> a`"
+
+
 def test_an_annotation_from_outside_the_project_cannot_be_followed(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text("")
     (tmp_path / "m.py").write_text(
