@@ -11,7 +11,7 @@ from __future__ import annotations
 import builtins
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from analyzer._diagnostics import Diagnostic, DynamicName, UnresolvedImport, UnsupportedConstruct
 from analyzer._summary import (
@@ -50,6 +50,8 @@ from analyzer._values import (
     is_infrastructure,
     package_category,
 )
+
+_K = TypeVar("_K")  # a memo key
 
 __all__ = ["DatasetInfo", "EnvInfo", "LoadedModule", "PipelineInfo", "Resolver"]
 
@@ -278,37 +280,40 @@ class Resolver:
 
     def part_value(self, module: str, stmt: Stmt, name: str) -> Value:
         """The value ``name`` gets from an unpacking assignment ``a, b = x, y``."""
-        key = (module, stmt.index, name)
-        cached = self._part_values.get(key)
-        if cached is not None:
-            return cached
-        if key in self._active_parts:
-            self.cycles += 1
-            return Unknown("a circular reference")
-        self._active_parts.add(key)
-        try:
-            expr = next(e for n, e in reversed(stmt.unpacked) if n == name)
-            value = self.eval(module, expr, stmt.index)
-        finally:
-            self._active_parts.discard(key)
-        self._part_values[key] = value
-        return value
+        expr = next(e for n, e in reversed(stmt.unpacked) if n == name)
+        return self._once(
+            self._part_values,
+            self._active_parts,
+            (module, stmt.index, name),
+            lambda: self.eval(module, expr, stmt.index),
+        )
 
     def stmt_value(self, module: str, stmt: Stmt) -> Value:
-        key = (module, stmt.index)
-        cached = self._stmt_values.get(key)
+        assert stmt.value is not None
+        value = stmt.value
+        return self._once(
+            self._stmt_values,
+            self._active,
+            (module, stmt.index),
+            lambda: self.eval(module, value, stmt.index, stmt),
+        )
+
+    def _once(
+        self, cache: dict[_K, Value], active: set[_K], key: _K, compute: Callable[[], Value]
+    ) -> Value:
+        """``compute()`` memoised under ``key``; a cycle back to ``key`` is an ``Unknown``."""
+        cached = cache.get(key)
         if cached is not None:
             return cached
-        if key in self._active:
+        if key in active:
             self.cycles += 1
             return Unknown("a circular reference")
-        self._active.add(key)
+        active.add(key)
         try:
-            assert stmt.value is not None
-            value = self.eval(module, stmt.value, stmt.index, stmt)
+            value = compute()
         finally:
-            self._active.discard(key)
-        self._stmt_values[key] = value
+            active.discard(key)
+        cache[key] = value
         return value
 
     # -- expressions --------------------------------------------------------------------------
