@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from glacier import _validate
+
 __all__ = ["Container", "Serverless"]
 
 
@@ -15,8 +17,9 @@ class Serverless:
     timeout_s: int = 300
 
     def __post_init__(self) -> None:
-        if self.memory_mb <= 0 or self.timeout_s <= 0:
-            raise ValueError("Serverless(memory_mb, timeout_s) must be positive")
+        error = _validate.serverless(self.memory_mb, self.timeout_s)
+        if error is not None:
+            raise error
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,5 +31,6 @@ class Container:
     memory_mb: int = 512
 
     def __post_init__(self) -> None:
-        if self.memory_mb <= 0 or self.cpu <= 0:
-            raise ValueError("Container(cpu, memory_mb) must be positive")
+        error = _validate.container(self.cpu, self.memory_mb)
+        if error is not None:
+            raise error

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from glacier import _validate
+
 __all__ = ["Database", "ObjectStorage"]
 
 
@@ -21,8 +23,9 @@ class ObjectStorage:
     format: str | None = None
 
     def __post_init__(self) -> None:
-        if not isinstance(self.bucket, str) or not self.bucket:
-            raise ValueError("ObjectStorage(bucket=...) must be a non-empty string")
+        error = _validate.object_storage(self.bucket)
+        if error is not None:
+            raise error
 
 
 @dataclass(frozen=True, slots=True)

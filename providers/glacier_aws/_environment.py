@@ -8,12 +8,11 @@ pulumi_aws resources only while a Pulumi program runs; otherwise they return a d
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from glacier import _runtime_model, _source
+from glacier import _runtime_model, _source, _validate
 from glacier_aws._describe import RdsDatabase, S3Bucket
 from glacier_aws._runtime import pulumi_program_running
 
@@ -23,14 +22,6 @@ if TYPE_CHECKING:
 __all__ = ["Environment"]
 
 _PACKAGE_DIR = os.path.normcase(os.path.dirname(os.path.abspath(__file__))) + os.sep
-
-# Environment names become tag values, Pulumi resource names and build directories.
-_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,62}")
-_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d+")
-# S3 general-purpose bucket naming rules (no dots: they break TLS virtual-host addressing).
-_BUCKET = re.compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]")
-# RDS DB instance identifier: letter first, letters/digits/hyphens, no `--`, no trailing `-`.
-_DB_IDENTIFIER = re.compile(r"[A-Za-z](?!.*--)[A-Za-z0-9-]{0,62}(?<!-)")
 
 GLACIER_TAGS = ("glacier:environment", "managed-by")
 
@@ -108,7 +99,7 @@ class Environment:
         ``ownership`` (default ``"BucketOwnerEnforced"``), ``policy`` (a policy document
         replacing the TLS-only one) and ``policy_statements`` (statements appended to it).
         """
-        _check(_BUCKET, bucket, "bucket", "3-63 lowercase letters, digits and hyphens")
+        _raise(_validate.s3_bucket(bucket))
         tags = {**self.default_tags, **_check_tags(overrides.get("tags"))}
         frozen = MappingProxyType(dict(overrides))
         if not pulumi_program_running():
@@ -131,12 +122,7 @@ class Environment:
         Keyword ``overrides`` go to ``aws.rds.Instance`` and win over the defaults; ``tags``
         are merged over the environment's, ``opts`` merged into the resource options.
         """
-        _check(
-            _DB_IDENTIFIER,
-            name,
-            "RDS name",
-            "a letter, then up to 62 letters, digits or single hyphens, not ending in a hyphen",
-        )
+        _raise(_validate.rds_name(name))
         tags = {**self.default_tags, **_check_tags(overrides.get("tags"))}
         frozen = MappingProxyType(dict(overrides))
         if not pulumi_program_running():
@@ -154,43 +140,27 @@ class Environment:
         )
 
 
-def _check(pattern: re.Pattern[str], value: object, what: str, rule: str) -> str:
-    if not isinstance(value, str) or not pattern.fullmatch(value):
-        raise ValueError(f"invalid {what} {value!r}: expected {rule}")
-    return value
+def _raise(error: Exception | None) -> None:
+    """Raise what a rule of ``glacier._validate`` (shared with ``glacier check``) found."""
+    if error is not None:
+        raise error
 
 
 def _check_account(account: object) -> str:
-    if isinstance(account, int) and not isinstance(account, bool):
-        raise TypeError(
-            f"account must be a string of digits, got the int {account!r}: "
-            "an int drops leading zeros of AWS account ids; write it in quotes"
-        )
-    if not isinstance(account, str) or not account.isascii() or not account.isdigit():
-        raise ValueError(f"invalid account {account!r}: expected the AWS account id, digits")
-    if len(account) > 12:
-        raise ValueError(f"invalid account {account!r}: AWS account ids have 12 digits")
-    return account
+    _raise(_validate.account(account))
+    return cast(str, account)
 
 
 def _check_region(region: object) -> str:
-    return _check(_REGION, region, "region", "an AWS region such as 'us-east-1'")
+    _raise(_validate.region(region))
+    return cast(str, region)
 
 
 def _check_name(name: object) -> str:
-    return _check(
-        _NAME, name, "environment name", "a letter, then letters, digits, '-' or '_' (max 63)"
-    )
+    _raise(_validate.environment_name(name))
+    return cast(str, name)
 
 
 def _check_tags(tags: object) -> dict[str, str]:
-    if tags is None:
-        return {}
-    if not isinstance(tags, Mapping):
-        raise TypeError(f"tags must be a mapping of str to str, got {tags!r}")
-    for key, value in tags.items():
-        if not isinstance(key, str) or not key or not isinstance(value, str):
-            raise TypeError(
-                f"tags must map non-empty str keys to str values, got {key!r}: {value!r}"
-            )
-    return dict(tags)
+    _raise(_validate.tags(tags))
+    return dict(tags) if isinstance(tags, Mapping) else {}
