@@ -348,6 +348,17 @@ class InfrastructureInTask(Rule):
     )
 
 
+@rule
+class InvalidConfigValue(Rule):
+    code = "GLC402"
+    name = "invalid-config-value"
+    message = (
+        "`{call}` raises `{exception}` for `{argument}={value}` when the module is imported: "
+        "{detail}"
+    )
+    hint = "{advice}"
+
+
 # -- warnings (GLC5xx) ------------------------------------------------------------------------
 
 

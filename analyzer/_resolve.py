@@ -13,7 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from analyzer._diagnostics import Diagnostic, DynamicName, UnresolvedImport, UnsupportedConstruct
+from analyzer._diagnostics import (
+    Diagnostic,
+    DynamicName,
+    InvalidConfigValue,
+    UnresolvedImport,
+    UnsupportedConstruct,
+)
 from analyzer._summary import (
     Attr,
     Call,
@@ -50,6 +56,7 @@ from analyzer._values import (
     is_infrastructure,
     package_category,
 )
+from glacier import _validate
 
 _K = TypeVar("_K")  # a memo key
 
@@ -396,7 +403,22 @@ class Resolver:
             env = self.environments.get(func.owner.key)
             arg = _argument(call, 0, "bucket" if func.attr == "s3" else "name")
             ok, text = self.literal(module, arg, at) if arg is not None else (False, None)
-            if not ok or not isinstance(text, str):
+            if ok and arg is not None:
+                self._validate(
+                    module,
+                    call,
+                    arg,
+                    "bucket" if func.attr == "s3" else "name",
+                    text,
+                    _validate.s3_bucket if func.attr == "s3" else _validate.rds_name,
+                    'use 3-63 lowercase letters, digits and hyphens: `.s3("my-data")`'
+                    if func.attr == "s3"
+                    else "start with a letter, then letters, digits and single hyphens: "
+                    '`.rds("orders-db")`',
+                )
+                if not isinstance(text, str):
+                    text = None
+            elif not ok or not isinstance(text, str):
                 self.at(
                     module,
                     call.pos,
@@ -552,13 +574,33 @@ class Resolver:
         return DatasetInfo(key, name, payload, storage, call.pos, ok)
 
     def _environment(self, module: str, call: Call, at: int | None) -> EnvInfo:
-        account = self._string(
-            module, call, 0, "account", at, "the environment's `account`", 'account="123456789012"'
+        account = self._env_string(
+            module,
+            call,
+            (0, "account"),
+            at,
+            _validate.account,
+            ("the environment's `account`", 'account="123456789012"'),
+            'write the AWS account id as a string of digits: `account="123456789012"`',
         )
-        region = self._string(
-            module, call, 1, "region", at, "the environment's `region`", 'region="us-east-1"'
+        region = self._env_string(
+            module,
+            call,
+            (1, "region"),
+            at,
+            _validate.region,
+            ("the environment's `region`", 'region="us-east-1"'),
+            'write an AWS region: `region="us-east-1"`',
         )
-        name = self._string(module, call, 2, "name", at, "an environment", 'name="prod"')
+        name = self._env_string(
+            module,
+            call,
+            (2, "name"),
+            at,
+            _validate.environment_name,
+            ("an environment", 'name="prod"'),
+            'start with a letter, then up to 62 letters, digits, `-` or `_`: `name="prod"`',
+        )
         tags: tuple[tuple[str, str], ...] = ()
         tags_expr = _argument(call, 3, "tags")
         if tags_expr is not None:
@@ -566,6 +608,15 @@ class Resolver:
             if ok and value is None:
                 pass
             elif ok and isinstance(value, dict):
+                self._validate(
+                    module,
+                    call,
+                    tags_expr,
+                    "tags",
+                    value,
+                    _validate.tags,
+                    'map non-empty str keys to str values: `tags={"team": "data"}`',
+                )
                 tags = tuple(sorted((str(k), str(v)) for k, v in value.items()))
             else:
                 self.at(
@@ -576,6 +627,52 @@ class Resolver:
                     advice='write them as a dict literal: `tags={"team": "data"}`',
                 )
         return EnvInfo((module, call.pos[0], call.pos[1]), name, account, region, tags)
+
+    def _env_string(
+        self,
+        module: str,
+        call: Call,
+        where: tuple[int, str],
+        at: int | None,
+        check: Callable[[object], Exception | None],
+        unsupported: tuple[str, str],
+        advice: str,
+    ) -> str | None:
+        """A string argument of ``Environment(...)``; a literal the runtime rejects is GLC402."""
+        arg = _argument(call, *where)
+        if arg is not None:
+            ok, value = self.literal(module, arg, at)
+            if ok and self._validate(module, call, arg, where[1], value, check, advice):
+                return value if isinstance(value, str) else None
+        what, example = unsupported
+        return self._string(module, call, where[0], where[1], at, what, example)
+
+    def _validate(
+        self,
+        module: str,
+        call: Call,
+        arg: Expr,
+        argument: str,
+        value: object,
+        check: Callable[[object], Exception | None],
+        advice: str,
+    ) -> bool:
+        """GLC402 when the runtime rule ``check`` rejects the literal ``value``: True if so."""
+        error = check(value)
+        if error is None:
+            return False
+        self.at(
+            module,
+            arg.pos,
+            InvalidConfigValue,
+            call=_text(call),
+            exception=type(error).__name__,
+            argument=argument,
+            value=repr(value),
+            detail=str(error),
+            advice=advice,
+        )
+        return True
 
     def _config_storage(self, module: str, call: Call, at: int | None, key: Key, api: str) -> Value:
         names: tuple[tuple[str, str | None], ...]
@@ -601,6 +698,16 @@ class Resolver:
                     advice=f'write it as a string literal: `{field_name}="..."`',
                 )
                 value = default
+            elif api == "glacier.ObjectStorage" and field_name == "bucket":
+                self._validate(
+                    module,
+                    call,
+                    arg,
+                    "bucket",
+                    value,
+                    _validate.object_storage,
+                    'name the bucket: `ObjectStorage(bucket="my-data")`',
+                )
             fields.append((field_name, value))
         storage = StorageV(key, kind, tuple(fields))  # type: ignore[arg-type]
         self.storages[key] = storage
@@ -627,6 +734,19 @@ class Resolver:
                     advice=f"write it as a literal: `{field_name}={default!r}`",
                 )
                 value = default
+            elif field_name != "image":
+                # checked with the other arguments at their defaults, to point at this one
+                rule = _validate.serverless if api == "glacier.Serverless" else _validate.container
+                defaults = {n: d for n, d in names if n not in ("image", field_name)}
+                self._validate(
+                    module,
+                    call,
+                    arg,
+                    field_name,
+                    value,
+                    _with_defaults(rule, field_name, defaults),
+                    f"pass a positive number: `{field_name}={default!r}`",
+                )
             fields.append((field_name, value))
         return ComputeV(
             (("kind", "serverless" if api == "glacier.Serverless" else "container"), *fields)
@@ -665,6 +785,17 @@ class Resolver:
 
 def _is_api(value: Value, api: str) -> bool:
     return isinstance(value, Ext) and value.api == api
+
+
+def _with_defaults(
+    rule: Callable[..., Exception | None], argument: str, defaults: dict[str, object]
+) -> Callable[[object], Exception | None]:
+    """``rule`` of one argument, the others at their defaults (to blame that argument)."""
+
+    def check(value: object) -> Exception | None:
+        return rule(**{argument: value, **defaults})
+
+    return check
 
 
 def _argument(call: Call, index: int, keyword: str) -> Expr | None:

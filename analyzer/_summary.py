@@ -733,6 +733,14 @@ class _Reader:
             if isinstance(value, (str, int, float, bool)) or value is None:
                 return Const(value, pos)
             return Other(self._segment(node), pos)
+        if (  # a negative number literal (`memory_mb=-1`) is a constant too
+            isinstance(node, ast.UnaryOp)
+            and isinstance(node.op, ast.USub)
+            and isinstance(node.operand, ast.Constant)
+            and isinstance(node.operand.value, (int, float))
+            and not isinstance(node.operand.value, bool)
+        ):
+            return Const(-node.operand.value, pos)
         if isinstance(node, ast.Call):
             args: list[Expr] = []
             starred = False
