@@ -508,33 +508,26 @@ class Resolver:
 
     def _pipeline(self, module: str, call: Call, at: int | None) -> PipelineInfo:
         name = self._string(module, call, 0, "name", at, "a pipeline", 'Pipeline(name="etl")')
-        schedule = (
-            self._string(
-                module,
-                call,
-                1,
-                "schedule",
-                at,
-                "the pipeline's `schedule`",
-                'schedule="rate(1 day)"',
-                required=False,
-            )
-            if _argument(call, 1, "schedule") is not None
-            else None
+        # absent optional arguments give None: `_string` only reports arguments that are there
+        schedule = self._string(
+            module,
+            call,
+            1,
+            "schedule",
+            at,
+            "the pipeline's `schedule`",
+            'schedule="rate(1 day)"',
+            required=False,
         )
-        description = (
-            self._string(
-                module,
-                call,
-                2,
-                "description",
-                at,
-                "the pipeline's `description`",
-                'description="..."',
-                required=False,
-            )
-            if _argument(call, 2, "description") is not None
-            else None
+        description = self._string(
+            module,
+            call,
+            2,
+            "description",
+            at,
+            "the pipeline's `description`",
+            'description="..."',
+            required=False,
         )
         return PipelineInfo(
             (module, call.pos[0], call.pos[1]), name, schedule, description, call.pos
