@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "run": "glacier._cli.run:run",
     "graph": "glacier._cli.graph:graph",
     "plan": "glacier._cli.plan:plan",
+    "rehearse": "glacier._cli.rehearse:rehearse",
 }
 
 

@@ -8,7 +8,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-PACKAGES = ["glacier", "analyzer", "codegen", "providers/glacier_local", "providers/glacier_aws"]
+PACKAGES = [
+    "glacier",
+    "analyzer",
+    "codegen",
+    "rehearse",
+    "providers/glacier_local",
+    "providers/glacier_aws",
+]
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:

@@ -45,8 +45,12 @@ def _project(program_dir: str) -> str:
         return str((yaml.safe_load(fh) or {}).get("name") or "glacier")
 
 
-def run(program_dir: str, stack: str) -> dict[str, Any]:
-    """The resources the program registers (type, name, inputs, outputs, provider)."""
+def run(program_dir: str, stack: str, overrides: dict[str, str] | None = None) -> dict[str, Any]:
+    """The resources the program registers (type, name, inputs, outputs, provider).
+
+    ``overrides`` are configuration values that replace the stack's and the placeholders
+    (``glacier rehearse`` passes the URL of the database that stands in for the real one).
+    """
     program_dir = os.path.abspath(program_dir)
     os.chdir(program_dir)
     sys.path.insert(0, program_dir)
@@ -63,7 +67,10 @@ def run(program_dir: str, stack: str) -> dict[str, Any]:
         if k not in config and f'"{k.split(":", 1)[1]}"' in text  # the program reads it
     )
     config.update({k: PLACEHOLDER_CONFIG[k] for k in placeholders})
-    pulumi.runtime.set_all_config(config, [k for k in placeholders if k in _SECRETS])
+    config.update(overrides or {})
+    placeholders = [k for k in placeholders if k not in (overrides or {})]
+    secrets = [k for k in config if k in _SECRETS]
+    pulumi.runtime.set_all_config(config, secrets)
     main = os.path.join(program_dir, "__main__.py")
     result = run_program(
         lambda: runpy.run_path(main, run_name="__main__"),
@@ -90,10 +97,12 @@ def run(program_dir: str, stack: str) -> dict[str, Any]:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 2:
-        print("usage: python -m codegen.aws._preview PROGRAM_DIR STACK", file=sys.stderr)
+    if len(argv) not in (2, 3):
+        print(
+            "usage: python -m codegen.aws._preview PROGRAM_DIR STACK [CONFIG_JSON]", file=sys.stderr
+        )
         return 2
-    result = run(argv[0], argv[1])
+    result = run(argv[0], argv[1], json.loads(argv[2]) if len(argv) == 3 else None)
     sys.stdout.write("\n" + json.dumps(result, default=repr, sort_keys=True) + "\n")
     return 0
 

@@ -1,0 +1,540 @@
+"""One rehearsal: the environment's program deployed on the emulator, executed once.
+
+1. The program runs under Pulumi's mocks in a child process (``codegen.aws._preview``, as
+   ``glacier plan`` does) and what it declares is created in the emulator (``_replay``).
+2. Every source dataset found under the data directory (the local layout) is copied into its
+   deployed storage; databases are a local PostgreSQL.
+3. IAM enforcement is switched on and one execution of the state machine starts on moto's
+   Step Functions interpreter. Each Lambda invocation and ECS task runs the generated handler
+   in a child process with its role's credentials (``_invoke``).
+4. At the end: a table per task, and every output copied back under the data directory in the
+   local layout (ephemeral ones under ``.glacier-rehearse/<pipeline>/``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+from rehearse._emulator import Emulator, InvocationResult
+from rehearse._invoke import ChildResult, TaskProcess
+from rehearse._replay import _EMPTY_ZIP, Deployment, replay
+
+__all__ = ["RehearsalError", "Report", "TaskRecord", "rehearse"]
+
+EXECUTION = "glacier-rehearsal"
+"""The execution's name: it keys the scratch prefix of ephemeral datasets."""
+REHEARSAL_DIR = ".glacier-rehearse"
+DEFAULT_ACCOUNT, DEFAULT_REGION = "123456789012", "us-east-1"  # the mocks' defaults
+
+
+class RehearsalError(Exception):
+    """The rehearsal could not be set up (not a failure of the pipeline itself)."""
+
+
+@dataclass
+class TaskRecord:
+    name: str
+    status: str = "not run"
+    attempts: int = 0
+    duration_s: float = 0.0
+    error: str | None = None
+
+
+@dataclass
+class Report:
+    pipeline: str
+    environment: str
+    status: str = "NOT STARTED"
+    cause: str | None = None
+    tasks: dict[str, TaskRecord] = field(default_factory=dict)
+    copied: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    wall_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "SUCCEEDED"
+
+    def table(self) -> str:
+        rows = [("TASK", "STATUS", "ATTEMPTS", "DURATION")]
+        for record in self.tasks.values():
+            duration = f"{record.duration_s:.2f} s" if record.attempts else "-"
+            rows.append((record.name, record.status, str(record.attempts), duration))
+        widths = [max(len(row[i]) for row in rows) for i in range(4)]
+        return "\n".join(
+            "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows
+        )
+
+
+def _load_handler(bundle: str) -> ModuleType:
+    """The bundle's ``glacier_handler`` (its TASKS and STORAGE) and, through it, ``_glacier_io``."""
+    if bundle not in sys.path:
+        sys.path.insert(0, bundle)
+    path = os.path.join(bundle, "glacier_handler.py")
+    spec = importlib.util.spec_from_file_location("glacier_handler", path)
+    if spec is None or spec.loader is None:
+        raise RehearsalError(f"no generated handler at {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["glacier_handler"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _preview(program_dir: str, env: str, config: dict[str, str]) -> dict[str, Any]:
+    completed = subprocess.run(
+        [sys.executable, "-m", "codegen.aws._preview", program_dir, env, json.dumps(config)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+    if completed.returncode != 0:
+        raise RehearsalError(
+            f"the program of environment `{env}` failed under Pulumi's mocks:\n"
+            + completed.stderr.rstrip()
+        )
+    data: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
+    return data
+
+
+def _where(resources: list[dict[str, Any]]) -> tuple[str, str]:
+    """The account and region of the pipeline's state machine (its provider's), else the
+    mocks' defaults."""
+    providers = {r["urn"]: r for r in resources if r["type"].startswith("pulumi:providers:aws")}
+    for resource in resources:
+        if resource["type"] == "aws:sfn/stateMachine:StateMachine" and resource.get("provider"):
+            provider = providers.get(resource["provider"])
+            if provider is not None:
+                inputs = provider.get("inputs") or {}
+                accounts = inputs.get("allowedAccountIds") or []
+                if isinstance(accounts, str):
+                    accounts = json.loads(accounts)
+                return (accounts[0] if accounts else DEFAULT_ACCOUNT), str(
+                    inputs.get("region") or DEFAULT_REGION
+                )
+    return DEFAULT_ACCOUNT, DEFAULT_REGION
+
+
+class _Rehearsal:
+    def __init__(
+        self,
+        program_dir: str,
+        env: str,
+        data_dir: str,
+        work_dir: str,
+        say: Callable[[str], None],
+    ) -> None:
+        self.program_dir = os.path.abspath(program_dir)
+        self.env = env
+        self.data_dir = os.path.abspath(data_dir)
+        self.work_dir = work_dir
+        self.say = say
+        self.bundle = os.path.join(self.program_dir, "bundle")
+        self.handler = _load_handler(self.bundle)
+        self.io: Any = sys.modules["_glacier_io"]
+        self.pipeline: str = self.handler.PIPELINE
+        self.tasks: dict[str, tuple[str, str, tuple[tuple[str, str], ...], tuple[str, ...]]] = (
+            self.handler.TASKS
+        )
+        self.storage: dict[str, dict[str, Any] | None] = self.handler.STORAGE
+        self.report = Report(self.pipeline, env)
+        self.report.tasks = {name: TaskRecord(name) for name in self.tasks}
+        self.postgres: Any = None
+        self.credentials: dict[str, dict[str, str]] = {}
+        self._emulator: Emulator | None = None
+        self._running = 0
+        self.containers: dict[str, tuple[dict[str, Any], str]] = {}
+        """stand-in function name -> (task definition, its ARN)"""
+        self._lock = threading.Lock()
+
+    # -- the steps ----------------------------------------------------------------------------
+
+    def run(self) -> Report:
+        started = time.monotonic()
+        with ExitStack() as stack:
+            if any(self.io.is_table(s) for s in self.storage.values() if s is not None):
+                self.postgres = stack.enter_context(self._postgres())
+            config = {"glacier:databaseUrl": self.postgres.url} if self.postgres else {}
+            preview = _preview(self.program_dir, self.env, config)
+            account, region = _where(preview["resources"])
+            emulator = self._emulator = Emulator(account, region)
+            emulator.start()
+            stack.callback(emulator.stop)
+            self.say(
+                f"emulator: moto {_moto_version()} at {emulator.endpoint} ({account}, {region})"
+            )
+            deployment = self._deploy(emulator, preview)
+            exports = deployment.alias(preview.get("exports") or {})
+            buckets: dict[str, str] = dict(exports.get("buckets") or {})
+            self._seed(emulator, deployment, buckets)
+            processes = TaskProcess(self.work_dir, emulator.endpoint, region)
+            self._install_hooks(emulator, deployment, processes)
+            emulator.enforce_iam()
+            self._execute(emulator, deployment)
+            emulator.relax_iam()
+            if self.report.ok:
+                self._copy_back(emulator, buckets)
+            for bundle in sorted(processes.borrowed):
+                self.report.warnings.append(
+                    f"{os.path.relpath(bundle, self.program_dir)} lacks its requirements "
+                    "(build with `glacier build --package` to vendor them): the tasks ran with "
+                    "this environment's site-packages"
+                )
+        self.report.wall_s = time.monotonic() - started
+        return self.report
+
+    @contextmanager
+    def _postgres(self) -> Iterator[Any]:
+        from rehearse._postgres import available, postgres_server
+
+        problem = available()
+        if problem is not None:
+            raise RehearsalError(f"datasets stored in a database need PostgreSQL: {problem}")
+        with postgres_server() as server:
+            self.say(f"database: PostgreSQL at {server.host}:{server.port} stands in for it")
+            yield server
+
+    def _deploy(self, emulator: Emulator, preview: dict[str, Any]) -> Deployment:
+        emulator.relax_iam()
+        emulator.create_admin()
+        deployment = replay(
+            preview["resources"],
+            emulator,
+            self.program_dir,
+            database=self._database_stand_in,
+            definition=self._containers_as_invocations,
+        )
+        if deployment.state_machine_arn is None or deployment.state_machine_role is None:
+            raise RehearsalError(
+                f"environment `{self.env}` deploys no state machine: rehearse the environment "
+                "that holds the pipeline"
+            )
+        emulator.create_states_principal()
+        sts = emulator.client("sts")
+        for arn, name in sorted(deployment.roles.items()):
+            self.credentials[arn] = sts.assume_role(RoleArn=arn, RoleSessionName=name[:64])[
+                "Credentials"
+            ]
+        created = ", ".join(
+            f"{n} {what}"
+            for what, n in (
+                ("buckets", len(deployment.buckets)),
+                ("roles", len(deployment.roles)),
+                ("Lambda functions", len(deployment.functions)),
+                ("state machine", 1),
+            )
+            if n
+        )
+        skipped = ", ".join(f"{n} {t}" for t, n in sorted(deployment.skipped.items()))
+        self.say(f"deployed: {created}")
+        if skipped:
+            self.say(f"not emulated: {skipped}")
+        for what in deployment.unenforced:
+            self.say(f"not enforced: {what}")
+        return deployment
+
+    def _containers_as_invocations(
+        self, definition: dict[str, Any], deployment: Deployment
+    ) -> dict[str, Any]:
+        """``ecs:runTask.sync`` states become Lambda-shaped invocations of a stand-in that runs
+        the task definition's command: moto's interpreter cannot run them (see the docs)."""
+        ecs = self._admin_client("ecs")
+        lam = self._admin_client("lambda")
+
+        def rewrite(node: Any) -> Any:
+            if isinstance(node, list):
+                return [rewrite(v) for v in node]
+            if not isinstance(node, dict):
+                return node
+            node = {k: rewrite(v) for k, v in node.items()}
+            if node.get("Type") != "Task" or not str(node.get("Resource", "")).startswith(
+                "arn:aws:states:::ecs:runTask"
+            ):
+                return node
+            arn = node["Parameters"]["TaskDefinition"]
+            task_definition = ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]
+            name = f"glacier-rehearsal-{task_definition['family']}"[:64]
+            if name not in self.containers:
+                created = lam.create_function(
+                    FunctionName=name,
+                    Runtime="python3.12",
+                    Role=task_definition["taskRoleArn"],
+                    Handler="container",
+                    Code={"ZipFile": _EMPTY_ZIP},
+                )
+                self.containers[name] = (task_definition, created["FunctionArn"])
+            node["Resource"] = "arn:aws:states:::lambda:invoke"
+            node["Parameters"] = {
+                "FunctionName": self.containers[name][1],
+                "Payload": {"execution.$": "$$.Execution.Name"},
+            }
+            return node
+
+        rewritten: dict[str, Any] = rewrite(definition)
+        if self.containers:
+            self.say(
+                f"containers: {len(self.containers)} ECS task(s) run as Lambda-shaped "
+                f"invocations of their task definition's command (moto {_moto_version()} cannot "
+                "run ecs:runTask.sync)"
+            )
+        return rewritten
+
+    def _database_stand_in(self, resource: dict[str, Any], deployment: Deployment) -> None:
+        """An RDS instance: its managed secret holds the local server's credentials."""
+        if self.postgres is None:
+            return
+        outputs = resource.get("outputs") or {}
+        secrets = outputs.get("masterUserSecrets") or []
+        mocked = secrets[0].get("secretArn") if secrets else None
+        created = self._admin_client("secretsmanager").create_secret(
+            Name=f"rds!{resource['name']}",
+            SecretString=json.dumps(
+                {"username": self.postgres.user, "password": self.postgres.password}
+            ),
+        )
+        if mocked:
+            deployment.aliases[str(mocked)] = created["ARN"]
+        for key, value in (
+            ("address", self.postgres.host),
+            ("endpoint", f"{self.postgres.host}:{self.postgres.port}"),
+        ):
+            if outputs.get(key):
+                deployment.aliases[str(outputs[key])] = value
+
+    def _admin_client(self, service: str) -> Any:
+        assert self._emulator is not None
+        return self._emulator.client(service)
+
+    def _seed(self, emulator: Emulator, deployment: Deployment, buckets: dict[str, str]) -> None:
+        produced = {out for _, _, _, outputs in self.tasks.values() for out in outputs}
+        s3 = emulator.client("s3")
+        for dataset in sorted(set(self.storage) - produced):
+            storage = self.storage[dataset]
+            if storage is None:
+                continue
+            if self.io.is_table(storage):
+                value = self.io.read(storage, dataset, self.data_dir)
+                self.io.write(self._deployed_table(storage), dataset, value, self.data_dir)
+                self.say(f"seeded {dataset}: table `{self.io.table_name(storage, dataset)}`")
+                continue
+            bucket = str(buckets.get(dataset) or storage.get("bucket") or storage.get("name"))
+            folder = self.io.directory(storage, self.data_dir)
+            files = [
+                name
+                for name in sorted(os.listdir(folder) if os.path.isdir(folder) else [])
+                if os.path.splitext(name)[0] == dataset
+                and os.path.splitext(name)[1] in self.io.EXTENSIONS.values()
+            ]
+            if not files:
+                raise RehearsalError(
+                    f"source dataset `{dataset}` has nothing under {folder}: seed the data "
+                    "directory as for a local run (the same layout)"
+                )
+            if bucket not in deployment.buckets:
+                s3.create_bucket(**_bucket_args(bucket, emulator.region))
+                deployment.buckets.add(bucket)
+                self.say(f"bucket {bucket}: not created by the program, made as existing storage")
+            prefix = self.handler._key_prefix(storage)
+            for name in files:
+                s3.upload_file(os.path.join(folder, name), bucket, prefix + name)
+                shown = os.path.relpath(os.path.join(folder, name))
+                self.say(f"seeded {dataset}: {shown} -> s3://{bucket}/{prefix}{name}")
+
+    def _deployed_table(self, storage: dict[str, Any]) -> dict[str, Any]:
+        assert self.postgres is not None
+        return {**storage, "url": storage.get("url") or self.postgres.url}
+
+    # -- running ------------------------------------------------------------------------------
+
+    def _install_hooks(
+        self, emulator: Emulator, deployment: Deployment, processes: TaskProcess
+    ) -> None:
+        logs = os.path.join(self.work_dir, "logs")
+        os.makedirs(logs, exist_ok=True)
+
+        def finished(task: str, outcome: ChildResult) -> None:
+            with self._lock:
+                record = self.report.tasks.setdefault(task, TaskRecord(task))
+                record.attempts += 1
+                record.duration_s += outcome.duration_s
+                record.status = "failed" if outcome.failed else "ok"
+                attempt = record.attempts
+                error = (
+                    outcome.result if outcome.failed and isinstance(outcome.result, dict) else {}
+                )
+                record.error = (
+                    f"{error.get('errorType')}: {error.get('errorMessage')}" if error else None
+                )
+            path = os.path.join(logs, f"{task}.{attempt}.log")
+            with open(path, "w", encoding="utf-8") as fh:
+                fh.write(outcome.log)
+            if outcome.failed:
+                self.say(f"[{self.pipeline}] failed {task} (attempt {attempt}): {record.error}")
+                for line in outcome.log.rstrip().splitlines()[-15:]:
+                    self.say(f"    {line}")
+            else:
+                self.say(f"[{self.pipeline}] ok     {task} ({outcome.duration_s:.2f} s)")
+
+        states_role = deployment.state_machine_role
+        assert states_role is not None
+
+        def denied(what: str) -> InvocationResult:
+            message = f"the state machine's role `{states_role}` may not {what}"
+            self.say(f"[{self.pipeline}] denied: {message}")
+            return InvocationResult(
+                {"errorType": "AccessDeniedException", "errorMessage": message}, True
+            )
+
+        def invoke(function: str, arn: str, payload: bytes) -> InvocationResult:
+            with self._lock:
+                self._running += 1
+            try:
+                return dispatch(function, arn, payload)
+            finally:
+                with self._lock:
+                    self._running -= 1
+
+        def dispatch(function: str, arn: str, payload: bytes) -> InvocationResult:
+            if function in self.containers:
+                return run_container(*self.containers[function], payload)
+            if not emulator.role_allows(states_role, "lambda:InvokeFunction", arn):
+                return denied(f"invoke {arn}")
+            spec = deployment.functions[function]
+            task = spec.environment.get("GLACIER_TASK", function)
+            self.say(f"[{self.pipeline}] start  {task}")
+            outcome = processes.run_handler(
+                function=function,
+                bundle=spec.code,
+                handler=spec.handler,
+                event=json.loads(payload or b"{}"),
+                variables=spec.environment,
+                credentials=self.credentials[spec.role],
+                timeout_s=spec.timeout_s,
+                memory_mb=spec.memory_mb,
+            )
+            finished(task, outcome)
+            return InvocationResult(outcome.result, outcome.failed)
+
+        def run_container(
+            task_definition: dict[str, Any], _: str, payload: bytes
+        ) -> InvocationResult:
+            arn = task_definition["taskDefinitionArn"]
+            if not emulator.role_allows(states_role, "ecs:RunTask", arn):
+                return denied(f"run {arn}")
+            container = task_definition["containerDefinitions"][0]
+            command = list(container.get("command") or [])
+            variables = {e["name"]: e["value"] for e in container.get("environment") or []}
+            variables["GLACIER_EXECUTION"] = str(json.loads(payload or b"{}").get("execution"))
+            if command[:2] != ["python", "-m"] or len(command) < 3:
+                raise RehearsalError(f"cannot rehearse container command {command!r}")
+            task = variables.get("GLACIER_TASK", task_definition["family"])
+            self.say(f"[{self.pipeline}] start  {task} (container)")
+            outcome = processes.run_module(
+                bundle=self.bundle,
+                module=command[2],
+                args=command[3:],
+                variables=variables,
+                credentials=self.credentials[task_definition["taskRoleArn"]],
+                timeout_s=3600,
+            )
+            finished(task, outcome)
+            return InvocationResult(outcome.result, outcome.failed)
+
+        emulator.hooks.invoke = invoke
+
+    def _execute(self, emulator: Emulator, deployment: Deployment) -> None:
+        sfn = emulator.client("stepfunctions")
+        arn = sfn.start_execution(
+            stateMachineArn=deployment.state_machine_arn, name=EXECUTION, input="{}"
+        )["executionArn"]
+        self.say(f"[{self.pipeline}] execution `{EXECUTION}` started")
+        while True:
+            described = sfn.describe_execution(executionArn=arn)
+            if described["status"] != "RUNNING":
+                break
+            time.sleep(0.1)
+        while self._running:  # a branch still running when another failed the execution
+            time.sleep(0.05)
+        self.report.status = described["status"]
+        self.report.cause = described.get("cause") or described.get("error")
+        if self.report.status != "SUCCEEDED" and not self.report.cause:
+            self.report.cause = _failure_cause(sfn, arn)
+
+    def _copy_back(self, emulator: Emulator, buckets: dict[str, str]) -> None:
+        s3 = emulator.client("s3")
+        scratch = buckets.get("glacier:scratch")
+        for task in self.tasks.values():
+            for dataset in task[3]:
+                storage = self.storage.get(dataset)
+                if storage is not None and self.io.is_table(storage):
+                    value = self.io.read(self._deployed_table(storage), dataset, self.data_dir)
+                    where = self.io.write(storage, dataset, value, self.data_dir)
+                    self.report.copied.append((dataset, where))
+                    continue
+                if storage is None:
+                    bucket, prefix = scratch, EXECUTION + "/"
+                    folder = os.path.join(self.data_dir, REHEARSAL_DIR, self.pipeline)
+                else:
+                    bucket = buckets.get(dataset) or storage.get("bucket") or storage.get("name")
+                    prefix = self.handler._key_prefix(storage)
+                    folder = self.io.directory(storage, self.data_dir)
+                listed = s3.list_objects_v2(Bucket=bucket, Prefix=prefix + dataset + ".")
+                keys = [
+                    o
+                    for o in listed.get("Contents", [])
+                    if o["Key"][len(prefix) :][len(dataset) :] in self.io.EXTENSIONS.values()
+                ]
+                if not keys:
+                    continue
+                newest = max(keys, key=lambda o: (o["LastModified"], o["Key"]))
+                body = s3.get_object(Bucket=bucket, Key=newest["Key"])["Body"].read()
+                target = os.path.join(folder, newest["Key"][len(prefix) :])
+                os.makedirs(folder, exist_ok=True)
+                self.io.atomic_write(target, lambda fh, data=body: fh.write(data))
+                self.report.copied.append((dataset, target))
+
+
+def _bucket_args(bucket: str, region: str) -> dict[str, Any]:
+    args: dict[str, Any] = {"Bucket": bucket}
+    if region != "us-east-1":
+        args["CreateBucketConfiguration"] = {"LocationConstraint": region}
+    return args
+
+
+def _failure_cause(sfn: Any, arn: str) -> str | None:
+    events = sfn.get_execution_history(executionArn=arn, reverseOrder=True)["events"]
+    for event in events:
+        for key, details in event.items():
+            if key.endswith("EventDetails") and isinstance(details, dict) and "cause" in details:
+                return f"{details.get('error')}: {details.get('cause')}"
+    return None
+
+
+def _moto_version() -> str:
+    from importlib.metadata import version
+
+    return version("moto")
+
+
+def rehearse(
+    program_dir: str,
+    env: str,
+    data_dir: str,
+    work_dir: str,
+    say: Callable[[str], None] = print,
+) -> Report:
+    """Deploy ``program_dir`` (an environment's generated program) on the emulator, run it
+    once, copy its outputs under ``data_dir``. Call it in a process of its own."""
+    return _Rehearsal(program_dir, env, data_dir, work_dir, say).run()
