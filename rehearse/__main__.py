@@ -1,4 +1,4 @@
-"""``python -m rehearse PROGRAM_DIR ENV --data-dir DIR --work-dir DIR [--report FILE]``.
+"""``python -m rehearse PROGRAM_DIR ENV --pipeline P --data-dir D --work-dir W [--report F]``.
 
 One rehearsal (``glacier rehearse`` runs this in a child process). Prints progress as it goes,
 then a table of the tasks; ``--report`` also writes the report as JSON. Exit 0 when the
@@ -17,6 +17,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m rehearse")
     parser.add_argument("program_dir")
     parser.add_argument("env")
+    parser.add_argument("--pipeline", required=True)
     parser.add_argument("--data-dir", required=True)
     parser.add_argument("--work-dir", required=True)
     parser.add_argument("--report", default=None)
@@ -27,17 +28,22 @@ def main(argv: list[str]) -> int:
         print(line, flush=True)
 
     try:
-        report = rehearse(args.program_dir, args.env, args.data_dir, args.work_dir, say)
+        report = rehearse(
+            args.program_dir, args.env, args.pipeline, args.data_dir, args.work_dir, say
+        )
     except RehearsalError as error:
         print(f"glacier rehearse: {error}", file=sys.stderr, flush=True)
         return 2
-    say("")
-    say(report.table())
+    if report.tasks:
+        say("")
+        say(report.table())
     for dataset, where in report.copied:
         say(f"output {dataset}: {where}")
     for warning in report.warnings:
         print(f"warning: {warning}", file=sys.stderr, flush=True)
-    if report.ok:
+    if report.status == "INFRASTRUCTURE ONLY":
+        say(f"rehearsal of `{report.pipeline}` ({report.environment}): infrastructure deployed")
+    elif report.ok:
         say(
             f"rehearsal of `{report.pipeline}` ({report.environment}) succeeded in {report.wall_s:.1f} s"
         )

@@ -128,7 +128,8 @@ def postgres_server() -> Iterator[PostgresServer]:
     started = False
     try:
         subprocess.run(
-            [*prefix, initdb, "-D", data, "-U", USER, "--auth=scram-sha-256", f"--pwfile={pwfile}"],
+            [*prefix, initdb, "-D", data, "-U", USER, "-E", "UTF8", "--auth=scram-sha-256"]
+            + [f"--pwfile={pwfile}"],
             check=True,
             **quiet,  # type: ignore[call-overload]
         )

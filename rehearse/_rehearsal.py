@@ -35,6 +35,8 @@ __all__ = ["RehearsalError", "Report", "TaskRecord", "rehearse"]
 EXECUTION = "glacier-rehearsal"
 """The execution's name: it keys the scratch prefix of ephemeral datasets."""
 REHEARSAL_DIR = ".glacier-rehearse"
+INFRASTRUCTURE_ONLY = "INFRASTRUCTURE ONLY"
+"""The status of an environment whose program deploys infrastructure but not the pipeline."""
 DEFAULT_ACCOUNT, DEFAULT_REGION = "123456789012", "us-east-1"  # the mocks' defaults
 
 
@@ -64,7 +66,8 @@ class Report:
 
     @property
     def ok(self) -> bool:
-        return self.status == "SUCCEEDED"
+        """The execution succeeded, or the environment holds infrastructure only."""
+        return self.status in ("SUCCEEDED", INFRASTRUCTURE_ONLY)
 
     def table(self) -> str:
         rows = [("TASK", "STATUS", "ATTEMPTS", "DURATION")]
@@ -132,6 +135,7 @@ class _Rehearsal:
         self,
         program_dir: str,
         env: str,
+        pipeline: str,
         data_dir: str,
         work_dir: str,
         say: Callable[[str], None],
@@ -142,13 +146,15 @@ class _Rehearsal:
         self.work_dir = work_dir
         self.say = say
         self.bundle = os.path.join(self.program_dir, "bundle")
-        self.handler = _load_handler(self.bundle)
-        self.io: Any = sys.modules["_glacier_io"]
-        self.pipeline: str = self.handler.PIPELINE
-        self.tasks: dict[str, tuple[str, str, tuple[tuple[str, str], ...], tuple[str, ...]]] = (
-            self.handler.TASKS
-        )
-        self.storage: dict[str, dict[str, Any] | None] = self.handler.STORAGE
+        self.tasks: dict[str, tuple[str, str, tuple[tuple[str, str], ...], tuple[str, ...]]] = {}
+        self.storage: dict[str, dict[str, Any] | None] = {}
+        self.pipeline = pipeline
+        if os.path.isdir(self.bundle):  # the environment that deploys the pipeline
+            self.handler = _load_handler(self.bundle)
+            self.io: Any = sys.modules["_glacier_io"]
+            self.pipeline = self.handler.PIPELINE
+            self.tasks = self.handler.TASKS
+            self.storage = self.handler.STORAGE
         self.report = Report(self.pipeline, env)
         self.report.tasks = {name: TaskRecord(name) for name in self.tasks}
         self.postgres: Any = None
@@ -164,7 +170,7 @@ class _Rehearsal:
     def run(self) -> Report:
         started = time.monotonic()
         with ExitStack() as stack:
-            if any(self.io.is_table(s) for s in self.storage.values() if s is not None):
+            if any(s is not None and self.io.is_table(s) for s in self.storage.values()):
                 self.postgres = stack.enter_context(self._postgres())
             config = {"glacier:databaseUrl": self.postgres.url} if self.postgres else {}
             preview = _preview(self.program_dir, self.env, config)
@@ -176,6 +182,14 @@ class _Rehearsal:
                 f"emulator: moto {_moto_version()} at {emulator.endpoint} ({account}, {region})"
             )
             deployment = self._deploy(emulator, preview)
+            if deployment.state_machine_arn is None:
+                self.report.status = INFRASTRUCTURE_ONLY
+                self.say(
+                    f"environment `{self.env}` holds infrastructure only (the pipeline is "
+                    "deployed in the environment of its storage): nothing to execute"
+                )
+                self.report.wall_s = time.monotonic() - started
+                return self.report
             exports = deployment.alias(preview.get("exports") or {})
             buckets: dict[str, str] = dict(exports.get("buckets") or {})
             self._seed(emulator, deployment, buckets)
@@ -216,11 +230,6 @@ class _Rehearsal:
             database=self._database_stand_in,
             definition=self._containers_as_invocations,
         )
-        if deployment.state_machine_arn is None or deployment.state_machine_role is None:
-            raise RehearsalError(
-                f"environment `{self.env}` deploys no state machine: rehearse the environment "
-                "that holds the pipeline"
-            )
         emulator.create_states_principal()
         sts = emulator.client("sts")
         for arn, name in sorted(deployment.roles.items()):
@@ -531,10 +540,12 @@ def _moto_version() -> str:
 def rehearse(
     program_dir: str,
     env: str,
+    pipeline: str,
     data_dir: str,
     work_dir: str,
     say: Callable[[str], None] = print,
 ) -> Report:
-    """Deploy ``program_dir`` (an environment's generated program) on the emulator, run it
-    once, copy its outputs under ``data_dir``. Call it in a process of its own."""
-    return _Rehearsal(program_dir, env, data_dir, work_dir, say).run()
+    """Deploy ``program_dir`` (pipeline ``pipeline``'s program of environment ``env``) on the
+    emulator, run it once, copy its outputs under ``data_dir``. Call it in a process of its
+    own: the emulator's state is the process's."""
+    return _Rehearsal(program_dir, env, pipeline, data_dir, work_dir, say).run()

@@ -45,12 +45,24 @@ _EXTRA_HINT = 'install the extra: pip install "glacier[rehearse]"'
     help="Where source datasets are read from and outputs copied to (the local layout).",
 )
 @click.option(
+    "--report",
+    "report_path",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="Also write the report (status, each task's attempts and outcome, outputs) as JSON.",
+)
+@click.option(
     "--keep",
     is_flag=True,
     help="Keep the work directory (the program, each task's log) and print where it is.",
 )
 def rehearse(
-    paths: tuple[str, ...], env: str, pipeline: str | None, data_dir: str, keep: bool
+    paths: tuple[str, ...],
+    env: str,
+    pipeline: str | None,
+    data_dir: str,
+    report_path: str | None,
+    keep: bool,
 ) -> None:
     """Run environment ENV's deployment on an AWS emulator, without AWS or Docker.
 
@@ -103,18 +115,12 @@ def rehearse(
     work = tempfile.mkdtemp(prefix="glacier-rehearse-")
     try:
         program_dir = _write_program(files, env, work)
+        command = [sys.executable, "-m", "rehearse", program_dir, env, "--pipeline", model.name]
+        command += ["--data-dir", os.path.abspath(data_dir), "--work-dir", work]
+        if report_path is not None:
+            command += ["--report", os.path.abspath(report_path)]
         code = subprocess.call(
-            [
-                sys.executable,
-                "-m",
-                "rehearse",
-                program_dir,
-                env,
-                "--data-dir",
-                os.path.abspath(data_dir),
-                "--work-dir",
-                work,
-            ],
+            command,
             env={**os.environ, "PYTHONWARNINGS": "ignore"},
         )
     finally:

@@ -1,0 +1,163 @@
+"""`glacier rehearse`: each example's deployment runs end to end on the emulator.
+
+Every test runs the real command in a child process: the program under Pulumi's mocks, moto's
+server with IAM enforced, its Step Functions interpreter, each task's generated handler in a
+child process with its role's credentials, and a real PostgreSQL where a dataset is a table.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from glacier_local import _io
+from rehearse._postgres import available as postgres_problem
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+FIXTURES = ROOT / "tests" / "fixtures" / "rehearse"
+
+pytestmark = pytest.mark.slow
+
+
+def _rehearse(
+    path: Path, env: str, data_dir: Path, tmp_path: Path, *extra: str
+) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    report = tmp_path / "report.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "glacier", "rehearse", str(path), "--env", env]
+        + ["--data-dir", str(data_dir), "--report", str(report), *extra],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    data = json.loads(report.read_text()) if report.exists() else {}
+    return done, data
+
+
+def _seeded(tmp_path: Path, name: str = "data") -> Path:
+    data = tmp_path / name
+    shutil.copytree(EXAMPLES / "data", data)
+    return data
+
+
+def _run_standalone(module: Path, data_dir: Path, tmp_path: Path) -> Path:
+    out = tmp_path / "build"
+    subprocess.run(
+        [sys.executable, "-m", "glacier", "build", str(module), "--out", str(out)],
+        check=True,
+        capture_output=True,
+    )
+    (runner,) = out.glob("*/run_local.py")
+    subprocess.run(
+        [sys.executable, str(runner), "--data-dir", str(data_dir)], check=True, capture_output=True
+    )
+    return out
+
+
+@pytest.mark.skipif(postgres_problem() is not None, reason=str(postgres_problem()))
+def test_orders_rehearsal_matches_the_standalone_runner(tmp_path: Path) -> None:
+    rehearsed = _seeded(tmp_path, "rehearsed")
+    done, report = _rehearse(EXAMPLES / "orders", "default", rehearsed, tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert report["status"] == "SUCCEEDED"
+    assert {t["name"]: (t["status"], t["attempts"]) for t in report["tasks"].values()} == {
+        "validate": ("ok", 1),
+        "archive_rejections": ("ok", 1),
+        "rank_customers": ("ok", 1),
+        "revenue_by_day": ("ok", 1),
+        "write_report": ("ok", 1),
+    }
+    # the container task ran as a Lambda-shaped invocation, and says so
+    assert "cannot run ecs:runTask.sync" in done.stdout
+
+    local = _seeded(tmp_path, "local")
+    _run_standalone(EXAMPLES / "orders", local, tmp_path)
+    stored = {"report": {"kind": "object", "bucket": "orders-reports", "prefix": "daily"}}
+    for dataset, storage in stored.items():
+        assert _io.read(storage, dataset, rehearsed) == _io.read(storage, dataset, local)
+    table = {"kind": "database", "table": "rejections"}
+    assert _io.read(table, "rejections", rehearsed) == _io.read(table, "rejections", local)
+    assert _io.read(table, "rejections", rehearsed)  # the rejected orders, not an empty table
+    # ephemeral outputs: the scratch bucket's objects against the runner's resume copies
+    for dataset in ("valid_orders", "rejected_orders", "daily_revenue", "customer_ranking"):
+        (copied,) = (rehearsed / ".glacier-rehearse" / "orders").glob(f"{dataset}.*")
+        with open(local / ".glacier-run" / "orders" / f"{dataset}.pkl", "rb") as fh:
+            assert json.loads(copied.read_text()) == pickle.load(fh)
+
+
+@pytest.mark.parametrize(
+    ("module", "env", "status"),
+    [
+        ("layer1_local.py", "default", "SUCCEEDED"),
+        ("layer2_environments.py", "prod", "SUCCEEDED"),
+        ("layer2_environments.py", "dev", "INFRASTRUCTURE ONLY"),
+        ("layer3_raw_pulumi.py", "default", "SUCCEEDED"),
+    ],
+)
+def test_every_example_environment_rehearses(
+    module: str, env: str, status: str, tmp_path: Path
+) -> None:
+    done, report = _rehearse(EXAMPLES / module, env, tmp_path / "data", tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert report["status"] == status
+    assert all(t["status"] == "ok" for t in report["tasks"].values())
+    for _, where in report["copied"]:
+        assert os.path.exists(where.split(" table ")[0])
+
+
+def test_a_failed_attempt_is_retried_by_the_state_machine(tmp_path: Path) -> None:
+    done, report = _rehearse(FIXTURES / "flaky.py", "default", tmp_path / "data", tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert report["tasks"]["add_up"]["attempts"] == 2
+    assert report["tasks"]["add_up"]["status"] == "ok"
+    assert report["tasks"]["produce"]["attempts"] == 1
+    assert "ConnectionError: transient" in done.stdout
+    storage = {"kind": "object", "bucket": "flaky-results"}
+    assert _io.read(storage, "total", tmp_path / "data") == 6
+
+
+def test_a_write_outside_the_tasks_datasets_is_denied(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    _io.write({"kind": "object", "bucket": "sneaky-data", "prefix": "in"}, "raw", [1, 2], data)
+    done, report = _rehearse(FIXTURES / "sneaky.py", "default", data, tmp_path)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert report["status"] == "FAILED"
+    task = report["tasks"]["double"]
+    assert task["status"] == "failed"
+    assert "AccessDenied" in (task["error"] or "")
+    assert not (data / "sneaky-data" / "doubled.json").exists()
+
+
+def test_a_dag_that_is_not_series_parallel_runs_every_task_after_its_inputs(
+    tmp_path: Path,
+) -> None:
+    done, report = _rehearse(FIXTURES / "crossed.py", "default", tmp_path / "data", tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    storage = {"kind": "object", "bucket": "crossed-results"}
+    assert _io.read(storage, "c", tmp_path / "data") == 6
+    assert _io.read(storage, "d", tmp_path / "data") == 103
+    assert {t["status"] for t in report["tasks"].values()} == {"ok"}
+
+
+def test_a_missing_source_is_a_setup_error_naming_where_to_seed(tmp_path: Path) -> None:
+    done, _ = _rehearse(FIXTURES / "sneaky.py", "default", tmp_path / "empty", tmp_path)
+    assert done.returncode == 2
+    assert "source dataset `raw` has nothing under" in done.stderr
+    assert str(tmp_path / "empty" / "sneaky-data" / "in") in done.stderr
+
+
+def test_an_unknown_environment_is_a_usage_error(tmp_path: Path) -> None:
+    done, _ = _rehearse(EXAMPLES / "layer1_local.py", "nowhere", tmp_path / "data", tmp_path)
+    assert done.returncode == 2
+    assert "no program for environment `nowhere` (known: default)" in done.stderr
