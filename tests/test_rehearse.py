@@ -161,3 +161,15 @@ def test_an_unknown_environment_is_a_usage_error(tmp_path: Path) -> None:
     done, _ = _rehearse(EXAMPLES / "layer1_local.py", "nowhere", tmp_path / "data", tmp_path)
     assert done.returncode == 2
     assert "no program for environment `nowhere` (known: default)" in done.stderr
+
+
+def test_a_bundle_lacking_a_requirement_is_detected(tmp_path: Path) -> None:
+    from rehearse._invoke import missing_requirements
+
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    (bundle / "requirements.txt").write_text("# generated\npsycopg[binary]==3.3.9\npyarrow>=15\n")
+    (bundle / "pyarrow-16.0.0.dist-info").mkdir()
+    assert missing_requirements(str(bundle)) == ["psycopg"]
+    (bundle / "psycopg-3.3.9.dist-info").mkdir()
+    assert missing_requirements(str(bundle)) == []
