@@ -55,7 +55,12 @@ def missing_requirements(bundle: str) -> list[str]:
     path = os.path.join(bundle, "requirements.txt")
     if not os.path.isfile(path):
         return []
-    entries = [e.lower().replace("-", "_") for e in os.listdir(bundle) if e.endswith(".dist-info")]
+    # `<name>-<version>.dist-info`, the name normalised with underscores
+    vendored = {
+        e.split("-", 1)[0].lower().replace(".", "_")
+        for e in os.listdir(bundle)
+        if e.endswith(".dist-info")
+    }
     missing = []
     with open(path, encoding="utf-8") as fh:
         for line in fh:
@@ -63,8 +68,7 @@ def missing_requirements(bundle: str) -> list[str]:
             if not line:
                 continue
             name = re.split(r"[\[<>=!~;\s]", line, maxsplit=1)[0]
-            wanted = name.lower().replace("-", "_") + "-"
-            if not any(e.startswith(wanted) for e in entries):
+            if name.lower().replace("-", "_").replace(".", "_") not in vendored:
                 missing.append(name)
     return missing
 
