@@ -58,16 +58,24 @@ class Deployment:
     """Parts of the program the emulator holds but cannot enforce, said in the output."""
 
     def alias(self, value: Any) -> Any:
-        """``value`` with every mocked value the emulator replaced by its own."""
+        """``value`` with every mocked value the emulator replaced by its own: ARNs wherever
+        they occur in a string (policies hold them inside JSON text, with ``:*`` or ``/*``
+        after them), other values (an id, a host name) only as a whole string."""
         if not self.aliases:
             return value
-        pattern = re.compile(
-            "|".join(re.escape(k) for k in sorted(self.aliases, key=len, reverse=True))
-            + r"(?![A-Za-z0-9_.!-])"
+        arns = sorted((k for k in self.aliases if k.startswith("arn:")), key=len, reverse=True)
+        pattern = (
+            re.compile("|".join(re.escape(k) for k in arns) + r"(?![A-Za-z0-9_.!-])")
+            if arns
+            else None
         )
 
         def walk(node: Any) -> Any:
             if isinstance(node, str):
+                if node in self.aliases:
+                    return self.aliases[node]
+                if pattern is None:
+                    return node
                 return pattern.sub(lambda m: self.aliases[m.group(0)], node)
             if isinstance(node, dict):
                 return {k: walk(v) for k, v in node.items()}
@@ -93,27 +101,28 @@ def _archive_path(code: Any, program_dir: str) -> str:
     return os.path.normpath(os.path.join(program_dir, str(path or "bundle")))
 
 
-_KMS = "aws:kms/key:Key"
-_BUCKET = "aws:s3/bucket:Bucket"
-_ORDER = [
-    _KMS,
-    "aws:kms/alias:Alias",
-    _BUCKET,
-    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
-    "aws:s3/bucketVersioning:BucketVersioning",
-    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
-    "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
-    "aws:s3/bucketPolicy:BucketPolicy",
-    "aws:secretsmanager/secret:Secret",
-    "aws:secretsmanager/secretVersion:SecretVersion",
-    "aws:rds/instance:Instance",
-    "aws:iam/role:Role",
-    "aws:iam/rolePolicy:RolePolicy",
-    "aws:lambda/function:Function",
-    "aws:ecs/cluster:Cluster",
-    "aws:ecs/taskDefinition:TaskDefinition",
-    "aws:sfn/stateMachine:StateMachine",
-]
+# resource type -> the _Creators method that creates it, in the order they are created
+_CREATORS = {
+    "aws:kms/key:Key": "kms_key",
+    "aws:kms/alias:Alias": "kms_alias",
+    "aws:s3/bucket:Bucket": "bucket",
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": (
+        "bucket_encryption"
+    ),
+    "aws:s3/bucketVersioning:BucketVersioning": "bucket_versioning",
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": "bucket_public_access_block",
+    "aws:s3/bucketOwnershipControls:BucketOwnershipControls": "bucket_ownership",
+    "aws:s3/bucketPolicy:BucketPolicy": "bucket_policy",
+    "aws:secretsmanager/secret:Secret": "secret",
+    "aws:secretsmanager/secretVersion:SecretVersion": "secret_version",
+    "aws:rds/instance:Instance": "database",
+    "aws:iam/role:Role": "role",
+    "aws:iam/rolePolicy:RolePolicy": "role_policy",
+    "aws:lambda/function:Function": "function",
+    "aws:ecs/cluster:Cluster": "cluster",
+    "aws:ecs/taskDefinition:TaskDefinition": "task_definition",
+    "aws:sfn/stateMachine:StateMachine": "state_machine",
+}
 
 
 def replay(
@@ -135,12 +144,12 @@ def replay(
     for resource in resources:
         if not resource.get("custom") or resource["type"].startswith("pulumi:providers:"):
             continue
-        if resource["type"] in _ORDER:
+        if resource["type"] in _CREATORS:
             by_type.setdefault(resource["type"], []).append(resource)
         else:
             deployment.skipped[resource["type"]] = deployment.skipped.get(resource["type"], 0) + 1
     creators = _Creators(emulator, deployment, program_dir, database, definition)
-    for token in _ORDER:
+    for token in _CREATORS:
         for resource in by_type.get(token, []):
             creators.create(token, resource)
     return deployment
@@ -169,12 +178,11 @@ class _Creators:
 
     def create(self, token: str, resource: Resource) -> None:
         inputs = self.deployment.alias(resource.get("inputs") or {})
-        method = getattr(self, "_" + token.rsplit(":", 1)[1].lower())
-        method(resource, inputs)
+        getattr(self, "_" + _CREATORS[token])(resource, inputs)
 
     # -- KMS and S3 ---------------------------------------------------------------------------
 
-    def _key(self, resource: Resource, inputs: dict[str, Any]) -> None:
+    def _kms_key(self, resource: Resource, inputs: dict[str, Any]) -> None:
         created = self.client("kms").create_key(
             Description=str(inputs.get("description") or resource["name"]),
             KeyUsage="ENCRYPT_DECRYPT",
@@ -186,10 +194,8 @@ class _Creators:
         ):
             if mocked and mocked != real:
                 self.deployment.aliases[str(mocked)] = real
-        # `kms_master_key_id` may hold the key's id or ARN; the mocks make both the name
-        self.deployment.aliases.setdefault(resource["name"], created["Arn"])
 
-    def _alias(self, resource: Resource, inputs: dict[str, Any]) -> None:
+    def _kms_alias(self, resource: Resource, inputs: dict[str, Any]) -> None:
         self.client("kms").create_alias(
             AliasName=str(inputs.get("name") or f"alias/{resource['name']}"),
             TargetKeyId=str(inputs["targetKeyId"]),
@@ -203,9 +209,7 @@ class _Creators:
         self.client("s3").create_bucket(**args)
         self.deployment.buckets.add(name)
 
-    def _bucketserversideencryptionconfiguration(
-        self, resource: Resource, inputs: dict[str, Any]
-    ) -> None:
+    def _bucket_encryption(self, resource: Resource, inputs: dict[str, Any]) -> None:
         rules = []
         for rule in inputs.get("rules") or []:
             default = rule.get("applyServerSideEncryptionByDefault") or {}
@@ -220,13 +224,13 @@ class _Creators:
             Bucket=inputs["bucket"], ServerSideEncryptionConfiguration={"Rules": rules}
         )
 
-    def _bucketversioning(self, resource: Resource, inputs: dict[str, Any]) -> None:
+    def _bucket_versioning(self, resource: Resource, inputs: dict[str, Any]) -> None:
         status = (inputs.get("versioningConfiguration") or {}).get("status", "Enabled")
         self.client("s3").put_bucket_versioning(
             Bucket=inputs["bucket"], VersioningConfiguration={"Status": status}
         )
 
-    def _bucketpublicaccessblock(self, resource: Resource, inputs: dict[str, Any]) -> None:
+    def _bucket_public_access_block(self, resource: Resource, inputs: dict[str, Any]) -> None:
         keys = ("blockPublicAcls", "ignorePublicAcls", "blockPublicPolicy", "restrictPublicBuckets")
         self.client("s3").put_public_access_block(
             Bucket=inputs["bucket"],
@@ -235,14 +239,14 @@ class _Creators:
             },
         )
 
-    def _bucketownershipcontrols(self, resource: Resource, inputs: dict[str, Any]) -> None:
+    def _bucket_ownership(self, resource: Resource, inputs: dict[str, Any]) -> None:
         ownership = (inputs.get("rule") or {}).get("objectOwnership", "BucketOwnerEnforced")
         self.client("s3").put_bucket_ownership_controls(
             Bucket=inputs["bucket"],
             OwnershipControls={"Rules": [{"ObjectOwnership": ownership}]},
         )
 
-    def _bucketpolicy(self, resource: Resource, inputs: dict[str, Any]) -> None:
+    def _bucket_policy(self, resource: Resource, inputs: dict[str, Any]) -> None:
         policy = inputs["policy"]
         document = json.loads(policy) if isinstance(policy, str) else dict(policy)
         statements = document.get("Statement") or []
@@ -272,12 +276,12 @@ class _Creators:
             if mocked and mocked != created["ARN"]:
                 self.deployment.aliases[str(mocked)] = created["ARN"]
 
-    def _secretversion(self, resource: Resource, inputs: dict[str, Any]) -> None:
+    def _secret_version(self, resource: Resource, inputs: dict[str, Any]) -> None:
         self.client("secretsmanager").put_secret_value(
             SecretId=str(inputs["secretId"]), SecretString=str(inputs.get("secretString") or "")
         )
 
-    def _instance(self, resource: Resource, inputs: dict[str, Any]) -> None:
+    def _database(self, resource: Resource, inputs: dict[str, Any]) -> None:
         self.deployment.databases.append(resource)
         if self.database is not None:
             self.database(resource, self.deployment)
@@ -296,7 +300,7 @@ class _Creators:
         if mocked and mocked != role["Arn"]:
             self.deployment.aliases[str(mocked)] = role["Arn"]
 
-    def _rolepolicy(self, resource: Resource, inputs: dict[str, Any]) -> None:
+    def _role_policy(self, resource: Resource, inputs: dict[str, Any]) -> None:
         self.client("iam").put_role_policy(
             RoleName=str(inputs["role"]),
             PolicyName=str(inputs.get("name") or _physical(resource)),
@@ -338,7 +342,7 @@ class _Creators:
     def _cluster(self, resource: Resource, inputs: dict[str, Any]) -> None:
         self.client("ecs").create_cluster(clusterName=_physical(resource))
 
-    def _taskdefinition(self, resource: Resource, inputs: dict[str, Any]) -> None:
+    def _task_definition(self, resource: Resource, inputs: dict[str, Any]) -> None:
         definitions = inputs.get("containerDefinitions")
         if isinstance(definitions, str):
             definitions = json.loads(definitions)
@@ -353,7 +357,7 @@ class _Creators:
             memory=str(inputs.get("memory") or "512"),
         )
 
-    def _statemachine(self, resource: Resource, inputs: dict[str, Any]) -> None:
+    def _state_machine(self, resource: Resource, inputs: dict[str, Any]) -> None:
         parsed = inputs["definition"]
         parsed = json.loads(parsed) if isinstance(parsed, str) else parsed
         if self.rewrite is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import re
 import shutil
 import subprocess
 import sys
@@ -173,3 +174,26 @@ def test_a_bundle_lacking_a_requirement_is_detected(tmp_path: Path) -> None:
     assert missing_requirements(str(bundle)) == ["psycopg"]
     (bundle / "psycopg-3.3.9.dist-info").mkdir()
     assert missing_requirements(str(bundle)) == []
+
+
+def test_a_current_packaged_bundle_lends_its_vendored_packages(tmp_path: Path) -> None:
+    module = EXAMPLES / "layer1_local.py"
+    out = tmp_path / "build"
+    subprocess.run(
+        [sys.executable, "-m", "glacier", "build", str(module), "--out", str(out)],
+        check=True,
+        capture_output=True,
+    )
+    bundle = out / "etl" / "pulumi" / "default" / "bundle"
+    (bundle / "vendored_probe-1.0.dist-info").mkdir()
+    done, _ = _rehearse(module, "default", tmp_path / "data", tmp_path, "--out", str(out), "--keep")
+    assert done.returncode == 0, done.stdout + done.stderr
+    work = Path(re.search(r"work directory kept: (\S+)", done.stderr).group(1))  # type: ignore[union-attr]
+    linked = work / "program" / "bundle" / "vendored_probe-1.0.dist-info"
+    assert linked.is_symlink() and linked.resolve() == (bundle / "vendored_probe-1.0.dist-info")
+    shutil.rmtree(work)
+
+    (bundle / "glacier_handler.py").write_text("# edited by hand\n")
+    done, _ = _rehearse(module, "default", tmp_path / "data2", tmp_path, "--out", str(out))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "is stale (rebuild with `glacier build --package`)" in done.stderr

@@ -45,6 +45,14 @@ _EXTRA_HINT = 'install the extra: pip install "glacier[rehearse]"'
     help="Where source datasets are read from and outputs copied to (the local layout).",
 )
 @click.option(
+    "--out",
+    "out_dir",
+    default="build",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Where `glacier build --package` vendored the bundle's packages: used when current.",
+)
+@click.option(
     "--report",
     "report_path",
     default=None,
@@ -61,6 +69,7 @@ def rehearse(
     env: str,
     pipeline: str | None,
     data_dir: str,
+    out_dir: str,
     report_path: str | None,
     keep: bool,
 ) -> None:
@@ -83,6 +92,7 @@ def rehearse(
         raise click.UsageError(f"glacier rehearse needs {', '.join(missing)}: {_EXTRA_HINT}")
     if importlib.util.find_spec("pulumi_aws") is None:
         raise click.UsageError(f"glacier rehearse needs pulumi and pulumi-aws: {_EXTRA_HINT}")
+    from codegen import dir_name
     from codegen.aws import emit_programs
     from codegen.aws._diagnostics import deployment_diagnostics
 
@@ -115,6 +125,9 @@ def rehearse(
     work = tempfile.mkdtemp(prefix="glacier-rehearse-")
     try:
         program_dir = _write_program(files, env, work)
+        _borrow_vendored(
+            files, os.path.join(out_dir, dir_name(model.name), "pulumi", env), program_dir, env
+        )
         command = [sys.executable, "-m", "rehearse", program_dir, env, "--pipeline", model.name]
         command += ["--data-dir", os.path.abspath(data_dir), "--work-dir", work]
         if report_path is not None:
@@ -141,3 +154,33 @@ def _write_program(files: dict[str, bytes], env: str, work: str) -> str:
             with open(target, "wb") as fh:
                 fh.write(data)
     return program_dir
+
+
+def _borrow_vendored(files: dict[str, bytes], built: str, program_dir: str, env: str) -> None:
+    """Link the packages `glacier build --package` vendored into ``built``'s bundle, when
+    that bundle's generated files are the ones just generated (else it is stale: warn)."""
+    bundle = os.path.join(built, "bundle")
+    if not os.path.isdir(bundle):
+        return
+    prefix = f"pulumi/{env}/bundle/"
+    generated = {
+        path[len(prefix) :]: data for path, data in files.items() if path.startswith(prefix)
+    }
+    for rel, data in generated.items():
+        try:
+            with open(os.path.join(bundle, *rel.split("/")), "rb") as fh:
+                current = fh.read() == data
+        except OSError:
+            current = False
+        if not current:
+            click.echo(
+                f"warning: {bundle} is stale (rebuild with `glacier build --package`): "
+                "its vendored packages are not used",
+                err=True,
+            )
+            return
+    tops = {rel.split("/")[0] for rel in generated}
+    target = os.path.join(program_dir, "bundle")
+    for entry in sorted(os.listdir(bundle)):
+        if entry not in tops and not os.path.lexists(os.path.join(target, entry)):
+            os.symlink(os.path.abspath(os.path.join(bundle, entry)), os.path.join(target, entry))
