@@ -40,10 +40,24 @@ class PostgresServer:
 
     @property
     def url(self) -> str:
+        return self.url_of(self.database)
+
+    def url_of(self, database: str) -> str:
         return (
             f"postgresql://{quote(self.user, safe='')}:{quote(self.password, safe='')}"
-            f"@{self.host}:{self.port}/{quote(self.database, safe='')}"
+            f"@{self.host}:{self.port}/{quote(database, safe='')}"
         )
+
+    def create_database(self, name: str) -> None:
+        """A database of that name (as an RDS instance's ``db_name`` creates), if missing."""
+        import psycopg
+
+        with psycopg.connect(self.url_of("postgres"), autocommit=True) as conn:
+            found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+            if found is None:
+                conn.execute(
+                    psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(name))
+                )
 
 
 def _binary(name: str) -> str | None:
@@ -142,7 +156,7 @@ def postgres_server() -> Iterator[PostgresServer]:
         )
         started = True
         server = PostgresServer("127.0.0.1", port, USER, password, DATABASE)
-        _create_database(server)
+        server.create_database(DATABASE)
         yield server
     finally:
         if started:
@@ -153,11 +167,3 @@ def postgres_server() -> Iterator[PostgresServer]:
                 check=False,
             )
         shutil.rmtree(root, ignore_errors=True)
-
-
-def _create_database(server: PostgresServer) -> None:
-    import psycopg
-
-    admin = f"postgresql://{server.user}:{quote(server.password, safe='')}@{server.host}:{server.port}/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{server.database}"')

@@ -242,7 +242,7 @@ class _Rehearsal:
                 ("buckets", len(deployment.buckets)),
                 ("roles", len(deployment.roles)),
                 ("Lambda functions", len(deployment.functions)),
-                ("state machine", 1),
+                ("state machine", 1 if deployment.state_machine_arn else 0),
             )
             if n
         )
@@ -321,6 +321,19 @@ class _Rehearsal:
         ):
             if outputs.get(key):
                 deployment.aliases[str(outputs[key])] = value
+        name = (resource.get("inputs") or {}).get("dbName")
+        if name:
+            self.postgres.create_database(str(name))
+
+    def _database_variables(self, variables: dict[str, str]) -> dict[str, str]:
+        """A task's environment with the database endpoint the rehearsal stands in: the
+        local server's port, and no TLS (it has none)."""
+        if self.postgres is None or not any(k.startswith("GLACIER_DATABASE_") for k in variables):
+            return variables
+        changed = {**variables, "GLACIER_DATABASE_SSLMODE": "disable"}
+        if "GLACIER_DATABASE_PORT" in variables:
+            changed["GLACIER_DATABASE_PORT"] = str(self.postgres.port)
+        return changed
 
     def _admin_client(self, service: str) -> Any:
         assert self._emulator is not None
@@ -428,7 +441,7 @@ class _Rehearsal:
                 bundle=spec.code,
                 handler=spec.handler,
                 event=json.loads(payload or b"{}"),
-                variables=spec.environment,
+                variables=self._database_variables(spec.environment),
                 credentials=self.credentials[spec.role],
                 timeout_s=spec.timeout_s,
                 memory_mb=spec.memory_mb,
@@ -446,6 +459,7 @@ class _Rehearsal:
             command = list(container.get("command") or [])
             variables = {e["name"]: e["value"] for e in container.get("environment") or []}
             variables["GLACIER_EXECUTION"] = str(json.loads(payload or b"{}").get("execution"))
+            variables = self._database_variables(variables)
             if command[:2] != ["python", "-m"] or len(command) < 3:
                 raise RehearsalError(f"cannot rehearse container command {command!r}")
             task = variables.get("GLACIER_TASK", task_definition["family"])
