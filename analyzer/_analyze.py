@@ -40,6 +40,7 @@ from analyzer._project import (
 )
 from analyzer._resolve import LoadedModule, Resolver
 from analyzer._summary import Call, ModuleSummary, Sub, summarize
+from analyzer._suppress import apply_suppressions
 from analyzer._tasks import FoundTask, read_tasks
 from analyzer._values import DatasetV, EnvV, Key, PipelineV, package_category
 from glacier._source import module_name_for, relative_file
@@ -388,7 +389,7 @@ def _link(root: str, loader: _Loader, trace: Trace | None = None) -> Analysis:
         _trace(trace, loader, tasks, found_before)
         trace.cycles = resolver.cycles > 0
     diagnostics.extend(resolver.diagnostics)
-    diagnostics = _unsuppressed(diagnostics, modules)
+    diagnostics = apply_suppressions(diagnostics, modules)
     diagnostics.sort(key=Diagnostic.sort_key)
     return Analysis(
         root=root,
@@ -437,24 +438,6 @@ def _unique(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
             seen.add(d)
             result.append(d)
     return result
-
-
-def _unsuppressed(
-    diagnostics: list[Diagnostic], modules: Mapping[str, LoadedModule]
-) -> list[Diagnostic]:
-    by_file: dict[str, dict[int, tuple[str, ...]]] = {}
-    for loaded in modules.values():
-        if loaded.summary.suppressions:
-            by_file[loaded.file] = dict(loaded.summary.suppressions)
-    if not by_file:
-        return diagnostics
-    kept = []
-    for d in diagnostics:
-        codes = by_file.get(d.path, {}).get(d.line)
-        if codes is not None and (not codes or d.code in codes):
-            continue
-        kept.append(d)
-    return kept
 
 
 # -- models -------------------------------------------------------------------------------------

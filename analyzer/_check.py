@@ -35,6 +35,7 @@ class CheckResult:
     files: int
     pipelines: int
     cached: bool = False  # answered from the whole-result cache
+    root: str = ""  # the project root the diagnostics' paths are relative to
 
 
 def check(
@@ -86,7 +87,9 @@ def check(
         )
     finally:
         _cache._gc_resume(gc_was_enabled)
-    result = CheckResult(analysis.diagnostics, len(analysis.modules), len(analysis.pipelines))
+    result = CheckResult(
+        analysis.diagnostics, len(analysis.modules), len(analysis.pipelines), root=root
+    )
     if entry_path is not None:
         files.probe_packages(root)
         owners = {d: key for key, found in trace.graph.items() for d in found}
@@ -134,6 +137,7 @@ def _fields(d: Diagnostic) -> tuple[object, ...]:
         d.column,
         d.end_line,
         d.end_column,
+        d.fixable,
     )
 
 
@@ -145,6 +149,7 @@ def _result(entry: dict[str, object], cached: bool) -> CheckResult:
         int(files),
         int(pipelines),
         cached,
+        str(entry["root"]),
     )
 
 

@@ -3,7 +3,8 @@
 Every kind of diagnostic is a small class in :data:`RULES` with a stable code, a kebab-case
 name, a severity and its message and hint templates as class constants (pyflakes' one class
 per message). ``docs/diagnostics.md`` documents each code; a test keeps the two in step.
-Rendering (text, JSON, GitHub annotations) lives in ``analyzer._render``.
+Rendering (text, JSON, GitHub annotations) lives in ``analyzer._render``. A rule whose fix
+is mechanical says so (``fixable``); its fixer, registered by code, is in ``analyzer.fixes``.
 """
 
 from __future__ import annotations
@@ -14,12 +15,16 @@ from typing import Any, ClassVar, Literal
 __all__ = [
     "RULES",
     "Diagnostic",
+    "Fixable",
     "Rule",
     "Severity",
     "rule",
 ]
 
 Severity = Literal["error", "warning"]
+# "always": every finding of the rule can be fixed by `glacier check --fix`; "sometimes": the
+# findings that are made with ``fixable=True`` (see the rule's entry in docs/diagnostics.md)
+Fixable = Literal["always", "sometimes"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +41,7 @@ class Diagnostic:
     column: int
     end_line: int
     end_column: int
+    fixable: bool = False  # `glacier check --fix` can fix it (``analyzer.fixes``)
 
     def sort_key(self) -> tuple[str, int, int, str]:
         return (self.path, self.line, self.column, self.code)
@@ -52,6 +58,7 @@ class Diagnostic:
             "column": self.column,
             "end_line": self.end_line,
             "end_column": self.end_column,
+            "fixable": self.fixable,
         }
 
 
@@ -63,6 +70,7 @@ class Rule:
     severity: ClassVar[Severity] = "error"
     message: ClassVar[str]
     hint: ClassVar[str | None] = None
+    fixable: ClassVar[Fixable | None] = None
 
     @classmethod
     def make(
@@ -72,8 +80,15 @@ class Rule:
         column: int,
         end_line: int | None = None,
         end_column: int | None = None,
+        fixable: bool | None = None,
         **values: Any,
     ) -> Diagnostic:
+        """The finding at this span; ``fixable`` defaults to whether every finding of the rule
+        is (a "sometimes" rule passes ``fixable=True`` for the ones its fixer handles)."""
+        if fixable is None:
+            fixable = cls.fixable == "always"
+        elif fixable and cls.fixable is None:
+            raise ValueError(f"{cls.code} has no fixer")
         return Diagnostic(
             code=cls.code,
             name=cls.name,
@@ -85,6 +100,7 @@ class Rule:
             column=max(column, 1),
             end_line=max(end_line if end_line is not None else line, 1),
             end_column=max(end_column if end_column is not None else column, 1),
+            fixable=fixable,
         )
 
 
@@ -138,6 +154,18 @@ class InvalidConfiguration(Rule):
         'write `pipelines = ["path", ...]` and `exclude = ["glob", ...]`, both lists of strings; '
         "until then the defaults apply"
     )
+
+
+@rule
+class UnusedSuppression(Rule):
+    code = "GLC009"
+    name = "unused-suppression"
+    severity = "warning"
+    fixable = "always"
+    message = (
+        "`# glacier: ignore[{listed}]` suppresses nothing: no `{listed}` finding is on this line"
+    )
+    hint = "remove `{listed}` from the comment (`glacier check --fix` does)"
 
 
 @rule
@@ -236,6 +264,7 @@ class MissingReturnAnnotation(Rule):
 class NotADataset(Rule):
     code = "GLC203"
     name = "not-a-dataset"
+    fixable = "sometimes"  # a one-dataset `tuple[a]` return
     message = "{what} of task `{task}` is `{annotation}`, which is not a dataset"
     hint = "{advice}"
 
@@ -271,6 +300,7 @@ class DuplicateOutput(Rule):
 class BareTaskDecorator(Rule):
     code = "GLC207"
     name = "task-decorator-without-call"
+    fixable = "always"
     message = "`@{decorator}` is used without parentheses"
     hint = "write `@{decorator}()`"
 

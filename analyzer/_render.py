@@ -17,6 +17,8 @@ class Summary:
     warnings: int
     files: int
     pipelines: int
+    fixable: int = 0  # findings `glacier check --fix` can fix
+    fixed: int = 0  # findings `glacier check --fix` fixed before this result
 
     def to_dict(self) -> dict[str, int]:
         return {
@@ -24,35 +26,46 @@ class Summary:
             "warnings": self.warnings,
             "files": self.files,
             "pipelines": self.pipelines,
+            "fixable": self.fixable,
+            "fixed": self.fixed,
         }
 
     def sentence(self) -> str:
         checked = f"{_plural(self.pipelines, 'pipeline')} in {_plural(self.files, 'file')} checked"
+        fixed = f"Fixed {_plural(self.fixed, 'finding')}\n" if self.fixed else ""
         if not self.errors and not self.warnings:
-            return f"No problems found ({checked})"
+            return f"{fixed}No problems found ({checked})"
         parts = [
             _plural(n, w) for n, w in ((self.errors, "error"), (self.warnings, "warning")) if n
         ]
-        return f"Found {' and '.join(parts)} ({checked})"
+        found = f"{fixed}Found {' and '.join(parts)} ({checked})"
+        if self.fixable:
+            found += f"\n[*] {self.fixable} fixable with `glacier check --fix`"
+        return found
 
 
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def summarize_run(diagnostics: Sequence[Diagnostic], files: int, pipelines: int) -> Summary:
+def summarize_run(
+    diagnostics: Sequence[Diagnostic], files: int, pipelines: int, fixed: int = 0
+) -> Summary:
     errors = sum(1 for d in diagnostics if d.severity == "error")
-    return Summary(errors, len(diagnostics) - errors, files, pipelines)
+    fixable = sum(1 for d in diagnostics if d.fixable)
+    return Summary(errors, len(diagnostics) - errors, files, pipelines, fixable, fixed)
 
 
 def render_text(diagnostics: Sequence[Diagnostic], summary: Summary | None) -> str:
     """``path:line:col: GLC### message`` and an indented hint per diagnostic, then a summary.
 
-    Warnings look like errors here (GLC5xx are the warnings); the summary counts each.
+    Warnings look like errors here (the summary counts each); ``[*]`` after the code marks a
+    finding ``glacier check --fix`` can fix, as ruff does.
     """
     lines: list[str] = []
     for d in diagnostics:
-        lines.append(f"{d.path}:{d.line}:{d.column}: {d.code} {d.message}")
+        mark = " [*]" if d.fixable else ""
+        lines.append(f"{d.path}:{d.line}:{d.column}: {d.code}{mark} {d.message}")
         if d.hint:
             lines.append(f"  hint: {d.hint}")
     if summary is not None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 __all__ = [
+    "SUPPRESS",
     "Attr",
     "Call",
     "Const",
@@ -39,7 +40,7 @@ __all__ = [
 Pos = tuple[int, int, int, int]  # line, column (1-based, UTF-8 bytes), end line, end column
 
 _MAX_DEPTH = 40
-_SUPPRESS = re.compile(r"#\s*glacier:\s*ignore(?:\[([A-Za-z0-9_,\s]*)\])?")
+SUPPRESS = re.compile(r"#\s*glacier:\s*ignore(?:\[([A-Za-z0-9_,\s]*)\])?")
 
 
 # -- symbolic expressions -----------------------------------------------------------------------
@@ -260,7 +261,7 @@ def _suppressions(text: str, lines: list[str]) -> tuple[tuple[int, tuple[str, ..
     for number, line in enumerate(lines, 1):
         if "glacier:" not in line:
             continue
-        match = _SUPPRESS.search(line)
+        match = SUPPRESS.search(line)
         if match:
             codes = tuple(c.strip().upper() for c in (match.group(1) or "").split(",") if c.strip())
             found.append((number, codes))

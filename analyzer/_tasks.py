@@ -319,6 +319,8 @@ def _signature(
                 task=task.name,
                 annotation=returns_text or text_of(returns),
                 advice=f"a task with one output returns it directly: write `-> {item}`",
+                # `analyzer.fixes` rewrites the subscript; not inside a string annotation
+                fixable=not (returns_text or "").endswith(("'", '"')),
             )
             return False
         if items and all(r[0] == "dataset" for r in results):

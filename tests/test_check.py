@@ -64,9 +64,17 @@ def test_json_has_every_field_and_a_summary() -> None:
         "column",
         "end_line",
         "end_column",
+        "fixable",
     }
     assert all(set(d) == fields for d in data["diagnostics"])
-    assert data["summary"] == {"errors": 5, "warnings": 2, "files": 1, "pipelines": 2}
+    assert data["summary"] == {
+        "errors": 5,
+        "warnings": 2,
+        "files": 1,
+        "pipelines": 2,
+        "fixable": 0,
+        "fixed": 0,
+    }
 
 
 def test_github_annotations_escape_per_the_workflow_command_rules(tmp_path: Path) -> None:
