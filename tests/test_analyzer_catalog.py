@@ -65,6 +65,35 @@ def test_catalog_names_match_the_registry() -> None:
     }
 
 
+def test_the_summary_table_marks_exactly_the_fixable_codes_and_each_has_a_fixer() -> None:
+    from analyzer.fixes import FIXERS
+
+    rows = dict(
+        re.findall(
+            r"^\| \[(GLC\d{3})\]\(#[a-z0-9-]+\) \|(?: [^|]* \|){3}([^|]*)\|$", DOC.read_text(), re.M
+        )
+    )
+    marks = {"`[*]`": "always", "`[*]` one case": "sometimes", "": None}
+    assert {code: marks[cell.strip()] for code, cell in rows.items()} == {
+        code: rule.fixable for code, rule in RULES.items()
+    }
+    assert sorted(FIXERS) == sorted(code for code, rule in RULES.items() if rule.fixable)
+
+
+@pytest.mark.parametrize("code", sorted(c for c in RUNNABLE if RULES[c].fixable == "always"))
+def test_fixing_the_example_gives_the_documented_fix(tmp_path: Path, code: str) -> None:
+    """Where every finding of a code is fixable, ``--fix`` turns its Example into its Fix."""
+    from analyzer.fixes import fix_source
+
+    example, fix = ENTRIES[code][1], ENTRIES[code][2]
+    assert example is not None and fix is not None
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'example'\n")
+    module = tmp_path / "example.py"
+    module.write_text(example, encoding="utf-8")
+    fixed, count = fix_source(example, analyze([module]).diagnostics)
+    assert (fixed, count) == (fix, 1)
+
+
 def test_the_summary_table_lists_every_code_with_its_severity() -> None:
     rows = re.findall(
         r"^\| \[(GLC\d{3})\]\(#([a-z0-9-]+)\) \| `([a-z-]+)` \| (\w+) \|",
