@@ -95,7 +95,9 @@ def test_an_unchanged_project_is_answered_without_analysis(
     forbid_analysis(monkeypatch)
     again = check([project])
     assert again.cached
-    assert again == first.__class__(first.diagnostics, first.files, first.pipelines, True)
+    assert again == first.__class__(
+        first.diagnostics, first.files, first.pipelines, True, str(project)
+    )
 
 
 def test_one_changed_file_is_the_only_one_parsed_again(project: Path, summaries: list[str]) -> None:

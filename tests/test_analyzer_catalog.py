@@ -70,7 +70,9 @@ def test_the_summary_table_marks_exactly_the_fixable_codes_and_each_has_a_fixer(
 
     rows = dict(
         re.findall(
-            r"^\| \[(GLC\d{3})\]\(#[a-z0-9-]+\) \|(?: [^|]* \|){3}([^|]*)\|$", DOC.read_text(), re.M
+            r"^\| \[(GLC\d{3})\]\(#[a-z0-9-]+\) \|(?: [^|]* \|){3}([^|]*)\|$",
+            DOC.read_text(),
+            re.MULTILINE,
         )
     )
     marks = {"`[*]`": "always", "`[*]` one case": "sometimes", "": None}

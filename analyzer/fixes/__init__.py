@@ -17,14 +17,17 @@ import os
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, TypeVar, cast
 
 import libcst as cst
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
 from analyzer._diagnostics import Diagnostic
 
+CSTNodeT = TypeVar("CSTNodeT", bound=cst.CSTNode)
+
 __all__ = [
+    "CASE_HEADER",
     "FIXERS",
     "FileFix",
     "Fixer",
@@ -62,9 +65,16 @@ class Span:
 
 
 class Fixer:
-    """Fixes the findings of one code. Subclasses set ``code`` and implement both methods."""
+    """Fixes the findings of one code. Subclasses set ``code`` and ``cases`` and implement
+    both methods.
+
+    ``cases``: ``(before, after)`` pairs run by ``tests/test_fixes.py`` (Fixit's
+    ``VALID``/``INVALID``): the module ``CASE_HEADER + before``, checked and fixed, is exactly
+    ``CASE_HEADER + after`` (``after == before``: nothing to fix there).
+    """
 
     code: ClassVar[str]
+    cases: ClassVar[tuple[tuple[str, str], ...]]
 
     def matches(
         self, node: cst.CSTNode, span: Span, positions: Mapping[cst.CSTNode, CodeRange]
@@ -81,6 +91,15 @@ class Fixer:
         """
         raise NotImplementedError
 
+
+CASE_HEADER = """\
+from glacier import Dataset, ObjectStorage, Pipeline
+
+pipeline = Pipeline(name="etl")
+raw = Dataset(name="raw", storage=ObjectStorage(bucket="landing"))
+out = Dataset(name="out", storage=ObjectStorage(bucket="results"))
+
+"""
 
 FIXERS: dict[str, Fixer] = {}
 
@@ -166,14 +185,15 @@ class _Replace(cst.CSTTransformer):
         self.first_lines = first_lines
 
     def on_leave(
-        self, original_node: cst.CSTNode, updated_node: cst.CSTNode
-    ) -> cst.CSTNode | cst.RemovalSentinel | cst.FlattenSentinel[cst.CSTNode]:
+        self, original_node: CSTNodeT, updated_node: CSTNodeT
+    ) -> CSTNodeT | cst.RemovalSentinel | cst.FlattenSentinel[CSTNodeT]:
         found = self.targets.get(original_node)
         if found is None:
             return updated_node
-        return FIXERS[found[0][1].code].replace(
-            updated_node, found, self.first_lines[original_node]
-        )
+        fixer = FIXERS[found[0][1].code]
+        replaced = fixer.replace(updated_node, found, self.first_lines[original_node])
+        # a fixer may change a node's type (`tuple[a]` becomes the name `a`)
+        return cast(CSTNodeT, replaced) if isinstance(replaced, cst.CSTNode) else replaced
 
 
 def plan_fixes(root: str, diagnostics: Iterable[Diagnostic]) -> list[FileFix]:

@@ -16,6 +16,60 @@ class UnwrapSingleOutput(Fixer):
     """The finding spans the subscript; only the one-element ``tuple[a]`` finding is fixable."""
 
     code = NotADataset.code
+    cases = (
+        (
+            """
+@pipeline.task()
+def load(data: raw) -> tuple[out]:  # one output
+    return data
+""",
+            """
+@pipeline.task()
+def load(data: raw) -> out:  # one output
+    return data
+""",
+        ),
+        (  # libcst counts columns in characters, the analyzer in UTF-8 bytes
+            """
+@pipeline.task()
+def lädt(
+    data: raw,  # ünïcode
+) -> tuple[ out ]:
+    return data
+""",
+            """
+@pipeline.task()
+def lädt(
+    data: raw,  # ünïcode
+) -> out:
+    return data
+""",
+        ),
+        (  # inside a string annotation: reported, not fixable
+            """
+@pipeline.task()
+def load(data: raw) -> "tuple[out]":
+    return data
+""",
+            """
+@pipeline.task()
+def load(data: raw) -> "tuple[out]":
+    return data
+""",
+        ),
+        (  # the other GLC203 findings have no mechanical fix
+            """
+@pipeline.task()
+def load(data: raw, limit: int) -> out:
+    return data
+""",
+            """
+@pipeline.task()
+def load(data: raw, limit: int) -> out:
+    return data
+""",
+        ),
+    )
 
     def matches(
         self, node: cst.CSTNode, span: Span, positions: Mapping[cst.CSTNode, CodeRange]

@@ -16,6 +16,44 @@ class CallTaskDecorator(Fixer):
     """The finding spans the decorator's expression: call it, with no arguments."""
 
     code = BareTaskDecorator.code
+    cases = (
+        (
+            """
+@pipeline.task  # the loader
+def load(data: raw) -> out:
+    return data
+""",
+            """
+@pipeline.task()  # the loader
+def load(data: raw) -> out:
+    return data
+""",
+        ),
+        (  # two in one file, spaced and commented as they were
+            """
+@ pipeline.task
+def load(data: raw) -> out:
+    return data
+
+
+@pipeline.task
+# after the decorator
+def show(data: out) -> None:
+    print(data)
+""",
+            """
+@ pipeline.task()
+def load(data: raw) -> out:
+    return data
+
+
+@pipeline.task()
+# after the decorator
+def show(data: out) -> None:
+    print(data)
+""",
+        ),
+    )
 
     def matches(
         self, node: cst.CSTNode, span: Span, positions: Mapping[cst.CSTNode, CodeRange]

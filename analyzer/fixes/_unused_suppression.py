@@ -18,6 +18,91 @@ class RemoveUnusedSuppression(Fixer):
     """The finding spans one code inside the comment of a line (trailing or on its own)."""
 
     code = UnusedSuppression.code
+    cases = (
+        (  # a trailing comment goes with the space before it
+            """
+lost = Dataset(name="lost")  # glacier: ignore[GLC501]
+
+
+@pipeline.task()
+def load(data: raw) -> out:
+    return data
+""",
+            """
+lost = Dataset(name="lost")
+
+
+@pipeline.task()
+def load(data: raw) -> out:
+    return data
+""",
+        ),
+        (  # the code still in use stays, spelled as it was
+            """
+lost = Dataset(name="lost")  # glacier: ignore[glc102,GLC501]
+
+
+@pipeline.task()
+def load(data: raw) -> lost:
+    return data
+""",
+            """
+lost = Dataset(name="lost")  # glacier: ignore[GLC501]
+
+
+@pipeline.task()
+def load(data: raw) -> lost:
+    return data
+""",
+        ),
+        (  # a comment on its own line goes with its line; the rest of a shared comment stays
+            """
+# glacier: ignore[GLC101]
+@pipeline.task()
+def load(
+    data: raw,  # noqa: E501  # glacier: ignore[GLC201]
+) -> out:
+    return data
+""",
+            """
+@pipeline.task()
+def load(
+    data: raw,  # noqa: E501
+) -> out:
+    return data
+""",
+        ),
+        (  # what follows the suppression stays, as a comment
+            """
+@pipeline.task()  # glacier: ignore[GLC207] was bare once
+def load(data: raw) -> out:
+    return data
+""",
+            """
+@pipeline.task()  # was bare once
+def load(data: raw) -> out:
+    return data
+""",
+        ),
+        (  # not reported: a bare `# glacier: ignore`, codes that `glacier build` reports
+            """
+lost = Dataset(name="lost")  # glacier: ignore
+
+
+@pipeline.task()  # glacier: ignore[GLC301]
+def load(data: raw) -> out:
+    return data
+""",
+            """
+lost = Dataset(name="lost")  # glacier: ignore
+
+
+@pipeline.task()  # glacier: ignore[GLC301]
+def load(data: raw) -> out:
+    return data
+""",
+        ),
+    )
 
     def matches(
         self, node: cst.CSTNode, span: Span, positions: Mapping[cst.CSTNode, CodeRange]

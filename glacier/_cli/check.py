@@ -8,7 +8,7 @@ with every pipeline it takes part in.
 ``--fix`` rewrites the files for the findings whose fix is mechanical (``analyzer.fixes``),
 checks again, and reports what is left (the exit status is from that); ``--diff`` prints the
 fixes as a unified diff and writes nothing (exit 1 when there is something to fix). Only
-these two options load libcst.
+these two options load libcst, and only when a finding is fixable.
 """
 
 from __future__ import annotations
@@ -88,6 +88,8 @@ def _run(paths: tuple[str, ...], no_cache: bool) -> CheckResult:
 
 
 def _print_diff(result: CheckResult) -> int:
+    if not any(d.fixable for d in result.diagnostics):
+        return 0
     from analyzer.fixes import plan_fixes, unified_diff
 
     planned = plan_fixes(result.root, result.diagnostics)
@@ -106,10 +108,12 @@ def _print_diff(result: CheckResult) -> int:
 def _fix(paths: tuple[str, ...], no_cache: bool, result: CheckResult) -> tuple[CheckResult, int]:
     """Fix, check again, and repeat while a fix uncovers another; the last result and the
     number of findings fixed."""
-    from analyzer.fixes import plan_fixes, write_fixes
-
     fixed = 0
     for _ in range(_ROUNDS):
+        if not any(d.fixable for d in result.diagnostics):
+            break
+        from analyzer.fixes import plan_fixes, write_fixes
+
         planned = plan_fixes(result.root, result.diagnostics)
         if not planned:
             break
