@@ -1,4 +1,5 @@
-"""The real pre-commit tool runs this repository's `glacier-check` hook in a scratch git repo.
+"""The real pre-commit tool runs this repository's hooks (`glacier-check`, the opt-in
+`glacier-fix`) in a scratch git repo.
 
 ``pre-commit try-repo`` installs the hook from this repository (HEAD plus uncommitted changes to
 tracked files) into a fresh virtualenv, the way a user's ``.pre-commit-config.yaml`` would.
@@ -66,12 +67,14 @@ def _git(repo: Path, *args: str) -> None:
     subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
 
 
-def _try_repo(repo: Path, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _try_repo(
+    repo: Path, home: Path, *args: str, hook: str = "glacier-check"
+) -> subprocess.CompletedProcess[str]:
     pre_commit = shutil.which("pre-commit", path=os.path.dirname(sys.executable))
     assert pre_commit is not None, "pre-commit is part of the dev extra"
     env = {**os.environ, "PRE_COMMIT_HOME": str(home), "PRE_COMMIT_COLOR": "never"}
     return subprocess.run(
-        [pre_commit, "try-repo", str(ROOT), "glacier-check", *args],
+        [pre_commit, "try-repo", str(ROOT), hook, *args],
         cwd=repo,
         env=env,
         check=False,
@@ -112,3 +115,29 @@ def test_hook_fails_on_a_cycle_and_passes_once_it_is_fixed(tmp_path: Path) -> No
     assert changed.returncode == 1, changed.stdout + changed.stderr
     assert "GLC101 the tasks of pipeline `split` form a cycle" in changed.stdout
     assert "task `first` (first.py:5:1)" in changed.stdout
+
+
+BARE = VALID.replace("@pipeline.task()", "@pipeline.task  # the transform")
+
+
+@pytest.mark.slow
+def test_fix_hook_fixes_fails_because_it_changed_a_file_then_passes(tmp_path: Path) -> None:
+    repo = tmp_path / "project"
+    repo.mkdir()
+    _git(repo, "init", "-q")
+    (repo / "pyproject.toml").write_text('[project]\nname = "demo"\n')
+    (repo / "flow.py").write_text(BARE)
+    _git(repo, "add", "-A")
+
+    fixed = _try_repo(repo, tmp_path / "home", "--all-files", hook="glacier-fix")
+    assert fixed.returncode == 1, fixed.stdout + fixed.stderr
+    assert "files were modified by this hook" in fixed.stdout
+    assert "Fixed 1 finding" in fixed.stdout
+    assert (repo / "flow.py").read_text() == VALID.replace(
+        "@pipeline.task()", "@pipeline.task()  # the transform"
+    )
+
+    _git(repo, "add", "-A")
+    passed = _try_repo(repo, tmp_path / "home", "--all-files", hook="glacier-fix")
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+    assert "Passed" in passed.stdout
