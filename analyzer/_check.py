@@ -337,6 +337,7 @@ def _incremental(
 
     from analyzer._analyze import Trace, run
     from analyzer._project import mentions_glacier
+    from analyzer._summary import SUPPRESS
 
     root = str(entry["root"])
     settings: tuple[tuple[str, ...], tuple[str, ...], str | None] = entry["config"]  # type: ignore[assignment]
@@ -362,6 +363,13 @@ def _incremental(
         _cache._gc_resume(gc_was_enabled)
     if new.lazy or new.cycles or any(deps.get(m) != found for m, found in new.deps.items()):
         return None  # imports changed: the set of modules read may change too
+    if any(
+        info.path not in affected and SUPPRESS.search(info.source)
+        for info in analysis.modules.values()
+    ):
+        # whether a suppression there is used (GLC009) depends on findings of pipelines
+        # this part did not redo
+        return None
     new_keys = set(new.tasks) | new.models | set(new.graph)
     # a pipeline of ``before`` stays affected even when it lost every task in the affected
     # modules: its remaining tasks' modules were part of ``part``, so it was read in full

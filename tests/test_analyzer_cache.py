@@ -373,3 +373,25 @@ def test_an_entry_of_the_wrong_shape_is_a_miss(project: Path, tmp_path: Path) ->
         entry.write_bytes(_cache.dumps(shape))
         again = check([project])
         assert not again.cached and again.diagnostics == first.diagnostics
+
+
+def test_a_suppression_outside_the_part_redone_is_judged_on_the_whole_analysis(
+    project: Path, runs: list[list[str] | None]
+) -> None:
+    """`datasets.py` is read by the part redone for `tasks.py` (pipeline `p`), but the finding
+    its comment suppresses belongs to pipeline `q`, which that part does not redo: judged
+    there, the suppression would look unused (GLC009)."""
+    (project / "flows" / "datasets.py").write_text(
+        DATASETS + "spare = Dataset(name='spare')  # glacier: ignore[GLC501]\n"
+    )
+    (project / "flows" / "second.py").write_text(
+        PIPELINE.replace("pipeline = Pipeline(name='p')", "other = Pipeline(name='q')")
+    )
+    (project / "flows" / "unrelated.py").write_text(
+        "from flows.second import other\nfrom flows.datasets import raw, spare\n"
+        "@other.task()\ndef alone(rows: raw) -> spare: ...\n"
+    )
+    assert codes(check([project])) == []
+    (project / "flows" / "tasks.py").write_text(TASKS + "# a comment\n")
+    assert codes(check([project])) == []
+    assert runs == [None, ["tasks.py"], None]  # the part was tried, then everything redone
