@@ -2,7 +2,8 @@
 
 ``analyze(paths)`` returns the pipelines' intermediate model (``glacier.model``), diagnostics,
 and a classification of every module-level statement for code generation. Importing this
-package is cheap; nothing here imports libcst, pulumi, or the analysed code. The names below
+package is cheap; nothing here imports libcst, pulumi, or the analysed code (``analyzer.fixes``,
+loaded by ``glacier check --fix`` / ``--diff`` only, imports libcst). The names below
 are loaded on first use, so that ``glacier check`` answering from its cache
 (``analyzer._check``) never loads the analysis itself.
 """
