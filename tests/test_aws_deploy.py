@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _pulumi_mocks import RecordedResource, Run, is_taggable, run_program
+from _pulumi_mocks import RecordedResource, RecordingMocks, Run, is_taggable, run_program
 
 from glacier_aws import Environment
 
@@ -638,3 +638,244 @@ def test_every_test_the_docs_name_as_proof_exists() -> None:
         source = (root / "tests" / module).read_text(encoding="utf-8")
         defined |= set(re.findall(r"^def (test_\w+)\(", source, re.MULTILINE))
     assert named <= defined, sorted(named - defined)
+
+
+# -- the image of Container tasks, the code of Lambda tasks ---------------------------------
+
+REPOSITORY = "aws:ecr/repository:Repository"
+IMAGE = "docker-build:index:Image"
+_IMAGE_MOCKS = RecordingMocks()
+
+
+@pytest.fixture(scope="module")
+def imaged(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    """A `ContainerImage` in an Environment, and a `FargateTask` running it."""
+    context = tmp_path_factory.mktemp("context")
+    (context / "Dockerfile").write_text("FROM scratch\nCOPY . /var/task\n")
+    (context / "glacier_handler.py").write_text("print('hi')\n")
+
+    def program() -> None:
+        import pulumi
+
+        from glacier_aws.deploy import ContainerImage, FargateTask
+
+        env = Environment(ACCOUNT, REGION, "prod", tags={"team": "data"})
+        opts = pulumi.ResourceOptions(provider=env.provider)
+        image = ContainerImage(
+            "etl-image", context=str(context), keep_images=5, tags=env.default_tags, opts=opts
+        )
+        FargateTask(
+            "etl-transform",
+            pipeline="etl",
+            task="transform",
+            image=image.image_uri,
+            repository_arn=image.repository_arn,
+            tags=env.default_tags,
+            opts=opts,
+        )
+
+    return run_program(program, mocks=_IMAGE_MOCKS, stack="prod")
+
+
+def test_container_image_repository_has_secure_defaults(imaged: Run) -> None:
+    repository = imaged.one(REPOSITORY, "etl-image-repository")
+    assert repository.inputs["name"] == "glacier/prod/etl-image"
+    assert repository.inputs["imageTagMutability"] == "IMMUTABLE"
+    assert repository.inputs["imageScanningConfiguration"] == {"scanOnPush": True}
+    assert repository.inputs["encryptionConfigurations"] == [{"encryptionType": "AES256"}]
+    assert repository.tags == TAGS
+    assert imaged.provider_of(repository).input("region") == REGION
+    lifecycle = imaged.one("aws:ecr/lifecyclePolicy:LifecyclePolicy").inputs
+    (rule,) = json.loads(lifecycle["policy"])["rules"]
+    assert rule["selection"] == {
+        "tagStatus": "any",
+        "countType": "imageCountMoreThan",
+        "countNumber": 5,
+    }
+
+
+def test_container_image_is_built_for_fargate_and_pushed_with_an_ecr_token(
+    imaged: Run, tmp_path: Path
+) -> None:
+    from glacier_aws._deploy_image import context_digest
+
+    repository = imaged.one(REPOSITORY)
+    url = repository.outputs["repositoryUrl"]
+    assert url == f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/glacier/prod/etl-image"
+    image = imaged.one(IMAGE)
+    assert image.inputs["push"] is True
+    assert image.inputs["buildOnPreview"] is False
+    assert image.inputs["platforms"] == ["linux/amd64"]
+    (tag,) = image.inputs["tags"]
+    digest = context_digest(image.inputs["context"]["location"])
+    assert tag == f"{url}:{digest[:32]}"  # content-addressed: never pushed twice
+    (registry,) = image.inputs["registries"]
+    assert registry["address"] == url and registry["username"] == "AWS"
+    # the token of the repository's registry, kept secret
+    assert registry["password"] == "mock-ecr-password" and "registries" in image.secrets
+    (call,) = [a for t, a in _IMAGE_MOCKS.calls if t.endswith("getAuthorizationToken")]
+    assert call["registryId"] == ACCOUNT
+    definition = imaged.one(TASK_DEFINITION).inputs
+    (container,) = json.loads(definition["containerDefinitions"])
+    assert container["image"] == f"{url}@{image.outputs['digest']}"
+    assert definition["runtimePlatform"]["cpuArchitecture"] == "X86_64"
+    # Another context, another tag.
+    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
+    assert context_digest(str(tmp_path)) != digest
+
+
+def test_execution_role_pulls_only_from_the_image_repository(imaged: Run) -> None:
+    s = _statements(imaged, "etl-transform-execution-policy")
+    arn = imaged.one(REPOSITORY).outputs["arn"]
+    assert arn == f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/glacier/prod/etl-image"
+    assert s["RegistryToken"] == {
+        "Sid": "RegistryToken",
+        "Effect": "Allow",
+        "Action": ["ecr:GetAuthorizationToken"],
+        "Resource": "*",
+    }
+    assert s["PullImage"]["Action"] == [
+        "ecr:BatchCheckLayerAvailability",
+        "ecr:GetDownloadUrlForLayer",
+        "ecr:BatchGetImage",
+    ]
+    assert s["PullImage"]["Resource"] == [arn]
+
+
+@pytest.mark.parametrize(
+    ("image", "arn"),
+    [
+        (
+            "111122223333.dkr.ecr.eu-west-1.amazonaws.com/team/etl:1.2",
+            "arn:aws:ecr:eu-west-1:111122223333:repository/team/etl",
+        ),
+        (
+            "111122223333.dkr.ecr.eu-west-1.amazonaws.com/etl@sha256:" + "a" * 64,
+            "arn:aws:ecr:eu-west-1:111122223333:repository/etl",
+        ),
+        (
+            "111122223333.dkr.ecr.cn-north-1.amazonaws.com.cn/etl",
+            "arn:aws-cn:ecr:cn-north-1:111122223333:repository/etl",
+        ),
+        ("public.ecr.aws/docker/library/python:3.12-slim", None),
+        ("python:3.12-slim", None),
+    ],
+)
+def test_ecr_repository_of_an_image(image: str, arn: str | None) -> None:
+    from glacier_aws.deploy import image_pull_statements
+
+    statements = image_pull_statements(image)
+    if arn is None:
+        assert statements == []
+    else:
+        assert [s["Resource"] for s in statements] == ["*", [arn]]
+
+
+def _bundle(folder: Path, sizes: dict[str, int]) -> Path:
+    """A synthetic bundle: files of known sizes (random bytes: they do not compress)."""
+    import os
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for rel, size in sizes.items():
+        path = folder / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(os.urandom(size))
+    return folder
+
+
+def _lambda_program(bundle: Path, limit: int | None) -> Any:
+    def program() -> None:
+        import pulumi
+
+        from glacier_aws.deploy import LambdaBundle, LambdaTask
+
+        env = Environment(ACCOUNT, REGION, "prod", tags={"team": "data"})
+        opts = pulumi.ResourceOptions(provider=env.provider)
+        extra = {} if limit is None else {"direct_upload_limit": limit}
+        code = LambdaBundle(
+            "etl-bundle", path=str(bundle), tags=env.default_tags, opts=opts, **extra
+        )
+        for task in ("extract", "load"):
+            LambdaTask(
+                f"etl-{task}",
+                pipeline="etl",
+                task=task,
+                code=code,
+                tags=env.default_tags,
+                opts=opts,
+            )
+
+    return program
+
+
+def test_a_small_bundle_is_uploaded_directly(tmp_path: Path) -> None:
+    bundle = _bundle(tmp_path / "bundle", {"glacier_handler.py": 2000})
+    run = run_program(_lambda_program(bundle, None))
+    for function in run.of_type(FUNCTION):
+        assert "code" in function.inputs and "s3Bucket" not in function.inputs
+    assert not run.of_type("aws:s3/bucketObjectv2:BucketObjectv2")
+    assert not run.of_type(BUCKET)
+
+
+def test_a_bundle_over_the_direct_upload_quota_goes_through_an_artifacts_bucket(
+    tmp_path: Path,
+) -> None:
+    import base64
+    import hashlib
+    import zipfile
+
+    from glacier_aws._bundle_archive import measure_bundle, write_bundle_zip
+
+    bundle = _bundle(tmp_path / "bundle", {"glacier_handler.py": 3000, "dep/big.so": 60_000})
+    size = measure_bundle(str(bundle))
+    assert size.unzipped == 63_000 and size.zipped > 63_000  # random bytes do not shrink
+    run = run_program(_lambda_program(bundle, 50_000))
+    (obj,) = run.of_type("aws:s3/bucketObjectv2:BucketObjectv2")
+    bucket = run.one(BUCKET, "etl-bundle-artifacts")
+    assert obj.inputs["bucket"] == bucket.outputs["bucket"]
+    assert obj.inputs["key"] == "lambda/etl-bundle.zip"
+    assert bucket.inputs["bucketPrefix"] == "etl-bundle-artifacts-"
+    assert bucket.tags == TAGS and obj.tags == TAGS
+    # the secure defaults, and a lifecycle that never expires the current archive
+    kinds = {r.type.split(":")[-1]: r for r in run if r.name.startswith("etl-bundle-artifacts-")}
+    assert {
+        "BucketPublicAccessBlock",
+        "BucketServerSideEncryptionConfiguration",
+        "BucketVersioning",
+        "BucketOwnershipControls",
+        "BucketPolicy",
+        "BucketLifecycleConfiguration",
+    } <= set(kinds)
+    (rule,) = kinds["BucketLifecycleConfiguration"].inputs["rules"]
+    assert "expiration" not in rule
+    assert rule["noncurrentVersionExpiration"] == {"noncurrentDays": 30}
+    # the uploaded archive: the bundle, and the hash each function carries
+    path = _asset_path(obj.inputs["source"])
+    with zipfile.ZipFile(path) as archive:
+        assert sorted(archive.namelist()) == ["dep/big.so", "glacier_handler.py"]
+    with open(path, "rb") as fh:
+        expected = base64.b64encode(hashlib.sha256(fh.read()).digest()).decode()
+    assert write_bundle_zip(str(bundle), str(tmp_path))[1] == expected  # deterministic
+    functions = run.of_type(FUNCTION)
+    assert len(functions) == 2
+    for function in functions:
+        assert "code" not in function.inputs
+        assert function.inputs["s3Bucket"] == bucket.outputs["bucket"]
+        assert function.inputs["s3Key"] == "lambda/etl-bundle.zip"
+        assert function.inputs["sourceCodeHash"] == expected
+
+
+def _asset_path(source: Any) -> str:
+    """The path of a recorded ``pulumi.FileAsset`` (mocks see its serialized form)."""
+    if isinstance(source, dict):
+        return str(source.get("path"))
+    return str(getattr(source, "path", source))
+
+
+def test_a_bundle_over_lambdas_unzipped_quota_is_refused(tmp_path: Path) -> None:
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    with open(bundle / "huge.so", "wb") as fh:  # sparse: 251 MB without using the disk
+        fh.truncate(251 * 1024 * 1024)
+    with pytest.raises(ValueError, match="over AWS Lambda's 262,144,000"):
+        run_program(_lambda_program(bundle, None))

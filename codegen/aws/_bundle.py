@@ -6,7 +6,7 @@
   datasets in the same formats as local runs;
 - ``glacier_handler.py``: the Lambda handler and container entry point;
 - ``requirements.txt``: the third-party distributions the task code imports;
-- ``Dockerfile`` (pipelines with ``Container`` tasks): an image holding the bundle.
+- ``Dockerfile`` (pipelines with ``Container`` tasks): the image the program builds for them.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import ast
 import importlib.metadata
 import importlib.util
 import json
-import re
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -26,10 +25,10 @@ from codegen._slice import SlicedModule, carried_modules
 from codegen._templates import render
 from glacier.model import PipelineModel
 
-__all__ = ["HANDLER", "bundle_files", "task_roots", "third_party_requirements"]
+__all__ = ["BASE_IMAGE", "HANDLER", "bundle_files", "task_roots", "third_party_requirements"]
 
-_DEFAULT_IMAGE = "python:3.12-slim"
-_IMAGE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}")
+BASE_IMAGE = "public.ecr.aws/docker/library/python:3.12-slim"
+"""The Dockerfile's base: Docker's official ``python:3.12-slim`` from its ECR Public mirror."""
 HANDLER = "glacier_handler.handler"
 """The Lambda handler of every task (``GLACIER_TASK`` names the task)."""
 
@@ -160,18 +159,9 @@ def bundle_files(
     files["requirements.txt"] = _requirements_text(
         third_party_requirements(sliced, modules, [s for _, s in storages])
     )
-    images = sorted(
-        {
-            t.compute.image or _DEFAULT_IMAGE
-            for t in model.tasks
-            if t.compute and t.compute.kind == "container"
-        }
-    )
-    if images:
-        # An image reference is pasted into the Dockerfile only when it is one: no spaces,
-        # no newlines, nothing that could add an instruction.
-        base = images[0] if _IMAGE.fullmatch(images[0]) else _DEFAULT_IMAGE
+    if any(t.compute and t.compute.kind == "container" for t in model.tasks):
+        # A user's `Container(image=...)` is never pasted here: that image is used as is.
         files["Dockerfile"] = render(
-            "aws/Dockerfile.j2", source_file=json.dumps(source_file), base=base
+            "aws/Dockerfile.j2", source_file=json.dumps(source_file), base=BASE_IMAGE
         )
     return files

@@ -159,7 +159,9 @@ def _task_context(model: PipelineModel, task: TaskModel, index: int) -> dict[str
     if container:
         assert compute is not None
         context.update(
-            image=compute.image or "public.ecr.aws/lambda/python:3.12",
+            # the user's image as is, or the one the program builds from bundle/Dockerfile
+            image=_py(compute.image) if compute.image else "glacier_image.image_uri",
+            built_image=not compute.image,
             cpu=compute.cpu or 256,
             memory_mb=compute.memory_mb,
         )
@@ -270,11 +272,15 @@ def program_text(
         provider=f"{env_var}.provider" if env_var else "None",
         scratch_name=component_name(model.name, "scratch"),
         cluster_name=component_name(model.name, "cluster"),
+        image_name=component_name(model.name, "image"),
+        bundle_name=component_name(model.name, "bundle"),
         machine_name=component_name(model.name),
         schedule_name=component_name(model.name),
         data_buckets=data_buckets,
         database=any(t["database"] for t in task_contexts),
         containers=any(t["container"] for t in task_contexts),
+        functions=any(not t["container"] for t in task_contexts),
+        built_image=any(t.get("built_image") for t in task_contexts),
         tasks=task_contexts,
         handler=handler,
         bucket_exports=bucket_exports,

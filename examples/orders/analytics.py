@@ -16,7 +16,7 @@ def revenue_by_day(orders: valid_orders) -> daily_revenue:
     return {day: round(total, 2) for day, total in sorted(revenue.items())}
 
 
-@pipeline.task(compute=Container(image="python:3.12-slim", cpu=512, memory_mb=1024))
+@pipeline.task(compute=Container(cpu=512, memory_mb=1024))
 def rank_customers(orders: valid_orders) -> customer_ranking:
     spent: dict[str, float] = defaultdict(float)
     for order in orders:

@@ -16,6 +16,7 @@ No data action ever has a ``*`` resource.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,8 @@ __all__ = [
     "WRITE_ACTIONS",
     "DatasetLocation",
     "dataset_statements",
+    "ecr_repository_arn",
+    "image_pull_statements",
     "key_prefix",
     "log_statements",
     "policy_document",
@@ -38,6 +41,12 @@ READ_ACTIONS = ("s3:GetObject",)
 LIST_ACTIONS = ("s3:ListBucket",)
 WRITE_ACTIONS = ("s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload")
 _IAM_SPECIAL = ("*", "?", "${")
+# <account>.dkr.ecr[-fips].<region>.amazonaws.com[.cn]/<repository>[:tag][@digest]
+_ECR_IMAGE = re.compile(
+    r"(?P<account>\d{12})\.dkr\.ecr(?:-fips)?\.(?P<region>[a-z0-9-]+)\.amazonaws\.com"
+    r"(?P<china>\.cn)?/(?P<repository>[a-z0-9][a-z0-9._/-]*?)"
+    r"(?::[\w.-]+)?(?:@sha256:[0-9a-f]{64})?"
+)
 
 
 @dataclass(frozen=True)
@@ -203,3 +212,48 @@ def trust_policy(service: str, *, source_account: Any = None, source_arn: Any = 
     if source_account is None and source_arn is None:
         return json.dumps(document)
     return pulumi.Output.json_dumps(document)
+
+
+def ecr_repository_arn(image: str) -> str | None:
+    """The ARN of the private ECR repository ``image`` is pulled from; None for any other
+    registry (Docker Hub, ECR Public: their public images are pulled without IAM)."""
+    match = _ECR_IMAGE.fullmatch(image)
+    if match is None:
+        return None
+    region = match["region"]
+    partition = (
+        "aws-cn" if match["china"] else "aws-us-gov" if region.startswith("us-gov-") else "aws"
+    )
+    return f"arn:{partition}:ecr:{region}:{match['account']}:repository/{match['repository']}"
+
+
+def image_pull_statements(
+    image: pulumi.Input[str], repository_arn: pulumi.Input[str] | None = None
+) -> list[dict[str, Any]]:
+    """What an ECS execution role needs to pull ``image``: the registry token, and the layer
+    actions on exactly its repository (``repository_arn``, or the one a literal private ECR
+    URI names). An image from another registry needs neither."""
+    if repository_arn is None and isinstance(image, str):
+        repository_arn = ecr_repository_arn(image)
+    if repository_arn is None:
+        return []
+    return [
+        {
+            # AWS gives GetAuthorizationToken no resource-level permissions: `*` is its only
+            # possible resource, and the token alone reads nothing.
+            "Sid": "RegistryToken",
+            "Effect": "Allow",
+            "Action": ["ecr:GetAuthorizationToken"],
+            "Resource": "*",
+        },
+        {
+            "Sid": "PullImage",
+            "Effect": "Allow",
+            "Action": [
+                "ecr:BatchCheckLayerAvailability",
+                "ecr:GetDownloadUrlForLayer",
+                "ecr:BatchGetImage",
+            ],
+            "Resource": [repository_arn],
+        },
+    ]

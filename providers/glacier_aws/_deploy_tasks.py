@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 import pulumi_aws as aws
@@ -16,12 +16,16 @@ import pulumi_aws as aws
 from glacier_aws._deploy_policy import (
     DatasetLocation,
     dataset_statements,
+    image_pull_statements,
     log_statements,
     policy_document,
     trust_policy,
     xray_statements,
 )
 from glacier_aws._resources import secure_bucket
+
+if TYPE_CHECKING:
+    from glacier_aws._deploy_code import LambdaBundle
 
 __all__ = [
     "CONTAINER_NAME",
@@ -178,8 +182,8 @@ def dataset_environment(
 class LambdaTask(pulumi.ComponentResource):
     """A task on AWS Lambda: log group, least-privilege role, function (X-Ray tracing on).
 
-    ``code`` is the bundle (a ``pulumi.Archive`` or a directory path); ``handler`` the
-    generated handler. ``memory_mb`` / ``timeout_s`` come from ``Serverless(...)``.
+    ``code`` is the bundle: a ``LambdaBundle`` (uploaded directly or through S3, by size), a
+    ``pulumi.Archive`` or a directory path; ``handler`` the generated handler. ``memory_mb`` / ``timeout_s`` come from ``Serverless(...)``.
     ``environment`` adds variables to those of ``dataset_environment``.
     """
 
@@ -194,7 +198,7 @@ class LambdaTask(pulumi.ComponentResource):
         *,
         pipeline: str,
         task: str,
-        code: pulumi.Archive | str,
+        code: LambdaBundle | pulumi.Archive | str,
         handler: str = "glacier_handler.handler",
         reads: Sequence[DatasetLocation] = (),
         writes: Sequence[DatasetLocation] = (),
@@ -231,7 +235,12 @@ class LambdaTask(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        archive = pulumi.FileArchive(code) if isinstance(code, str) else code
+        if isinstance(code, str):
+            code_args: dict[str, Any] = {"code": pulumi.FileArchive(code)}
+        elif isinstance(code, pulumi.Archive):
+            code_args = {"code": code}
+        else:
+            code_args = code.function_code()
         variables = dataset_environment(
             pipeline=pipeline,
             task=task,
@@ -244,7 +253,7 @@ class LambdaTask(pulumi.ComponentResource):
             role=self.role.arn,
             runtime=runtime,
             handler=handler,
-            code=archive,
+            **code_args,
             memory_size=memory_mb,
             timeout=timeout_s,
             architectures=[architecture],
@@ -279,8 +288,13 @@ class FargateTask(pulumi.ComponentResource):
     """A task on ECS Fargate: log group, task role, execution role, task definition.
 
     The container runs ``image`` with ``command`` (default: the bundle's entry point,
-    ``python -m glacier_handler TASK``); its root filesystem is read-only, ``/tmp`` a
-    writable task volume. The cluster is shared (``ecs_cluster``) and chosen at run time.
+    ``python -m glacier_handler TASK``), so the image must contain the bundle
+    (``ContainerImage`` builds one); its root filesystem is read-only, ``/tmp`` a writable
+    task volume. The cluster is shared (``ecs_cluster``) and chosen at run time.
+
+    The execution role may pull from exactly one private ECR repository: ``repository_arn``,
+    or the one a literal ECR ``image`` URI names; other registries' public images need no
+    ECR permission and get none.
     """
 
     task_definition: aws.ecs.TaskDefinition
@@ -296,6 +310,7 @@ class FargateTask(pulumi.ComponentResource):
         pipeline: str,
         task: str,
         image: pulumi.Input[str],
+        repository_arn: pulumi.Input[str] | None = None,
         command: Sequence[str] | None = None,
         cpu: int = 256,
         memory_mb: int = 512,
@@ -335,19 +350,7 @@ class FargateTask(pulumi.ComponentResource):
             description=f"ECS agent for glacier task {name}: image pull and its log group",
             statements=[
                 *log_statements(self.log_group.arn),
-                {
-                    # ECR's token and layer actions: GetAuthorizationToken has no
-                    # resource-level permissions; the image may be in any repository.
-                    "Sid": "PullImage",
-                    "Effect": "Allow",
-                    "Action": [
-                        "ecr:GetAuthorizationToken",
-                        "ecr:BatchCheckLayerAvailability",
-                        "ecr:GetDownloadUrlForLayer",
-                        "ecr:BatchGetImage",
-                    ],
-                    "Resource": "*",
-                },
+                *image_pull_statements(image, repository_arn),
             ],
             tags=tags,
             opts=child,

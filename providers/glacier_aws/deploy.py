@@ -5,6 +5,8 @@ usable on its own; ``docs/deploy-aws.md`` shows how a program wires them and whi
 Security Hub controls their defaults satisfy.
 """
 
+from glacier_aws._bundle_archive import LAMBDA_DIRECT_UPLOAD_LIMIT, LAMBDA_UNZIPPED_LIMIT
+from glacier_aws._deploy_code import LambdaBundle
 from glacier_aws._deploy_flow import (
     PipelineSchedule,
     PipelineStateMachine,
@@ -12,7 +14,8 @@ from glacier_aws._deploy_flow import (
     placeholders_in,
     substitute,
 )
-from glacier_aws._deploy_policy import DatasetLocation, dataset_statements
+from glacier_aws._deploy_image import ContainerImage
+from glacier_aws._deploy_policy import DatasetLocation, dataset_statements, image_pull_statements
 from glacier_aws._deploy_tasks import (
     CONTAINER_NAME,
     LAMBDA_RUNTIMES,
@@ -28,9 +31,13 @@ from glacier_aws._resources import secure_bucket, tls_only_statement
 
 __all__ = [
     "CONTAINER_NAME",
+    "LAMBDA_DIRECT_UPLOAD_LIMIT",
     "LAMBDA_RUNTIMES",
+    "LAMBDA_UNZIPPED_LIMIT",
+    "ContainerImage",
     "DatasetLocation",
     "FargateTask",
+    "LambdaBundle",
     "LambdaTask",
     "PipelineSchedule",
     "PipelineStateMachine",
@@ -40,6 +47,7 @@ __all__ = [
     "dataset_statements",
     "ecs_cluster",
     "export_deployment",
+    "image_pull_statements",
     "log_group",
     "placeholders_in",
     "secure_bucket",

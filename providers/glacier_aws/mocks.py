@@ -32,6 +32,7 @@ This module imports pulumi; ``import glacier_aws`` does not import it.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import inspect
 import json
@@ -78,6 +79,7 @@ _ARNS: dict[str, tuple[str, str]] = {
     "aws:sqs/queue:Queue": ("sqs", "{name}"),
     "aws:sns/topic:Topic": ("sns", "{name}"),
     "aws:kms/key:Key": ("kms", "key/{name}"),
+    "aws:ecr/repository:Repository": ("ecr", "repository/{name}"),
 }
 _GLOBAL = {"iam"}  # services whose ARNs have no region
 
@@ -229,6 +231,19 @@ class RecordingMocks(pulumi.runtime.Mocks):
             return {"name": region, "region": region, "id": region}, []
         if args.token == "aws:index/getPartition:getPartition":
             return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}, []
+        if args.token == "aws:ecr/getAuthorizationToken:getAuthorizationToken":
+            registry = args.args.get("registryId") or account
+            return (
+                {
+                    "authorizationToken": "QVdTOm1vY2stZWNyLXBhc3N3b3Jk",  # base64 "AWS:mock-ecr-password"
+                    "userName": "AWS",
+                    "password": "mock-ecr-password",
+                    "proxyEndpoint": f"https://{registry}.dkr.ecr.{region}.amazonaws.com",
+                    "expiresAt": "2030-01-01T00:00:00Z",
+                    "id": region,
+                },
+                [],
+            )
         return {}, []
 
     def _where(self, provider: str | None) -> tuple[str, str]:
@@ -252,6 +267,8 @@ def computed_outputs(
     )
     if not isinstance(physical, str):  # e.g. a bucket reference on a companion resource
         physical = name
+    if token == "docker-build:index:Image":
+        return _image_outputs(inputs)
     out: dict[str, Any] = {"id": physical, "name": physical}
     if token == "aws:s3/bucket:Bucket":
         out.update(
@@ -261,6 +278,9 @@ def computed_outputs(
             bucketRegionalDomainName=f"{physical}.s3.{region}.amazonaws.com",
             region=region,
         )
+        return out
+    if token == "aws:s3/bucketObjectv2:BucketObjectv2":
+        out.update(id=inputs.get("key") or name, versionId="mock-version-1")
         return out
     if token.startswith("aws:s3/"):
         out["id"] = inputs.get("bucket") if isinstance(inputs.get("bucket"), str) else name
@@ -285,7 +305,20 @@ def computed_outputs(
     if token == "aws:ecs/taskDefinition:TaskDefinition":
         out["revision"] = 1
         out["arnWithoutRevision"] = out["arn"].rsplit(":", 1)[0]
+    if token == "aws:ecr/repository:Repository":
+        out["registryId"] = account
+        out["repositoryUrl"] = f"{account}.dkr.ecr.{region}.amazonaws.com/{physical}"
     return out
+
+
+def _image_outputs(inputs: dict[str, Any]) -> dict[str, Any]:
+    """A pushed ``pulumi_docker_build.Image``: a digest derived from what was built, and
+    ``ref``, its first tag pinned to that digest (``<repository>:<tag>@sha256:...``)."""
+    built = {k: inputs.get(k) for k in ("context", "dockerfile", "platforms", "tags")}
+    digest = "sha256:" + hashlib.sha256(json.dumps(built, sort_keys=True).encode()).hexdigest()
+    tags = inputs.get("tags") or []
+    ref = f"{tags[0]}@{digest}" if inputs.get("push") and tags else ""
+    return {"id": digest, "digest": digest, "ref": ref, "contextHash": digest[7:]}
 
 
 def _unwrap_secrets(inputs: dict[str, Any]) -> tuple[dict[str, Any], set[str]]:
