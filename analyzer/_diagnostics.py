@@ -364,6 +364,20 @@ class InfrastructureNameUnresolved(Rule):
     hint = "define or import it at module level in the same module, before this statement"
 
 
+@rule
+class BundleTooLarge(Rule):
+    code = "GLC305"
+    name = "bundle-too-large"
+    message = (
+        "the Lambda bundle of pipeline `{pipeline}` is {size} unzipped, over AWS Lambda's "
+        "{limit} quota; largest: {largest}"
+    )
+    hint = (
+        "run the pipeline's tasks on `Container` compute (`@pipeline.task(compute=Container())`):"
+        " every Lambda task deploys the whole bundle, a container image has no such quota"
+    )
+
+
 # -- infrastructure (GLC4xx) ------------------------------------------------------------------
 
 

@@ -18,8 +18,9 @@ HEADING = re.compile(r"^## (GLC\d{3}) `([a-z0-9-]+)`", re.MULTILINE)
 HEADING_LINE = re.compile(r"^## (GLC\d{3}) .*$", re.MULTILINE)
 # GLC002: the problem is in the bytes; GLC006: in pyproject.toml (both tested in
 # test_analyzer_robustness.py); GLC3xx and
-# GLC6xx are reported by `glacier build` / `glacier plan`, and tested with the code generators.
-NO_EXAMPLE = {"GLC002", "GLC006", "GLC301", "GLC302", "GLC303", "GLC304", "GLC601"}
+# GLC6xx are reported by `glacier build` / `glacier plan`, and tested with the code generators;
+# GLC305's example and fix are run below, against a synthetic packaged bundle.
+NO_EXAMPLE = {"GLC002", "GLC006", "GLC301", "GLC302", "GLC303", "GLC304", "GLC305", "GLC601"}
 
 
 def _entries() -> dict[str, tuple[str, str | None, str | None]]:
@@ -135,3 +136,39 @@ def test_fix_is_clean(tmp_path: Path, code: str) -> None:
     fix = ENTRIES[code][2]
     assert fix is not None
     assert _codes(tmp_path, fix) == []
+
+
+def test_bundle_too_large_example_and_fix(tmp_path: Path) -> None:
+    """GLC305 comes from `glacier build --package` once the wheels are installed: the documented
+    modules are analysed, and their models checked against a bundle over Lambda's quota."""
+    from codegen.aws._diagnostics import bundle_size_diagnostics
+    from glacier_aws._bundle_archive import LAMBDA_UNZIPPED_LIMIT, measure_bundle
+
+    bundle = tmp_path / "bundle"
+    (bundle / "pandas-3.0.0.dist-info").mkdir(parents=True)
+    (bundle / "pandas").mkdir()
+    with open(bundle / "pandas" / "_libs.so", "wb") as fh:  # sparse: no disk used
+        fh.truncate(260 * 1024 * 1024)
+    (bundle / "pandas-3.0.0.dist-info" / "RECORD").write_text(
+        "pandas/_libs.so,,\npandas-3.0.0.dist-info/RECORD,,\n"
+    )
+    (bundle / "glacier_handler.py").write_text("# the handler\n")
+    size = measure_bundle(str(bundle))
+    assert size.unzipped > LAMBDA_UNZIPPED_LIMIT
+    found = {}
+    for label, index in (("example", 1), ("fix", 2)):
+        source = ENTRIES["GLC305"][index]
+        assert source is not None
+        folder = tmp_path / label
+        folder.mkdir()
+        (folder / "pyproject.toml").write_text("[project]\nname = 'example'\n")
+        (folder / "example.py").write_text(source, encoding="utf-8")
+        analysis = analyze([folder / "example.py"])
+        assert not analysis.diagnostics
+        (model,) = analysis.pipelines
+        found[label] = bundle_size_diagnostics(str(bundle), model, size)
+    (diagnostic,) = found["example"]
+    assert diagnostic.code == "GLC305"
+    assert diagnostic.message.startswith("the Lambda bundle of pipeline `sales` is 260.0 MB")
+    assert "largest: `pandas` 260.0 MB, `glacier_handler.py` 0.0 KB" in diagnostic.message
+    assert found["fix"] == []

@@ -7,6 +7,7 @@ and the deployment diagnostics (``GLC3xx``) on small fixture projects.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -158,7 +159,9 @@ def test_package_vendors_wheels_for_the_lambda_platform(tmp_path: Path) -> None:
     (bundle / "requirements.txt").write_text("# comment\ntinydep==1.0\n")
     result = package_bundle(str(bundle), index_options=("--no-index", "--find-links", str(wheels)))
     assert result.requirements == ("tinydep==1.0",)
-    assert "--platform" in result.command and "manylinux2014_x86_64" in result.command
+    platforms = [result.command[i + 1] for i, a in enumerate(result.command) if a == "--platform"]
+    # pip takes the best wheel of either: pandas 3 publishes only manylinux_2_28 ones
+    assert platforms == ["manylinux_2_28_x86_64", "manylinux2014_x86_64"]
     assert result.command[result.command.index("--python-version") + 1] == "3.12"
     assert (bundle / "tinydep" / "__init__.py").read_text() == "VALUE = 42\n"
     assert list(bundle.glob("tinydep-1.0.dist-info"))
@@ -215,7 +218,100 @@ def test_bundle_requirements_name_what_deployed_tasks_import(tmp_path: Path) -> 
 
 def test_package_without_requirements_runs_nothing(tmp_path: Path) -> None:
     (tmp_path / "requirements.txt").write_text("# nothing\n")
-    assert package_bundle(str(tmp_path)).command == ()
+    result = package_bundle(str(tmp_path))
+    assert result.command == ()
+    assert result.size.unzipped == len("# nothing\n")
+
+
+def test_bundle_sizes_are_measured_and_attributed_to_their_distributions(tmp_path: Path) -> None:
+    """Synthetic bundles: files of known sizes, a RECORD that owns some of them."""
+    import os
+    import zipfile
+
+    from glacier_aws._bundle_archive import measure_bundle, package_sizes, write_bundle_zip
+
+    bundle = tmp_path / "bundle"
+    files = {
+        "glacier_handler.py": b"x" * 1000,  # compresses well
+        "bigpkg/core.so": os.urandom(50_000),  # does not
+        "bigpkg.libs/libz.so": os.urandom(20_000),
+        "bigpkg-2.0.dist-info/RECORD": b"bigpkg/core.so,,\nbigpkg.libs/libz.so,,\n",
+        "small/__init__.py": os.urandom(3_000),
+        "small/__pycache__/x.pyc": os.urandom(9_000),  # caches are not deployed
+    }
+    for rel, data in files.items():
+        (bundle / rel).parent.mkdir(parents=True, exist_ok=True)
+        (bundle / rel).write_bytes(data)
+    size = measure_bundle(str(bundle))
+    record = len(files["bigpkg-2.0.dist-info/RECORD"])
+    assert size.unzipped == 1000 + 50_000 + 20_000 + record + 3_000
+    path, _digest = write_bundle_zip(str(bundle), str(tmp_path))
+    assert size.zipped == os.path.getsize(path)  # the real archive's size, not a guess
+    assert 73_000 < size.zipped < size.unzipped + 1_000
+    with zipfile.ZipFile(path) as archive:
+        assert "small/__pycache__/x.pyc" not in archive.namelist()
+    assert package_sizes(str(bundle)) == [
+        ("bigpkg", 70_000),
+        ("small", 3_000),
+        ("glacier_handler.py", 1_000),
+        ("bigpkg-2.0.dist-info", record),  # RECORD does not list itself here
+    ]
+
+
+def _packaged_project(tmp_path: Path) -> list[str]:
+    """A one-task project importing `tinydep`, and the `glacier build --package` arguments."""
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "pyproject.toml").write_text('[project]\nname = "p"\nversion = "0"\n')
+    (project / "jobs.py").write_text(
+        "import tinydep\n\nfrom glacier import Dataset, Pipeline\n\n"
+        'pipeline = Pipeline(name="jobs")\nout = Dataset(name="out")\n\n\n'
+        "@pipeline.task()\ndef make() -> out:\n    return tinydep.VALUE\n"
+    )
+    wheels = tiny_wheel(tmp_path / "wheels")
+    return [
+        "build",
+        str(project / "jobs.py"),
+        "--out",
+        str(tmp_path / "out"),
+        "--package",
+        "--pip-arg=--no-index",
+        f"--pip-arg=--find-links={wheels}",
+    ]
+
+
+def test_build_package_reports_the_bundle_size_and_the_upload_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from glacier_aws import _bundle_archive
+
+    args = _packaged_project(tmp_path)
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    (line,) = [x for x in result.stdout.splitlines() if "packaged" in x]
+    assert re.search(r": tinydep \(\d+ files; [\d.]+ KB unzipped, [\d.]+ KB zipped\)$", line)
+    assert "through its S3 artifacts bucket" not in result.stdout
+    monkeypatch.setattr(_bundle_archive, "LAMBDA_DIRECT_UPLOAD_LIMIT", 100)
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "the program uploads the bundle through its S3 artifacts bucket" in result.stdout
+
+
+def test_build_package_refuses_a_bundle_over_lambdas_unzipped_quota(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real quota needs 250 MB of wheels: the limit is lowered to what tinydep exceeds."""
+    from glacier_aws import _bundle_archive
+
+    monkeypatch.setattr(_bundle_archive, "LAMBDA_UNZIPPED_LIMIT", 1_000)
+    result = CliRunner().invoke(main, _packaged_project(tmp_path))
+    assert result.exit_code == 1
+    (line,) = [x for x in result.stderr.splitlines() if "GLC305" in x]
+    assert "the Lambda bundle of pipeline `jobs` is " in line
+    assert "over AWS Lambda's 1.0 KB quota; largest: `_glacier_io.py` " in line
+    assert re.search(r", `tinydep` 0\.\d KB, ", line)  # its module and dist-info, by RECORD
+    assert "hint: run the pipeline's tasks on `Container` compute" in result.stderr
+    assert "does not fit AWS Lambda" in result.stderr
 
 
 @pytest.mark.slow

@@ -11,6 +11,8 @@ to that code; they are ``analyzer.Diagnostic`` records like every other finding.
   two environments (``env_a.provider`` and ``env_b.s3(...)``); it goes with the first one.
 - ``GLC304 infrastructure-name-unresolved`` (warning): an infrastructure statement uses a
   name no statement of its module binds; the generated program would fail on it.
+- ``GLC305 bundle-too-large`` (error, ``glacier build --package``): the packaged bundle of a
+  pipeline with Lambda tasks is over Lambda's 250 MB unzipped quota.
 """
 
 from __future__ import annotations
@@ -22,9 +24,9 @@ from codegen.aws._emit import _modules_of, pipeline_home, program_modules
 from codegen.aws._infra import place_infrastructure
 from glacier.model import PipelineModel
 
-__all__ = ["CODES", "deployment_diagnostics"]
+__all__ = ["CODES", "bundle_size_diagnostics", "deployment_diagnostics", "size_text"]
 
-CODES = ("GLC301", "GLC302", "GLC303", "GLC304")
+CODES = ("GLC301", "GLC302", "GLC303", "GLC304", "GLC305")
 """The codes; their names, messages and hints are declared in ``analyzer._diagnostics``."""
 
 
@@ -68,3 +70,36 @@ def deployment_diagnostics(analysis: Any, model: PipelineModel) -> list[Any]:
     for _module, file, line, name in placement.unresolved:
         found.append(_make("GLC304", file, line, 1, name=name))
     return sorted(set(found), key=lambda d: d.sort_key())
+
+
+def size_text(size: int) -> str:
+    """``271.3 MB`` (the MB, MiB, of AWS's quotas), or ``12.5 KB`` below one MB."""
+    if size >= 1024 * 1024:
+        return f"{size / (1024 * 1024):.1f} MB"
+    return f"{size / 1024:.1f} KB"
+
+
+def bundle_size_diagnostics(bundle: str, model: PipelineModel, size: Any) -> list[Any]:
+    """``GLC305`` when the packaged ``bundle`` of ``model`` cannot be deployed on Lambda.
+
+    ``size`` is the bundle's ``BundleSize``. A pipeline without Lambda tasks is not limited:
+    its bundle only goes into a container image.
+    """
+    from glacier_aws import _bundle_archive
+
+    lambdas = [t for t in model.tasks if not (t.compute and t.compute.kind == "container")]
+    if not lambdas or size.unzipped <= _bundle_archive.LAMBDA_UNZIPPED_LIMIT:
+        return []
+    largest = _bundle_archive.package_sizes(bundle)[:5]
+    return [
+        _make(
+            "GLC305",
+            model.span.file,
+            model.span.line,
+            model.span.column,
+            pipeline=model.name,
+            size=size_text(size.unzipped),
+            limit=size_text(_bundle_archive.LAMBDA_UNZIPPED_LIMIT),
+            largest=", ".join(f"`{name}` {size_text(n)}" for name, n in largest),
+        )
+    ]

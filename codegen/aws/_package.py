@@ -1,12 +1,18 @@
 """``glacier build --package``: vendor the bundle's third-party packages for AWS Lambda.
 
 Lambda runs the bundle directory as it is: whatever the task code imports beyond the
-standard library and boto3 must be inside it, built for Lambda's platform (Amazon Linux,
-x86_64, the function's Python), not for the machine running the build. As Chalice does, pip
-is asked for binary wheels of exactly that platform (``--platform manylinux2014_x86_64
---python-version 3.12 --only-binary=:all:``) and installs them into the bundle
-(``--target``). A package without such a wheel fails the packaging with pip's message,
-rather than deploying something that cannot import.
+standard library and boto3 must be inside it, built for Lambda's platform (Amazon Linux 2023,
+glibc 2.34, x86_64, the function's Python), not for the machine running the build. As Chalice
+does, pip is asked for binary wheels of exactly that platform (``--platform
+manylinux_2_28_x86_64 --platform manylinux2014_x86_64 --python-version 3.12
+--only-binary=:all:``: pip takes the best wheel of either tag; recent releases such as pandas
+3 publish only ``manylinux_2_28``) and installs them into the bundle (``--target``). A package
+without such a wheel fails the packaging with pip's message, rather than deploying something
+that cannot import.
+
+Then the bundle is measured (``glacier_aws._bundle_archive``): its unzipped bytes against
+Lambda's 250 MB quota (``GLC305`` refuses it), and its archive against the 50 MB of a direct
+upload (above it, the program's ``LambdaBundle`` uploads through S3).
 """
 
 from __future__ import annotations
@@ -17,9 +23,18 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["LAMBDA_PLATFORM", "LAMBDA_PYTHON", "PackageResult", "package_bundle", "requirements"]
+from glacier_aws._bundle_archive import BundleSize, measure_bundle
 
-LAMBDA_PLATFORM = "manylinux2014_x86_64"
+__all__ = [
+    "LAMBDA_PLATFORMS",
+    "LAMBDA_PYTHON",
+    "PackageResult",
+    "package_bundle",
+    "requirements",
+]
+
+LAMBDA_PLATFORMS = ("manylinux_2_28_x86_64", "manylinux2014_x86_64")
+"""Wheel tags the Lambda runtime (Amazon Linux 2023, glibc 2.34, x86_64) can load, newest first."""
 LAMBDA_PYTHON = "3.12"
 """The runtime ``glacier_aws.deploy.LambdaTask`` deploys (``python3.12``)."""
 
@@ -30,6 +45,8 @@ class PackageResult:
     requirements: tuple[str, ...]
     command: tuple[str, ...]
     """The pip command run (empty when there was nothing to install)."""
+    size: BundleSize
+    """The bundle's size once packaged."""
 
 
 def requirements(bundle: str) -> list[str]:
@@ -47,7 +64,7 @@ def requirements(bundle: str) -> list[str]:
 def package_bundle(
     bundle: str,
     *,
-    platform: str = LAMBDA_PLATFORM,
+    platforms: Sequence[str] = LAMBDA_PLATFORMS,
     python_version: str = LAMBDA_PYTHON,
     index_options: Sequence[str] = (),
 ) -> PackageResult:
@@ -58,7 +75,7 @@ def package_bundle(
     """
     wanted = requirements(bundle)
     if not wanted:
-        return PackageResult(bundle, (), ())
+        return PackageResult(bundle, (), (), measure_bundle(bundle))
     command = (
         sys.executable,
         "-m",
@@ -70,8 +87,7 @@ def package_bundle(
         "--upgrade",
         "--target",
         bundle,
-        "--platform",
-        platform,
+        *(arg for platform in platforms for arg in ("--platform", platform)),
         "--python-version",
         python_version,
         "--implementation",
@@ -81,4 +97,4 @@ def package_bundle(
         *wanted,
     )
     subprocess.run(command, check=True, capture_output=True, text=True, timeout=1800)
-    return PackageResult(bundle, tuple(wanted), command)
+    return PackageResult(bundle, tuple(wanted), command, measure_bundle(bundle))

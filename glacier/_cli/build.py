@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
@@ -36,7 +37,10 @@ __all__ = ["build"]
 @click.option(
     "--package",
     is_flag=True,
-    help="Also install each Lambda bundle's requirements into it (wheels for Lambda).",
+    help=(
+        "Also install each bundle's requirements into it (wheels for AWS Lambda), and refuse "
+        "a bundle over Lambda's 250 MB unzipped quota (GLC305)."
+    ),
 )
 @click.option(
     "--pip-arg",
@@ -90,23 +94,30 @@ def build(
         click.echo(f"glacier build --check: {len(diff.unchanged)} file(s) up to date")
         return
     diff = write_tree(out_dir, artifacts, sources)
+    models = {m.name: m for m in analysis.pipelines}
     for art in artifacts:
         click.echo(f"{art.pipeline}: {out_dir.rstrip('/')}/{art.dir_name}/")
         if package:
-            _package(out_dir, art, pip_args)
+            _package(out_dir, art, pip_args, models[art.pipeline], analysis)
     click.echo(
         f"glacier build: {len(diff.missing) + len(diff.stale)} written, "
         f"{len(diff.unchanged)} unchanged, {len(diff.extra)} removed"
     )
 
 
-def _package(out_dir: str, art: object, pip_args: tuple[str, ...]) -> None:
-    """Vendor every bundle of one pipeline; what pip installs is recorded, not reported extra."""
+def _package(
+    out_dir: str, art: object, pip_args: tuple[str, ...], model: Any, analysis: Any
+) -> None:
+    """Vendor every bundle of one pipeline; what pip installs is recorded, not reported extra.
+    A bundle Lambda cannot take stops the build (GLC305); one over the direct-upload quota is
+    reported: the program uploads it through S3."""
     import os
     import subprocess
 
     from codegen._writer import all_files, record_vendored
     from codegen.aws import package_bundle
+    from codegen.aws._diagnostics import bundle_size_diagnostics, size_text
+    from glacier_aws._bundle_archive import LAMBDA_DIRECT_UPLOAD_LIMIT
 
     for rel in sorted(getattr(art, "files", {})):
         if not rel.endswith("bundle/requirements.txt"):
@@ -121,4 +132,23 @@ def _package(out_dir: str, art: object, pip_args: tuple[str, ...]) -> None:
             sys.exit(1)
         vendored = record_vendored(bundle, before)
         wanted = ", ".join(result.requirements) or "nothing to install"
-        click.echo(f"  packaged {bundle}: {wanted} ({len(vendored)} files)")
+        size = result.size
+        click.echo(
+            f"  packaged {bundle}: {wanted} ({len(vendored)} files; "
+            f"{size_text(size.unzipped)} unzipped, {size_text(size.zipped)} zipped)"
+        )
+        too_large = bundle_size_diagnostics(bundle, model, size)
+        if too_large:
+            report(too_large, analysis)
+            click.echo(
+                f"glacier build --package: {bundle} does not fit AWS Lambda; "
+                "the files were written, nothing can deploy them",
+                err=True,
+            )
+            sys.exit(1)
+        if size.zipped > LAMBDA_DIRECT_UPLOAD_LIMIT:
+            click.echo(
+                f"  {size_text(size.zipped)} zipped is over Lambda's "
+                f"{size_text(LAMBDA_DIRECT_UPLOAD_LIMIT)} direct upload: "
+                "the program uploads the bundle through its S3 artifacts bucket"
+            )

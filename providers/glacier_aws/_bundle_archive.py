@@ -65,14 +65,28 @@ def bundle_files(bundle: str) -> list[str]:
 
 
 class _Counter:
-    """A write-only, unseekable sink that only counts bytes (``zipfile`` streams into it)."""
+    """A sink that keeps no bytes, only where they end: ``zipfile`` writes (and seeks back to
+    complete each entry's header) as into a real file, so ``size`` is the archive's size."""
 
     def __init__(self) -> None:
         self.size = 0
+        self._position = 0
 
     def write(self, data: bytes, /) -> int:
-        self.size += len(data)
+        self._position += len(data)
+        self.size = max(self.size, self._position)
         return len(data)
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET, /) -> int:
+        base = {os.SEEK_SET: 0, os.SEEK_CUR: self._position, os.SEEK_END: self.size}[whence]
+        self._position = base + offset
+        return self._position
+
+    def seekable(self) -> bool:
+        return True
 
     def flush(self) -> None:
         pass
