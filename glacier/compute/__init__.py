@@ -24,7 +24,16 @@ class Serverless:
 
 @dataclass(frozen=True, slots=True)
 class Container:
-    """A container task (ECS Fargate). ``cpu`` is in CPU units (1024 = one vCPU)."""
+    """A container task (ECS Fargate). ``cpu`` is in CPU units (1024 = one vCPU).
+
+    Without ``image``, the generated Pulumi program builds the task's image from the bundle
+    (``bundle/Dockerfile``: the bundle on ``python:3.12-slim``), pushes it to the pipeline's
+    ECR repository and runs it by digest. An ``image`` you name is used as is: the task runs
+    ``python -m glacier_handler <task>`` in it, so it must contain the bundle the way the
+    generated Dockerfile puts it there (``COPY bundle/ /var/task``, its requirements installed,
+    ``PYTHONPATH=/var/task``); build it with ``docker build --build-arg BASE=<your base>
+    bundle/``.
+    """
 
     image: str | None = None
     cpu: int = 256
