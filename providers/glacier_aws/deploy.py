@@ -5,6 +5,12 @@ usable on its own; ``docs/deploy-aws.md`` shows how a program wires them and whi
 Security Hub controls their defaults satisfy.
 """
 
+from glacier_aws._deploy_database import (
+    DatabaseUrlSecret,
+    RdsAccess,
+    TaskNetwork,
+    vpc_access_statements,
+)
 from glacier_aws._deploy_flow import (
     PipelineSchedule,
     PipelineStateMachine,
@@ -29,12 +35,15 @@ from glacier_aws._resources import secure_bucket, tls_only_statement
 __all__ = [
     "CONTAINER_NAME",
     "LAMBDA_RUNTIMES",
+    "DatabaseUrlSecret",
     "DatasetLocation",
     "FargateTask",
     "LambdaTask",
     "PipelineSchedule",
     "PipelineStateMachine",
+    "RdsAccess",
     "ScratchBucket",
+    "TaskNetwork",
     "TaskRole",
     "dataset_environment",
     "dataset_statements",
@@ -45,4 +54,5 @@ __all__ = [
     "secure_bucket",
     "substitute",
     "tls_only_statement",
+    "vpc_access_statements",
 ]
