@@ -913,3 +913,22 @@ def test_inline_rds_storage_reads_the_url_secret(tmp_path: Path) -> None:
     assert (
         "databases=[\n        glacier_database_url,\n    ],\n    network=glacier_network," in task
     )
+
+
+def test_plan_fills_the_subnets_an_rds_instance_reads(tmp_path: Path) -> None:
+    """An environment whose program only holds an `Environment.rds` instance still reads
+    `glacier:subnets` (inside `.rds(...)`): the preview fills it with placeholders."""
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "p"\nversion = "0"\n')
+    (tmp_path / "shop.py").write_text(
+        RDS_PROJECT
+        + '\ndev = Environment(account="789012345678", region="us-west-2", name="dev")\n'
+        + 'dev_db = dev.rds("devdb")\n'
+    )
+    analysis = analyze([str(tmp_path / "shop.py")])
+    (model,) = analysis.pipelines
+    files = emit_programs(analysis, model)
+    main_py = files["pulumi/dev/__main__.py"].decode()
+    assert '"subnets"' not in main_py and 'dev_db = dev.rds("devdb")' in main_py
+    resources = _preview(files, tmp_path / "build", "dev")
+    (group,) = [r for r in resources if r["type"] == "aws:rds/subnetGroup:SubnetGroup"]
+    assert group["inputs"]["subnetIds"] == ["subnet-placeholder-a", "subnet-placeholder-b"]
