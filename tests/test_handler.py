@@ -399,9 +399,27 @@ def test_handler_reads_a_table_through_the_rds_managed_secret(
     import urllib.parse
 
     handler = _tables_handler(tmp_path, "warehouse", aws_env, monkeypatch)
+    import psycopg
+    from psycopg import sql
+
     server = urllib.parse.urlsplit(postgres_url)
-    # The test server trusts every local connection: the password only has to survive quoting.
-    credentials = {"username": server.username, "password": "p@ss:w/rd?#%"}
+    # The master user RDS would manage, with a password that only survives when URL-quoted.
+    credentials = {"username": "rds master", "password": "p@ss:w/rd?#% ok"}
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        role = sql.Identifier(credentials["username"])
+        exists = conn.execute(
+            "SELECT 1 FROM pg_roles WHERE rolname = %s", [credentials["username"]]
+        ).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("CREATE ROLE {}").format(role))
+        conn.execute(
+            sql.SQL("ALTER ROLE {} LOGIN PASSWORD {}").format(
+                role, sql.Literal(credentials["password"])
+            )
+        )
+        conn.execute(sql.SQL("GRANT ALL ON SCHEMA public TO {}").format(role))
+        # Tables other tests' handlers made as the server's own user (`_glacier_tables` ...).
+        conn.execute(sql.SQL("GRANT ALL ON ALL TABLES IN SCHEMA public TO {}").format(role))
     arn = boto3.client("secretsmanager").create_secret(
         Name="rds!db-warehouse", SecretString=json.dumps(credentials)
     )["ARN"]
@@ -412,8 +430,6 @@ def test_handler_reads_a_table_through_the_rds_managed_secret(
     monkeypatch.delenv("GLACIER_DATABASE_URL_SECRET_ARN", raising=False)
     # RDS requires TLS by default; the local server has none, so the default is refused ...
     monkeypatch.delenv("GLACIER_DATABASE_SSLMODE", raising=False)
-    import psycopg
-
     with pytest.raises(psycopg.OperationalError, match="SSL"):
         handler.run("record", "exec-rds-0")
     # ... and a rehearsal against a local PostgreSQL turns it off.
