@@ -7,6 +7,7 @@ here (``from _pulumi_mocks import run_program``).
 from glacier_aws.mocks import (
     ACCOUNT,
     REGION,
+    VPC,
     RecordedResource,
     RecordingMocks,
     Run,
@@ -18,6 +19,7 @@ from glacier_aws.mocks import (
 __all__ = [
     "ACCOUNT",
     "REGION",
+    "VPC",
     "RecordedResource",
     "RecordingMocks",
     "Run",

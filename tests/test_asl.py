@@ -337,3 +337,42 @@ def test_the_dag_check_catches_a_consumer_started_too_early() -> None:
         for task, ups in chain.upstream().items():
             for up in ups:
                 assert wrong[up][1] <= wrong[task][0]
+
+
+def test_only_container_tasks_that_touch_a_database_get_the_task_security_group() -> None:
+    """Fargate's network is chosen at run time: a task that touches a table gets the group
+    its database admits (``${security_groups}``); every other task keeps the VPC default."""
+    import dataclasses
+
+    from glacier.model import StorageModel
+
+    box = ComputeModel(kind="container", image="python:3.12-slim", cpu=256)
+    model = _model(
+        [
+            ("load", [], ["rows"]),  # Lambda, writes the table
+            ("rank", ["rows"], ["ranked"]),  # Fargate, reads the table
+            ("ship", ["ranked"], []),  # Fargate, no table
+        ],
+        compute={"rank": box, "ship": box},
+    )
+    table = StorageModel(kind="database", table="rows")
+    datasets = [
+        dataclasses.replace(d, storage=table) if d.name == "rows" else d for d in model.datasets
+    ]
+    model = dataclasses.replace(model, datasets=tuple(datasets))
+    states = state_machine(model)["States"]
+
+    def network(task: str) -> Any:
+        return states[task]["Parameters"].get("NetworkConfiguration")
+
+    assert network("rank") == {
+        "AwsvpcConfiguration": {
+            "Subnets": "${subnets}",
+            "SecurityGroups": "${security_groups}",
+            "AssignPublicIp": "${assign_public_ip}",
+        }
+    }
+    assert network("ship") == {
+        "AwsvpcConfiguration": {"Subnets": "${subnets}", "AssignPublicIp": "${assign_public_ip}"}
+    }
+    assert network("load") is None  # Lambda's network is the function's own (vpc_config)

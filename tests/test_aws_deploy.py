@@ -22,6 +22,11 @@ LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
 STATE_MACHINE = "aws:sfn/stateMachine:StateMachine"
 BUCKET = "aws:s3/bucket:Bucket"
+SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
+INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
+SECRET = "aws:secretsmanager/secret:Secret"
+SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
 
 DEFINITION = {
     "Comment": "two tasks",
@@ -529,7 +534,7 @@ def test_recorded_resource_helpers(deployed: Run) -> None:
 
 
 def test_default_environment_wiring_without_an_environment(tmp_path: Path) -> None:
-    """The `default` program: no Environment, the stack's default provider, secret env vars."""
+    """The `default` program: no Environment, the stack's default provider, a URL secret."""
     import pulumi
 
     from glacier_aws import deploy
@@ -539,7 +544,12 @@ def test_default_environment_wiring_without_an_environment(tmp_path: Path) -> No
         opts = pulumi.ResourceOptions(provider=None)
         scratch = deploy.ScratchBucket("sales-scratch", tags=tags, opts=opts)
         landing = deploy.secure_bucket("sales-landing", bucket="sales-landing", tags=tags)
-        secret = pulumi.Output.secret("postgresql://u:p@db/sales")
+        url = deploy.DatabaseUrlSecret(
+            "sales-database-url",
+            url=pulumi.Output.secret("postgresql://u:p@db/sales"),
+            tags=tags,
+            opts=opts,
+        )
         task = deploy.LambdaTask(
             "sales-load",
             pipeline="sales",
@@ -547,7 +557,7 @@ def test_default_environment_wiring_without_an_environment(tmp_path: Path) -> No
             code=pulumi.FileArchive(str(tmp_path)),
             reads=[deploy.DatasetLocation("orders", bucket="sales-landing")],
             scratch_bucket=scratch.name,
-            environment={"GLACIER_DATABASE_URL": secret},
+            databases=[url],
             tags=tags,
             opts=opts,
         )
@@ -580,9 +590,10 @@ def test_default_environment_wiring_without_an_environment(tmp_path: Path) -> No
         if resource.custom and is_taggable(resource.type):
             assert resource.tags == {"glacier:environment": "default", "managed-by": "glacier"}
     function = run.one(FUNCTION)
-    assert "environment" in function.secrets  # the URL stays a secret in the state
     variables = function.inputs["environment"]["variables"]
-    assert variables["GLACIER_DATABASE_URL"] == "postgresql://u:p@db/sales"
+    assert variables["GLACIER_DATABASE_URL_SECRET_ARN"] == run.one(SECRET).outputs["arn"]
+    assert "postgresql://" not in json.dumps(variables)
+    assert run.one(SECRET_VERSION).secrets == {"secretString"}  # a secret in the state
     assert run.exports["buckets"] == {"glacier:scratch": "sales-scratch", "orders": "sales-landing"}
     assert {r.type.split(":")[-1] for r in run if r.name.startswith("sales-landing")} >= {
         "Bucket",
@@ -638,6 +649,340 @@ def test_every_test_the_docs_name_as_proof_exists() -> None:
         source = (root / "tests" / module).read_text(encoding="utf-8")
         defined |= set(re.findall(r"^def (test_\w+)\(", source, re.MULTILINE))
     assert named <= defined, sorted(named - defined)
+
+
+# -- tasks that touch a database ------------------------------------------------------------
+
+DATABASE_URL = "postgresql://loader:s3cr3t-p%40ss@db.internal:5432/shop"
+SUBNETS = ["subnet-0a1b2c3d", "subnet-4e5f6a7b"]
+
+DATABASE_DEFINITION = {
+    "StartAt": "load",
+    "States": {
+        "load": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::lambda:invoke",
+            "Parameters": {"FunctionName": "${function:load}"},
+            "Next": "rank",
+        },
+        "rank": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::ecs:runTask.sync",
+            "Parameters": {
+                "LaunchType": "FARGATE",
+                "Cluster": "${cluster}",
+                "TaskDefinition": "${task_definition:rank}",
+                "NetworkConfiguration": {
+                    "AwsvpcConfiguration": {
+                        "Subnets": "${subnets}",
+                        "SecurityGroups": "${security_groups}",
+                        "AssignPublicIp": "${assign_public_ip}",
+                    }
+                },
+            },
+            "Next": "notify",
+        },
+        "notify": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::lambda:invoke",
+            "Parameters": {"FunctionName": "${function:notify}"},
+            "End": True,
+        },
+    },
+}
+
+
+def _database_program(bundle: str) -> Any:
+    """The wiring a generated program does for tables in `Environment.rds` and `Database`."""
+
+    def program() -> None:
+        import pulumi
+
+        from glacier_aws import deploy
+
+        env = Environment(ACCOUNT, REGION, "prod", tags={"team": "data"})
+        opts = pulumi.ResourceOptions(provider=env.provider)
+        tags = env.default_tags
+        warehouse = env.rds("warehouse")
+        subnets = pulumi.Config("glacier").require_object("subnets")
+        scratch = deploy.ScratchBucket("shop-scratch", tags=tags, opts=opts)
+        network = deploy.TaskNetwork("shop-network", subnets=subnets, tags=tags, opts=opts)
+        rds = deploy.RdsAccess(
+            "shop-db-warehouse",
+            instance=warehouse.resource,
+            security_group=warehouse.resources["security_group"],
+            tasks_security_group=network.security_group,
+            tags=tags,
+            opts=opts,
+        )
+        url = deploy.DatabaseUrlSecret(
+            "shop-database-url",
+            url=pulumi.Config("glacier").require_secret("databaseUrl"),
+            tags=tags,
+            opts=opts,
+        )
+        load = deploy.LambdaTask(
+            "shop-load",
+            pipeline="shop",
+            task="load",
+            code=bundle,
+            scratch_bucket=scratch.name,
+            databases=[rds, url],
+            network=network,
+            tags=tags,
+            opts=opts,
+        )
+        rank = deploy.FargateTask(
+            "shop-rank",
+            pipeline="shop",
+            task="rank",
+            image="python:3.12-slim",
+            scratch_bucket=scratch.name,
+            databases=[rds],
+            tags=tags,
+            opts=opts,
+        )
+        notify = deploy.LambdaTask(
+            "shop-notify",
+            pipeline="shop",
+            task="notify",
+            code=bundle,
+            writes=[deploy.DatasetLocation("sent")],
+            scratch_bucket=scratch.name,
+            tags=tags,
+            opts=opts,
+        )
+        machine = deploy.PipelineStateMachine(
+            "shop",
+            definition=DATABASE_DEFINITION,
+            functions={"load": load, "notify": notify},
+            task_definitions={"rank": rank},
+            cluster=deploy.ecs_cluster("shop-cluster", tags=tags, opts=opts),
+            subnets=subnets,
+            security_groups=[network.security_group_id],
+            tags=tags,
+            opts=opts,
+        )
+        deploy.export_deployment(
+            state_machine_arn=machine.arn,
+            buckets={"glacier:scratch": scratch.name},
+            task_security_group=network.security_group_id,
+        )
+
+    return program
+
+
+@pytest.fixture(scope="module")
+def with_databases(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    bundle = tmp_path_factory.mktemp("bundle")
+    (bundle / "glacier_handler.py").write_text("def handler(event, context):\n    return {}\n")
+    config = {"glacier:subnets": json.dumps(SUBNETS), "glacier:databaseUrl": DATABASE_URL}
+    return run_program(
+        _database_program(str(bundle)), config=config, secrets=["glacier:databaseUrl"]
+    )
+
+
+def _rds_secret_arn(run: Run) -> str:
+    (secret,) = run.one("aws:rds/instance:Instance").outputs["masterUserSecrets"]
+    return str(secret["secretArn"])
+
+
+def test_task_network_is_one_egress_only_security_group(with_databases: Run) -> None:
+    from _pulumi_mocks import VPC
+
+    tasks = with_databases.one(SECURITY_GROUP, "shop-network-tasks")
+    assert tasks.inputs["vpcId"] == VPC  # the VPC of the first subnet
+    assert "ingress" not in tasks.inputs and "egress" not in tasks.inputs
+    (egress,) = with_databases.of_type(EGRESS)
+    assert egress.inputs["securityGroupId"] == tasks.id
+    assert (egress.inputs["ipProtocol"], egress.inputs["cidrIpv4"]) == ("-1", "0.0.0.0/0")
+    # Nothing admits traffic into the tasks' group.
+    assert tasks.id not in [r.inputs["securityGroupId"] for r in with_databases.of_type(INGRESS)]
+    assert with_databases.exports["task_security_group"] == tasks.id
+
+
+def test_rds_instance_admits_only_the_task_security_group(with_databases: Run) -> None:
+    tasks = with_databases.one(SECURITY_GROUP, "shop-network-tasks")
+    database = with_databases.one(SECURITY_GROUP, "warehouse-db")
+    instance = with_databases.one("aws:rds/instance:Instance")
+    assert instance.inputs["vpcSecurityGroupIds"] == [database.id]
+    (ingress,) = with_databases.of_type(INGRESS)
+    assert ingress.inputs == {
+        "securityGroupId": database.id,
+        "referencedSecurityGroupId": tasks.id,
+        "ipProtocol": "tcp",
+        "fromPort": 5432,
+        "toPort": 5432,
+        "description": "glacier pipeline tasks",
+        "tags": TAGS,
+    }
+
+
+def test_database_lambda_role_reads_exactly_its_secrets_and_attaches_to_the_vpc(
+    with_databases: Run,
+) -> None:
+    url_secret = with_databases.one(SECRET, "shop-database-url-secret").outputs["arn"]
+    log_group = with_databases.one(LOG_GROUP, "shop-load-logs").outputs["arn"]
+    assert _policy(with_databases, "shop-load-policy")["Statement"] == [
+        {
+            "Sid": "OwnLogGroup",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": [log_group + ":*"],
+        },
+        {
+            "Sid": "XRayTracing",
+            "Effect": "Allow",
+            "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+            "Resource": "*",
+        },
+        {
+            "Sid": "ReadRdsSecret",
+            "Effect": "Allow",
+            "Action": ["secretsmanager:GetSecretValue"],
+            "Resource": [_rds_secret_arn(with_databases)],
+        },
+        {
+            "Sid": "ReadDatabaseUrlSecret",
+            "Effect": "Allow",
+            "Action": ["secretsmanager:GetSecretValue"],
+            "Resource": [url_secret],
+        },
+        {
+            "Sid": "VpcNetworkInterfaces",
+            "Effect": "Allow",
+            "Action": [
+                "ec2:CreateNetworkInterface",
+                "ec2:DeleteNetworkInterface",
+                "ec2:AssignPrivateIpAddresses",
+                "ec2:UnassignPrivateIpAddresses",
+            ],
+            "Resource": [f"arn:aws:ec2:{REGION}:{ACCOUNT}:*/*"],
+        },
+        {
+            "Sid": "VpcDescribe",
+            "Effect": "Allow",
+            "Action": ["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"],
+            "Resource": "*",
+        },
+    ]
+
+
+def test_database_lambda_runs_in_the_vpc_with_secret_arns_not_passwords(
+    with_databases: Run,
+) -> None:
+    instance = with_databases.one("aws:rds/instance:Instance").outputs
+    tasks = with_databases.one(SECURITY_GROUP, "shop-network-tasks")
+    function = with_databases.one(FUNCTION, "shop-load-function")
+    assert function.inputs["vpcConfig"] == {"subnetIds": SUBNETS, "securityGroupIds": [tasks.id]}
+    variables = function.inputs["environment"]["variables"]
+    scratch = with_databases.one(BUCKET, "shop-scratch").outputs["bucket"]
+    assert variables == {
+        "GLACIER_PIPELINE": "shop",
+        "GLACIER_TASK": "load",
+        "GLACIER_SCRATCH_BUCKET": scratch,
+        "GLACIER_DATABASE_SECRET_ARN": _rds_secret_arn(with_databases),
+        "GLACIER_DATABASE_HOST": instance["address"],
+        "GLACIER_DATABASE_PORT": "5432",
+        "GLACIER_DATABASE_NAME": "warehouse",
+        "GLACIER_DATABASE_URL_SECRET_ARN": with_databases.one(SECRET).outputs["arn"],
+    }
+    assert "environment" not in function.secrets  # nothing secret in it to protect
+    # The role's policy exists before Lambda checks its network-interface permissions.
+    assert function.parent_type == "glacier:aws:LambdaTask"
+
+
+def test_tasks_without_a_database_stay_out_of_the_vpc(with_databases: Run) -> None:
+    function = with_databases.one(FUNCTION, "shop-notify-function")
+    assert "vpcConfig" not in function.inputs
+    assert not [k for k in function.inputs["environment"]["variables"] if "DATABASE" in k]
+    actions = {
+        action
+        for statement in _policy(with_databases, "shop-notify-policy")["Statement"]
+        for action in _as_list(statement["Action"])
+    }
+    assert not [a for a in actions if a.startswith(("ec2:", "secretsmanager:"))]
+
+
+def test_url_secret_holds_the_stack_secret_and_stays_secret(with_databases: Run) -> None:
+    secret = with_databases.one(SECRET, "shop-database-url-secret")
+    version = with_databases.one(SECRET_VERSION, "shop-database-url-version")
+    assert version.inputs["secretId"] == secret.id
+    assert version.inputs["secretString"] == DATABASE_URL
+    assert version.secrets == {"secretString"}
+    # The URL is in no other resource (no environment variable, no task definition).
+    for resource in with_databases:
+        if resource is not version:
+            assert "s3cr3t" not in json.dumps(resource.inputs, default=str), resource.name
+
+
+def test_fargate_database_task_reads_the_rds_secret_in_the_task_security_group(
+    with_databases: Run,
+) -> None:
+    definition = with_databases.one(TASK_DEFINITION).inputs
+    (container,) = json.loads(definition["containerDefinitions"])
+    env = {e["name"]: e["value"] for e in container["environment"]}
+    assert env["GLACIER_DATABASE_SECRET_ARN"] == _rds_secret_arn(with_databases)
+    assert env["GLACIER_DATABASE_PORT"] == "5432"
+    assert "GLACIER_DATABASE_URL_SECRET_ARN" not in env
+    s = _statements(with_databases, "shop-rank-policy")
+    assert s["ReadRdsSecret"]["Resource"] == [_rds_secret_arn(with_databases)]
+    assert "VpcNetworkInterfaces" not in s  # ECS attaches Fargate tasks, not the task role
+    machine = json.loads(with_databases.one(STATE_MACHINE).inputs["definition"])
+    network = machine["States"]["rank"]["Parameters"]["NetworkConfiguration"]
+    tasks = with_databases.one(SECURITY_GROUP, "shop-network-tasks")
+    assert network["AwsvpcConfiguration"] == {
+        "Subnets": SUBNETS,
+        "SecurityGroups": [tasks.id],
+        "AssignPublicIp": "DISABLED",
+    }
+
+
+def test_database_resources_are_tagged_and_use_the_environment_provider(
+    with_databases: Run,
+) -> None:
+    provider = with_databases.one("pulumi:providers:aws")
+    for resource in with_databases:
+        if resource.custom and resource.type != "pulumi:providers:aws":
+            assert resource.provider_urn == provider.urn, resource.name
+            if is_taggable(resource.type):
+                assert resource.tags == TAGS, (resource.type, resource.name)
+
+
+@pytest.mark.parametrize(
+    ("make", "match"),
+    [
+        (lambda d: d.TaskNetwork("x", subnets=[]), r"glacier:subnets\[0\]"),
+        (
+            lambda d: d.PipelineStateMachine(
+                "x",
+                definition=DATABASE_DEFINITION,
+                functions={"load": "arn:f", "notify": "arn:g"},
+                task_definitions={"rank": object()},
+                cluster=object(),
+            ),
+            "need `security_groups`",
+        ),
+        (
+            lambda d: d.LambdaTask(
+                "x",
+                pipeline="p",
+                task="t",
+                code="/tmp",
+                databases=[
+                    d.DatabaseUrlSecret("one", url="postgresql://a/b"),
+                    d.DatabaseUrlSecret("two", url="postgresql://c/d"),
+                ],
+            ),
+            "one database of each kind",
+        ),
+    ],
+)
+def test_database_component_errors(make: Any, match: str) -> None:
+    import glacier_aws.deploy as d
+
+    with pytest.raises(ValueError, match=match):
+        run_program(lambda: make(d))
 
 
 # -- the image of Container tasks, the code of Lambda tasks ---------------------------------

@@ -10,7 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _pulumi_mocks import RecordedResource, Run, is_taggable, run_program
+from _pulumi_mocks import (
+    VPC,
+    RecordedResource,
+    RecordingMocks,
+    Run,
+    is_taggable,
+    run_program,
+)
 
 from glacier import Dataset, Pipeline
 from glacier_aws import Environment, RdsDatabase, S3Bucket, pulumi_program_running
@@ -19,6 +26,11 @@ ACCOUNT = "111122223333"
 BUCKET = "aws:s3/bucket:Bucket"
 INSTANCE = "aws:rds/instance:Instance"
 PROVIDER = "pulumi:providers:aws"
+SUBNET_GROUP = "aws:rds/subnetGroup:SubnetGroup"
+SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
+SUBNETS = ["subnet-0a1b2c3d", "subnet-4e5f6a7b"]
+CONFIG = {"glacier:subnets": json.dumps(SUBNETS)}
+"""What a deployer sets with `pulumi config set --path 'glacier:subnets[0]' ...`."""
 
 
 def _prod_program() -> dict[str, Any]:
@@ -28,7 +40,7 @@ def _prod_program() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def prod() -> Run:
-    return run_program(_prod_program)
+    return run_program(_prod_program, config=CONFIG)
 
 
 def _expected_tags(name: str = "prod") -> dict[str, str]:
@@ -144,7 +156,7 @@ def test_one_provider_for_the_environment_account_and_region(prod: Run) -> None:
 
 def test_every_taggable_resource_carries_the_environment_tags(prod: Run) -> None:
     taggable = [r for r in prod if is_taggable(r.type)]
-    assert {r.type for r in taggable} == {BUCKET, INSTANCE}
+    assert {r.type for r in taggable} == {BUCKET, INSTANCE, SUBNET_GROUP, SECURITY_GROUP}
     for resource in taggable:
         assert resource.tags == _expected_tags(), resource.name
 
@@ -157,7 +169,7 @@ def test_provider_is_created_once_and_lazily() -> None:
         env.rds("db-one")
         Environment(ACCOUNT, "us-east-2", "unused")  # never creates a provider
 
-    run = run_program(program)
+    run = run_program(program, config=CONFIG)
     assert [p.name for p in run.of_type(PROVIDER)] == ["aws-staging"]
 
 
@@ -183,8 +195,41 @@ def test_rds_postgres_secure_defaults(prod: Run) -> None:
     assert db["finalSnapshotIdentifier"] == "warehouse-final"
 
 
+def test_rds_is_placed_in_the_stack_subnets_behind_its_own_security_group(prod: Run) -> None:
+    db = prod.one(INSTANCE)
+    group = prod.one(SUBNET_GROUP, "warehouse-subnets")
+    assert group.inputs["subnetIds"] == SUBNETS
+    assert db.inputs["dbSubnetGroupName"] == group.outputs["name"] == "warehouse-subnets"
+    security = prod.one(SECURITY_GROUP, "warehouse-db")
+    assert security.inputs["vpcId"] == VPC  # the first subnet's VPC (see below)
+    assert db.inputs["vpcSecurityGroupIds"] == [security.id]
+    # The group admits nothing by itself (the deployment admits the pipeline's tasks).
+    assert "ingress" not in security.inputs and "egress" not in security.inputs
+    assert not prod.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+    for resource in (group, security):
+        assert resource.provider_urn == prod.one(PROVIDER).urn
+
+
+def test_rds_security_group_is_in_the_vpc_of_the_first_subnet() -> None:
+    mocks = RecordingMocks()
+    run_program(
+        lambda: Environment(ACCOUNT, "eu-west-1", "prod").rds("warehouse"),
+        mocks=mocks,
+        config=CONFIG,
+    )
+    lookups = [args for token, args in mocks.calls if token == "aws:ec2/getSubnet:getSubnet"]
+    assert [args["id"] for args in lookups] == [SUBNETS[0]]
+
+
+def test_rds_needs_the_stack_subnets() -> None:
+    with pytest.raises(ValueError, match=r"glacier:subnets\[0\]"):
+        run_program(lambda: Environment(ACCOUNT, "eu-west-1", "prod").rds("warehouse"), config={})
+
+
 def test_rds_in_dev_has_no_deletion_protection() -> None:
-    run = run_program(lambda: Environment(ACCOUNT, "us-west-2", "dev").rds("scratch-db"))
+    run = run_program(
+        lambda: Environment(ACCOUNT, "us-west-2", "dev").rds("scratch-db"), config=CONFIG
+    )
     db = run.one(INSTANCE).inputs
     assert db["deletionProtection"] is False
     assert db["multiAz"] is False
@@ -217,9 +262,10 @@ def test_overrides_win_over_every_default() -> None:
             deletion_protection=False,
             backup_retention_period=30,
             engine_version="17",
+            vpc_security_group_ids=["sg-0bastion"],
         )
 
-    run = run_program(program)
+    run = run_program(program, config=CONFIG)
     logs = run.one(BUCKET, "prod-logs")
     assert logs.inputs["forceDestroy"] is True
     assert logs.tags == {**_expected_tags(), "team": "ops", "cost-center": "42"}
@@ -253,6 +299,8 @@ def test_overrides_win_over_every_default() -> None:
     assert db["backupRetentionPeriod"] == 30
     assert db["engineVersion"] == "17"
     assert db["storageEncrypted"] is True  # untouched defaults stay
+    # The user's security groups are added to Glacier's, which the tasks come in through.
+    assert db["vpcSecurityGroupIds"] == [run.one(SECURITY_GROUP).id, "sg-0bastion"]
 
 
 # -- the description, inside and outside ----------------------------------------------------

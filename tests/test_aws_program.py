@@ -840,3 +840,206 @@ def test_helper_functions_of_infrastructure_are_carried_and_formatted(tmp_path: 
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+DATABASE_URL_CONFIG = "postgresql://glacier@db.internal:5432/orders"  # see `_config_for`
+
+
+def test_database_tasks_read_a_secret_in_the_vpc_and_no_url_is_in_plain_text(
+    programs: dict[tuple[str, str], Program],
+) -> None:
+    checked = 0
+    for program in _each(programs):
+        main_py = (program.directory / "__main__.py").read_text()
+        assert DATABASE_URL_CONFIG not in main_py
+        assert 'GLACIER_DATABASE_URL"' not in main_py  # the old plaintext variable is gone
+        for version in program.of_type("aws:secretsmanager/secretVersion:SecretVersion"):
+            assert version["inputs"]["secretString"] == DATABASE_URL_CONFIG
+        for resource in program.resources:
+            if resource["type"] != "aws:secretsmanager/secretVersion:SecretVersion":
+                assert DATABASE_URL_CONFIG not in json.dumps(resource["inputs"]), resource["name"]
+        if not program.deploys:
+            continue
+        model = program.model
+        secrets = program.of_type("aws:secretsmanager/secret:Secret")
+        for task in model.tasks:
+            prefix = component_name(model.name, task.name)
+            tables = [d for d in (model.dataset(n) for n in _touched(task)) if _is_table(d)]
+            statements = json.loads(
+                program.named("aws:iam/rolePolicy:RolePolicy", f"{prefix}-policy")["inputs"][
+                    "policy"
+                ]
+            )["Statement"]
+            reads = [s["Resource"] for s in statements if s.get("Sid") == "ReadDatabaseUrlSecret"]
+            container = task.compute is not None and task.compute.kind == "container"
+            if container:
+                (definition,) = json.loads(
+                    program.named("aws:ecs/taskDefinition:TaskDefinition", f"{prefix}-task")[
+                        "inputs"
+                    ]["containerDefinitions"]
+                )
+                variables = {e["name"]: e["value"] for e in definition["environment"]}
+            else:
+                function = program.named("aws:lambda/function:Function", f"{prefix}-function")
+                variables = function["inputs"]["environment"]["variables"]
+                assert ("vpcConfig" in function["inputs"]) == bool(tables), task.name
+            if tables:
+                (secret,) = secrets
+                assert variables["GLACIER_DATABASE_URL_SECRET_ARN"] == secret["outputs"]["arn"]
+                assert reads == [[secret["outputs"]["arn"]]]
+                checked += 1
+            else:
+                assert not [k for k in variables if k.startswith("GLACIER_DATABASE")]
+                assert reads == []
+    assert checked >= 1  # the orders example archives its rejections in a table
+
+
+def _touched(task: Any) -> list[str]:
+    return [*(i.dataset for i in task.inputs), *task.outputs]
+
+
+RDS_PROJECT = """
+from glacier import Container, Database, Dataset, Pipeline
+from glacier_aws import Environment
+
+pipeline = Pipeline(name="shop")
+prod = Environment(account="123456789012", region="eu-west-1", name="prod")
+warehouse = prod.rds("warehouse")
+orders = Dataset(name="orders", storage=warehouse)
+audit = Dataset(name="audit", storage=Database(table="audit", url="postgresql://me:pw@audit/db"))
+totals = Dataset(name="totals", storage=prod.s3("shop-totals"))
+
+
+@pipeline.task()
+def load() -> orders:
+    return [{"amount": 1.5}]
+
+
+@pipeline.task(compute=Container(image="registry.example/shop:1"))
+def total(rows: orders) -> audit:
+    return [{"n": len(rows)}]
+
+
+@pipeline.task()
+def report(rows: audit) -> totals:
+    return {"n": float(rows[0]["n"])}
+"""
+
+
+def test_rds_tables_are_reached_through_the_instance_secret(tmp_path: Path) -> None:
+    """`Environment.rds`: managed secret, host/port/name, ingress from the tasks only."""
+    from _pulumi_mocks import VPC
+
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "p"\nversion = "0"\n')
+    (tmp_path / "shop.py").write_text(RDS_PROJECT)
+    analysis = analyze([str(tmp_path / "shop.py")])
+    (model,) = analysis.pipelines
+    files = emit_programs(analysis, model)
+    main_py = files["pulumi/prod/__main__.py"].decode()
+    assert "postgresql://me:pw@audit/db" not in main_py  # the user's literal URL stays theirs
+    assert "glacier:databaseUrl" not in main_py  # no URL secret is needed here
+    resources = _preview(files, tmp_path / "build", "prod")
+
+    def one(token: str, name: str) -> dict[str, Any]:
+        (found,) = [r for r in resources if r["type"] == token and r["name"] == name]
+        return found
+
+    instance = one("aws:rds/instance:Instance", "warehouse")["outputs"]
+    secret_arn = instance["masterUserSecrets"][0]["secretArn"]
+    tasks_group = one("aws:ec2/securityGroup:SecurityGroup", "shop-network-tasks")
+    db_group = one("aws:ec2/securityGroup:SecurityGroup", "warehouse-db")
+    assert tasks_group["inputs"]["vpcId"] == db_group["inputs"]["vpcId"] == VPC
+    (ingress,) = [
+        r
+        for r in resources
+        if r["type"] == "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+    ]
+    assert ingress["inputs"]["securityGroupId"] == db_group["outputs"]["id"]
+    assert ingress["inputs"]["referencedSecurityGroupId"] == tasks_group["outputs"]["id"]
+    assert (ingress["inputs"]["fromPort"], ingress["inputs"]["toPort"]) == (5432, 5432)
+    assert not [r for r in resources if r["type"].startswith("aws:secretsmanager/")]
+    rds_variables = {
+        "GLACIER_DATABASE_SECRET_ARN": secret_arn,
+        "GLACIER_DATABASE_HOST": instance["address"],
+        "GLACIER_DATABASE_PORT": "5432",
+        "GLACIER_DATABASE_NAME": "warehouse",
+    }
+    subnets = ["subnet-placeholder-a", "subnet-placeholder-b"]  # `glacier plan`'s placeholders
+    vpc = {"subnetIds": subnets, "securityGroupIds": [tasks_group["outputs"]["id"]]}
+    functions = {
+        r["name"]: r["inputs"] for r in resources if r["type"] == "aws:lambda/function:Function"
+    }
+    load = functions["shop-load-function"]
+    assert load["vpcConfig"] == vpc
+    assert load["environment"]["variables"].items() >= rds_variables.items()
+    # `Database(url=...)`: in the VPC, but its URL is the user's own and no variable carries it.
+    report = functions["shop-report-function"]
+    assert report["vpcConfig"] == vpc
+    assert not [k for k in report["environment"]["variables"] if k.startswith("GLACIER_DATABASE")]
+    for resource in resources:
+        assert "me:pw@audit" not in json.dumps(resource["inputs"]), resource["name"]
+
+    def sids(task: str) -> dict[str, Any]:
+        policy = one("aws:iam/rolePolicy:RolePolicy", f"shop-{task}-policy")
+        return {s["Sid"]: s for s in json.loads(policy["inputs"]["policy"])["Statement"]}
+
+    assert sids("load")["ReadRdsSecret"]["Resource"] == [secret_arn]
+    assert "ReadRdsSecret" not in sids("report") and "VpcNetworkInterfaces" in sids("report")
+    assert sids("total")["ReadRdsSecret"]["Resource"] == [secret_arn]
+    (definition,) = json.loads(
+        one("aws:ecs/taskDefinition:TaskDefinition", "shop-total-task")["inputs"][
+            "containerDefinitions"
+        ]
+    )
+    assert {e["name"]: e["value"] for e in definition["environment"]}.items() >= (
+        rds_variables.items()
+    )
+    machine = json.loads(
+        one("aws:sfn/stateMachine:StateMachine", "shop-state-machine")["inputs"]["definition"]
+    )
+    network = machine["States"]["total"]["Parameters"]["NetworkConfiguration"]
+    assert network["AwsvpcConfiguration"]["SecurityGroups"] == [tasks_group["outputs"]["id"]]
+
+
+def test_inline_rds_storage_reads_the_url_secret(tmp_path: Path) -> None:
+    """`storage=env.rds(...)` written inline binds no variable: the program cannot name the
+    instance (nor does it create it), so its tasks read `glacier:databaseUrl` instead."""
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "p"\nversion = "0"\n')
+    (tmp_path / "inline.py").write_text(
+        "from glacier import Dataset, Pipeline\n"
+        "from glacier_aws import Environment\n\n"
+        'pipeline = Pipeline(name="inline")\n'
+        'prod = Environment(account="123456789012", region="eu-west-1", name="prod")\n'
+        'rows = Dataset(name="rows", storage=prod.rds("other"))\n\n\n'
+        "@pipeline.task()\n"
+        "def load() -> rows:\n"
+        "    return [1]\n"
+    )
+    analysis = analyze([str(tmp_path / "inline.py")])
+    (model,) = analysis.pipelines
+    main_py = emit_programs(analysis, model)["pulumi/prod/__main__.py"].decode()
+    assert "RdsAccess" not in main_py
+    assert 'url=glacier_config.require_secret("databaseUrl")' in main_py
+    task = main_py[main_py.index("glacier_task_load = ") :]
+    assert (
+        "databases=[\n        glacier_database_url,\n    ],\n    network=glacier_network," in task
+    )
+
+
+def test_plan_fills_the_subnets_an_rds_instance_reads(tmp_path: Path) -> None:
+    """An environment whose program only holds an `Environment.rds` instance still reads
+    `glacier:subnets` (inside `.rds(...)`): the preview fills it with placeholders."""
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "p"\nversion = "0"\n')
+    (tmp_path / "shop.py").write_text(
+        RDS_PROJECT
+        + '\ndev = Environment(account="789012345678", region="us-west-2", name="dev")\n'
+        + 'dev_db = dev.rds("devdb")\n'
+    )
+    analysis = analyze([str(tmp_path / "shop.py")])
+    (model,) = analysis.pipelines
+    files = emit_programs(analysis, model)
+    main_py = files["pulumi/dev/__main__.py"].decode()
+    assert '"subnets"' not in main_py and 'dev_db = dev.rds("devdb")' in main_py
+    resources = _preview(files, tmp_path / "build", "dev")
+    (group,) = [r for r in resources if r["type"] == "aws:rds/subnetGroup:SubnetGroup"]
+    assert group["inputs"]["subnetIds"] == ["subnet-placeholder-a", "subnet-placeholder-b"]

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _postgres import postgres_url  # noqa: F401  (session fixture)
 
 boto3 = pytest.importorskip("boto3")
 moto_server = pytest.importorskip("moto.server")
@@ -72,6 +73,7 @@ def aws_env(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3_endpoint)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", s3_endpoint)  # moto serves both
     for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
         monkeypatch.delenv(key, raising=False)
     return boto3.client("s3", endpoint_url=s3_endpoint)
@@ -215,7 +217,11 @@ def test_handler_matches_a_local_run(
     bundle = _write_bundle(model, analysis, tmp_path / "bundle")
     monkeypatch.setenv("GLACIER_SCRATCH_BUCKET", f"{run_prefix}-{SCRATCH}"[:63])
     monkeypatch.setenv("GLACIER_BUCKETS", json.dumps(names))
-    monkeypatch.setenv("GLACIER_DATABASE_URL", f"sqlite:///{tmp_path / 'cloud.sqlite'}")
+    # Tables: the program's URL secret (`glacier:databaseUrl` in Secrets Manager).
+    secret = boto3.client("secretsmanager").create_secret(
+        Name=f"{run_prefix}-database-url", SecretString=f"sqlite:///{tmp_path / 'cloud.sqlite'}"
+    )
+    monkeypatch.setenv("GLACIER_DATABASE_URL_SECRET_ARN", secret["ARN"])
     for name in [m for m in sys.modules if m.split(".")[0] in _bundle_modules(bundle)]:
         del sys.modules[name]
     sys.path.insert(0, str(bundle))
@@ -301,3 +307,152 @@ def test_default_environment_holds_the_bundle_without_environments() -> None:
     (model,) = analysis.pipelines
     files = emit_programs(analysis, model)
     assert f"pulumi/{DEFAULT_ENV}/bundle/glacier_handler.py" in files
+
+
+TABLES_PROJECT = """
+from glacier import Database, Dataset, Pipeline
+from glacier_aws import Environment
+
+pipeline = Pipeline(name="tables")
+prod = Environment(account="123456789012", region="us-east-1", name="prod")
+warehouse = prod.rds("warehouse")
+events = Dataset(name="events", storage={storage})
+total = Dataset(name="total")
+
+
+@pipeline.task()
+def record() -> events:
+    return [{{"kind": "sale", "amount": 12.5}}, {{"kind": "refund", "amount": -2.5}}]
+
+
+@pipeline.task()
+def add(rows: events) -> total:
+    return sum(row["amount"] for row in rows)
+"""
+
+
+def _tables_handler(tmp_path: Path, storage: str, s3: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The bundle of a two-task pipeline whose `events` table is in ``storage``, imported."""
+    kind = "rds" if storage == "warehouse" else "database"
+    project = tmp_path / f"tables-{kind}"
+    project.mkdir()
+    (project / "pyproject.toml").write_text('[project]\nname = "t"\nversion = "0"\n')
+    (project / "tables_pipe.py").write_text(TABLES_PROJECT.format(storage=storage))
+    analysis = analyze([str(project / "tables_pipe.py")])
+    (model,) = analysis.pipelines
+    bundle = _write_bundle(model, analysis, project / "bundle")
+    scratch = f"tables-{kind}-{os.getpid()}-{tmp_path.name}"[:63].lower().replace("_", "-")
+    s3.create_bucket(Bucket=scratch)
+    monkeypatch.setenv("GLACIER_SCRATCH_BUCKET", scratch)
+    for name in [m for m in sys.modules if m.split(".")[0] in _bundle_modules(bundle)]:
+        del sys.modules[name]
+    sys.path.insert(0, str(bundle))
+    return importlib.import_module("glacier_handler")
+
+
+def _events_in(url: str, table: str = "events") -> Any:
+    return _io.read({"kind": "database", "table": table, "url": url}, "events")
+
+
+def _run_tables(handler: Any, execution: str) -> dict[str, Any]:
+    written = handler.run("record", execution)
+    summed = handler.run("add", execution)
+    return {"record": written, "add": summed}
+
+
+@pytest.mark.slow
+def test_handler_reads_a_table_through_the_url_secret(
+    tmp_path: Path,
+    aws_env: Any,
+    isolated_imports: None,
+    monkeypatch: pytest.MonkeyPatch,
+    postgres_url: str,  # noqa: F811
+) -> None:
+    """`Database(table=...)`: the URL comes from the secret, fetched once per process."""
+    handler = _tables_handler(tmp_path, 'Database(table="url_events")', aws_env, monkeypatch)
+    secrets = boto3.client("secretsmanager")
+    arn = secrets.create_secret(Name="tables-database-url", SecretString=postgres_url)["ARN"]
+    monkeypatch.setenv("GLACIER_DATABASE_URL_SECRET_ARN", arn)
+    _run_tables(handler, "exec-url-1")
+    assert _events_in(postgres_url, "url_events") == [
+        {"kind": "sale", "amount": 12.5},
+        {"kind": "refund", "amount": -2.5},
+    ]
+    total = _read_object(
+        aws_env, os.environ["GLACIER_SCRATCH_BUCKET"], "exec-url-1/total.json", tmp_path
+    )
+    assert total == 10.0
+    # Once per process: with the secret gone, the process still knows the URL.
+    secrets.delete_secret(SecretId=arn, ForceDeleteWithoutRecovery=True)
+    handler.run("add", "exec-url-1")
+
+
+@pytest.mark.slow
+def test_handler_reads_a_table_through_the_rds_managed_secret(
+    tmp_path: Path,
+    aws_env: Any,
+    isolated_imports: None,
+    monkeypatch: pytest.MonkeyPatch,
+    postgres_url: str,  # noqa: F811
+) -> None:
+    """`Environment.rds`: JSON username/password from the secret, host/port/name from env."""
+    import urllib.parse
+
+    handler = _tables_handler(tmp_path, "warehouse", aws_env, monkeypatch)
+    import psycopg
+    from psycopg import sql
+
+    server = urllib.parse.urlsplit(postgres_url)
+    # The master user RDS would manage, with a password that only survives when URL-quoted.
+    credentials = {"username": "rds master", "password": "p@ss:w/rd?#% ok"}
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        role = sql.Identifier(credentials["username"])
+        exists = conn.execute(
+            "SELECT 1 FROM pg_roles WHERE rolname = %s", [credentials["username"]]
+        ).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("CREATE ROLE {}").format(role))
+        conn.execute(
+            sql.SQL("ALTER ROLE {} LOGIN PASSWORD {}").format(
+                role, sql.Literal(credentials["password"])
+            )
+        )
+        conn.execute(sql.SQL("GRANT ALL ON SCHEMA public TO {}").format(role))
+        # Tables other tests' handlers made as the server's own user (`_glacier_tables` ...).
+        conn.execute(sql.SQL("GRANT ALL ON ALL TABLES IN SCHEMA public TO {}").format(role))
+    arn = boto3.client("secretsmanager").create_secret(
+        Name="rds!db-warehouse", SecretString=json.dumps(credentials)
+    )["ARN"]
+    monkeypatch.setenv("GLACIER_DATABASE_SECRET_ARN", arn)
+    monkeypatch.setenv("GLACIER_DATABASE_HOST", str(server.hostname))
+    monkeypatch.setenv("GLACIER_DATABASE_PORT", str(server.port))
+    monkeypatch.setenv("GLACIER_DATABASE_NAME", server.path.lstrip("/"))
+    monkeypatch.delenv("GLACIER_DATABASE_URL_SECRET_ARN", raising=False)
+    # RDS requires TLS by default; the local server has none, so the default is refused ...
+    monkeypatch.delenv("GLACIER_DATABASE_SSLMODE", raising=False)
+    with pytest.raises(psycopg.OperationalError, match="SSL"):
+        handler.run("record", "exec-rds-0")
+    # ... and a rehearsal against a local PostgreSQL turns it off.
+    monkeypatch.setenv("GLACIER_DATABASE_SSLMODE", "disable")
+    _run_tables(handler, "exec-rds-1")
+    assert _events_in(postgres_url) == [
+        {"kind": "sale", "amount": 12.5},
+        {"kind": "refund", "amount": -2.5},
+    ]
+    total = _read_object(
+        aws_env, os.environ["GLACIER_SCRATCH_BUCKET"], "exec-rds-1/total.json", tmp_path
+    )
+    assert total == 10.0
+
+
+def test_handler_names_the_missing_database_secret(
+    tmp_path: Path, aws_env: Any, isolated_imports: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key in ("GLACIER_DATABASE_SECRET_ARN", "GLACIER_DATABASE_URL_SECRET_ARN"):
+        monkeypatch.delenv(key, raising=False)
+    handler = _tables_handler(tmp_path, "warehouse", aws_env, monkeypatch)
+    with pytest.raises(RuntimeError, match="neither GLACIER_DATABASE_SECRET_ARN nor"):
+        handler.run("record", "exec-x")
+    handler = _tables_handler(tmp_path, 'Database(table="t")', aws_env, monkeypatch)
+    with pytest.raises(RuntimeError, match="^GLACIER_DATABASE_URL_SECRET_ARN is not set"):
+        handler.run("record", "exec-x")

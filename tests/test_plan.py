@@ -38,7 +38,7 @@ def test_plan_table_lists_the_deployment(tmp_path: Path) -> None:
     code, out, err = _plan(str(EXAMPLES / "orders"), "--env", "default", "--out", str(tmp_path))
     assert code == 0, err
     lines = out.splitlines()
-    assert lines[0] == "pipeline `orders`, environment `default`: 68 resources"
+    assert lines[0] == "pipeline `orders`, environment `default`: 74 resources"
     assert lines[1].split() == ["TYPE", "NAME", "KEY", "PROPERTIES"]
     rows = {(line.split()[0], line.split()[1]): line for line in lines[2:-1]}
     function = rows[("aws:lambda/function:Function", "orders-validate-function")]
@@ -50,6 +50,14 @@ def test_plan_table_lists_the_deployment(tmp_path: Path) -> None:
     # the image of `Container()`, built and pushed by the program
     assert ("docker-build:index:Image", "orders-image-image") in rows
     assert ("aws:ecr/repository:Repository", "orders-image-repository") in rows
+    # The `rejections` table: its URL secret, and the task security group in the VPC.
+    for row in (
+        ("aws:secretsmanager/secret:Secret", "orders-database-url-secret"),
+        ("aws:secretsmanager/secretVersion:SecretVersion", "orders-database-url-version"),
+        ("aws:ec2/securityGroup:SecurityGroup", "orders-network-tasks"),
+        ("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule", "orders-network-tasks-egress"),
+    ):
+        assert row in rows, row
     assert lines[-1] == (
         "placeholders used for configuration a deployer sets: glacier:databaseUrl, glacier:subnets"
     )

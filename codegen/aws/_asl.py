@@ -17,8 +17,9 @@ each of its consumers under all three, so it has finished before they start. The
 nests at most as deep as the DAG is long and reads like the graph.
 
 Values that only exist at deploy time (function and task-definition ARNs, the cluster,
-subnets) are placeholders, ``"${kind:name}"`` strings, which the Pulumi program replaces in
-the parsed JSON (never by text substitution). The execution's name is passed to every task:
+subnets, the security group of tasks that touch a database) are placeholders,
+``"${kind:name}"`` strings, which the Pulumi program replaces in the parsed JSON (never by
+text substitution). The execution's name is passed to every task:
 it keys the scratch prefix of ephemeral datasets.
 """
 
@@ -27,6 +28,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from codegen.aws._database import touches_database
 from glacier.model import PipelineModel, TaskModel
 
 __all__ = [
@@ -40,6 +42,7 @@ __all__ = [
 FAIL_STATE = "PipelineFailed"
 CLUSTER = "${cluster}"
 SUBNETS = "${subnets}"
+SECURITY_GROUPS = "${security_groups}"
 ASSIGN_PUBLIC_IP = "${assign_public_ip}"
 CONTAINER = "task"
 """The container's name in every task definition (the overrides address it by name)."""
@@ -96,7 +99,7 @@ def _timeout(task: TaskModel) -> int | None:
     return None
 
 
-def _task_state(task: TaskModel) -> dict[str, Any]:
+def _task_state(task: TaskModel, *, database: bool) -> dict[str, Any]:
     execution = {"Name": "GLACIER_EXECUTION", "Value.$": "$$.Execution.Name"}
     state: dict[str, Any] = {"Type": "Task", "Comment": f"task `{task.name}`"}
     container = task.compute is not None and task.compute.kind == "container"
@@ -106,9 +109,7 @@ def _task_state(task: TaskModel) -> dict[str, Any]:
             "LaunchType": "FARGATE",
             "Cluster": CLUSTER,
             "TaskDefinition": placeholder("task_definition", task.name),
-            "NetworkConfiguration": {
-                "AwsvpcConfiguration": {"Subnets": SUBNETS, "AssignPublicIp": ASSIGN_PUBLIC_IP}
-            },
+            "NetworkConfiguration": {"AwsvpcConfiguration": _network(database)},
             "Overrides": {"ContainerOverrides": [{"Name": CONTAINER, "Environment": [execution]}]},
         }
     else:
@@ -126,6 +127,15 @@ def _task_state(task: TaskModel) -> dict[str, Any]:
     if retry:
         state["Retry"] = retry
     return state
+
+
+def _network(database: bool) -> dict[str, Any]:
+    """A task that touches a database runs with the tasks' security group, which it admits."""
+    network: dict[str, Any] = {"Subnets": SUBNETS}
+    if database:
+        network["SecurityGroups"] = SECURITY_GROUPS
+    network["AssignPublicIp"] = ASSIGN_PUBLIC_IP
+    return network
 
 
 def _catch(fail: str) -> list[dict[str, Any]]:
@@ -253,7 +263,9 @@ class _Builder:
 
     def state(self, plan: Plan) -> tuple[str, dict[str, Any]]:
         if plan[0] == "task":
-            return plan[1], _task_state(self.model.task(plan[1]))  # named after its task
+            task = self.model.task(plan[1])
+            database = touches_database(self.model, task)
+            return plan[1], _task_state(task, database=database)  # named after its task
         self.parallels += 1
         name = _unique(f"Parallel{self.parallels}", self.taken)
         branches = []

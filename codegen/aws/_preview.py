@@ -24,6 +24,11 @@ PLACEHOLDER_CONFIG = {
 }
 """Config the programs require that only a deployer knows; shown as placeholders."""
 _SECRETS = ("glacier:databaseUrl",)
+_READ_BY = {
+    "glacier:subnets": ('"subnets"', ".rds("),  # the program, and `Environment.rds` inside it
+    "glacier:databaseUrl": ('"databaseUrl"',),
+}
+"""What in a program's text shows that it reads a placeholder key."""
 
 
 def _stack_config(program_dir: str, stack: str) -> dict[str, str]:
@@ -64,7 +69,7 @@ def run(program_dir: str, stack: str, overrides: dict[str, str] | None = None) -
     placeholders = sorted(
         k
         for k in PLACEHOLDER_CONFIG
-        if k not in config and f'"{k.split(":", 1)[1]}"' in text  # the program reads it
+        if k not in config and any(marker in text for marker in _READ_BY[k])
     )
     config.update({k: PLACEHOLDER_CONFIG[k] for k in placeholders})
     config.update(overrides or {})

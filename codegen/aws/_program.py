@@ -17,6 +17,7 @@ from typing import Any
 from codegen._graph_data import tasks_in_order
 from codegen._names import is_identifier
 from codegen._templates import _py, render
+from codegen.aws._database import access_of, is_table, task_tables
 from codegen.aws._infra import DEFAULT_ENV, Block
 from glacier.model import DatasetModel, PipelineModel, StorageModel, TaskModel
 
@@ -86,15 +87,6 @@ def _env_variable(model: PipelineModel, env: str) -> str | None:
     return None
 
 
-def _is_table(dataset: DatasetModel) -> bool:
-    storage = dataset.storage
-    if storage is None:
-        return False
-    if storage.kind in ("database", "rds"):
-        return True
-    return storage.kind == "pulumi" and str(storage.resource or "").startswith("pulumi_aws.rds.")
-
-
 def _variable(storage: StorageModel) -> str | None:
     """The storage's module-level variable, when it can be pasted into the program."""
     return storage.variable if storage.variable and is_identifier(storage.variable) else None
@@ -137,6 +129,51 @@ def _location(dataset: DatasetModel) -> str:
     return "glacier_deploy.DatasetLocation(\n            " + ", ".join(args) + "\n        )"
 
 
+_URL_SECRET = "glacier_database_url"
+"""The program's ``DatabaseUrlSecret`` (the stack secret ``glacier:databaseUrl``)."""
+
+
+def _rds_variable(dataset: DatasetModel) -> str | None:
+    """The module-level variable of an ``Environment.rds`` storage the program can use."""
+    storage = dataset.storage
+    if storage is None or access_of(dataset) != "rds":
+        return None
+    return _variable(storage)
+
+
+def _database_vars(model: PipelineModel, task: TaskModel) -> list[str]:
+    """The program variables of the databases a task reaches, each once, in a stable order.
+
+    ``Environment.rds`` storage the program cannot name (not bound to a plain variable)
+    and ``Database(table=...)`` read the URL secret; ``Database(url=...)`` needs nothing.
+    """
+    found: list[str] = []
+    for dataset in task_tables(model, task):
+        access = access_of(dataset)
+        if access == "literal":
+            continue
+        rds = _rds_variable(dataset)
+        found.append(f"glacier_rds_{rds}" if rds else _URL_SECRET)
+    return sorted(set(found))
+
+
+def _rds_accesses(model: PipelineModel, tasks: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """One ``RdsAccess`` per ``Environment.rds`` instance a task reaches."""
+    used = {v for t in tasks for v in t["databases"]}
+    found: dict[str, dict[str, str]] = {}
+    for dataset in model.datasets:
+        rds = _rds_variable(dataset) if is_table(dataset) else None
+        if rds is None or f"glacier_rds_{rds}" not in used or rds in found:
+            continue
+        assert dataset.storage is not None
+        found[rds] = {
+            "var": f"glacier_rds_{rds}",
+            "name": component_name(model.name, "db", str(dataset.storage.name or rds)),
+            "database": rds,
+        }
+    return [found[k] for k in sorted(found)]
+
+
 def _task_context(model: PipelineModel, task: TaskModel, index: int) -> dict[str, Any]:
     datasets = {d.name: d for d in model.datasets}
     ins = [datasets[i.dataset] for i in task.inputs if i.dataset in datasets]
@@ -152,9 +189,10 @@ def _task_context(model: PipelineModel, task: TaskModel, index: int) -> dict[str
         "resource": component_name(model.name, task.name),
         "component": "FargateTask" if container else "LambdaTask",
         "container": container,
-        "reads": [_location(d) for d in ins if not _is_table(d)],
-        "writes": [_location(d) for d in outs if not _is_table(d)],
-        "database": any(_is_table(d) for d in [*ins, *outs]),
+        "reads": [_location(d) for d in ins if not is_table(d)],
+        "writes": [_location(d) for d in outs if not is_table(d)],
+        "databases": _database_vars(model, task),
+        "network": bool(task_tables(model, task)),
     }
     if container:
         assert compute is not None
@@ -215,6 +253,11 @@ def _sections(blocks: list[Block]) -> list[dict[str, str]]:
     ]
 
 
+def _listed(words: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return " and ".join([", ".join(words[:-1]), words[-1]] if len(words) > 1 else words)
+
+
 def _rule(title: str) -> str:
     """``# -- title ------``, 99 columns wide (the project's line length is 100)."""
     head = f"# -- {title} "
@@ -245,7 +288,7 @@ def program_text(
         while context["var"] in used:
             context["var"] += "_"
         used.add(context["var"])
-    stored = [d for d in model.datasets if d.storage is not None and not _is_table(d)]
+    stored = [d for d in model.datasets if d.storage is not None and not is_table(d)]
     data_buckets = sorted(
         {
             d.storage.bucket
@@ -255,6 +298,10 @@ def program_text(
     )
     bucket_exports = [(_py(d.name), _export_expr(d)) for d in stored] if deploys else []
     env_var = _env_variable(model, env)
+    containers = any(t["container"] for t in task_contexts)
+    network = any(t["network"] for t in task_contexts)
+    endpoints = ["S3", *(["ECR", "CloudWatch Logs"] if containers else [])]
+    endpoints += ["Secrets Manager"] if network else []
     import_block = "\n\n".join(
         "\n".join(lines) for lines in _imports([*own, *user_imports]) if lines
     )
@@ -277,10 +324,17 @@ def program_text(
         machine_name=component_name(model.name),
         schedule_name=component_name(model.name),
         data_buckets=data_buckets,
-        database=any(t["database"] for t in task_contexts),
-        containers=any(t["container"] for t in task_contexts),
         functions=any(not t["container"] for t in task_contexts),
         built_image=any(t.get("built_image") for t in task_contexts),
+        network=network,
+        endpoints=_listed(endpoints),
+        network_name=component_name(model.name, "network"),
+        rds_accesses=_rds_accesses(model, task_contexts),
+        url_secret=any(_URL_SECRET in t["databases"] for t in task_contexts),
+        url_secret_var=_URL_SECRET,
+        url_secret_name=component_name(model.name, "database-url"),
+        database_containers=any(t["network"] and t["container"] for t in task_contexts),
+        containers=containers,
         tasks=task_contexts,
         handler=handler,
         bucket_exports=bucket_exports,

@@ -87,6 +87,7 @@ class PipelineStateMachine(pulumi.ComponentResource):
 
     ``definition`` is the ASL document (JSON text or parsed) with placeholders
     ``${function:<task>}``, ``${task_definition:<task>}``, ``${cluster}``, ``${subnets}``,
+    ``${security_groups}`` (Fargate tasks that touch a database: ``TaskNetwork``'s group),
     ``${assign_public_ip}``. ``functions`` maps task names to Lambda ARNs (or ``LambdaTask``s),
     ``task_definitions`` to ``FargateTask``s. The role may invoke exactly the functions and
     run exactly the task definitions the definition names.
@@ -107,6 +108,7 @@ class PipelineStateMachine(pulumi.ComponentResource):
         task_definitions: Mapping[str, FargateTask] | None = None,
         cluster: aws.ecs.Cluster | None = None,
         subnets: Sequence[pulumi.Input[str]] = (),
+        security_groups: Sequence[pulumi.Input[str]] = (),
         assign_public_ip: bool = False,
         log_retention_days: int = 30,
         log_level: str = "ALL",
@@ -129,6 +131,8 @@ class PipelineStateMachine(pulumi.ComponentResource):
             raise ValueError(f"the definition names tasks with no function or task: {unknown}")
         if used_tasks and cluster is None:
             raise ValueError("container tasks need the shared `cluster`")
+        if ("security_groups", None) in used and not security_groups:
+            raise ValueError("container tasks that touch a database need `security_groups`")
         super().__init__("glacier:aws:PipelineStateMachine", _check_name(name), None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
@@ -139,6 +143,8 @@ class PipelineStateMachine(pulumi.ComponentResource):
         if cluster is not None:
             values["${cluster}"] = cluster.arn
         values["${subnets}"] = list(subnets)
+        if security_groups:
+            values["${security_groups}"] = list(security_groups)
         values["${assign_public_ip}"] = "ENABLED" if assign_public_ip else "DISABLED"
         document = substitute(parsed, values)
 
@@ -340,8 +346,14 @@ class PipelineSchedule(pulumi.ComponentResource):
 
 
 def export_deployment(
-    *, state_machine_arn: pulumi.Input[str], buckets: Mapping[str, pulumi.Input[str]]
+    *,
+    state_machine_arn: pulumi.Input[str],
+    buckets: Mapping[str, pulumi.Input[str]],
+    task_security_group: pulumi.Input[str] | None = None,
 ) -> None:
-    """Stack outputs: ``state_machine_arn`` and ``buckets`` (role or dataset -> bucket name)."""
+    """Stack outputs: ``state_machine_arn`` and ``buckets`` (role or dataset -> bucket name);
+    ``task_security_group`` (``TaskNetwork``'s group id), for databases a deployer admits."""
     pulumi.export("state_machine_arn", state_machine_arn)
     pulumi.export("buckets", dict(sorted(buckets.items())))
+    if task_security_group is not None:
+        pulumi.export("task_security_group", task_security_group)

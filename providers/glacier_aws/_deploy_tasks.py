@@ -13,6 +13,13 @@ from typing import TYPE_CHECKING, Any
 import pulumi
 import pulumi_aws as aws
 
+from glacier_aws._deploy_database import (
+    DatabaseAccess,
+    TaskNetwork,
+    database_environment,
+    database_statements,
+    vpc_access_statements,
+)
 from glacier_aws._deploy_policy import (
     DatasetLocation,
     dataset_statements,
@@ -209,6 +216,8 @@ class LambdaTask(pulumi.ComponentResource):
         architecture: str = "x86_64",
         log_retention_days: int = 30,
         environment: Mapping[str, pulumi.Input[str]] | None = None,
+        databases: Sequence[DatabaseAccess] = (),
+        network: TaskNetwork | None = None,
         extra_statements: Sequence[dict[str, Any]] = (),
         tags: Mapping[str, str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
@@ -231,7 +240,11 @@ class LambdaTask(pulumi.ComponentResource):
             log_group_arn=self.log_group.arn,
             scratch_bucket=scratch_bucket,
             service="lambda.amazonaws.com",
-            extra_statements=extra_statements,
+            extra_statements=[
+                *database_statements(databases),
+                *(vpc_access_statements(self.log_group.arn) if network is not None else []),
+                *extra_statements,
+            ],
             tags=tags,
             opts=child,
         )
@@ -246,8 +259,14 @@ class LambdaTask(pulumi.ComponentResource):
             task=task,
             locations=[*reads, *writes],
             scratch_bucket=scratch_bucket,
-            extra=environment,
+            extra={**database_environment(databases), **(environment or {})},
         )
+        vpc: dict[str, Any] = {}
+        if network is not None:
+            vpc["vpc_config"] = {
+                "subnet_ids": network.subnets,
+                "security_group_ids": [network.security_group_id],
+            }
         self.function = aws.lambda_.Function(
             f"{name}-function",
             role=self.role.arn,
@@ -260,6 +279,7 @@ class LambdaTask(pulumi.ComponentResource):
             tracing_config={"mode": "Active"},
             logging_config={"log_format": "Text", "log_group": self.log_group.name},
             environment={"variables": variables},
+            **vpc,
             description=f"glacier pipeline {pipeline}: task {task}"[:256],
             tags=_tags(tags),
             # The role's policy must exist before the first invocation can use it.
@@ -291,6 +311,8 @@ class FargateTask(pulumi.ComponentResource):
     ``python -m glacier_handler TASK``), so the image must contain the bundle
     (``ContainerImage`` builds one); its root filesystem is read-only, ``/tmp`` a writable
     task volume. The cluster is shared (``ecs_cluster``) and chosen at run time.
+    ``databases`` as for ``LambdaTask``; the network (subnets, security groups) is chosen at
+    run time too, by the state machine.
 
     The execution role may pull from exactly one private ECR repository: ``repository_arn``,
     or the one a literal ECR ``image`` URI names; other registries' public images need no
@@ -320,6 +342,7 @@ class FargateTask(pulumi.ComponentResource):
         architecture: str = "X86_64",
         log_retention_days: int = 30,
         environment: Mapping[str, pulumi.Input[str]] | None = None,
+        databases: Sequence[DatabaseAccess] = (),
         extra_statements: Sequence[dict[str, Any]] = (),
         tags: Mapping[str, str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
@@ -339,7 +362,7 @@ class FargateTask(pulumi.ComponentResource):
             scratch_bucket=scratch_bucket,
             service="ecs-tasks.amazonaws.com",
             tracing=False,
-            extra_statements=extra_statements,
+            extra_statements=[*database_statements(databases), *extra_statements],
             tags=tags,
             opts=child,
         )
@@ -360,7 +383,7 @@ class FargateTask(pulumi.ComponentResource):
             task=task,
             locations=[*reads, *writes],
             scratch_bucket=scratch_bucket,
-            extra=environment,
+            extra={**database_environment(databases), **(environment or {})},
         )
         # The log group's own region (arn:aws:logs:<region>:...), without an extra invoke.
         region = self.log_group.arn.apply(lambda arn: arn.split(":")[3])

@@ -76,7 +76,9 @@ class RdsDatabase(_Described):
     """An RDS PostgreSQL instance of an ``Environment``.
 
     ``name`` is the DB instance identifier. Inside a Pulumi program, ``resource`` is the
-    ``aws.rds.Instance`` and ``resources`` holds it under ``instance``.
+    ``aws.rds.Instance`` and ``resources`` every resource created, by role: ``instance``,
+    ``subnet_group`` (``aws.rds.SubnetGroup``), ``security_group`` (``aws.ec2.SecurityGroup``,
+    which the deployment opens to the pipeline's tasks).
     """
 
     environment: Environment

@@ -120,7 +120,10 @@ class Environment:
         """An RDS PostgreSQL instance (identifier ``name``) with secure defaults.
 
         Keyword ``overrides`` go to ``aws.rds.Instance`` and win over the defaults; ``tags``
-        are merged over the environment's, ``opts`` merged into the resource options.
+        are merged over the environment's, ``opts`` merged into the resource options, and
+        ``vpc_security_group_ids`` added to Glacier's group. Inside a Pulumi program the
+        instance is placed in the stack's subnets (``glacier:subnets``), with a DB subnet
+        group and a security group of its own.
         """
         _raise(_validate.rds_name(name))
         tags = {**self.default_tags, **_check_tags(overrides.get("tags"))}
@@ -129,14 +132,14 @@ class Environment:
             return RdsDatabase(self, name, MappingProxyType(tags), frozen)
         from glacier_aws._resources import create_database
 
-        instance = create_database(self, name, tags, dict(overrides))
+        resources = create_database(self, name, tags, dict(overrides))
         return RdsDatabase(
             self,
             name,
             MappingProxyType(tags),
             frozen,
-            resource=instance,
-            resources=MappingProxyType({"instance": instance}),
+            resource=resources["instance"],
+            resources=MappingProxyType(resources),
         )
 
 

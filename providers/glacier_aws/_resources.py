@@ -170,11 +170,39 @@ def _merged(defaults: dict[str, Any], override: Any) -> dict[str, Any] | None:
 
 def create_database(
     env: Environment, name: str, tags: dict[str, str], overrides: dict[str, Any]
-) -> aws.rds.Instance:
-    """``Environment.rds``: an encrypted, private, backed-up PostgreSQL instance."""
+) -> dict[str, pulumi.Resource]:
+    """``Environment.rds``: an encrypted, private, backed-up PostgreSQL instance, in the
+    stack's subnets (``glacier:subnets``) with a security group of its own, keyed by role:
+    ``instance``, ``subnet_group``, ``security_group``.
+
+    The security group admits nothing by itself; the deployment adds one rule admitting the
+    pipeline's task security group (``glacier_aws.deploy.RdsAccess``). The VPC is the first
+    subnet's.
+    """
+    from glacier_aws._deploy_database import subnet_vpc
+
     overrides = dict(overrides)
     extra_opts = overrides.pop("opts", None)
     overrides.pop("tags", None)  # already merged into ``tags`` by the caller
+    # The user's security groups are kept, Glacier's (the tasks' way in) added to them.
+    extra_groups = overrides.pop("vpc_security_group_ids", None) or []
+    subnets = _subnets(name)
+    opts = _options(env.provider, extra_opts)
+    subnet_group = aws.rds.SubnetGroup(
+        f"{name}-subnets",
+        name=f"{name.lower()}-subnets",
+        subnet_ids=subnets,
+        description=f"glacier: subnets of RDS instance {name}",
+        tags=tags,
+        opts=opts,
+    )
+    security_group = aws.ec2.SecurityGroup(
+        f"{name}-db",
+        vpc_id=subnet_vpc(subnets[0], pulumi.InvokeOutputOptions(provider=env.provider)),
+        description=f"glacier: RDS instance {name}, admits only the pipeline tasks",
+        tags=tags,
+        opts=opts,
+    )
     production = not env.is_dev
     args: dict[str, Any] = {
         "identifier": name.lower(),
@@ -190,6 +218,8 @@ def create_database(
         "manage_master_user_password": True,
         "storage_encrypted": True,  # RDS.3
         "publicly_accessible": False,  # RDS.2
+        "db_subnet_group_name": subnet_group.name,
+        "vpc_security_group_ids": [security_group.id, *extra_groups],
         "backup_retention_period": 7,  # RDS.11
         "copy_tags_to_snapshot": True,  # RDS.17
         "auto_minor_version_upgrade": True,  # RDS.13
@@ -202,4 +232,15 @@ def create_database(
         **({"final_snapshot_identifier": f"{name.lower()}-final"} if production else {}),
         **overrides,
     }
-    return aws.rds.Instance(name, opts=_options(env.provider, extra_opts), **args)
+    instance = aws.rds.Instance(name, opts=opts, **args)
+    return {"instance": instance, "subnet_group": subnet_group, "security_group": security_group}
+
+
+def _subnets(name: str) -> list[str]:
+    subnets = pulumi.Config("glacier").get_object("subnets")
+    if not isinstance(subnets, list) or not subnets:
+        raise ValueError(
+            f"RDS instance {name!r} needs the stack's subnets (private ones, in two or more "
+            "Availability Zones): `pulumi config set --path 'glacier:subnets[0]' subnet-...`"
+        )
+    return [str(s) for s in subnets]

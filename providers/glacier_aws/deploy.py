@@ -7,6 +7,12 @@ Security Hub controls their defaults satisfy.
 
 from glacier_aws._bundle_archive import LAMBDA_DIRECT_UPLOAD_LIMIT, LAMBDA_UNZIPPED_LIMIT
 from glacier_aws._deploy_code import LambdaBundle
+from glacier_aws._deploy_database import (
+    DatabaseUrlSecret,
+    RdsAccess,
+    TaskNetwork,
+    vpc_access_statements,
+)
 from glacier_aws._deploy_flow import (
     PipelineSchedule,
     PipelineStateMachine,
@@ -35,13 +41,16 @@ __all__ = [
     "LAMBDA_RUNTIMES",
     "LAMBDA_UNZIPPED_LIMIT",
     "ContainerImage",
+    "DatabaseUrlSecret",
     "DatasetLocation",
     "FargateTask",
     "LambdaBundle",
     "LambdaTask",
     "PipelineSchedule",
     "PipelineStateMachine",
+    "RdsAccess",
     "ScratchBucket",
+    "TaskNetwork",
     "TaskRole",
     "dataset_environment",
     "dataset_statements",
@@ -53,4 +62,5 @@ __all__ = [
     "secure_bucket",
     "substitute",
     "tls_only_statement",
+    "vpc_access_statements",
 ]

@@ -38,11 +38,12 @@ import inspect
 import json
 import keyword
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
+from pulumi.runtime import config as _config
 from pulumi.runtime import settings as _settings
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
@@ -50,6 +51,7 @@ from pulumi.runtime.sync_await import _sync_await
 __all__ = [
     "ACCOUNT",
     "REGION",
+    "VPC",
     "RecordedResource",
     "RecordingMocks",
     "Run",
@@ -64,6 +66,8 @@ _SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
+VPC = "vpc-0123456789abcdef0"
+"""The VPC every subnet is in (``aws.ec2.get_subnet``)."""
 
 # type token -> (service, ARN resource part; ``{name}`` is the physical name)
 _ARNS: dict[str, tuple[str, str]] = {
@@ -80,6 +84,8 @@ _ARNS: dict[str, tuple[str, str]] = {
     "aws:sns/topic:Topic": ("sns", "{name}"),
     "aws:kms/key:Key": ("kms", "key/{name}"),
     "aws:ecr/repository:Repository": ("ecr", "repository/{name}"),
+    "aws:secretsmanager/secret:Secret": ("secretsmanager", "secret:{name}"),
+    "aws:ec2/securityGroup:SecurityGroup": ("ec2", "security-group/{name}"),
 }
 _GLOBAL = {"iam"}  # services whose ARNs have no region
 
@@ -244,6 +250,10 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 },
                 [],
             )
+        if args.token == "aws:ec2/getSubnet:getSubnet":
+            subnet = str(args.args.get("id") or "subnet-0mock")
+            arn = f"arn:aws:ec2:{region}:{account}:subnet/{subnet}"
+            return {"id": subnet, "vpcId": VPC, "arn": arn, "ownerId": account}, []
         return {}, []
 
     def _where(self, provider: str | None) -> tuple[str, str]:
@@ -376,13 +386,21 @@ def run_program(
     project: str = "glacier-test",
     stack: str = "test",
     preview: bool = False,
+    config: Mapping[str, str] | None = None,
+    secrets: Sequence[str] = (),
 ) -> Run:
     """Run ``program`` as a Pulumi program under mocks; return after everything registered.
 
-    Exceptions raised by the program or by a registration propagate. Afterwards the Pulumi
-    runtime is reset, so code run later in the same process sees no program running.
+    ``config`` is the stack's configuration for this run (``{"glacier:subnets": '["subnet-a"]'}``,
+    values as ``pulumi config`` stores them: text, objects as JSON), ``secrets`` the keys that
+    are secrets; without it the configuration already set is used. Exceptions raised by the
+    program or by a registration propagate. Afterwards the Pulumi runtime is reset, so code
+    run later in the same process sees no program running, and the configuration restored.
     """
     mocks = mocks if mocks is not None else RecordingMocks()
+    previous = (dict(_config.CONFIG.get()), list(_config._SECRET_KEYS.get()))
+    if config is not None:
+        pulumi.runtime.set_all_config(dict(config), list(secrets))
     pulumi.runtime.set_mocks(
         mocks, project=project, stack=stack, preview=preview, monitor=_RecordingMonitor(mocks)
     )
@@ -403,6 +421,8 @@ def run_program(
         }
     finally:
         _settings.reset_options(project=project, stack=stack)
+        if config is not None:
+            pulumi.runtime.set_all_config(*previous)
     return Run(list(mocks.resources), exports, holder.get("result"))
 
 

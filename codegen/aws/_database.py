@@ -1,0 +1,55 @@
+"""Datasets stored in a database, and how a deployed task reaches them.
+
+Shared by the program (``_program``: secrets, network, variables) and the state machine
+(``_asl``: the security group of a Fargate task that touches a database).
+
+- ``rds``: ``Environment.rds(...)``; tasks read the instance's managed master-user secret.
+- ``url``: ``Database(table=...)`` and raw ``pulumi_aws.rds.*`` resources; tasks read the URL
+  from a secret the program creates from the stack secret ``glacier:databaseUrl``.
+- ``literal``: ``Database(url=...)``; the handler uses the user's own URL as written.
+
+Every task that touches any of them runs in the VPC.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from glacier.model import DatasetModel, PipelineModel, TaskModel
+
+__all__ = ["access_of", "is_table", "task_tables", "touches_database"]
+
+Access = Literal["rds", "url", "literal"]
+
+
+def is_table(dataset: DatasetModel) -> bool:
+    """Whether the dataset is a table in a database (as the handler's ``is_table`` decides)."""
+    storage = dataset.storage
+    if storage is None:
+        return False
+    if storage.kind in ("database", "rds"):
+        return True
+    return storage.kind == "pulumi" and str(storage.resource or "").startswith("pulumi_aws.rds.")
+
+
+def access_of(dataset: DatasetModel) -> Access:
+    """How a task reaches the database of a table dataset."""
+    storage = dataset.storage
+    assert storage is not None and is_table(dataset)
+    if storage.kind == "rds":
+        return "rds"
+    if storage.kind == "database" and storage.url:
+        return "literal"
+    return "url"
+
+
+def task_tables(model: PipelineModel, task: TaskModel) -> list[DatasetModel]:
+    """The task's inputs and outputs that are tables, in order, each once."""
+    names = [*(i.dataset for i in task.inputs), *task.outputs]
+    datasets = {d.name: d for d in model.datasets}
+    found = [datasets[n] for n in dict.fromkeys(names) if n in datasets]
+    return [d for d in found if is_table(d)]
+
+
+def touches_database(model: PipelineModel, task: TaskModel) -> bool:
+    return bool(task_tables(model, task))
