@@ -17,6 +17,7 @@ import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from importlib.machinery import EXTENSION_SUFFIXES
 from types import MappingProxyType
 from typing import Literal
 
@@ -37,11 +38,12 @@ from analyzer._project import (
     may_declare_tasks,
     mentions_glacier,
     relative_to,
+    unreadable_advice,
 )
 from analyzer._resolve import LoadedModule, Resolver
 from analyzer._summary import Call, ModuleSummary, Sub, summarize
 from analyzer._suppress import apply_suppressions
-from analyzer._tasks import FoundTask, read_tasks
+from analyzer._tasks import FoundTask, mentioned_datasets, read_tasks
 from analyzer._values import DatasetV, EnvV, Key, PipelineV, package_category
 from glacier._source import module_name_for, relative_file
 from glacier.model import (
@@ -208,8 +210,22 @@ class _Loader:
             return path
         text, error = self.files.read(path)
         file = relative_to(self.root, path)
+        if (  # an undecodable file is only a finding if it could be a pipeline module
+            text is None
+            and filtered
+            and error
+            and unreadable_advice(error) == UnreadableFile.DECODE
+            and not self.files.may_mention_glacier(path)
+        ):
+            self.skipped.add(module_name_for(path))
+            return None
         if text is None:
-            self.diagnostics.append(UnreadableFile.make(file, 1, 1, file=file, detail=error))
+            detail = error or "it cannot be read"
+            self.diagnostics.append(
+                UnreadableFile.make(
+                    file, 1, 1, file=file, detail=detail, advice=unreadable_advice(detail)
+                )
+            )
             return None
         if filtered and not mentions_glacier(text):
             # not read, but a pipeline module importing it is still one to complete
@@ -257,6 +273,21 @@ class _Loader:
             found = None
         self._found[dotted] = found
         return found
+
+    def opaque(self, dotted: str) -> bool:
+        """Whether module ``dotted`` exists without a source to read: a compiled extension, or
+        a name under a plain module (``os.path``, ``six.moves``: aliases in ``sys.modules``)."""
+        parts = dotted.split(".")
+        for i in range(1, len(parts)):
+            found = self.find(".".join(parts[:i]))
+            if found is not None and os.path.basename(found) != "__init__.py":
+                return True
+        relative = dotted.replace(".", os.sep)
+        return any(
+            self.files.isfile(os.path.join(base, relative + suffix))
+            for base in [*self.roots, self.root]
+            for suffix in _COMPILED
+        )
 
     def follow(self) -> None:
         while self._pending:
@@ -313,6 +344,7 @@ class _Loader:
         return frozenset(t for t in tops if package_category(t) == "other")
 
 
+_COMPILED = (*EXTENSION_SUFFIXES, ".pyc")  # what CPython imports besides sources
 # words on `from`/`import` lines (module names and imported names): a cheap importer pre-filter
 _IMPORT_LINE = re.compile(r"^[ \t]*(?:from|import)[ \t]+([^\n#]*)", re.MULTILINE)
 _WORD = re.compile(r"[A-Za-z_]\w*")
@@ -336,7 +368,7 @@ def _source_root(path: str, name: str, is_package: bool) -> str:
 def _link(root: str, loader: _Loader, trace: Trace | None = None) -> Analysis:
     modules = loader.modules
     found_before = set(loader._found)
-    resolver = Resolver(modules, loader.find, loader.own_tops())
+    resolver = Resolver(modules, loader.find, loader.own_tops(), loader.opaque)
     diagnostics = list(loader.diagnostics)
     order = sorted(modules, key=lambda m: modules[m].file)
 
@@ -347,7 +379,6 @@ def _link(root: str, loader: _Loader, trace: Trace | None = None) -> Analysis:
             file = modules[module].file
             diagnostics.append(SyntaxErrorRule.make(file, line, col, file=file, detail=detail))
             continue
-        resolver.check_imports(module)
         for stmt in summary.statements:  # declarations: every module-level call
             if stmt.value is not None and isinstance(stmt.value, (Call, Sub)):
                 resolver.stmt_value(module, stmt)
@@ -360,6 +391,10 @@ def _link(root: str, loader: _Loader, trace: Trace | None = None) -> Analysis:
         found, ranges = read_tasks(resolver, module)
         tasks.extend(found)
         decorators[module] = ranges
+    for task in tasks:  # a function registered by a call is task code too, wherever it is
+        decorators.setdefault(task.module, {}).setdefault(task.stmt, [])
+    for module in _pipeline_modules(resolver, tasks):
+        resolver.check_imports(module)
 
     task_names = {(t.module, t.stmt): t.name for t in tasks}
     classifier = Classifier(
@@ -396,6 +431,28 @@ def _link(root: str, loader: _Loader, trace: Trace | None = None) -> Analysis:
         pipelines=tuple(sorted(pipelines, key=lambda p: (p.name, p.module))),
         diagnostics=tuple(_unique(diagnostics)),
         modules=MappingProxyType(infos),
+    )
+
+
+def _pipeline_modules(resolver: Resolver, tasks: list[FoundTask]) -> list[str]:
+    """The modules that take part in a pipeline: they import glacier, or declare a pipeline, a
+    dataset, an environment or a task. An import that cannot be found elsewhere is not a
+    finding (a vendored package's dead module, a platform's optional one): the runtime path
+    never imports such a module for a pipeline, and one that a glacier construct needs a name
+    from is reported where that name is used."""
+    found = {t.module for t in tasks}
+    for keys in (resolver.pipelines, resolver.datasets, resolver.environments):
+        found.update(key[0] for key in keys)
+    for module, loaded in resolver.modules.items():
+        if loaded.summary.error is None and any(
+            package_category(imp.loads) != "other"
+            for stmt in loaded.summary.statements
+            for imp in stmt.imports
+        ):
+            found.add(module)
+    return sorted(
+        (m for m in found if resolver.modules[m].summary.error is None),
+        key=lambda m: resolver.modules[m].file,
     )
 
 
@@ -472,6 +529,8 @@ def _pipelines(
         variable = variables.name_of(key[0], PipelineV(key))
         if by_pipeline.get(key) and not any(t.valid for t in by_pipeline[key]):
             continue  # every task has an error already reported: no model, no more noise
+        if key in resolver.unfollowed and not by_pipeline.get(key):
+            continue  # its tasks are registered where the static path cannot see (GLC007)
         own = sorted(
             (t for t in by_pipeline.get(key, []) if t.valid),
             key=lambda t: (modules[t.module].file, t.pos),
@@ -486,6 +545,12 @@ def _pipelines(
                 datasets=resolver.datasets,
                 file_of=lambda m: modules[m].file,
                 variable_of=lambda k: variables.name_of(k[0], DatasetV(k)),
+                dropped=frozenset(
+                    resolver.datasets[k].name or ""
+                    for t in by_pipeline.get(key, [])
+                    if not t.valid
+                    for k in mentioned_datasets(resolver, t)
+                ),
             )
         )
         diagnostics.extend(found)

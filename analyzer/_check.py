@@ -22,7 +22,15 @@ from dataclasses import dataclass
 
 from analyzer import _cache
 from analyzer._diagnostics import Diagnostic
-from analyzer._project import Config, Files, decode_source, find_root, load_config
+from analyzer._project import (
+    Config,
+    Files,
+    decode_source,
+    find_root,
+    load_config,
+    os_error_detail,
+    regular_only,
+)
 
 __all__ = ["CheckResult", "check"]
 
@@ -202,12 +210,12 @@ class _Recording(Files):
 
     def _read(self, path: str) -> tuple[bytes | None, str | None]:
         try:
-            with open(path, "rb") as handle:
+            with open(path, "rb", opener=regular_only) as handle:
                 stat = os.fstat(handle.fileno())
                 data = handle.read()
         except OSError as exc:
             self.states[path] = (-1, -1, b"")
-            return None, exc.strerror or str(exc)
+            return None, os_error_detail(path, exc)
         self.states[path] = (stat.st_mtime_ns, stat.st_size, _cache.content_hash(data))
         return data, None
 
@@ -392,7 +400,7 @@ def _incremental(
         owner = graph_owner.get(d)
         if (owner is None and d.path in part_files) or (owner is not None and owner in after):
             kept.append((_fields(d), owner))
-    kept.sort(key=lambda item: (item[0][5], item[0][6], item[0][7], item[0][0]))
+    kept.sort(key=lambda item: Diagnostic(*item[0]).sort_key())  # type: ignore[arg-type]
     unique = list(dict.fromkeys(kept))
     pipeline_count += len(new.models & after) - len(models & before)
     new_tasks = {k: v for k, v in tasks.items() if k not in before}

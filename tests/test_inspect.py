@@ -33,6 +33,7 @@ PLAIN = [
     VALID / "envs.py",
     VALID / "strings.py",
     VALID / "quoted.py",
+    VALID / "registered",  # tasks registered by a call, and one under `functools.wraps`
     TESTS / "fixtures" / "runtime" / "typed_pipeline.py",
 ]
 WITH_PULUMI = [EXAMPLES / "layer3_raw_pulumi.py", VALID / "pulumi_storage.py"]
@@ -82,6 +83,7 @@ def test_static_and_runtime_cli_outputs_are_identical() -> None:
         "etl",
         "orders",
         "quoted",
+        "registered",
         "sales",
         "shop",
         "strings",
