@@ -3,10 +3,15 @@
 1. discovery (``_project``): the root, ``[tool.glacier]``, the files to read;
 2. summaries (``_summary.summarize``): a pure function of each file's text and module name,
    cacheable by content hash; modules imported by those files (and their parent packages)
-   are read too, and when single files are given, the project's modules that import them;
+   are read too, and when single files are given, the modules that import them: found in the
+   directories given (a file's own directory) or ``[tool.glacier] pipelines``, and in the
+   check cache's import index; never by walking the whole root;
 3. links (``_resolve``): names followed through imports to declarations;
 4. tasks from signatures (``_tasks``), then each pipeline's graph checks (``_checks``);
-5. statement kinds (``_classify``), the models, and diagnostics sorted, suppressions applied.
+5. statement kinds (``_classify``), the models, and diagnostics sorted (file, line, causes
+   before consequences), suppressions applied. An import that cannot be found is reported
+   only in modules that take part in a pipeline; elsewhere (a vendored package's dead
+   module) it is opaque.
 
 Nothing is imported or executed from the analysed code, ever.
 """
@@ -152,12 +157,14 @@ def run(
     config: Config | None = None,
     trace: Trace | None = None,
     only: Sequence[str] | None = None,
+    importers: Mapping[str, Sequence[str]] | None = None,
 ) -> Analysis:
     """``analyze``, reading the file system through ``files`` (the check cache records it).
 
     ``trace`` is filled with how the result was reached. ``only``: read just these modules
     (and what they import), with ``trace.roots`` as the source roots: a part of a previous
-    analysis redone.
+    analysis redone. ``importers``: module path → the paths of the modules importing it, from
+    earlier analyses (the check cache's import index).
     """
     paths = list(paths)
     root = os.path.abspath(root) if root else find_root(paths)
@@ -181,9 +188,28 @@ def run(
     explicit = any(os.path.isfile(os.fspath(p)) for p in paths)
     loader.follow()
     if explicit:
-        universe = [os.path.join(root, p) for p in config.pipelines] or [root]
-        loader.complete(universe)
+        # the importers of a single file: searched where the user pointed (the directories
+        # given, a file's own directory) or `[tool.glacier] pipelines`, never the whole root
+        # (a parent repository's), and known from earlier checks (the cache's import index)
+        universe = [os.path.join(root, p) for p in config.pipelines] or [
+            p if os.path.isdir(p) else os.path.dirname(p)
+            for p in (os.path.abspath(os.fspath(p)) for p in paths)
+        ]
+        known = _importers_of(set(loader.modules), importers) if importers else []
+        loader.complete(universe, known)
     return _link(root, loader, trace)
+
+
+def _importers_of(modules: set[str], importers: Mapping[str, Sequence[str]]) -> list[str]:
+    """Every module that imports one of ``modules``, directly or not, by the import index."""
+    found: set[str] = set()
+    stack = list(modules)
+    while stack:
+        for importer in importers.get(stack.pop(), ()):
+            if importer not in found and importer not in modules:
+                found.add(importer)
+                stack.append(importer)
+    return sorted(found)
 
 
 # -- loading ------------------------------------------------------------------------------------
@@ -303,10 +329,12 @@ class _Loader:
                     for i in range(1, len(parts)):
                         self.find(".".join(parts[:i]))
 
-    def complete(self, universe: list[str]) -> None:
-        """Add the project's modules that import an analysed module and declare tasks."""
+    def complete(self, universe: list[str], known: Sequence[str] = ()) -> None:
+        """Add the project's modules that import an analysed module and declare tasks: those
+        under ``universe``, and the ``known`` importers that still exist."""
         candidates: dict[str, tuple[str, str]] = {}
-        for path in self.files.walk(universe, self.root, self.config):
+        walked = self.files.walk(universe, self.root, self.config)
+        for path in dict.fromkeys([*walked, *(p for p in known if self.files.isfile(p))]):
             if path in self.modules:
                 continue
             text, _ = self.files.read(path)

@@ -1,9 +1,14 @@
 """Project discovery: the root, ``[tool.glacier]`` settings, and which files to read.
 
-The root is the nearest directory holding ``pyproject.toml`` or ``.git``. ``[tool.glacier]``
+The root is the nearest directory at or above every path given holding ``pyproject.toml`` or
+``.git``; it names modules' files and holds the cache (``.glacier/cache``), but it is walked
+only when it is what the user pointed at. ``[tool.glacier]``
 may list ``pipelines = [paths]`` (what ``glacier check`` checks when given no path) and
 ``exclude = [globs]`` (matched against root-relative POSIX paths). Directories are walked
-without following a symlink into a directory already visited, so symlink loops end.
+without following a symlink into a directory already visited, so symlink loops end; a FIFO,
+socket or device named ``*.py`` is skipped (reading it could block) and never opened.
+Sources are decoded as Python decodes them: UTF-8, or the encoding of a PEP 263 coding
+comment.
 """
 
 from __future__ import annotations
@@ -74,9 +79,12 @@ class Config:
 
 
 def find_root(paths: Sequence[str | os.PathLike[str]]) -> str:
-    """The nearest ancestor of the first path holding ``pyproject.toml`` or ``.git``."""
-    start = os.path.abspath(os.fspath(paths[0])) if paths else os.getcwd()
-    here = start if os.path.isdir(start) else os.path.dirname(start)
+    """The nearest directory at or above every path holding ``pyproject.toml`` or ``.git``
+    (without one: the directory the paths share)."""
+    absolute = [os.path.abspath(os.fspath(p)) for p in paths] or [os.getcwd()]
+    directories = [p if os.path.isdir(p) else os.path.dirname(p) for p in absolute]
+    start = os.path.commonpath(directories)
+    here = start
     while True:
         if os.path.exists(os.path.join(here, "pyproject.toml")) or os.path.exists(
             os.path.join(here, ".git")
@@ -84,7 +92,7 @@ def find_root(paths: Sequence[str | os.PathLike[str]]) -> str:
             return here
         parent = os.path.dirname(here)
         if parent == here:
-            return start if os.path.isdir(start) else os.path.dirname(start)
+            return start
         here = parent
 
 

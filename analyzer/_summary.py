@@ -4,7 +4,11 @@
 cached by the hash of the file's content (plus the module name). It never imports or runs the
 module; it parses it with ``ast`` and keeps only what the linker needs: imports, the simple
 assignments and calls at module level (as small symbolic expressions), function signatures,
-decorators, the names each statement binds and uses, and line ranges.
+decorators, the names each statement binds and uses, and line ranges; whether an import is
+guarded (``try`` / ``except ImportError``); the module's docstring (``description=__doc__``);
+and task registrations the module level does not see (``X.task(...)(f)`` in a loop, a
+comprehension, a block or a function body, ``@X.task`` on a nested ``def``), each with the
+construct it is inside, for GLC007.
 
 Why ``ast`` and not libcst here: the summary needs positions, and libcst's position metadata
 costs ~20x ``ast.parse`` on top of its ~11x parse; the runtime path records UTF-8 byte columns

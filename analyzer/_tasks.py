@@ -1,5 +1,10 @@
 """Tasks from signatures: ``@pipeline.task(...)`` functions, their inputs and outputs.
 
+A task is registered by the decorator on a module-level ``def``, or by a module-level call
+``pipeline.task(...)(function)`` (``register(function)`` with ``register = pipeline.task()``)
+on a ``def`` of any module of the project; a registration anywhere else is GLC007, never a
+task silently missing.
+
 Nodes first (Hamilton's order): each task is read from its own decorator and signature here;
 the DAG's edges are drawn later from dataset names (``analyzer._checks``). Rules mirror the
 runtime path's definition-time errors (``glacier._pipeline``) so both paths agree.
