@@ -158,8 +158,9 @@ def _importers_unseen(entry: dict[str, object], index: dict[str, tuple[str, ...]
     entry's analysis did not read (a one-file check made before the importer was indexed)."""
     trace: dict[str, object] = entry["trace"]  # type: ignore[assignment]
     modules: dict[str, object] = trace["deps"]  # type: ignore[assignment]
+    looked_at: dict[str, object] = entry["files"]  # type: ignore[assignment]
     return any(
-        module not in modules and not modules.keys().isdisjoint(deps)
+        module not in modules and module not in looked_at and not modules.keys().isdisjoint(deps)
         for module, deps in index.items()
     )
 
