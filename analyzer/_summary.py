@@ -181,7 +181,6 @@ class Stmt:
     value: Expr | None = None
     annotation: Expr | None = None  # of an annotated assignment
     function: Function | None = None
-    nested_decorators: tuple[tuple[Expr, str], ...] = ()  # decorators of non-top-level defs
     nested_calls: tuple[Call, ...] = ()  # calls in compound statements' module-level code
     unpacked: tuple[tuple[str, Expr], ...] = ()  # `a, b = x, y`: each name and its value
     # task registrations not at module level (``X.task(...)`` called on a function, or a
@@ -449,7 +448,7 @@ class _Reader:
                 imports=imports,
             )
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            body_names, nested = self._scan_function(node)
+            body_names = self._scan_function(node)
             body_names = self._with_definition_names(node, body_names)
             function = self._function(node, body_names)
             uses = set(_names_in(node.decorator_list))
@@ -464,7 +463,6 @@ class _Reader:
                 defines=(node.name,),
                 uses=frozenset(uses),
                 function=function,
-                nested_decorators=nested,
             )
         if isinstance(node, ast.ClassDef):
             scan = self._scan_block(node)
@@ -476,7 +474,6 @@ class _Reader:
                 end,
                 defines=(node.name,),
                 uses=frozenset(scan.loads) - {node.name},
-                nested_decorators=tuple(scan.decorators),
             )
         if isinstance(node, ast.Assign):
             targets = tuple(t.id for t in node.targets if isinstance(t, ast.Name))
@@ -544,7 +541,6 @@ class _Reader:
             defines=tuple(dict.fromkeys(scan.defines)),
             uses=frozenset(scan.loads),
             imports=tuple(scan.imports),
-            nested_decorators=tuple(scan.decorators),
             nested_calls=tuple(scan.calls),
             construct=_CONSTRUCTS.get(type(node), "a compound statement"),
         )
@@ -642,16 +638,6 @@ class _Reader:
             pos=_pos(arg),
         )
 
-    def _task_decorators(
-        self, node: ast.FunctionDef | ast.AsyncFunctionDef
-    ) -> list[tuple[Expr, str]]:
-        found: list[tuple[Expr, str]] = []
-        for decorator in node.decorator_list:
-            target = decorator.func if isinstance(decorator, ast.Call) else decorator
-            if isinstance(target, ast.Attribute) and target.attr == "task":
-                found.append((self.expr(decorator), node.name))
-        return found
-
     def _with_definition_names(
         self,
         node: ast.FunctionDef | ast.AsyncFunctionDef,
@@ -681,15 +667,14 @@ class _Reader:
 
     def _scan_function(
         self, function: ast.FunctionDef | ast.AsyncFunctionDef
-    ) -> tuple[tuple[tuple[str, Pos], ...], tuple[tuple[Expr, str], ...]]:
-        """One walk over a body: the free names it loads, and decorators of nested defs.
+    ) -> tuple[tuple[str, Pos], ...]:
+        """One walk over a body: the free names it loads.
 
         Scopes are Python's: a name bound in a nested def, lambda, class or comprehension
         (its target, its parameters) is local there only, so `[b for b in rows]` does not hide
         a module-level `b` the body also uses; a nested def's defaults and decorators run in
         the enclosing scope. First use of each free name, in source order.
         """
-        nested: list[tuple[Expr, str]] = []
         root = scope = _FnScope(None, "function")
         args = function.args
         for arg in (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg):
@@ -755,7 +740,6 @@ class _Reader:
                     body = [node.body]
                 else:
                     scope.bound.add(node.name)
-                    nested.extend(self._task_decorators(node))
                     outer += node.decorator_list
                     if node.returns is not None:
                         outer.append(node.returns)
@@ -790,7 +774,7 @@ class _Reader:
                             target = target.parent
                         target.load(name, pos)
         free = sorted(module_level.items(), key=lambda item: item[1])
-        return tuple(free), tuple(nested)
+        return tuple(free)
 
     def _scan_block(self, root: ast.stmt) -> _Scan:
         """One walk over a class or compound statement (see ``_Scan``)."""
@@ -807,7 +791,6 @@ class _Reader:
                     scan.defines.append(node.id)
                 continue
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                scan.decorators.extend(self._task_decorators(node))
                 if not nested:
                     scan.defines.append(node.name)
                 stack.extend((child, True) for child in _children(node))
@@ -1082,12 +1065,10 @@ class _Scan:
     """What one walk over a class or compound statement found.
 
     ``loads``: every name loaded anywhere in it; ``defines``, ``imports``, ``calls``: those at
-    module level (not inside a def, class body or lambda); ``decorators``: ``@x.task``-shaped
-    decorators of any def inside.
+    module level (not inside a def, class body or lambda).
     """
 
     loads: set[str] = field(default_factory=set)
     defines: list[str] = field(default_factory=list)
     imports: list[Import] = field(default_factory=list)
     calls: list[Call] = field(default_factory=list)
-    decorators: list[tuple[Expr, str]] = field(default_factory=list)
