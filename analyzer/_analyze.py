@@ -3,10 +3,15 @@
 1. discovery (``_project``): the root, ``[tool.glacier]``, the files to read;
 2. summaries (``_summary.summarize``): a pure function of each file's text and module name,
    cacheable by content hash; modules imported by those files (and their parent packages)
-   are read too, and when single files are given, the project's modules that import them;
+   are read too, and when single files are given, the modules that import them: found in the
+   directories given (a file's own directory) or ``[tool.glacier] pipelines``, and in the
+   check cache's import index; never by walking the whole root;
 3. links (``_resolve``): names followed through imports to declarations;
 4. tasks from signatures (``_tasks``), then each pipeline's graph checks (``_checks``);
-5. statement kinds (``_classify``), the models, and diagnostics sorted, suppressions applied.
+5. statement kinds (``_classify``), the models, and diagnostics sorted (file, line, causes
+   before consequences), suppressions applied. An import that cannot be found is reported
+   only in modules that take part in a pipeline; elsewhere (a vendored package's dead
+   module) it is opaque.
 
 Nothing is imported or executed from the analysed code, ever.
 """
@@ -17,6 +22,7 @@ import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from importlib.machinery import EXTENSION_SUFFIXES
 from types import MappingProxyType
 from typing import Literal
 
@@ -37,11 +43,12 @@ from analyzer._project import (
     may_declare_tasks,
     mentions_glacier,
     relative_to,
+    unreadable_advice,
 )
 from analyzer._resolve import LoadedModule, Resolver
 from analyzer._summary import Call, ModuleSummary, Sub, summarize
 from analyzer._suppress import apply_suppressions
-from analyzer._tasks import FoundTask, read_tasks
+from analyzer._tasks import FoundTask, mentioned_datasets, read_tasks
 from analyzer._values import DatasetV, EnvV, Key, PipelineV, package_category
 from glacier._source import module_name_for, relative_file
 from glacier.model import (
@@ -150,12 +157,14 @@ def run(
     config: Config | None = None,
     trace: Trace | None = None,
     only: Sequence[str] | None = None,
+    importers: Mapping[str, Sequence[str]] | None = None,
 ) -> Analysis:
     """``analyze``, reading the file system through ``files`` (the check cache records it).
 
     ``trace`` is filled with how the result was reached. ``only``: read just these modules
     (and what they import), with ``trace.roots`` as the source roots: a part of a previous
-    analysis redone.
+    analysis redone. ``importers``: module path → the paths of the modules importing it, from
+    earlier analyses (the check cache's import index).
     """
     paths = list(paths)
     root = os.path.abspath(root) if root else find_root(paths)
@@ -179,9 +188,28 @@ def run(
     explicit = any(os.path.isfile(os.fspath(p)) for p in paths)
     loader.follow()
     if explicit:
-        universe = [os.path.join(root, p) for p in config.pipelines] or [root]
-        loader.complete(universe)
+        # the importers of a single file: searched where the user pointed (the directories
+        # given, a file's own directory) or `[tool.glacier] pipelines`, never the whole root
+        # (a parent repository's), and known from earlier checks (the cache's import index)
+        universe = [os.path.join(root, p) for p in config.pipelines] or [
+            p if os.path.isdir(p) else os.path.dirname(p)
+            for p in (os.path.abspath(os.fspath(p)) for p in paths)
+        ]
+        known = _importers_of(set(loader.modules), importers) if importers else []
+        loader.complete(universe, known)
     return _link(root, loader, trace)
+
+
+def _importers_of(modules: set[str], importers: Mapping[str, Sequence[str]]) -> list[str]:
+    """Every module that imports one of ``modules``, directly or not, by the import index."""
+    found: set[str] = set()
+    stack = list(modules)
+    while stack:
+        for importer in importers.get(stack.pop(), ()):
+            if importer not in found and importer not in modules:
+                found.add(importer)
+                stack.append(importer)
+    return sorted(found)
 
 
 # -- loading ------------------------------------------------------------------------------------
@@ -208,8 +236,22 @@ class _Loader:
             return path
         text, error = self.files.read(path)
         file = relative_to(self.root, path)
+        if (  # an undecodable file is only a finding if it could be a pipeline module
+            text is None
+            and filtered
+            and error
+            and unreadable_advice(error) == UnreadableFile.DECODE
+            and not self.files.may_mention_glacier(path)
+        ):
+            self.skipped.add(module_name_for(path))
+            return None
         if text is None:
-            self.diagnostics.append(UnreadableFile.make(file, 1, 1, file=file, detail=error))
+            detail = error or "it cannot be read"
+            self.diagnostics.append(
+                UnreadableFile.make(
+                    file, 1, 1, file=file, detail=detail, advice=unreadable_advice(detail)
+                )
+            )
             return None
         if filtered and not mentions_glacier(text):
             # not read, but a pipeline module importing it is still one to complete
@@ -258,6 +300,21 @@ class _Loader:
         self._found[dotted] = found
         return found
 
+    def opaque(self, dotted: str) -> bool:
+        """Whether module ``dotted`` exists without a source to read: a compiled extension, or
+        a name under a plain module (``os.path``, ``six.moves``: aliases in ``sys.modules``)."""
+        parts = dotted.split(".")
+        for i in range(1, len(parts)):
+            found = self.find(".".join(parts[:i]))
+            if found is not None and os.path.basename(found) != "__init__.py":
+                return True
+        relative = dotted.replace(".", os.sep)
+        return any(
+            self.files.isfile(os.path.join(base, relative + suffix))
+            for base in [*self.roots, self.root]
+            for suffix in _COMPILED
+        )
+
     def follow(self) -> None:
         while self._pending:
             module = self.modules[self._pending.pop()]
@@ -272,10 +329,12 @@ class _Loader:
                     for i in range(1, len(parts)):
                         self.find(".".join(parts[:i]))
 
-    def complete(self, universe: list[str]) -> None:
-        """Add the project's modules that import an analysed module and declare tasks."""
+    def complete(self, universe: list[str], known: Sequence[str] = ()) -> None:
+        """Add the project's modules that import an analysed module and declare tasks: those
+        under ``universe``, and the ``known`` importers that still exist."""
         candidates: dict[str, tuple[str, str]] = {}
-        for path in self.files.walk(universe, self.root, self.config):
+        walked = self.files.walk(universe, self.root, self.config)
+        for path in dict.fromkeys([*walked, *(p for p in known if self.files.isfile(p))]):
             if path in self.modules:
                 continue
             text, _ = self.files.read(path)
@@ -313,6 +372,7 @@ class _Loader:
         return frozenset(t for t in tops if package_category(t) == "other")
 
 
+_COMPILED = (*EXTENSION_SUFFIXES, ".pyc")  # what CPython imports besides sources
 # words on `from`/`import` lines (module names and imported names): a cheap importer pre-filter
 _IMPORT_LINE = re.compile(r"^[ \t]*(?:from|import)[ \t]+([^\n#]*)", re.MULTILINE)
 _WORD = re.compile(r"[A-Za-z_]\w*")
@@ -336,7 +396,7 @@ def _source_root(path: str, name: str, is_package: bool) -> str:
 def _link(root: str, loader: _Loader, trace: Trace | None = None) -> Analysis:
     modules = loader.modules
     found_before = set(loader._found)
-    resolver = Resolver(modules, loader.find, loader.own_tops())
+    resolver = Resolver(modules, loader.find, loader.own_tops(), loader.opaque)
     diagnostics = list(loader.diagnostics)
     order = sorted(modules, key=lambda m: modules[m].file)
 
@@ -347,7 +407,6 @@ def _link(root: str, loader: _Loader, trace: Trace | None = None) -> Analysis:
             file = modules[module].file
             diagnostics.append(SyntaxErrorRule.make(file, line, col, file=file, detail=detail))
             continue
-        resolver.check_imports(module)
         for stmt in summary.statements:  # declarations: every module-level call
             if stmt.value is not None and isinstance(stmt.value, (Call, Sub)):
                 resolver.stmt_value(module, stmt)
@@ -360,6 +419,10 @@ def _link(root: str, loader: _Loader, trace: Trace | None = None) -> Analysis:
         found, ranges = read_tasks(resolver, module)
         tasks.extend(found)
         decorators[module] = ranges
+    for task in tasks:  # a function registered by a call is task code too, wherever it is
+        decorators.setdefault(task.module, {}).setdefault(task.stmt, [])
+    for module in _pipeline_modules(resolver, tasks):
+        resolver.check_imports(module)
 
     task_names = {(t.module, t.stmt): t.name for t in tasks}
     classifier = Classifier(
@@ -396,6 +459,28 @@ def _link(root: str, loader: _Loader, trace: Trace | None = None) -> Analysis:
         pipelines=tuple(sorted(pipelines, key=lambda p: (p.name, p.module))),
         diagnostics=tuple(_unique(diagnostics)),
         modules=MappingProxyType(infos),
+    )
+
+
+def _pipeline_modules(resolver: Resolver, tasks: list[FoundTask]) -> list[str]:
+    """The modules that take part in a pipeline: they import glacier, or declare a pipeline, a
+    dataset, an environment or a task. An import that cannot be found elsewhere is not a
+    finding (a vendored package's dead module, a platform's optional one): the runtime path
+    never imports such a module for a pipeline, and one that a glacier construct needs a name
+    from is reported where that name is used."""
+    found = {t.module for t in tasks}
+    for keys in (resolver.pipelines, resolver.datasets, resolver.environments):
+        found.update(key[0] for key in keys)
+    for module, loaded in resolver.modules.items():
+        if loaded.summary.error is None and any(
+            package_category(imp.loads) != "other"
+            for stmt in loaded.summary.statements
+            for imp in stmt.imports
+        ):
+            found.add(module)
+    return sorted(
+        (m for m in found if resolver.modules[m].summary.error is None),
+        key=lambda m: resolver.modules[m].file,
     )
 
 
@@ -472,6 +557,8 @@ def _pipelines(
         variable = variables.name_of(key[0], PipelineV(key))
         if by_pipeline.get(key) and not any(t.valid for t in by_pipeline[key]):
             continue  # every task has an error already reported: no model, no more noise
+        if key in resolver.unfollowed and not by_pipeline.get(key):
+            continue  # its tasks are registered where the static path cannot see (GLC007)
         own = sorted(
             (t for t in by_pipeline.get(key, []) if t.valid),
             key=lambda t: (modules[t.module].file, t.pos),
@@ -486,6 +573,12 @@ def _pipelines(
                 datasets=resolver.datasets,
                 file_of=lambda m: modules[m].file,
                 variable_of=lambda k: variables.name_of(k[0], DatasetV(k)),
+                dropped=frozenset(
+                    resolver.datasets[k].name or ""
+                    for t in by_pipeline.get(key, [])
+                    if not t.valid
+                    for k in mentioned_datasets(resolver, t)
+                ),
             )
         )
         diagnostics.extend(found)

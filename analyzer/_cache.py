@@ -4,6 +4,7 @@ Layout, under ``<project root>/.glacier/cache/`` (or ``$GLACIER_CACHE_DIR``)::
 
     <tag>/summaries/<hash>   a module's summary, keyed by a hash of its text, name and kind
     <tag>/checks/<hash>      a whole check's result and the file states it was computed from
+    <tag>/index/imports      the import index: each module checked → the modules it imports
 
 ``<tag>`` names the cache schema, glacier's version, Python's (``ast`` differs between
 Pythons) and a fingerprint of the analyzer's files (an edited checkout), so a cache written by
@@ -39,13 +40,32 @@ __all__ = [
     "cache_dir",
     "content_hash",
     "load",
+    "load_imports",
     "store",
+    "store_imports",
     "tag",
 ]
 
 SCHEMA = 4  # bump when a summary's or a check entry's shape changes
 ENV_DIR = "GLACIER_CACHE_DIR"
 _MAGIC = b"GLCACHE1\n"
+
+
+def load_imports(directory: str) -> dict[str, tuple[str, ...]]:
+    """The import index: for each module (absolute path) checked so far, the project modules
+    it imports. A one-file check finds that file's importers here instead of walking."""
+    found = load(os.path.join(directory, "index", "imports"))
+    if not isinstance(found, dict):
+        return {}
+    return {
+        k: v
+        for k, v in found.items()
+        if isinstance(k, str) and isinstance(v, tuple) and all(isinstance(d, str) for d in v)
+    }
+
+
+def store_imports(directory: str, index: dict[str, tuple[str, ...]]) -> None:
+    store(os.path.join(directory, "index", "imports"), dumps(index))
 
 
 def content_hash(data: bytes) -> bytes:

@@ -6,9 +6,16 @@
    When all of them are unchanged, the cached diagnostics are the answer: nothing is parsed
    and the analysis is not even imported. A file whose mtime is too close to the time it was
    recorded (a write in the same clock tick could keep mtime and size) is compared by content.
+   An entry is served only when the current user can still read every file it depends on
+   (a cache shared between users never shows one the findings of files they cannot read),
+   and only when the import index knows no module importing its modules that it never read.
 2. Otherwise the analysis runs, with each module's summary cached by a hash of its text
    (``analyzer._cache.SummaryCache``): a one-file change re-reads one file. Many uncached files
    are summarised in a process pool.
+3. The import index (``analyzer._cache.load_imports``): what each task-declaring module
+   imports, from every check so far. A one-file check reads that file, what it imports, and
+   its importers from this index (plus those in the file's own directory); it never walks
+   the root.
 
 This module is imported on every ``glacier check``: it imports nothing heavy at top level.
 """
@@ -22,7 +29,15 @@ from dataclasses import dataclass
 
 from analyzer import _cache
 from analyzer._diagnostics import Diagnostic
-from analyzer._project import Config, Files, decode_source, find_root, load_config
+from analyzer._project import (
+    Config,
+    Files,
+    decode_source,
+    find_root,
+    load_config,
+    os_error_detail,
+    regular_only,
+)
 
 __all__ = ["CheckResult", "check"]
 
@@ -54,9 +69,12 @@ def check(
         key = _cache._digest(root.encode(), *(p.encode() for p in absolute), b"check")
         entry_path = os.path.join(directory, "checks", key)
         entry = _cache.load(entry_path)
+        index = _cache.load_imports(directory)
         if isinstance(entry, dict):
             try:
                 verified, changed = _compare(entry)
+                if verified is not None and _importers_unseen(verified, index):
+                    verified = None  # a later check found importers this result never read
             except Exception:  # noqa: BLE001 - a well-formed pickle of the wrong shape: a miss
                 verified, changed = None, []
             if verified is not None and not changed:
@@ -82,8 +100,16 @@ def check(
 
         _prefill(summaries, files, absolute, root, config, jobs)
         trace = Trace()
+        if directory is None:
+            index = {}
         analysis = run(
-            absolute, root=root, summarizer=summaries, files=files, config=config, trace=trace
+            absolute,
+            root=root,
+            summarizer=summaries,
+            files=files,
+            config=config,
+            trace=trace,
+            importers=_reverse(index),
         )
     finally:
         _cache._gc_resume(gc_was_enabled)
@@ -118,11 +144,49 @@ def check(
             },
         }
         _cache.store(entry_path, _cache.dumps(entry))
+        if directory is not None:
+            _update_index(directory, index, trace.deps, trace.tasks)
         if (not absolute or absolute == [root]) and _cache.ENV_DIR not in os.environ:
             summaries.prune()  # the whole project, its own cache: what it did not use is old
         if directory is not None:
             _cache.prune_checks(directory)
     return result
+
+
+def _importers_unseen(entry: dict[str, object], index: dict[str, tuple[str, ...]]) -> bool:
+    """Whether the import index knows a module importing one of ``entry``'s modules that the
+    entry's analysis did not read (a one-file check made before the importer was indexed)."""
+    trace: dict[str, object] = entry["trace"]  # type: ignore[assignment]
+    modules: dict[str, object] = trace["deps"]  # type: ignore[assignment]
+    looked_at: dict[str, object] = entry["files"]  # type: ignore[assignment]
+    return any(
+        module not in modules and module not in looked_at and not modules.keys().isdisjoint(deps)
+        for module, deps in index.items()
+    )
+
+
+def _update_index(
+    directory: str,
+    index: dict[str, tuple[str, ...]],
+    deps: dict[str, tuple[str, ...]],
+    tasks: dict[Key, tuple[str, ...]],
+) -> None:
+    """Record what each module declaring tasks imports (what ``complete`` looks for); forget
+    the modules read this time that declare none any more."""
+    declaring = {module for found in tasks.values() for module in found}
+    updated = {m: d for m, d in index.items() if m not in deps or m in declaring}
+    updated.update((m, deps[m]) for m in declaring if m in deps)
+    if updated != index:
+        _cache.store_imports(directory, updated)
+
+
+def _reverse(index: dict[str, tuple[str, ...]]) -> dict[str, list[str]]:
+    """The import index (module → modules it imports) turned around: module → importers."""
+    importers: dict[str, list[str]] = {}
+    for module, deps in index.items():
+        for dep in deps:
+            importers.setdefault(dep, []).append(module)
+    return importers
 
 
 def _fields(d: Diagnostic) -> tuple[object, ...]:
@@ -202,12 +266,12 @@ class _Recording(Files):
 
     def _read(self, path: str) -> tuple[bytes | None, str | None]:
         try:
-            with open(path, "rb") as handle:
+            with open(path, "rb", opener=regular_only) as handle:
                 stat = os.fstat(handle.fileno())
                 data = handle.read()
         except OSError as exc:
             self.states[path] = (-1, -1, b"")
-            return None, exc.strerror or str(exc)
+            return None, os_error_detail(path, exc)
         self.states[path] = (stat.st_mtime_ns, stat.st_size, _cache.content_hash(data))
         return data, None
 
@@ -264,6 +328,8 @@ def _compare(entry: dict[str, object]) -> tuple[dict[str, object] | None, list[s
             return None, []
         if size == -1:
             return None, []
+        if not os.access(path, os.R_OK):
+            return None, []  # an entry is served only to who can read every file behind it
         if stat.st_size == size and stat.st_mtime_ns == mtime and mtime < recorded - _RACY_NS:
             continue
         if stat.st_size != size:
@@ -392,7 +458,7 @@ def _incremental(
         owner = graph_owner.get(d)
         if (owner is None and d.path in part_files) or (owner is not None and owner in after):
             kept.append((_fields(d), owner))
-    kept.sort(key=lambda item: (item[0][5], item[0][6], item[0][7], item[0][0]))
+    kept.sort(key=lambda item: Diagnostic(*item[0]).sort_key())  # type: ignore[arg-type]
     unique = list(dict.fromkeys(kept))
     pipeline_count += len(new.models & after) - len(models & before)
     new_tasks = {k: v for k, v in tasks.items() if k not in before}

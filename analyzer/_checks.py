@@ -39,6 +39,9 @@ class GraphInput:
     datasets: dict[Key, DatasetInfo]
     file_of: Callable[[str], str]  # module id -> path relative to the root
     variable_of: Callable[[Key], str | None] = lambda key: None  # a dataset's variable
+    # datasets named by tasks dropped for an error already reported: that no task produces or
+    # reads them follows from that error (GLC102 and GLC501 would only repeat it)
+    dropped: frozenset[str] = frozenset()
 
 
 def check_graph(g: GraphInput) -> tuple[list[Diagnostic], list[FoundTask], list[Key]]:
@@ -140,7 +143,7 @@ def check_graph(g: GraphInput) -> tuple[list[Diagnostic], list[FoundTask], list[
 
     for ds, readers in sorted(consumers.items()):
         info = g.datasets[keys[ds]]
-        if ds not in producer and info.storage is None and info.storage_ok:
+        if ds not in producer and info.storage is None and info.storage_ok and ds not in g.dropped:
             found.append(
                 MissingSource.make(
                     g.file_of(info.key[0]),
@@ -153,7 +156,7 @@ def check_graph(g: GraphInput) -> tuple[list[Diagnostic], list[FoundTask], list[
             )
     for ds, task in sorted(producer.items()):
         info = g.datasets[keys[ds]]
-        if ds not in consumers and info.storage is None and info.storage_ok:
+        if ds not in consumers and info.storage is None and info.storage_ok and ds not in g.dropped:
             found.append(
                 UnconsumedOutput.make(
                     g.file_of(info.key[0]),

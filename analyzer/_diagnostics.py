@@ -26,6 +26,10 @@ Severity = Literal["error", "warning"]
 # findings that are made with ``fixable=True`` (see the rule's entry in docs/diagnostics.md)
 Fixable = Literal["always", "sometimes"]
 
+# code families that follow from others: the graph (1xx), deployment (3xx), warnings (5xx) and
+# build output (6xx) come after what is wrong in a file (0xx), a signature (2xx) or a body (4xx)
+_CONSEQUENCE = {"1": 1, "3": 1, "5": 1, "6": 1}
+
 
 @dataclass(frozen=True, slots=True)
 class Diagnostic:
@@ -43,8 +47,10 @@ class Diagnostic:
     end_column: int
     fixable: bool = False  # `glacier check --fix` can fix it (``analyzer.fixes``)
 
-    def sort_key(self) -> tuple[str, int, int, str]:
-        return (self.path, self.line, self.column, self.code)
+    def sort_key(self) -> tuple[str, int, int, int, str]:
+        """File, line, then causes before consequences (a broken signature before the graph
+        findings it leads to), then column."""
+        return (self.path, self.line, _CONSEQUENCE.get(self.code[3], 0), self.column, self.code)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -131,7 +137,14 @@ class UnreadableFile(Rule):
     code = "GLC002"
     name = "unreadable-file"
     message = "`{file}` cannot be read: {detail}"
-    hint = "save the file as UTF-8 (PEP 3120); nothing in this file was checked"
+    hint = "{advice}; nothing in this file was checked"
+
+    DECODE: ClassVar[str] = (
+        "save the file as UTF-8 (PEP 3120), or declare its encoding in a coding comment "
+        "on its first or second line (PEP 263)"
+    )
+    MISSING: ClassVar[str] = "fix or remove the link, or exclude it in `[tool.glacier] exclude`"
+    OTHER: ClassVar[str] = "make the file readable, or exclude it in `[tool.glacier] exclude`"
 
 
 @rule
@@ -185,6 +198,18 @@ class UnsupportedConstruct(Rule):
     name = "unsupported-construct"
     message = "{what} cannot be followed without running the module"
     hint = "{advice}"
+
+
+@rule
+class UnfollowedTaskRegistration(Rule):
+    code = "GLC007"
+    name = "task-registration-not-followed"
+    message = "`{expression}` registers a task {where}, which the static path cannot follow"
+    hint = (
+        "register each task at module level: decorate a module-level function with "
+        '`@{pipeline}.task()`, or write `{pipeline}.task(name="...")(function)` as a statement '
+        "of its own, once per task"
+    )
 
 
 # -- the DAG (GLC1xx) -------------------------------------------------------------------------
@@ -303,6 +328,21 @@ class BareTaskDecorator(Rule):
     fixable = "always"
     message = "`@{decorator}` is used without parentheses"
     hint = "write `@{decorator}()`"
+
+
+@rule
+class DatasetShadowedByFunction(Rule):
+    code = "GLC209"
+    name = "dataset-shadowed-by-function"
+    message = (
+        "{what} of task `{task}` is `{name}`, which names function `{name}` (line "
+        "{def_line}): the `def` rebinds dataset variable `{name}` (line {dataset_line})"
+    )
+    hint = (
+        "rename the function and keep the task's name: "
+        '`@{pipeline}.task(name="{name}")` on `def make_{name}(...)`; or rename the dataset '
+        "variable"
+    )
 
 
 @rule
@@ -427,6 +467,18 @@ class EmptyPipeline(Rule):
     hint = (
         "decorate functions with `@{variable}.task()`; if the tasks live in other modules, "
         "check those modules too (import them from the package's `__init__.py`)"
+    )
+
+
+@rule
+class DynamicDescription(Rule):
+    code = "GLC503"
+    name = "dynamic-description"
+    severity = "warning"
+    message = "the description of pipeline `{pipeline}` is `{expression}`, which is not a literal"
+    hint = (
+        "the static model leaves the description out; write a string literal, "
+        "`description=__doc__` or literals joined with `+`"
     )
 
 

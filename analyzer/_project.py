@@ -1,16 +1,25 @@
 """Project discovery: the root, ``[tool.glacier]`` settings, and which files to read.
 
-The root is the nearest directory holding ``pyproject.toml`` or ``.git``. ``[tool.glacier]``
+The root is the nearest directory at or above every path given holding ``pyproject.toml`` or
+``.git``; it names modules' files and holds the cache (``.glacier/cache``), but it is walked
+only when it is what the user pointed at. ``[tool.glacier]``
 may list ``pipelines = [paths]`` (what ``glacier check`` checks when given no path) and
 ``exclude = [globs]`` (matched against root-relative POSIX paths). Directories are walked
-without following a symlink into a directory already visited, so symlink loops end.
+without following a symlink into a directory already visited, so symlink loops end; a FIFO,
+socket or device named ``*.py`` is skipped (reading it could block) and never opened.
+Sources are decoded as Python decodes them: UTF-8, or the encoding of a PEP 263 coding
+comment.
 """
 
 from __future__ import annotations
 
+import errno
 import fnmatch
+import io
 import os
 import re
+import stat
+import tokenize
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -24,7 +33,11 @@ __all__ = [
     "load_config",
     "may_declare_tasks",
     "mentions_glacier",
+    "os_error_detail",
+    "read_bytes",
     "read_source",
+    "regular_only",
+    "unreadable_advice",
 ]
 
 # Directory names never walked into (they hold environments, caches or generated code).
@@ -66,9 +79,12 @@ class Config:
 
 
 def find_root(paths: Sequence[str | os.PathLike[str]]) -> str:
-    """The nearest ancestor of the first path holding ``pyproject.toml`` or ``.git``."""
-    start = os.path.abspath(os.fspath(paths[0])) if paths else os.getcwd()
-    here = start if os.path.isdir(start) else os.path.dirname(start)
+    """The nearest directory at or above every path holding ``pyproject.toml`` or ``.git``
+    (without one: the directory the paths share)."""
+    absolute = [os.path.abspath(os.fspath(p)) for p in paths] or [os.getcwd()]
+    directories = [p if os.path.isdir(p) else os.path.dirname(p) for p in absolute]
+    start = os.path.commonpath(directories)
+    here = start
     while True:
         if os.path.exists(os.path.join(here, "pyproject.toml")) or os.path.exists(
             os.path.join(here, ".git")
@@ -76,7 +92,7 @@ def find_root(paths: Sequence[str | os.PathLike[str]]) -> str:
             return here
         parent = os.path.dirname(here)
         if parent == here:
-            return start if os.path.isdir(start) else os.path.dirname(start)
+            return start
         here = parent
 
 
@@ -168,28 +184,98 @@ def _walk(
                     continue
                 subdirs.append(entry.path)
             elif entry.name.endswith(".py") and entry.path not in seen_files:
+                if not _regular_or_dangling(entry):
+                    continue  # a FIFO, socket or device named `*.py`: reading it could hang
                 seen_files.add(entry.path)
                 yield entry.path
         stack.extend(reversed(subdirs))
 
 
-def read_source(path: str) -> tuple[str | None, str | None]:
-    """The text of ``path`` as UTF-8 (BOM allowed), or ``None`` and why it cannot be read."""
+def _regular_or_dangling(entry: os.DirEntry[str]) -> bool:
     try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError as exc:
-        return None, exc.strerror or str(exc)
+        if entry.is_file():
+            return True
+        return entry.is_symlink() and not os.path.exists(entry.path)
+    except OSError:
+        return False
+
+
+def read_source(path: str) -> tuple[str | None, str | None]:
+    """The text of ``path`` decoded per PEP 263, or ``None`` and why it cannot be read."""
+    data, error = read_bytes(path)
+    if data is None:
+        return None, error
     return decode_source(data)
 
 
-def decode_source(data: bytes) -> tuple[str | None, str | None]:
-    """``read_source`` for bytes already read (the cache hashes the same bytes)."""
+def read_bytes(path: str) -> tuple[bytes | None, str | None]:
+    """The content of the regular file ``path`` (a FIFO or a device is never opened: reading
+    one could block forever), or ``None`` and why not."""
     try:
-        text = data.decode("utf-8-sig")
+        with open(path, "rb", opener=regular_only) as handle:
+            return handle.read(), None
+    except OSError as exc:
+        return None, os_error_detail(path, exc)
+
+
+def regular_only(path: str, flags: int) -> int:
+    """Open without blocking (a FIFO with no writer would), then refuse what is not a file."""
+    fd = os.open(path, flags | getattr(os, "O_NONBLOCK", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise IsADirectoryError(errno.EINVAL, "it is not a regular file")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def os_error_detail(path: str, exc: OSError) -> str:
+    """Why ``path`` could not be opened, accurately: a dangling link says so."""
+    if isinstance(exc, FileNotFoundError) and os.path.islink(path):
+        try:
+            target = os.readlink(path)
+        except OSError:
+            target = "?"
+        return f"it is a symbolic link to `{target}`, which does not exist"
+    return exc.strerror or str(exc)
+
+
+def unreadable_advice(detail: str) -> str:
+    """The hint of GLC002 for a ``read_source`` error."""
+    from analyzer._diagnostics import UnreadableFile
+
+    if detail.startswith("it is a symbolic link"):
+        return UnreadableFile.MISSING
+    if detail.startswith(_DECODE_ERRORS):
+        return UnreadableFile.DECODE
+    return UnreadableFile.OTHER
+
+
+_DECODE_ERRORS = ("byte ", "it contains a NUL byte", "its coding comment")
+_COOKIE_LINES = re.compile(rb"\A[^\n]*\n?[^\n]*")
+
+
+def decode_source(data: bytes) -> tuple[str | None, str | None]:
+    """``read_source`` for bytes already read (the cache hashes the same bytes): UTF-8 (BOM
+    allowed) unless a PEP 263 coding comment on line 1 or 2 names another encoding."""
+    encoding = "utf-8-sig"
+    head = _COOKIE_LINES.match(data)
+    if head is not None and b"coding" in head.group():
+        try:
+            encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        except SyntaxError as exc:
+            return None, f"its coding comment is invalid ({exc})"
+    try:
+        text = data.decode(encoding)
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        return None, f"byte {data[exc.start]:#04x} on line {line} is not valid UTF-8"
+        name = "UTF-8" if encoding.startswith("utf-8") else encoding
+        return None, f"byte {data[exc.start]:#04x} on line {line} is not valid {name}"
+    except LookupError as exc:  # pragma: no cover - detect_encoding checks the codec
+        return None, f"its coding comment is invalid ({exc})"
     if "\x00" in text:
         return None, "it contains a NUL byte (is it a binary file?)"
     return text, None
@@ -218,6 +304,11 @@ class Files:
 
     def isfile(self, path: str) -> bool:
         return os.path.isfile(path)
+
+    def may_mention_glacier(self, path: str) -> bool:
+        """``mentions_glacier`` for a file that cannot be decoded (read as Latin-1)."""
+        data, _ = read_bytes(path)
+        return data is None or mentions_glacier(data.decode("latin-1"))
 
     def walk(self, paths: Iterable[str | os.PathLike[str]], root: str, config: Config) -> list[str]:
         return list(iter_python_files(paths, root, config))

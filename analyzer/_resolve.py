@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from analyzer._diagnostics import (
     Diagnostic,
+    DynamicDescription,
     DynamicName,
     InvalidConfigValue,
     UnresolvedImport,
@@ -115,9 +116,12 @@ class Resolver:
         modules: dict[str, LoadedModule],
         find: Callable[[str], str | None],
         own_tops: frozenset[str],
+        opaque: Callable[[str], bool] = lambda dotted: False,
     ) -> None:
         self.modules = modules
         self._find = find  # dotted name -> canonical name of a loaded module, or None
+        # a module that exists but is not read: compiled, or a `sys.modules` alias (`os.path`)
+        self._opaque = opaque
         self._own_tops = own_tops
         self._bindings: dict[str, _Bindings] = {}
         self._stmt_values: dict[tuple[str, int], Value] = {}
@@ -131,6 +135,7 @@ class Resolver:
         self.environments: dict[Key, EnvInfo] = {}
         self.storages: dict[Key, StorageV] = {}
         self.diagnostics: list[Diagnostic] = []
+        self.unfollowed: set[Key] = set()  # pipelines with a task registration not followed
         self._reported: set[tuple[str, str, int, int]] = set()
         # how often a lookup re-entered itself: results may then depend on the order of lookups
         self.cycles = 0
@@ -262,8 +267,8 @@ class Resolver:
         if imp.error is not None:
             return Unknown(f"`{imp.module}`: {imp.error}")
         if imp.attr is None:
-            return self.module_value(imp.module)
-        target = self.module_value(imp.module)
+            return self._unguarded(self.module_value(imp.module), imp)
+        target = self._unguarded(self.module_value(imp.module), imp)
         if isinstance(target, ModuleV):
             entry = self.binding(target.name, imp.attr, None)
             if entry is not None and entry[2] is imp and target.name == module:
@@ -274,6 +279,13 @@ class Resolver:
                     return ModuleV(submodule)
         return self.attribute(target, imp.attr)
 
+    @staticmethod
+    def _unguarded(value: Value, imp: Import) -> Value:
+        """A guarded import (``try: import x`` / ``except ImportError``) is never missing."""
+        if imp.guarded and isinstance(value, Ext) and value.missing:
+            return Ext(value.qualname, value.category)
+        return value
+
     def module_value(self, name: str) -> Value:
         category = package_category(name)
         if category != "other":
@@ -282,7 +294,9 @@ class Resolver:
         if canonical is not None:
             return ModuleV(canonical)
         top = name.split(".", 1)[0]
-        missing = f"module `{name}` cannot be found" if top in self._own_tops else None
+        missing = None
+        if top in self._own_tops and not self._opaque(name):
+            missing = f"module `{name}` cannot be found"
         return Ext(name, "other", missing)
 
     def part_value(self, module: str, stmt: Stmt, name: str) -> Value:
@@ -463,6 +477,8 @@ class Resolver:
             return True, result
         if isinstance(expr, Name) and depth < 20:
             entry = self.binding(module, expr.id, at)
+            if entry is None and expr.id == "__doc__":
+                return True, self.modules[module].summary.docstring
             if entry is not None and entry[1] == "assign":
                 stmt: Stmt = entry[2]
                 if len(stmt.targets) and stmt.value is not None:
@@ -519,19 +535,22 @@ class Resolver:
             'schedule="rate(1 day)"',
             required=False,
         )
-        description = self._string(
-            module,
-            call,
-            2,
-            "description",
-            at,
-            "the pipeline's `description`",
-            'description="..."',
-            required=False,
-        )
+        description = self._description(module, call, at, name)
         return PipelineInfo(
             (module, call.pos[0], call.pos[1]), name, schedule, description, call.pos
         )
+
+    def _description(self, module: str, call: Call, at: int | None, name: str | None) -> str | None:
+        """A literal description, ``__doc__`` or literals joined; anything else is left out of
+        the model with a warning (a description never changes what runs)."""
+        arg = _argument(call, 2, "description")
+        if arg is None:
+            return None
+        ok, value = self.literal(module, arg, at)
+        if ok and (value is None or isinstance(value, str)):
+            return value
+        self.at(module, arg.pos, DynamicDescription, pipeline=name or "?", expression=_text(arg))
+        return None
 
     def _dataset(self, module: str, call: Call, at: int | None, payload: str | None) -> DatasetInfo:
         key: Key = (module, call.pos[0], call.pos[1])
@@ -759,9 +778,10 @@ class Resolver:
         for stmt in self.modules[module].summary.statements:
             for imp in stmt.imports:
                 if imp.error is not None:
-                    self.at(module, imp.pos, UnresolvedImport, module=imp.module)
+                    if not imp.guarded:
+                        self.at(module, imp.pos, UnresolvedImport, module=imp.module)
                     continue
-                if package_category(imp.loads) != "other":
+                if imp.guarded or package_category(imp.loads) != "other":
                     continue
                 if self._find(imp.loads) is not None:
                     continue
@@ -772,7 +792,7 @@ class Resolver:
                 ):
                     continue
                 top = imp.loads.split(".", 1)[0]
-                if top in self._own_tops:
+                if top in self._own_tops and not self._opaque(imp.loads):
                     self.at(module, imp.pos, UnresolvedImport, module=imp.loads)
 
 

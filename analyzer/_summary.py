@@ -4,7 +4,11 @@
 cached by the hash of the file's content (plus the module name). It never imports or runs the
 module; it parses it with ``ast`` and keeps only what the linker needs: imports, the simple
 assignments and calls at module level (as small symbolic expressions), function signatures,
-decorators, the names each statement binds and uses, and line ranges.
+decorators, the names each statement binds and uses, and line ranges; whether an import is
+guarded (``try`` / ``except ImportError``); the module's docstring (``description=__doc__``);
+and task registrations the module level does not see (``X.task(...)(f)`` in a loop, a
+comprehension, a block or a function body, ``@X.task`` on a nested ``def``), each with the
+construct it is inside, for GLC007.
 
 Why ``ast`` and not libcst here: the summary needs positions, and libcst's position metadata
 costs ~20x ``ast.parse`` on top of its ~11x parse; the runtime path records UTF-8 byte columns
@@ -15,7 +19,7 @@ from __future__ import annotations
 
 import ast
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 __all__ = [
@@ -130,6 +134,7 @@ class Import:
     loads: str
     pos: Pos
     error: str | None = None
+    guarded: bool = False  # in the body of a `try` whose handler catches `ImportError`
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,9 +181,12 @@ class Stmt:
     value: Expr | None = None
     annotation: Expr | None = None  # of an annotated assignment
     function: Function | None = None
-    nested_decorators: tuple[tuple[Expr, str], ...] = ()  # decorators of non-top-level defs
     nested_calls: tuple[Call, ...] = ()  # calls in compound statements' module-level code
     unpacked: tuple[tuple[str, Expr], ...] = ()  # `a, b = x, y`: each name and its value
+    # task registrations not at module level (``X.task(...)`` called on a function, or a
+    # ``@X.task`` decorator): the ``X.task...`` expression and the construct it is inside
+    registrations: tuple[tuple[Expr, str], ...] = ()
+    construct: str = ""  # an "other" statement's kind, for messages ("a `for` loop")
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +197,7 @@ class ModuleSummary:
     error: tuple[str, int, int] | None  # syntax error: detail, line, column
     suppressions: tuple[tuple[int, tuple[str, ...]], ...]  # line -> codes (empty: all)
     line_count: int
+    docstring: str | None = None  # the module's ``__doc__``
 
 
 # A cache loads ~100,000 of these per 1,000 modules: rebuilding each from a tuple of its fields
@@ -236,6 +245,7 @@ def summarize(text: str, module: str, is_package: bool) -> ModuleSummary:
         detail = "too deeply nested to parse" if isinstance(exc, RecursionError) else str(exc)
         return ModuleSummary(module, is_package, (), (detail, 1, 1), suppressions, len(lines))
     reader = _Reader(module, is_package, lines)
+    reader.guarded = _guarded_imports(tree.body)
     reader.postponed_annotations = any(
         isinstance(node, ast.ImportFrom)
         and node.module == "__future__"
@@ -244,14 +254,22 @@ def summarize(text: str, module: str, is_package: bool) -> ModuleSummary:
     )
     statements: list[Stmt] = []
     previous_end = 0
+    has_tasks = ".task" in text
     for index, node in enumerate(tree.body):
         try:
             stmt = reader.statement(index, node, previous_end)
+            if has_tasks and reader.mentions_task(stmt):
+                registrations = reader.registrations(node)
+                if registrations:
+                    stmt = replace(stmt, registrations=registrations)
         except RecursionError:
             stmt = reader.opaque(index, node, previous_end)
         statements.append(stmt)
         previous_end = stmt.end_line
-    return ModuleSummary(module, is_package, tuple(statements), None, suppressions, len(lines))
+    docstring = ast.get_docstring(tree, clean=False)
+    return ModuleSummary(
+        module, is_package, tuple(statements), None, suppressions, len(lines), docstring
+    )
 
 
 def _suppressions(text: str, lines: list[str]) -> tuple[tuple[int, tuple[str, ...]], ...]:
@@ -291,6 +309,72 @@ def _text(node: ast.AST, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+_IMPORT_ERRORS = frozenset({"ImportError", "ModuleNotFoundError", "Exception", "BaseException"})
+_BLOCKS = (ast.If, ast.Try, ast.TryStar, ast.With, ast.AsyncWith, ast.For, ast.AsyncFor, ast.While)
+
+
+def _catches_import_error(handler: ast.ExceptHandler) -> bool:
+    kinds = handler.type
+    if kinds is None:
+        return True  # a bare `except:`
+    names = kinds.elts if isinstance(kinds, ast.Tuple) else [kinds]
+    return any(
+        (isinstance(n, ast.Name) and n.id in _IMPORT_ERRORS)
+        or (isinstance(n, ast.Attribute) and n.attr in _IMPORT_ERRORS)
+        for n in names
+    )
+
+
+def _guarded_imports(body: list[ast.stmt]) -> frozenset[int]:
+    """``id``s of the module-level imports in the body of a ``try`` that catches
+    ``ImportError`` (or anything broader): the module runs whether or not they succeed."""
+    found: set[int] = set()
+    stack: list[tuple[ast.stmt, bool]] = [
+        (node, False) for node in body if isinstance(node, _BLOCKS)
+    ]
+    while stack:
+        node, guarded = stack.pop()
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            if guarded:
+                found.add(id(node))
+            continue
+        if isinstance(node, (ast.Try, ast.TryStar)):
+            inner = guarded or any(_catches_import_error(h) for h in node.handlers)
+            stack.extend((child, inner) for child in node.body)
+            for handler in node.handlers:
+                stack.extend((child, guarded) for child in handler.body)
+            stack.extend((child, guarded) for child in (*node.orelse, *node.finalbody))
+        elif isinstance(node, _BLOCKS):
+            stack.extend((child, guarded) for child in (*node.body, *getattr(node, "orelse", ())))
+        elif isinstance(node, ast.Match):
+            stack.extend((child, guarded) for case in node.cases for child in case.body)
+    return frozenset(found)
+
+
+# the construct a task registration is inside, by the class of the node that makes it
+_CONSTRUCTS: dict[type[ast.AST], str] = {
+    ast.For: "a `for` loop",
+    ast.AsyncFor: "a `for` loop",
+    ast.While: "a `while` loop",
+    ast.If: "an `if` statement",
+    ast.Try: "a `try` statement",
+    ast.TryStar: "a `try` statement",
+    ast.With: "a `with` statement",
+    ast.AsyncWith: "a `with` statement",
+    ast.Match: "a `match` statement",
+    ast.ListComp: "a comprehension",
+    ast.SetComp: "a comprehension",
+    ast.DictComp: "a comprehension",
+    ast.GeneratorExp: "a comprehension",
+    ast.Lambda: "a `lambda`",
+    ast.ClassDef: "a class body",
+}
+
+
+def _is_task_attr(node: ast.AST) -> bool:
+    return isinstance(node, ast.Attribute) and node.attr == "task"
+
+
 # -- the reader ---------------------------------------------------------------------------------
 
 _ASSIGNS = (ast.Assign, ast.AnnAssign, ast.AugAssign)
@@ -304,6 +388,43 @@ class _Reader:
         self.lines = lines
         self._in_string = False
         self.postponed_annotations = False  # `from __future__ import annotations`
+        self.guarded: frozenset[int] = frozenset()  # ids of guarded import nodes
+
+    # task registrations the module level cannot see
+
+    def mentions_task(self, stmt: Stmt) -> bool:
+        return any(".task" in line for line in self.lines[stmt.start_line - 1 : stmt.end_line])
+
+    def registrations(self, top: ast.stmt) -> tuple[tuple[Expr, str], ...]:
+        """``X.task(...)(f)`` calls and ``@X.task`` decorators in ``top`` that are not read as
+        module-level registrations, each with the construct it is inside (outermost first)."""
+        value = top.value if isinstance(top, (ast.Expr, ast.Assign)) else None
+        found: list[tuple[Expr, str]] = []
+        stack: list[tuple[ast.AST, str | None]] = [(top, None)]
+        while stack:
+            node, where = stack.pop()
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Call)
+                and _is_task_attr(node.func.func)
+                and node is not value
+            ):
+                found.append((self.expr(node.func), where or "a larger expression"))
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                for decorator in node.decorator_list:
+                    target = decorator.func if isinstance(decorator, ast.Call) else decorator
+                    if where is not None and _is_task_attr(target):
+                        found.append((self.expr(decorator), where))
+                    stack.append((decorator, where))
+                inner: str | None = where or f"the body of function `{node.name}`"
+                stack.extend((child, inner) for child in node.body)
+                signature = _signature_nodes(node.args, node.returns)
+                stack.extend((child, where) for child in signature)
+                continue
+            inner = where or _CONSTRUCTS.get(type(node))
+            stack.extend((child, inner) for child in _children(node))
+        found.sort(key=lambda item: item[0].pos)
+        return tuple(found)
 
     # statements
 
@@ -327,7 +448,7 @@ class _Reader:
                 imports=imports,
             )
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            body_names, nested = self._scan_function(node)
+            body_names = self._scan_function(node)
             body_names = self._with_definition_names(node, body_names)
             function = self._function(node, body_names)
             uses = set(_names_in(node.decorator_list))
@@ -342,7 +463,6 @@ class _Reader:
                 defines=(node.name,),
                 uses=frozenset(uses),
                 function=function,
-                nested_decorators=nested,
             )
         if isinstance(node, ast.ClassDef):
             scan = self._scan_block(node)
@@ -354,7 +474,6 @@ class _Reader:
                 end,
                 defines=(node.name,),
                 uses=frozenset(scan.loads) - {node.name},
-                nested_decorators=tuple(scan.decorators),
             )
         if isinstance(node, ast.Assign):
             targets = tuple(t.id for t in node.targets if isinstance(t, ast.Name))
@@ -422,8 +541,8 @@ class _Reader:
             defines=tuple(dict.fromkeys(scan.defines)),
             uses=frozenset(scan.loads),
             imports=tuple(scan.imports),
-            nested_decorators=tuple(scan.decorators),
             nested_calls=tuple(scan.calls),
+            construct=_CONSTRUCTS.get(type(node), "a compound statement"),
         )
 
     def opaque(self, index: int, node: ast.stmt, previous_end: int) -> Stmt:
@@ -446,19 +565,22 @@ class _Reader:
 
     def _imports(self, node: ast.Import | ast.ImportFrom) -> tuple[Import, ...]:
         pos = _pos(node)
+        guarded = id(node) in self.guarded
         found: list[Import] = []
         if isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.asname:
-                    found.append(Import(alias.asname, alias.name, None, alias.name, pos))
+                    found.append(
+                        Import(alias.asname, alias.name, None, alias.name, pos, None, guarded)
+                    )
                 else:
                     top = alias.name.split(".", 1)[0]
-                    found.append(Import(top, top, None, alias.name, pos))
+                    found.append(Import(top, top, None, alias.name, pos, None, guarded))
             return tuple(found)
         base, error = self._absolute(node.module, node.level)
         for alias in node.names:
             local = alias.asname or alias.name
-            found.append(Import(local, base, alias.name, base, pos, error))
+            found.append(Import(local, base, alias.name, base, pos, error, guarded))
         return tuple(found)
 
     def _absolute(self, module: str | None, level: int) -> tuple[str, str | None]:
@@ -516,16 +638,6 @@ class _Reader:
             pos=_pos(arg),
         )
 
-    def _task_decorators(
-        self, node: ast.FunctionDef | ast.AsyncFunctionDef
-    ) -> list[tuple[Expr, str]]:
-        found: list[tuple[Expr, str]] = []
-        for decorator in node.decorator_list:
-            target = decorator.func if isinstance(decorator, ast.Call) else decorator
-            if isinstance(target, ast.Attribute) and target.attr == "task":
-                found.append((self.expr(decorator), node.name))
-        return found
-
     def _with_definition_names(
         self,
         node: ast.FunctionDef | ast.AsyncFunctionDef,
@@ -555,15 +667,14 @@ class _Reader:
 
     def _scan_function(
         self, function: ast.FunctionDef | ast.AsyncFunctionDef
-    ) -> tuple[tuple[tuple[str, Pos], ...], tuple[tuple[Expr, str], ...]]:
-        """One walk over a body: the free names it loads, and decorators of nested defs.
+    ) -> tuple[tuple[str, Pos], ...]:
+        """One walk over a body: the free names it loads.
 
         Scopes are Python's: a name bound in a nested def, lambda, class or comprehension
         (its target, its parameters) is local there only, so `[b for b in rows]` does not hide
         a module-level `b` the body also uses; a nested def's defaults and decorators run in
         the enclosing scope. First use of each free name, in source order.
         """
-        nested: list[tuple[Expr, str]] = []
         root = scope = _FnScope(None, "function")
         args = function.args
         for arg in (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg):
@@ -629,7 +740,6 @@ class _Reader:
                     body = [node.body]
                 else:
                     scope.bound.add(node.name)
-                    nested.extend(self._task_decorators(node))
                     outer += node.decorator_list
                     if node.returns is not None:
                         outer.append(node.returns)
@@ -664,7 +774,7 @@ class _Reader:
                             target = target.parent
                         target.load(name, pos)
         free = sorted(module_level.items(), key=lambda item: item[1])
-        return tuple(free), tuple(nested)
+        return tuple(free)
 
     def _scan_block(self, root: ast.stmt) -> _Scan:
         """One walk over a class or compound statement (see ``_Scan``)."""
@@ -681,7 +791,6 @@ class _Reader:
                     scan.defines.append(node.id)
                 continue
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                scan.decorators.extend(self._task_decorators(node))
                 if not nested:
                     scan.defines.append(node.name)
                 stack.extend((child, True) for child in _children(node))
@@ -771,6 +880,10 @@ class _Reader:
                 ),
                 pos,
             )
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+            joined = _joined_strings(node)
+            if joined is not None:  # `"a" + "b"`: a string literal written in parts
+                return Const(joined, pos)
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
             return Or(self.expr(node.left, depth + 1), self.expr(node.right, depth + 1), pos)
         return Other(self._segment(node), pos)
@@ -805,6 +918,21 @@ class _Reader:
             text = data.decode("utf-8", "replace")
         text = " ".join(text.split())
         return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _joined_strings(node: ast.BinOp) -> str | None:
+    """The value of ``"a" + "b" + ...`` when every operand is a string literal."""
+    parts: list[str] = []
+    stack: list[ast.expr] = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, ast.BinOp) and isinstance(current.op, ast.Add):
+            stack.extend((current.right, current.left))
+        elif isinstance(current, ast.Constant) and isinstance(current.value, str):
+            parts.append(current.value)
+        else:
+            return None
+    return "".join(parts)
 
 
 def _relocate(expr: Expr, pos: Pos) -> Expr:
@@ -937,12 +1065,10 @@ class _Scan:
     """What one walk over a class or compound statement found.
 
     ``loads``: every name loaded anywhere in it; ``defines``, ``imports``, ``calls``: those at
-    module level (not inside a def, class body or lambda); ``decorators``: ``@x.task``-shaped
-    decorators of any def inside.
+    module level (not inside a def, class body or lambda).
     """
 
     loads: set[str] = field(default_factory=set)
     defines: list[str] = field(default_factory=list)
     imports: list[Import] = field(default_factory=list)
     calls: list[Call] = field(default_factory=list)
-    decorators: list[tuple[Expr, str]] = field(default_factory=list)

@@ -1,5 +1,10 @@
 """Tasks from signatures: ``@pipeline.task(...)`` functions, their inputs and outputs.
 
+A task is registered by the decorator on a module-level ``def``, or by a module-level call
+``pipeline.task(...)(function)`` (``register(function)`` with ``register = pipeline.task()``)
+on a ``def`` of any module of the project; a registration anywhere else is GLC007, never a
+task silently missing.
+
 Nodes first (Hamilton's order): each task is read from its own decorator and signature here;
 the DAG's edges are drawn later from dataset names (``analyzer._checks``). Rules mirror the
 runtime path's definition-time errors (``glacier._pipeline``) so both paths agree.
@@ -13,6 +18,7 @@ from typing import Any
 from analyzer._diagnostics import (
     BareTaskDecorator,
     DatasetClassAnnotation,
+    DatasetShadowedByFunction,
     DuplicateOutput,
     DynamicName,
     InvalidTaskOption,
@@ -20,6 +26,7 @@ from analyzer._diagnostics import (
     MissingReturnAnnotation,
     NestedDataset,
     NotADataset,
+    UnfollowedTaskRegistration,
     UnresolvedImport,
     UnsupportedConstruct,
 )
@@ -31,6 +38,7 @@ from analyzer._values import (
     DatasetClass,
     DatasetV,
     Ext,
+    Function,
     Key,
     Opaque,
     PipelineV,
@@ -40,7 +48,7 @@ from analyzer._values import (
 )
 from glacier.model import ComputeModel
 
-__all__ = ["FoundTask", "read_tasks"]
+__all__ = ["FoundTask", "mentioned_datasets", "read_tasks"]
 
 _KEYWORD_ONLY = 1 << 30  # an argument index no call reaches: the option is keyword-only
 
@@ -100,18 +108,22 @@ def read_tasks(
                         UnresolvedImport,
                         module=value.qualname.rsplit(".", 2)[0],
                     )
-        for expr, function_name in stmt.nested_decorators:
+        if stmt.kind in ("expr", "assign") and isinstance(stmt.value, Call):
+            registered = _registered(resolver, module, stmt, stmt.value)
+            if registered is not None:
+                tasks.append(registered)
+        for expr, construct in stmt.registrations:
             value = resolver.eval(module, expr, stmt.index + 1)
-            if isinstance(value, TaskDeco) or _is_task_method(value):
-                resolver.at(
-                    module,
-                    expr.pos,
-                    UnsupportedConstruct,
-                    what=f"task `{function_name}`, defined inside a block or a function,",
-                    advice="define tasks at module level, outside functions, classes and `if`s",
-                )
+            if isinstance(value, TaskDeco):
+                _unfollowed(resolver, module, expr, f"inside {construct}", value.pipeline)
+            elif isinstance(value, BoundMethod) and isinstance(value.owner, PipelineV):
+                _unfollowed(resolver, module, expr, f"inside {construct}", value.owner)
         for call in stmt.nested_calls:
             value = resolver.eval(module, call.func, stmt.index + 1)
+            if isinstance(value, TaskDeco):
+                where = f"inside {stmt.construct or 'a compound statement'}"
+                _unfollowed(resolver, module, call, where, value.pipeline)
+                continue
             if isinstance(value, DatasetClass) or (
                 isinstance(value, Ext)
                 and value.api in ("glacier.Dataset", "glacier.Pipeline", "glacier_aws.Environment")
@@ -126,6 +138,52 @@ def read_tasks(
                     advice=f"declare it at module level: `x = {what}(...)`",
                 )
     return tasks, ranges
+
+
+def _unfollowed(
+    resolver: Resolver, module: str, expr: Expr, where: str, pipeline: PipelineV
+) -> None:
+    """GLC007: a registration the static path does not run; the pipeline has no model then."""
+    resolver.unfollowed.add(pipeline.key)
+    resolver.at(
+        module,
+        expr.pos,
+        UnfollowedTaskRegistration,
+        expression=text_of(expr),
+        where=where,
+        pipeline=_variable(resolver, pipeline),
+    )
+
+
+def _variable(resolver: Resolver, pipeline: PipelineV) -> str:
+    """A name the pipeline is bound to in its module, for hints."""
+    for name in resolver.bindings(pipeline.key[0]).order:
+        if resolver.lookup(pipeline.key[0], name, None) == pipeline:
+            return name
+    return "pipeline"
+
+
+def _registered(resolver: Resolver, module: str, stmt: Stmt, call: Call) -> FoundTask | None:
+    """A module-level ``pipeline.task(...)(function)`` (or ``deco(function)`` with
+    ``deco = pipeline.task(...)``): the task of that function, wherever it is defined."""
+    deco = resolver.eval(module, call.func, stmt.index)
+    if not isinstance(deco, TaskDeco):
+        return None
+    target = call.args[0] if len(call.args) == 1 and not call.kwargs and not call.starred else None
+    value = resolver.eval(module, target, stmt.index) if target is not None else None
+    if isinstance(value, Function):
+        at = stmt.index if value.module == module else None
+        entry = resolver.binding(value.module, value.name, at)
+        if entry is not None and entry[1] == "function":
+            return _task(resolver, value.module, entry[2], deco)
+    if target is None:
+        where = "without passing exactly one function"
+    elif isinstance(value, Ext):
+        where = f"on `{text_of(target)}` (a function from outside the project)"
+    else:
+        where = f"on `{text_of(target)}` (not a `def` in a module of the project)"
+    _unfollowed(resolver, module, call, where, deco.pipeline)
+    return None
 
 
 def _is_task_method(value: Value) -> bool:
@@ -155,12 +213,12 @@ def _task(resolver: Resolver, module: str, stmt: Stmt, deco: TaskDeco) -> FoundT
     valid = True
     name_expr = argument(call, 0, "name")
     if name_expr is not None:
-        ok, value = resolver.literal(module, name_expr, stmt.index)
+        ok, value = resolver.literal(deco.module, name_expr, deco.at)
         if ok and isinstance(value, str) and value:
             name = value
         elif not (ok and value is None):
             resolver.at(
-                module,
+                deco.module,
                 name_expr.pos,
                 DynamicName,
                 what=f"the task of function `{function.name}`",
@@ -168,9 +226,9 @@ def _task(resolver: Resolver, module: str, stmt: Stmt, deco: TaskDeco) -> FoundT
                 example=f'@pipeline.task(name="{function.name}")',
             )
             valid = False
-    compute = _compute(resolver, module, stmt, call)
-    retries, retries_ok = _retries(resolver, module, stmt, call, name)
-    timeout, timeout_ok = _timeout(resolver, module, stmt, call, name)
+    compute = _compute(resolver, deco.module, deco.at, call)
+    retries, retries_ok = _retries(resolver, deco.module, deco.at, call, name)
+    timeout, timeout_ok = _timeout(resolver, deco.module, deco.at, call, name)
     task = FoundTask(
         pipeline=deco.pipeline.key,
         name=name,
@@ -193,11 +251,11 @@ def _task(resolver: Resolver, module: str, stmt: Stmt, deco: TaskDeco) -> FoundT
     return task
 
 
-def _compute(resolver: Resolver, module: str, stmt: Stmt, call: Call) -> ComputeModel | None:
+def _compute(resolver: Resolver, module: str, at: int, call: Call) -> ComputeModel | None:
     expr = argument(call, _KEYWORD_ONLY, "compute")
     if expr is None or (isinstance(expr, Const) and expr.value is None):
         return None
-    value = resolver.eval(module, expr, stmt.index)
+    value = resolver.eval(module, expr, at)
     if isinstance(value, ComputeV):
         fields: dict[str, Any] = dict(value.fields)
         if fields["kind"] == "serverless":
@@ -214,14 +272,12 @@ def _compute(resolver: Resolver, module: str, stmt: Stmt, call: Call) -> Compute
     return None
 
 
-def _retries(
-    resolver: Resolver, module: str, stmt: Stmt, call: Call, task: str
-) -> tuple[int, bool]:
+def _retries(resolver: Resolver, module: str, at: int, call: Call, task: str) -> tuple[int, bool]:
     """The retries, and whether they are valid (a non-negative integer literal)."""
     expr = argument(call, _KEYWORD_ONLY, "retries")
     if expr is None:
         return 0, True
-    ok, value = resolver.literal(module, expr, stmt.index)
+    ok, value = resolver.literal(module, expr, at)
     if ok and isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return value, True
     resolver.at(
@@ -238,13 +294,13 @@ def _retries(
 
 
 def _timeout(
-    resolver: Resolver, module: str, stmt: Stmt, call: Call, task: str
+    resolver: Resolver, module: str, at: int, call: Call, task: str
 ) -> tuple[float | None, bool]:
     """The timeout in seconds (``None``: none), and whether it is valid."""
     expr = argument(call, _KEYWORD_ONLY, "timeout")
     if expr is None:
         return None, True
-    ok, value = resolver.literal(module, expr, stmt.index)
+    ok, value = resolver.literal(module, expr, at)
     if ok and value is None:
         return None, True
     if ok and isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
@@ -363,7 +419,21 @@ def _report(
 ) -> None:
     kind = found[0]
     annotation = text or text_of(expr)
-    if kind == "nested":
+    shadowed = _shadowed(resolver, module, expr) if kind == "other" else None
+    if shadowed is not None:
+        line, dataset_line, _ = shadowed
+        resolver.at(
+            module,
+            expr.pos,
+            DatasetShadowedByFunction,
+            what=what,
+            task=task,
+            name=text_of(expr),
+            def_line=line,
+            dataset_line=dataset_line,
+            pipeline="pipeline",
+        )
+    elif kind == "nested":
         resolver.at(
             module,
             expr.pos,
@@ -392,7 +462,13 @@ def _report(
             ),
         )
     elif kind == "missing":
-        pass  # GLC003 is reported where the missing module is imported
+        imported_here = any(
+            imp.loads == found[1] or f"{imp.loads}.{imp.attr}" == found[1]
+            for stmt in resolver.modules[module].summary.statements
+            for imp in stmt.imports
+        )
+        if not imported_here:  # else GLC003 is reported where this module imports it
+            resolver.at(module, expr.pos, UnresolvedImport, module=found[1])
     else:
         if kind == "unknown":
             advice = f"{found[1]}; annotate with a dataset declared at module level or imported"
@@ -414,6 +490,25 @@ def _report(
             annotation=annotation,
             advice=advice,
         )
+
+
+def _shadowed(resolver: Resolver, module: str, expr: Expr) -> tuple[int, int, Key] | None:
+    """When ``expr`` names a function whose ``def`` rebinds a dataset variable (a Hamilton or
+    Dagster habit: the function named after what it makes): the lines of both bindings and
+    the dataset."""
+    if not isinstance(expr, Name):
+        return None
+    entries = resolver.bindings(module).by_name.get(expr.id, [])
+    statements = resolver.modules[module].summary.statements
+    dataset: tuple[int, Key] | None = None
+    for index, kind, what in entries:
+        if kind == "assign" and what.value is not None:
+            value = resolver.stmt_value(module, what)
+            if isinstance(value, DatasetV):
+                dataset = (statements[index].pos[0], value.key)
+        elif kind == "function" and dataset is not None:
+            return statements[index].pos[0], dataset[0], dataset[1]
+    return None
 
 
 def _annotation(resolver: Resolver, module: str, at: int, expr: Expr) -> tuple[str, Any]:
@@ -478,3 +573,29 @@ def _nested_dataset(resolver: Resolver, module: str, at: int, expr: Expr) -> str
                 info = resolver.datasets.get(value.key)
                 return info.name if info is not None and info.name else text_of(current)
     return None
+
+
+def mentioned_datasets(resolver: Resolver, task: FoundTask) -> set[Key]:
+    """Every dataset a task's signature names, read or not (for a task dropped for an error)."""
+    function = resolver.modules[task.module].summary.statements[task.stmt].function
+    found: set[Key] = {key for _, key in task.inputs} | set(task.outputs)
+    if function is None:
+        return found
+    stack: list[Expr] = [p.annotation for p in function.params if p.annotation is not None]
+    if function.returns is not None:
+        stack.append(function.returns)
+    while stack:
+        current = stack.pop()
+        if isinstance(current, Sub):
+            stack.extend(current.items)
+        elif isinstance(current, Or):
+            stack.extend((current.left, current.right))
+        elif isinstance(current, (Name, Attr)):
+            value = resolver.eval(task.module, current, task.stmt)
+            if isinstance(value, DatasetV):
+                found.add(value.key)
+            elif isinstance(value, Function):
+                shadowed = _shadowed(resolver, task.module, current)
+                if shadowed is not None:
+                    found.add(shadowed[2])
+    return found

@@ -6,6 +6,7 @@ suite compares the two on every example.
 
 from __future__ import annotations
 
+import inspect
 import weakref
 from typing import Any
 
@@ -71,11 +72,15 @@ def pipeline_model(pipeline: Pipeline) -> PipelineModel:
 def _task_model(task: Task) -> TaskModel:
     from glacier._source import def_line, module_name_for
 
-    code = task.function.__code__
-    line, column = def_line(code.co_filename, code.co_firstlineno, task.function.__name__)
+    # the function the user wrote, under any `functools.wraps`-style wrappers: its `def` is
+    # what the static path reads
+    function = inspect.unwrap(task.function)
+    code = getattr(function, "__code__", None) or task.function.__code__
+    name = getattr(function, "__name__", task.function.__name__)
+    line, column = def_line(code.co_filename, code.co_firstlineno, name)
     return TaskModel(
         name=task.name,
-        function=task.function.__name__,
+        function=name,
         module=module_name_for(code.co_filename),
         inputs=tuple(InputModel(param, ds.name) for param, ds in task.inputs),
         outputs=tuple(ds.name for ds in task.outputs),

@@ -523,3 +523,105 @@ def test_module_info_paths(ext: str) -> None:
     assert info.path == str(VALID / "aliases.py")
     assert info.source == (VALID / "aliases.py").read_text()
     assert analysis.root == str(ROOT)
+
+
+# -- registrations by a call, and what the static path cannot follow ------------------------------
+
+
+def test_tasks_registered_by_a_call_are_read_like_decorated_ones() -> None:
+    """`pipeline.task(name=...)(fn)` at module level, also on a function from another module."""
+    analysis = analyze([VALID / "registered"])
+    assert codes(analysis) == []
+    (model,) = analysis.pipelines
+    assert model.description == "Registered by calls and under wrappers."  # `__doc__`
+    tasks = {t.name: (t.function, t.module, t.retries, t.span.line) for t in model.tasks}
+    assert tasks == {
+        "clean": ("clean", "registered.helpers", 1, 5),
+        "count": ("count", "registered.flow", 0, 28),
+        "summarize": ("summarize", "registered.flow", 0, 22),
+    }
+    flow = kinds(analysis.modules["registered.flow"])
+    assert (flow["summarize"], flow["line 32"], flow["line 33"]) == ("task", "glacier", "glacier")
+    assert kinds(analysis.modules["registered.helpers"])["clean"] == "task"
+
+
+def test_registrations_the_static_path_cannot_follow_are_errors_naming_the_construct() -> None:
+    analysis = analyze([INVALID / "registrations.py"])
+    found = [(d.code, d.line, d.severity) for d in analysis.diagnostics]
+    lines = [17, 20, 22, 26, 30, 37, 38]
+    assert found == [("GLC007", line, "error") for line in lines]
+    messages = [d.message for d in analysis.diagnostics]
+    for line, construct in zip(
+        lines,
+        [
+            "inside a `for` loop",
+            "inside a `while` loop",
+            "inside a comprehension",
+            "inside the body of function `setup`",
+            "inside the body of function `factory`",
+            "on `lambda rows: None` (not a `def` in a module of the project)",
+            "on `print` (a function from outside the project)",
+        ],
+        strict=True,
+    ):
+        assert construct in messages[lines.index(line)], messages
+    assert all("`@pipeline.task()`" in (d.hint or "") for d in analysis.diagnostics)
+    assert analysis.pipelines == ()  # no smaller model, and no GLC502 on top
+
+
+def test_a_dataset_variable_rebound_by_a_task_def_says_so() -> None:
+    analysis = analyze([INVALID / "shadowed.py"])
+    (diagnostic,) = analysis.diagnostics  # GLC501 for `summary` follows from it: left out
+    assert (diagnostic.code, diagnostic.line) == ("GLC209", 16)
+    assert "function `summary` (line 11)" in diagnostic.message
+    assert "dataset variable `summary` (line 7)" in diagnostic.message
+    assert diagnostic.hint is not None and '`@pipeline.task(name="summary")`' in diagnostic.hint
+
+
+def test_findings_lead_with_the_cause_and_omit_its_consequences() -> None:
+    analysis = analyze([INVALID / "dropped.py"])
+    assert [(d.code, d.line) for d in analysis.diagnostics] == [("GLC201", 17), ("GLC203", 17)]
+
+
+def test_on_one_line_a_cause_sorts_before_a_consequence() -> None:
+    from analyzer._diagnostics import RULES
+
+    at = {"path": "m.py", "line": 3, "end_line": 3}
+    graph = RULES["GLC102"].make(column=1, end_column=1, dataset="d", task="t", pipeline="p",
+                                 variable="d", **at)  # fmt: skip
+    signature = RULES["GLC201"].make(column=9, end_column=9, param="x", task="t", **at)
+    assert sorted([graph, signature], key=lambda d: d.sort_key()) == [signature, graph]
+
+
+@pytest.mark.parametrize(
+    ("description", "expected"),
+    [
+        ("__doc__", "The module's own words."),
+        ('"one " "two"', "one two"),
+        ('"one " + "two"', "one two"),
+        ("TEXT", "from a constant"),
+    ],
+)
+def test_static_descriptions_are_read(tmp_path: Path, description: str, expected: str) -> None:
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "m.py").write_text(
+        '"""The module\'s own words."""\nfrom glacier import Pipeline\n'
+        f'TEXT = "from a constant"\np = Pipeline(name="p", description={description})\n'
+    )
+    analysis = analyze([tmp_path / "m.py"])
+    assert codes(analysis) == ["GLC502"]
+    assert analysis.pipelines[0].description == expected
+
+
+def test_any_other_description_is_a_warning_not_an_error(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "m.py").write_text(
+        "from glacier import Pipeline\nimport textwrap\n"
+        'p = Pipeline(name="p", description=textwrap.dedent("  x"))\n'
+    )
+    analysis = analyze([tmp_path / "m.py"])
+    assert [(d.code, d.severity) for d in analysis.diagnostics] == [
+        ("GLC502", "warning"),
+        ("GLC503", "warning"),
+    ]
+    assert analysis.errors == () and analysis.pipelines[0].description is None

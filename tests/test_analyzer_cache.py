@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 import analyzer._analyze
+import analyzer._project
 import analyzer._summary
 from analyzer import _cache, analyze, summarize
 from analyzer._check import check
@@ -395,3 +396,95 @@ def test_a_suppression_outside_the_part_redone_is_judged_on_the_whole_analysis(
     (project / "flows" / "tasks.py").write_text(TASKS + "# a comment\n")
     assert codes(check([project])) == []
     assert runs == [None, ["tasks.py"], None]  # the part was tried, then everything redone
+
+
+# -- project boundaries -------------------------------------------------------------------------
+
+
+def _parent_repository(tmp_path: Path) -> tuple[Path, Path]:
+    """A repository of many files (`.git` at its top) holding a project without its own
+    `pyproject.toml`: the root is the repository's, and it must not be walked for one file."""
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    for i in range(400):
+        other = repo / "other" / f"d{i % 20}"
+        other.mkdir(parents=True, exist_ok=True)
+        (other / f"m{i}.py").write_text(f"# glacier-free helper {i}\nfrom other import x\n.task\n")
+    flows = repo / "proj" / "flows"
+    flows.mkdir(parents=True)
+    (repo / "proj" / "__init__.py").write_text("")
+    (flows / "__init__.py").write_text("")
+    (flows / "defs.py").write_text(
+        PIPELINE + "raw = Dataset(name='raw', storage=ObjectStorage(bucket='b'))\n"
+        "mid = Dataset(name='mid')\n"
+    )
+    (flows / "first.py").write_text(
+        "from proj.flows.defs import pipeline, raw, mid\n"
+        "@pipeline.task()\ndef one(x: raw) -> mid:\n    return x\n"
+    )
+    (flows / "second.py").write_text(
+        "from proj.flows.defs import pipeline, mid\n@pipeline.task()\ndef two(x: mid) -> None: ...\n"
+    )
+    reports = repo / "proj" / "reports"
+    reports.mkdir()
+    (reports / "__init__.py").write_text("")
+    (reports / "third.py").write_text(
+        "from proj.flows.defs import pipeline, mid\n@pipeline.task()\ndef three(x: mid) -> None: ...\n"
+    )
+    return repo, flows
+
+
+def test_a_one_file_check_in_a_parent_repository_does_not_walk_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo, flows = _parent_repository(tmp_path)
+    read: list[str] = []
+    real = analyzer._project.Files.read
+
+    def recording(self: analyzer._project.Files, path: str) -> tuple[str | None, str | None]:
+        read.append(path)
+        return real(self, path)
+
+    monkeypatch.setattr(analyzer._project.Files, "read", recording)
+    analysis = analyze([flows / "second.py"])
+    assert analysis.root == str(repo)
+    assert not [p for p in read if "/other/" in p], "the parent repository was walked"
+    assert sorted({os.path.relpath(p, repo) for p in read}) == [
+        "proj/__init__.py",
+        "proj/flows/__init__.py",
+        "proj/flows/defs.py",
+        "proj/flows/first.py",
+        "proj/flows/second.py",
+    ]
+    assert codes(analysis) == [] and {t.name for t in analysis.pipelines[0].tasks} == {"one", "two"}
+
+
+def test_importers_elsewhere_come_from_the_import_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(_cache.ENV_DIR, raising=False)
+    repo, flows = _parent_repository(tmp_path)
+    (repo / "pyproject.toml").write_text("")  # the cache lives under the root
+    cold = check([flows / "second.py"])
+    assert cold.pipelines == 1
+    check([repo / "proj"])  # a whole check records who imports whom
+    assert (repo / ".glacier" / "cache").is_dir() and not (tmp_path / ".glacier").exists()
+    # a changed file: the task in `reports/` (not walked for a one-file check) is still found
+    (flows / "second.py").write_text(
+        "from proj.flows.defs import pipeline, mid\n@pipeline.task()\ndef two(x: mid) -> None:\n"
+        "    print(x)\n"
+    )
+    result = check([flows / "second.py"])
+    assert not result.cached and codes(result) == []
+    assert result.files == 7  # 2 `__init__`s, defs, first, second; `reports` found by the index
+
+
+def test_a_whole_result_is_served_only_to_who_can_read_every_file(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert not check([project]).cached
+    assert check([project]).cached
+    secret = str(project / "flows" / "tasks.py")
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: p != secret and real(p, mode))
+    assert not check([project]).cached

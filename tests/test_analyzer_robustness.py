@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import sysconfig
 from pathlib import Path
 
 import pytest
@@ -195,3 +196,116 @@ def test_invalid_configuration_is_reported_and_ignored(tmp_path: Path, settings:
         ("GLC502", "m.py"),
         ("GLC006", "pyproject.toml"),
     ]
+
+
+# -- no false errors on real code -----------------------------------------------------------------
+
+
+def test_a_pep_263_coding_comment_is_honoured(project: Path) -> None:
+    source = (
+        "# -*- coding: latin-1 -*-\n" + HEADER + "raw = Dataset(name='caf\xe9', "
+        "storage=ObjectStorage(bucket='b'))\n@pipeline.task()\ndef t(x: raw) -> None: ...\n"
+    )
+    (project / "latin.py").write_bytes(source.encode("latin-1"))
+    analysis = analyze([project])
+    assert analysis.diagnostics == ()
+    assert [d.name for d in analysis.pipelines[0].datasets] == ["caf\xe9"]
+    (project / "latin.py").write_bytes(b"# coding: no-such-codec\n# glacier\n")
+    (diagnostic,) = analyze([project]).diagnostics
+    assert diagnostic.code == "GLC002" and "coding comment is invalid" in diagnostic.message
+
+
+def test_a_dangling_symlink_says_so(project: Path) -> None:
+    os.symlink(project / "gone.py", project / "flow.py")
+    (diagnostic,) = analyze([project]).diagnostics
+    assert diagnostic.code == "GLC002"
+    assert "symbolic link to" in diagnostic.message and "does not exist" in diagnostic.message
+    assert diagnostic.hint is not None and "UTF-8" not in diagnostic.hint
+
+
+def test_a_file_that_cannot_be_decoded_and_never_spells_glacier_is_skipped(project: Path) -> None:
+    (project / "data.py").write_bytes(b"print('b\xf6se')\n")
+    assert analyze([project]).diagnostics == ()
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
+def test_a_fifo_named_like_a_module_is_skipped_not_read(project: Path) -> None:
+    import threading
+
+    (project / "flow.py").write_text(HEADER)
+    os.mkfifo(project / "pipe.py")
+    found: list[object] = []
+    walker = threading.Thread(target=lambda: found.append(analyze([project])), daemon=True)
+    walker.start()
+    walker.join(timeout=20)
+    if walker.is_alive():  # unblock the reader so the test process can end
+        with open(project / "pipe.py", "w"):
+            pass
+        pytest.fail("the walk blocked on a FIFO")
+    (analysis,) = found
+    assert [(d.code, d.path) for d in analysis.diagnostics] == [("GLC502", "flow.py")]  # type: ignore[attr-defined]
+    explicit = analyze([project / "pipe.py"])  # named on the command line: skipped too
+    assert explicit.diagnostics == ()
+
+
+def test_imports_that_exist_without_a_source_are_opaque(project: Path) -> None:
+    """Compiled extensions, `sys.modules` aliases (`os.path`, `six.moves`), guarded imports."""
+    from importlib.machinery import EXTENSION_SUFFIXES
+
+    pkg = project / "pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / f"_speedups{EXTENSION_SUFFIXES[0]}").write_bytes(b"\x7fELF")
+    (pkg / "six.py").write_text("import sys\nsys.modules[__name__ + '.moves'] = sys\n")
+    (pkg / "flow.py").write_text(
+        "from pkg import _speedups\nfrom pkg._speedups import fast\nfrom pkg.six.moves import urllib\n"
+        "import pkg.six.moves\ntry:\n    from pkg._optional import y\nexcept ImportError:\n"
+        "    y = None\ntry:\n    from .._nowhere import x\nexcept (ImportError, OSError):\n"
+        "    x = None\n" + HEADER
+        + "raw = Dataset(name='raw', storage=ObjectStorage(bucket='b'))\n"
+        "@pipeline.task()\ndef t(d: raw) -> None: ...\n"
+    )  # fmt: skip
+    analysis = analyze([pkg])
+    assert analysis.diagnostics == ()
+    # a missing module that is not guarded is still reported
+    (pkg / "flow.py").write_text("from pkg._optional import y\n" + HEADER)
+    assert [d.code for d in analyze([pkg]).diagnostics] == ["GLC003", "GLC502"]
+
+
+def test_a_dead_import_in_a_module_outside_any_pipeline_is_not_a_finding(project: Path) -> None:
+    """pip vendors `rich` without `rich.markdown`; `rich/__main__.py` still imports it."""
+    pkg = project / "vendor"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "__main__.py").write_text("from .markdown import Markdown\n")
+    (project / "flow.py").write_text("import vendor.__main__\n" + HEADER)
+    assert [d.code for d in analyze([project]).diagnostics] == ["GLC502"]
+    # a name a pipeline needs from it is reported where it is used
+    (pkg / "names.py").write_text("from vendor.missing import raw\n")
+    (project / "flow.py").write_text(
+        "from vendor.names import raw\n" + HEADER + "@pipeline.task()\ndef t(x: raw) -> None: ...\n"
+    )
+    found = [(d.code, d.path, d.line) for d in analyze([project]).diagnostics]
+    assert found == [("GLC003", "flow.py", 5)]
+
+
+STDLIB = Path(sysconfig.get_paths()["stdlib"])
+PURELIB = Path(sysconfig.get_paths()["purelib"])
+REAL_CODE = [
+    STDLIB / "asyncio",
+    STDLIB / "email",
+    STDLIB / "test" / "tokenizedata",  # bad codings, a latin-1 cookie, a file that is not UTF-8
+    STDLIB / "json",
+    PURELIB / "pip" / "_vendor" / "rich",  # imports the `markdown` module pip leaves out
+    PURELIB / "pip" / "_vendor" / "urllib3",  # `six.moves`, guarded imports
+    PURELIB / "botocore" / "retries",
+    PURELIB / "pandas" / "io" / "parsers",  # imports compiled extensions
+]
+
+
+@pytest.mark.parametrize("directory", REAL_CODE, ids=lambda p: str(p.relative_to(p.parents[2])))
+def test_real_code_reports_no_errors(directory: Path) -> None:
+    if not directory.is_dir():
+        pytest.skip(f"{directory} is not installed here")
+    analysis = analyze([directory], root=str(directory.parent))
+    assert analysis.errors == ()

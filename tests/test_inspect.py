@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from glacier.cli import main
 
@@ -33,6 +35,7 @@ PLAIN = [
     VALID / "envs.py",
     VALID / "strings.py",
     VALID / "quoted.py",
+    VALID / "registered",  # tasks registered by a call, and one under `functools.wraps`
     TESTS / "fixtures" / "runtime" / "typed_pipeline.py",
 ]
 WITH_PULUMI = [EXAMPLES / "layer3_raw_pulumi.py", VALID / "pulumi_storage.py"]
@@ -82,6 +85,7 @@ def test_static_and_runtime_cli_outputs_are_identical() -> None:
         "etl",
         "orders",
         "quoted",
+        "registered",
         "sales",
         "shop",
         "strings",
@@ -175,3 +179,94 @@ def test_runtime_without_paths_or_configured_pipelines_refuses(tmp_path: Path) -
         os.chdir(cwd)
     assert result.exit_code == 2
     assert "name the PATHS" in result.output
+
+
+# -- static equals runtime on generated modules that mix every registration form ------------------
+
+_FORMS = ("decorator", "call", "named_call", "variable", "wrapped", "imported")
+
+
+def _generated_module(forms: list[str], suffix: str) -> dict[str, str]:
+    """A chain of tasks `t0 -> t1 -> ...`, each registered in one of ``_FORMS``."""
+    helpers = [f'"""Plain functions of `{suffix}`."""', f"from m_{suffix}_decls import *", ""]
+    lines = [
+        f'"""Registrations of every form ({suffix})."""',
+        "import functools",
+        f"from m_{suffix}_decls import *",
+        f"import m_{suffix}_helpers as helpers",
+        "from glacier import Pipeline",
+        "",
+        f'pipeline = Pipeline(name="gen_{suffix}", description=__doc__)',
+        "register = pipeline.task(retries=1)",
+        "",
+        "",
+        "def logged(fn):",
+        "    @functools.wraps(fn)",
+        "    def wrapper(*args, **kwargs):",
+        "        return fn(*args, **kwargs)",
+        "",
+        "    return wrapper",
+        "",
+    ]
+    decls = ["from glacier import Dataset, ObjectStorage", ""]
+    decls += [f'd{i} = Dataset(name="d{i}")' for i in range(len(forms))]
+    decls.append(
+        f'd{len(forms)} = Dataset(name="d{len(forms)}", storage=ObjectStorage(bucket="b"))'
+    )
+    for i, form in enumerate(forms):
+        signature = f"def t{i}(" + (f"x: d{i - 1}" if i else "") + f") -> d{i}:\n    return 1\n"
+        if form == "imported":
+            helpers += ["", signature]
+            lines.append(f"pipeline.task()(helpers.t{i})")
+            continue
+        if form == "decorator":
+            lines += ["", "@pipeline.task()", signature]
+        elif form == "wrapped":
+            lines += ["", "@pipeline.task()", "@logged", signature]
+        else:
+            lines += ["", signature]
+            lines.append(
+                {
+                    "call": f"pipeline.task()(t{i})",
+                    "named_call": f'pipeline.task(name="task {i}")(t{i})',
+                    "variable": f"register(t{i})",
+                }[form]
+            )
+    lines += [
+        "",
+        "",
+        f"@pipeline.task()\ndef last(x: d{len(forms) - 1}) -> d{len(forms)}:\n    return 1",
+    ]
+    return {
+        f"m_{suffix}.py": "\n".join(lines) + "\n",
+        f"m_{suffix}_decls.py": "\n".join(decls) + "\n",
+        f"m_{suffix}_helpers.py": "\n".join(helpers) + "\n",
+    }
+
+
+_GENERATED = iter(range(10**6))
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(forms=st.lists(st.sampled_from(_FORMS), min_size=1, max_size=6))
+def test_static_equals_runtime_on_modules_mixing_every_registration_form(
+    tmp_path: Path, forms: list[str]
+) -> None:
+    from analyzer import analyze
+    from glacier._cli.inspect import runtime_models
+
+    suffix = f"g{next(_GENERATED)}"
+    project = tmp_path / suffix
+    project.mkdir()
+    (project / "pyproject.toml").write_text("")
+    for name, text in _generated_module(forms, suffix).items():
+        (project / name).write_text(text)
+    module = project / f"m_{suffix}.py"
+    analysis = analyze([module])
+    assert analysis.errors == (), analysis.errors
+    (static,) = analysis.pipelines
+    (runtime,) = runtime_models([str(module)])
+    assert len(static.tasks) == len(forms) + 1
+    assert static.to_dict() == runtime.to_dict()

@@ -378,6 +378,46 @@ def test_packages_relative_imports_and_helper_modules_run(tmp_path: Path) -> Non
     assert json.loads(stored.read_text()) == [2, 4, 6, 10, 100]
 
 
+def test_a_task_registered_by_a_call_runs(tmp_path: Path) -> None:
+    """The runner runs what the executor runs: a call-registered task is not skipped."""
+    files = {
+        "flows/__init__.py": "",
+        "flows/decls.py": (
+            "from glacier import Dataset, ObjectStorage\n\n"
+            "numbers = Dataset(name='numbers')\n"
+            "doubled = Dataset(name='doubled', storage=ObjectStorage(bucket='out'))\n"
+        ),
+        "flows/steps.py": (
+            "# a plain function: registered as a task by a call in another module\n"
+            "from flows.decls import doubled, numbers\n\n\n"
+            "def double(values: numbers) -> doubled:\n"
+            "    return [v * 2 for v in values]\n"
+        ),
+        "flows/flow.py": (
+            "from glacier import Pipeline\n"
+            "from flows.decls import numbers\n"
+            "from flows.steps import double\n"
+            "\n"
+            "pipeline = Pipeline(name='registered')\n"
+            "\n"
+            "\n"
+            "def make() -> numbers:\n"
+            "    return [1, 2, 3]\n"
+            "\n"
+            "\n"
+            "pipeline.task(name='make_numbers')(make)\n"
+            "pipeline.task()(double)\n"
+        ),
+    }
+    root = write_project(tmp_path, files)
+    analysis, runners = _build(root, "flows")
+    assert sorted(t.name for t in analysis.pipelines[0].tasks) == ["double", "make_numbers"]
+    result = run_isolated(tmp_path, runners["registered"], cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    stored = tmp_path / ".glacier" / "data" / "out" / "doubled.json"
+    assert json.loads(stored.read_text()) == [2, 4, 6]
+
+
 ODD = """\
 import threading
 
