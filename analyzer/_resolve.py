@@ -446,6 +446,7 @@ class Resolver:
                 fields: tuple[tuple[str, object], ...] = (
                     ("bucket", text),
                     ("environment", env_name),
+                    ("existing", self._existing(module, call, at, f"{_text(call.func)}(...)")),
                 )
             else:
                 fields = (("name", text), ("environment", env_name))
@@ -694,7 +695,7 @@ class Resolver:
         else:
             names = (("table", None), ("url", None))
             kind = "database"
-        fields = []
+        fields: list[tuple[str, object]] = []
         for index, (field_name, default) in enumerate(names):
             arg = _argument(call, index, field_name)
             if arg is None:
@@ -721,9 +722,43 @@ class Resolver:
                     'name the bucket: `ObjectStorage(bucket="my-data")`',
                 )
             fields.append((field_name, value))
+        if api == "glacier.ObjectStorage":
+            existing = self._existing(module, call, at, "ObjectStorage(...)")
+            fields.append(("existing", existing))
         storage = StorageV(key, kind, tuple(fields))  # type: ignore[arg-type]
         self.storages[key] = storage
         return storage
+
+    def _existing(self, module: str, call: Call, at: int | None, where: str) -> bool:
+        """``existing=`` of ``ObjectStorage`` / ``env.s3``: a bool literal, else a diagnostic.
+
+        The model must not guess: a deployment that creates a bucket another system owns, or
+        looks up one it should create, is wrong either way.
+        """
+        arg = _argument(call, _KEYWORD_ONLY, "existing")
+        if arg is None:
+            return False
+        ok, value = self.literal(module, arg, at)
+        if not ok:
+            self.at(
+                module,
+                arg.pos,
+                UnsupportedConstruct,
+                what=f"`existing` of `{where}`",
+                advice="write it as a literal: `existing=True` or `existing=False`",
+            )
+            return False
+        if self._validate(
+            module,
+            call,
+            arg,
+            "existing",
+            value,
+            _validate.existing,
+            "write `existing=True` or `existing=False`",
+        ):
+            return False
+        return bool(value)
 
     def _compute(self, module: str, call: Call, at: int | None, api: str) -> Value:
         if api == "glacier.Serverless":
@@ -809,6 +844,9 @@ def _with_defaults(
         return rule(**{argument: value, **defaults})
 
     return check
+
+
+_KEYWORD_ONLY = 1 << 30  # an argument index no call reaches: the argument is keyword-only
 
 
 def _argument(call: Call, index: int, keyword: str) -> Expr | None:

@@ -57,7 +57,8 @@ def span_dict(span: Span) -> dict[str, Any]:
 
 
 def storage_dict(storage: StorageModel | None) -> dict[str, Any] | None:
-    """Only the fields that are set (``prefix`` defaults to ``""``), so diffs stay small."""
+    """Only the fields that are set (``prefix`` defaults to ``""``, ``existing`` to false),
+    so diffs stay small."""
     if storage is None:
         return None
     full = {
@@ -72,5 +73,6 @@ def storage_dict(storage: StorageModel | None) -> dict[str, Any] | None:
         "resource": storage.resource,
         "variable": storage.variable,
         "module": storage.module,
+        "existing": True if storage.existing else None,
     }
     return {k: v for k, v in full.items() if v is not None and not (k == "prefix" and v == "")}

@@ -125,6 +125,7 @@ def storage_model(storage: Any, site: CallSite | None = None) -> StorageModel | 
             format=storage.format,
             variable=variable,
             module=module,
+            existing=storage.existing,
         )
     if isinstance(storage, Database):
         return StorageModel(

@@ -15,6 +15,7 @@ __all__ = [
     "account",
     "container",
     "environment_name",
+    "existing",
     "object_storage",
     "rds_name",
     "region",
@@ -39,6 +40,14 @@ def object_storage(bucket: object) -> ValueError | None:
     """``ObjectStorage(bucket=...)``: a non-empty string."""
     if not isinstance(bucket, str) or not bucket:
         return ValueError("ObjectStorage(bucket=...) must be a non-empty string")
+    return None
+
+
+def existing(value: object) -> TypeError | None:
+    """``existing=`` of ``ObjectStorage`` and ``env.s3``: a bool (a string such as ``"no"``
+    would be true)."""
+    if not isinstance(value, bool):
+        return TypeError(f"existing must be True or False, got {value!r}")
     return None
 
 

@@ -56,15 +56,18 @@ class StorageModel:
 
     ``kind`` is one of:
 
-    - ``object``: ``ObjectStorage(bucket, prefix, format)``
+    - ``object``: ``ObjectStorage(bucket, prefix, format, existing)``
     - ``database``: ``Database(table, url)``
-    - ``s3``: ``Environment.s3(bucket=...)``; ``environment`` names the Environment
+    - ``s3``: ``Environment.s3(bucket=..., existing=...)``; ``environment`` names the Environment
     - ``rds``: ``Environment.rds(name=...)``; ``environment`` names the Environment
     - ``pulumi``: a raw Pulumi resource; ``resource`` is its class (``pulumi_aws.s3.Bucket``)
       and ``name`` its Pulumi resource name (the first argument)
 
     ``variable`` and ``module`` name the module-level variable the dataset's ``storage=``
     argument refers to, when it is a plain name (``storage=prod_bucket``).
+
+    ``existing`` (``object`` and ``s3``) marks a bucket Glacier must not create: another
+    system owns it; a deployment looks it up and fails when it is missing.
     """
 
     kind: StorageKind
@@ -78,6 +81,7 @@ class StorageModel:
     resource: str | None = None
     variable: str | None = None
     module: str | None = None
+    existing: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -115,6 +115,20 @@ def test_environments_and_their_storage() -> None:
     assert facts is not None and (facts.kind, facts.name) == ("rds", "prod-warehouse")
 
 
+def test_existing_storage_is_read_from_the_literal_keyword() -> None:
+    analysis = analyze([VALID / "existing.py"])
+    assert codes(analysis) == []
+    (model,) = analysis.pipelines
+    storages = {d.name: d.storage for d in model.datasets}
+    found = {name: (s.kind, s.bucket, s.existing) for name, s in storages.items() if s}
+    assert found == {
+        "drops": ("object", "partner-landing", True),
+        "history": ("s3", "partner-archive", True),  # through the constant `OWNED_ELSEWHERE`
+        "merged": ("s3", "prod-lake", False),
+        "published": ("object", "prod-published", False),
+    }
+
+
 def test_raw_pulumi_resources_as_storage() -> None:
     analysis = analyze([VALID / "pulumi_storage.py"])
     assert codes(analysis) == []

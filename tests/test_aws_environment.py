@@ -332,6 +332,7 @@ def test_inside_a_program_the_description_forwards_to_the_resource() -> None:
         "kind": "s3",
         "bucket": "prod-data",
         "environment": "prod",
+        "existing": False,
     }
 
 
@@ -348,6 +349,7 @@ def test_outside_a_program_s3_and_rds_return_descriptions() -> None:
         "kind": "s3",
         "bucket": "prod-data",
         "environment": "prod",
+        "existing": False,
     }
     assert db.__glacier_storage__() == {"kind": "rds", "name": "warehouse", "environment": "prod"}
     with pytest.raises(AttributeError, match="outside a Pulumi program"):
@@ -449,4 +451,105 @@ def test_mocked_invokes_answer_with_the_provider_account_and_region() -> None:
         "account": ACCOUNT,
         "region": "ap-southeast-2",
         "default_account": "123456789012",
+    }
+
+
+# -- data buckets are kept; existing buckets are looked up ------------------------------------
+
+
+def test_data_buckets_are_protected_and_retained(prod: Run) -> None:
+    """`pulumi destroy` must not delete data: the bucket is protected (so are its companions,
+    by inheritance) and everything is retained on delete, so a retained bucket stays secure."""
+    s3 = [r for r in prod if r.type.startswith("aws:s3/")]
+    assert len(s3) == 6
+    for resource in s3:
+        assert (resource.protect, resource.retain_on_delete) == (True, True), resource.name
+    for resource in prod:
+        if not resource.type.startswith("aws:s3/"):  # the provider, the database
+            assert not resource.retain_on_delete, resource.name
+
+
+def test_the_user_can_unprotect_a_data_bucket() -> None:
+    import pulumi
+
+    def program() -> None:
+        env = Environment(ACCOUNT, "eu-west-1", "dev")
+        env.s3("dev-data", opts=pulumi.ResourceOptions(protect=False))
+
+    bucket = run_program(program).one(BUCKET)
+    assert (bucket.protect, bucket.retain_on_delete) == (False, True)
+
+
+def test_an_existing_bucket_is_looked_up_not_created() -> None:
+    import pulumi
+
+    def program() -> S3Bucket:
+        landing = Environment(ACCOUNT, "eu-west-1", "prod").s3("partner-landing", existing=True)
+        pulumi.export("arn", landing.arn)
+        pulumi.export("bucket", landing.resource.bucket)
+        pulumi.export("region", landing.resource.region)
+        return landing
+
+    mocks = RecordingMocks()
+    run = run_program(program, mocks=mocks)
+    assert [r.type for r in run] == [PROVIDER]  # nothing but the environment's provider
+    (call,) = [(token, args) for token, args in mocks.calls if token != "pulumi:pulumi:getResource"]
+    assert call == ("aws:s3/getBucket:getBucket", {"bucket": "partner-landing"})
+    assert run.exports == {
+        "arn": "arn:aws:s3:::partner-landing",
+        "bucket": "partner-landing",
+        "region": "eu-west-1",  # the lookup used the environment's provider
+    }
+    landing = run.result
+    assert landing.existing and not landing.created and dict(landing.resources) == {}
+    assert landing.bucket == "partner-landing"
+    assert landing.__glacier_storage__() == {
+        "kind": "s3",
+        "bucket": "partner-landing",
+        "environment": "prod",
+        "existing": True,
+    }
+    assert repr(landing) == "S3Bucket(environment='prod', bucket='partner-landing', existing)"
+
+
+def test_a_missing_existing_bucket_fails_the_program() -> None:
+    def program() -> None:
+        Environment(ACCOUNT, "eu-west-1", "prod").s3("partner-landing", existing=True)
+
+    with pytest.raises(Exception, match=r"partner-landing.*couldn't find"):
+        run_program(program, mocks=RecordingMocks(buckets=frozenset({"another-bucket"})))
+    assert not pulumi_program_running()
+
+
+def test_an_existing_bucket_takes_no_overrides_but_its_encryption() -> None:
+    env = Environment(ACCOUNT, "eu-west-1", "prod")
+    for overrides in ({"versioning": None}, {"force_destroy": True}, {"tags": {"a": "b"}}):
+        with pytest.raises(TypeError, match="existing=True"):
+            env.s3("partner-landing", existing=True, **overrides)
+    with pytest.raises(TypeError, match="existing must be True or False"):
+        env.s3("partner-landing", existing="yes")  # type: ignore[arg-type]
+
+
+def test_mocked_get_bucket_answers_like_aws() -> None:
+    import pulumi
+    import pulumi_aws as aws
+
+    def program() -> None:
+        env = Environment(ACCOUNT, "ap-southeast-2", "syd")
+        opts = pulumi.InvokeOutputOptions(provider=env.provider)
+        found = aws.s3.get_bucket_output(bucket="syd-data", opts=opts)
+        pulumi.export("found", found.apply(lambda r: {k: v for k, v in vars(r).items()}))
+
+    found = run_program(program).exports["found"]
+    assert found == {
+        "arn": "arn:aws:s3:::syd-data",
+        "bucket": "syd-data",
+        "bucket_domain_name": "syd-data.s3.amazonaws.com",
+        "bucket_region": "ap-southeast-2",
+        "bucket_regional_domain_name": "syd-data.s3.ap-southeast-2.amazonaws.com",
+        "hosted_zone_id": None,
+        "id": "syd-data",
+        "region": "ap-southeast-2",
+        "website_domain": None,
+        "website_endpoint": None,
     }

@@ -49,13 +49,15 @@ sys.path.insert(0, tests_dir)
 os.chdir(program_dir)
 sys.path.insert(0, program_dir)
 import pulumi
-from _pulumi_mocks import run_program
+from _pulumi_mocks import RecordingMocks, run_program
 
 with open(config_file, encoding="utf-8") as fh:
     config, secrets = json.load(fh)
 pulumi.runtime.set_all_config(config, secrets)
+mocks = RecordingMocks()
 run = run_program(
     lambda: runpy.run_path(os.path.join(program_dir, "__main__.py"), run_name="__main__"),
+    mocks=mocks,
     project=sys.argv[4],
     stack=sys.argv[5],
 )
@@ -67,9 +69,11 @@ out = {
         {
             "type": r.type, "name": r.name, "inputs": r.inputs, "outputs": r.outputs,
             "urn": r.urn, "provider": r.provider_urn, "custom": r.custom,
+            "protect": r.protect, "retain_on_delete": r.retain_on_delete,
         }
         for r in run.resources
     ],
+    "calls": [[token, args] for token, args in mocks.calls],
 }
 print(json.dumps(out, default=repr))
 """
@@ -86,6 +90,7 @@ class Program:
     exports: dict[str, Any]
     vendored: list[str]
     stack_config: dict[str, Any]
+    calls: list[tuple[str, dict[str, Any]]]
 
     @property
     def deploys(self) -> bool:
@@ -169,6 +174,7 @@ def programs(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], 
                 data["exports"],
                 data["vendored"],
                 data["stack_config"],
+                [(token, args) for token, args in data["calls"]],
             )
     return found
 
@@ -1043,3 +1049,62 @@ def test_plan_fills_the_subnets_an_rds_instance_reads(tmp_path: Path) -> None:
     resources = _preview(files, tmp_path / "build", "dev")
     (group,) = [r for r in resources if r["type"] == "aws:rds/subnetGroup:SubnetGroup"]
     assert group["inputs"]["subnetIds"] == ["subnet-placeholder-a", "subnet-placeholder-b"]
+
+
+BUCKET = "aws:s3/bucket:Bucket"
+
+
+def test_data_buckets_are_kept_and_existing_buckets_are_looked_up(
+    programs: dict[tuple[str, str], Program],
+) -> None:
+    """Glacier's data buckets survive `pulumi destroy`; buckets another system owns
+    (`existing=True`) are not resources of the program at all, only lookups."""
+    looked_up = 0
+    for program in _each(programs):
+        if not program.deploys:
+            continue
+        buckets = {b["inputs"].get("bucket"): b for b in program.of_type(BUCKET)}
+        lookups = [args for token, args in program.calls if token == "aws:s3/getBucket:getBucket"]
+        existing = set()
+        for dataset in program.model.datasets:
+            storage = dataset.storage
+            if storage is None or storage.kind not in ("object", "s3"):
+                continue
+            if storage.existing:
+                assert storage.bucket not in buckets, storage.bucket
+                existing.add(storage.bucket)
+                continue
+            bucket = buckets[storage.bucket]
+            assert (bucket["protect"], bucket["retain_on_delete"]) == (True, True), bucket["name"]
+        assert sorted(args["bucket"] for args in lookups) == sorted(existing)
+        looked_up += len(lookups)
+        # the scratch bucket holds only ephemeral data: it goes with the stack
+        scratch = program.named(BUCKET, component_name(program.model.name, "scratch"))
+        assert (scratch["protect"], scratch["retain_on_delete"]) == (False, False)
+    assert looked_up == 1  # the orders example's landing bucket, written by the shop
+
+
+def test_the_existing_landing_bucket_is_still_read_exactly(
+    programs: dict[tuple[str, str], Program],
+) -> None:
+    program = programs[("orders", DEFAULT_ENV)]
+    prefix = component_name("orders", "validate")
+    policy = program.named("aws:iam/rolePolicy:RolePolicy", f"{prefix}-policy")
+    statements = json.loads(policy["inputs"]["policy"])["Statement"]
+    reads = [s for s in statements if s["Sid"].startswith(("ReadInputs", "ListInputs"))]
+    assert reads == [
+        {
+            "Sid": "ReadInputs0",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject"],
+            "Resource": ["arn:aws:s3:::orders-landing/incoming/raw_orders.*"],
+        },
+        {
+            "Sid": "ListInputs0",
+            "Effect": "Allow",
+            "Action": ["s3:ListBucket"],
+            "Resource": ["arn:aws:s3:::orders-landing"],
+            "Condition": {"StringLike": {"s3:prefix": ["incoming/raw_orders."]}},
+        },
+    ]
+    assert program.exports["buckets"]["raw_orders"] == "orders-landing"

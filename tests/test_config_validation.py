@@ -107,6 +107,25 @@ INVALID: list[tuple[str, str, str, type[Exception]]] = [
         '"ab"',
         ValueError,
     ),
+    (
+        "existing-str",
+        'raw = Dataset(name="raw", storage=ObjectStorage(bucket="landing", existing="no"))\n',
+        '"no"',
+        TypeError,
+    ),
+    ("s3-existing-int", ENV + 'bucket = env.s3("landing", existing=1)\n', "1", TypeError),
+    (
+        "s3-bucket-existing",
+        ENV + 'bucket = env.s3(bucket="Landing", existing=True)\n',
+        '"Landing"',
+        ValueError,
+    ),
+    (
+        "s3-bucket-through-a-name",
+        ENV + 'LANDING = "land_ing"\nbucket = env.s3(LANDING)\n',
+        "LANDING)",
+        ValueError,
+    ),
     ("rds-double-hyphen", ENV + 'db = env.rds(name="db--x")\n', '"db--x"', ValueError),
     ("rds-leading-digit", ENV + 'db = env.rds("1db")\n', '"1db"', ValueError),
 ]
@@ -200,6 +219,34 @@ def test_a_module_with_valid_literals_is_clean_and_imports(tmp_path: Path) -> No
 def test_dynamic_values_are_not_checked(tmp_path: Path, body: str) -> None:
     module, _ = _write(tmp_path, body)
     assert _config_findings(module) == []
+
+
+@pytest.mark.parametrize(
+    ("body", "argument"),
+    [
+        (
+            (
+                "import os\n"
+                "raw = Dataset(name='raw', storage=ObjectStorage(bucket='landing', "
+                "existing=os.environ.get('SHARED') == '1'))\n"
+            ),
+            "os.environ",
+        ),
+        (ENV + "import os\nbucket = env.s3('landing', existing=bool(os.environ))\n", "bool("),
+    ],
+    ids=["object-storage", "s3"],
+)
+def test_a_dynamic_existing_is_a_diagnostic_not_a_default(
+    tmp_path: Path, body: str, argument: str
+) -> None:
+    """Guessing would create a bucket another system owns, or never create one: GLC005."""
+    module, source = _write(tmp_path, body)
+    findings = [d for d in analyze([module]).diagnostics if d.severity == "error"]
+    assert [(d.code, d.line, d.column) for d in findings] == [
+        ("GLC005", *_position(source, argument))
+    ]
+    assert "existing" in findings[0].message
+    assert "existing=True" in (findings[0].hint or "")
 
 
 def test_the_finding_can_be_suppressed_on_its_line(tmp_path: Path) -> None:

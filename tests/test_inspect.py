@@ -33,6 +33,7 @@ PLAIN = [
     VALID / "aliases.py",
     VALID / "shop",
     VALID / "envs.py",
+    VALID / "existing.py",
     VALID / "strings.py",
     VALID / "quoted.py",
     VALID / "registered",  # tasks registered by a call, and one under `functools.wraps`
@@ -83,6 +84,7 @@ def test_static_and_runtime_cli_outputs_are_identical() -> None:
         "aliases",
         "envs",
         "etl",
+        "existing",
         "orders",
         "quoted",
         "registered",

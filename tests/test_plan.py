@@ -38,7 +38,8 @@ def test_plan_table_lists_the_deployment(tmp_path: Path) -> None:
     code, out, err = _plan(str(EXAMPLES / "orders"), "--env", "default", "--out", str(tmp_path))
     assert code == 0, err
     lines = out.splitlines()
-    assert lines[0] == "pipeline `orders`, environment `default`: 74 resources"
+    # 68: the landing bucket is `existing=True`, looked up, not one of the program's resources
+    assert lines[0] == "pipeline `orders`, environment `default`: 68 resources"
     assert lines[1].split() == ["TYPE", "NAME", "KEY", "PROPERTIES"]
     rows = {(line.split()[0], line.split()[1]): line for line in lines[2:-1]}
     function = rows[("aws:lambda/function:Function", "orders-validate-function")]
@@ -58,6 +59,8 @@ def test_plan_table_lists_the_deployment(tmp_path: Path) -> None:
         ("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule", "orders-network-tasks-egress"),
     ):
         assert row in rows, row
+    assert ("aws:s3/bucket:Bucket", "orders-reports") in rows
+    assert not [key for key in rows if key[1].startswith("orders-landing")]
     assert lines[-1] == (
         "placeholders used for configuration a deployer sets: glacier:databaseUrl, glacier:subnets"
     )

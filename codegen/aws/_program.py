@@ -123,10 +123,44 @@ def _location(dataset: DatasetModel) -> str:
         args.append(f"bucket={bucket}")
     if storage is not None and storage.prefix:
         args.append(f"prefix={_py(storage.prefix)}")
-    call = f"glacier_deploy.DatasetLocation({', '.join(args)})"
-    if len(call) + 10 <= 99:  # fits on its line (8 spaces of indent and a comma)
-        return call
-    return "glacier_deploy.DatasetLocation(\n            " + ", ".join(args) + "\n        )"
+    # the template indents it by 8 and adds the comma
+    return _call("glacier_deploy.DatasetLocation", args, 8, ",")[8:-1]
+
+
+def _call(head: str, args: list[str], indent: int, tail: str = "") -> str:
+    """``head(args)`` at ``indent``, wrapped the way ``ruff format`` wraps it at 100 columns."""
+    pad = " " * indent
+    flat = f"{pad}{head}({', '.join(args)}){tail}"
+    if len(flat) <= 100:
+        return flat
+    inner = f"{pad}    {', '.join(args)}"
+    if len(inner) <= 100:
+        return f"{pad}{head}(\n{inner}\n{pad}){tail}"
+    lines = "".join(f"{pad}    {arg},\n" for arg in args)
+    return f"{pad}{head}(\n{lines}{pad}){tail}"
+
+
+def _bucket_entries(data_buckets: list[str], existing_buckets: list[str]) -> dict[str, list[str]]:
+    """The entries of ``glacier_buckets`` (created) and ``glacier_existing_buckets`` (looked up)."""
+    created = [
+        _call(
+            f"{_py(b)}: glacier_deploy.data_bucket",
+            [_py(b), "tags=glacier_tags", "provider=glacier_provider"],
+            4,
+            ",",
+        )
+        for b in data_buckets
+    ]
+    existing = [
+        _call(
+            f"{_py(b)}: glacier_deploy.existing_bucket",
+            [_py(b), "provider=glacier_provider"],
+            4,
+            ",",
+        )
+        for b in existing_buckets
+    ]
+    return {"created": created, "existing": existing}
 
 
 _URL_SECRET = "glacier_database_url"
@@ -289,12 +323,11 @@ def program_text(
             context["var"] += "_"
         used.add(context["var"])
     stored = [d for d in model.datasets if d.storage is not None and not is_table(d)]
+    object_storage = [d.storage for d in stored if d.storage and d.storage.kind == "object"]
+    # a bucket any dataset calls existing is never created: another system owns it
+    existing_buckets = sorted({s.bucket for s in object_storage if s.bucket and s.existing})
     data_buckets = sorted(
-        {
-            d.storage.bucket
-            for d in stored
-            if d.storage and d.storage.kind == "object" and d.storage.bucket
-        }
+        {s.bucket for s in object_storage if s.bucket and s.bucket not in existing_buckets}
     )
     bucket_exports = [(_py(d.name), _export_expr(d)) for d in stored] if deploys else []
     env_var = _env_variable(model, env)
@@ -323,7 +356,7 @@ def program_text(
         bundle_name=component_name(model.name, "bundle"),
         machine_name=component_name(model.name),
         schedule_name=component_name(model.name),
-        data_buckets=data_buckets,
+        buckets=_bucket_entries(data_buckets, existing_buckets),
         functions=any(not t["container"] for t in task_contexts),
         built_image=any(t.get("built_image") for t in task_contexts),
         network=network,

@@ -4,10 +4,11 @@ from typing import Any
 
 from glacier import Database, Dataset, ObjectStorage
 
-# The source: orders land here as JSON, written by the shop's export job.
+# The source: orders land here as JSON, written by the shop's export job, which owns the
+# bucket: a deployment looks it up (`existing=True`) and never creates or deletes it.
 raw_orders = Dataset[list[dict[str, Any]]](
     name="raw_orders",
-    storage=ObjectStorage(bucket="orders-landing", prefix="incoming", format="json"),
+    storage=ObjectStorage(bucket="orders-landing", prefix="incoming", format="json", existing=True),
 )
 
 valid_orders = Dataset[list[dict[str, Any]]](name="valid_orders")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 
 from glacier import _validate
 
@@ -16,14 +16,20 @@ class ObjectStorage:
     Locally the bucket is a directory under the executor's data directory; on AWS it is an S3
     bucket. ``format`` forces a serialisation (``json``, ``parquet``, ``bytes``, ``pickle``,
     ``csv``); by default it follows the payload.
+
+    ``existing=True`` names a bucket another system owns (a landing bucket its export job
+    writes): a deployment looks it up and never creates, changes or deletes it. Locally it is
+    a directory like any other.
     """
 
     bucket: str
     prefix: str = ""
     format: str | None = None
+    _: KW_ONLY
+    existing: bool = False
 
     def __post_init__(self) -> None:
-        error = _validate.object_storage(self.bucket)
+        error = _validate.object_storage(self.bucket) or _validate.existing(self.existing)
         if error is not None:
             raise error
 

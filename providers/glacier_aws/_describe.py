@@ -41,7 +41,7 @@ class _Described:
     @property
     def created(self) -> bool:
         """Whether Pulumi resources were created (inside a Pulumi program)."""
-        return self.__dict__.get("resource") is not None
+        return self.__dict__.get("resource") is not None and not self.__dict__.get("existing")
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -53,6 +53,10 @@ class S3Bucket(_Described):
     keyword arguments the user passed. Inside a Pulumi program, ``resource`` is the
     ``aws.s3.Bucket`` and ``resources`` every resource created, by role: ``bucket``,
     ``public_access_block``, ``encryption``, ``versioning``, ``ownership``, ``policy``.
+
+    ``existing`` marks a bucket another system owns: inside a program ``resource`` is the
+    lookup's result (an output of ``aws.s3.GetBucketResult``: ``.arn``, ``.bucket``,
+    ``.region`` ...) and ``resources`` is empty, nothing being created.
     """
 
     environment: Environment
@@ -61,13 +65,19 @@ class S3Bucket(_Described):
     overrides: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
     resource: Any = None
     resources: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
+    existing: bool = False
 
     def __glacier_storage__(self) -> dict[str, Any]:
         """The StorageModel fields of this storage (see ``glacier._runtime_model``)."""
-        return {"kind": "s3", "bucket": self.bucket, "environment": self.environment.name}
+        return {
+            "kind": "s3",
+            "bucket": self.bucket,
+            "environment": self.environment.name,
+            "existing": self.existing,
+        }
 
     def __repr__(self) -> str:
-        state = "created" if self.created else "described"
+        state = "existing" if self.existing else "created" if self.created else "described"
         return f"S3Bucket(environment={self.environment.name!r}, bucket={self.bucket!r}, {state})"
 
 

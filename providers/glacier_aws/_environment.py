@@ -87,7 +87,7 @@ class Environment:
         provider: pulumi_aws.Provider = self._provider
         return provider
 
-    def s3(self, bucket: str, **overrides: Any) -> S3Bucket:
+    def s3(self, bucket: str, *, existing: bool = False, **overrides: Any) -> S3Bucket:
         """An S3 bucket with secure defaults; see ``docs/deploy-aws.md``.
 
         Keyword ``overrides`` go to ``aws.s3.Bucket`` and win over the defaults (``tags``
@@ -98,12 +98,36 @@ class Environment:
         ``bucket_key_enabled``), ``versioning`` (status, default ``"Enabled"``),
         ``ownership`` (default ``"BucketOwnerEnforced"``), ``policy`` (a policy document
         replacing the TLS-only one) and ``policy_statements`` (statements appended to it).
+        The bucket is protected and, like its companions, retained on delete.
+
+        ``existing=True`` names a bucket another system owns: inside a Pulumi program it is
+        looked up (a missing bucket fails the preview), nothing is created or changed. The
+        only override it takes is ``encryption``, describing the bucket's own SSE-KMS key so
+        that task roles get ``kms:Decrypt``/``kms:GenerateDataKey`` on it.
         """
         _raise(_validate.s3_bucket(bucket))
+        _raise(_validate.existing(existing))
+        if existing and set(overrides) - {"encryption"}:
+            unused = ", ".join(sorted(set(overrides) - {"encryption"}))
+            raise TypeError(
+                f"s3({bucket!r}, existing=True) takes no {unused}: Glacier does not create or "
+                "configure a bucket another system owns"
+            )
         tags = {**self.default_tags, **_check_tags(overrides.get("tags"))}
         frozen = MappingProxyType(dict(overrides))
         if not pulumi_program_running():
-            return S3Bucket(self, bucket, MappingProxyType(tags), frozen)
+            return S3Bucket(self, bucket, MappingProxyType(tags), frozen, existing=existing)
+        if existing:
+            from glacier_aws._resources import existing_bucket
+
+            return S3Bucket(
+                self,
+                bucket,
+                MappingProxyType(tags),
+                frozen,
+                existing=True,
+                resource=existing_bucket(bucket, provider=self.provider),
+            )
         from glacier_aws._resources import create_bucket
 
         resources = create_bucket(self, bucket, tags, dict(overrides))

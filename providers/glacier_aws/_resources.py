@@ -18,6 +18,8 @@ __all__ = [
     "create_bucket",
     "create_database",
     "create_provider",
+    "data_bucket",
+    "existing_bucket",
     "secure_bucket",
     "tls_only_statement",
 ]
@@ -60,8 +62,38 @@ def create_bucket(
     env: Environment, bucket: str, tags: dict[str, str], overrides: dict[str, Any]
 ) -> dict[str, pulumi.Resource]:
     """``Environment.s3``: an ``aws.s3.Bucket`` and its secure-default companions."""
+    return data_bucket(bucket, tags=tags, provider=env.provider, overrides=overrides)
+
+
+def data_bucket(
+    bucket: str,
+    *,
+    tags: dict[str, str],
+    provider: aws.Provider | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> dict[str, pulumi.Resource]:
+    """A bucket that holds the user's data (``Environment.s3``, ``ObjectStorage``).
+
+    ``secure_bucket`` named ``bucket``, kept: ``pulumi destroy`` must never delete data, so
+    the bucket is protected, and it and its companions are retained on delete (a retained
+    bucket keeps its public access block, encryption and TLS-only policy). The user's
+    ``opts`` override win (``protect=False`` for a throwaway environment).
+    """
     return secure_bucket(
-        bucket, bucket=bucket, tags=tags, provider=env.provider, overrides=overrides
+        bucket, bucket=bucket, tags=tags, provider=provider, overrides=overrides, keep=True
+    )
+
+
+def existing_bucket(
+    bucket: str, *, provider: aws.Provider | None = None
+) -> pulumi.Output[aws.s3.GetBucketResult]:
+    """A bucket another system owns (``existing=True``), looked up and never created.
+
+    The lookup runs at preview as well as at deploy time, so a missing bucket (or one the
+    deployer cannot see) fails the preview instead of the first task run.
+    """
+    return aws.s3.get_bucket_output(
+        bucket=bucket, opts=pulumi.InvokeOutputOptions(provider=provider)
     )
 
 
@@ -72,25 +104,30 @@ def secure_bucket(
     provider: aws.Provider | None = None,
     overrides: dict[str, Any] | None = None,
     parent: pulumi.Resource | None = None,
+    keep: bool = False,
     **bucket_args: Any,
 ) -> dict[str, pulumi.Resource]:
     """A bucket with the secure defaults, its companions parented to it, keyed by role.
 
-    Shared by ``Environment.s3`` and the deployment's scratch bucket. ``overrides`` is the
-    user's ``**overrides`` of ``Environment.s3`` (see its docstring).
+    Shared by ``Environment.s3``, ``ObjectStorage`` buckets and the deployment's scratch
+    bucket. ``overrides`` is the user's ``**overrides`` of ``Environment.s3`` (see its
+    docstring). ``keep`` protects the bucket and retains it and its companions on delete.
     """
     overrides = dict(overrides or {})
     companions = {key: overrides.pop(key) for key in COMPANION_KEYS if key in overrides}
     extra_opts = overrides.pop("opts", None)
     overrides.pop("tags", None)  # already merged into ``tags`` by the caller
     args: dict[str, Any] = {**bucket_args, "tags": tags, **overrides}
+    kept: dict[str, Any] = {"protect": True, "retain_on_delete": True} if keep else {}
     opts = (
-        _options(provider, extra_opts, parent=parent)
+        _options(provider, extra_opts, parent=parent, **kept)
         if provider
-        else pulumi.ResourceOptions(parent=parent)
+        else pulumi.ResourceOptions.merge(pulumi.ResourceOptions(parent=parent, **kept), extra_opts)
     )
     main = aws.s3.Bucket(resource_name, opts=opts, **args)
-    child = pulumi.ResourceOptions(parent=main, provider=provider)
+    child = pulumi.ResourceOptions(
+        parent=main, provider=provider, retain_on_delete=True if keep else None
+    )
     created: dict[str, pulumi.Resource] = {"bucket": main}
 
     block = _merged(

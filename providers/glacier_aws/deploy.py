@@ -33,7 +33,12 @@ from glacier_aws._deploy_tasks import (
     ecs_cluster,
     log_group,
 )
-from glacier_aws._resources import secure_bucket, tls_only_statement
+from glacier_aws._resources import (
+    data_bucket,
+    existing_bucket,
+    secure_bucket,
+    tls_only_statement,
+)
 
 __all__ = [
     "CONTAINER_NAME",
@@ -52,9 +57,11 @@ __all__ = [
     "ScratchBucket",
     "TaskNetwork",
     "TaskRole",
+    "data_bucket",
     "dataset_environment",
     "dataset_statements",
     "ecs_cluster",
+    "existing_bucket",
     "export_deployment",
     "image_pull_statements",
     "log_group",

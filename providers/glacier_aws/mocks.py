@@ -4,9 +4,12 @@ For tests and for previews without credentials (``glacier plan``): neither the P
 nor AWS is needed, the cloud is the one thing mocked. The helper makes mocked runs
 trustworthy:
 
-- every registration is recorded (type token, logical name, inputs, provider, parent);
+- every registration is recorded (type token, logical name, inputs, provider, parent,
+  ``protect`` and ``retain_on_delete``);
 - the mocks return computed outputs (``id``, ``arn``, ``name``, ``bucket`` ...) the way AWS
-  would, so code that builds policies from ``bucket.arn`` sees real-looking values;
+  would, so code that builds policies from ``bucket.arn`` sees real-looking values, and
+  answer the lookups a program makes (``getCallerIdentity``, ``getRegion``,
+  ``getPartition``, ``s3/getBucket``);
 - ``run_program`` returns only after ALL registrations and applies finished (the same wait
   ``pulumi up`` does), then restores the "no program running" state.
 
@@ -106,6 +109,10 @@ class RecordedResource:
     secrets: frozenset[str] = frozenset()
     """Top-level input keys whose value was (or contained) a secret; ``inputs`` holds them
     unwrapped."""
+    protect: bool = False
+    """The ``protect`` resource option (set, or inherited from the parent)."""
+    retain_on_delete: bool = False
+    """The ``retain_on_delete`` resource option."""
 
     @property
     def provider_urn(self) -> str | None:
@@ -184,10 +191,14 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
     Providers' ``region`` and first allowed account are used in the ARNs of the resources
     created with them; the default provider uses ``REGION`` / ``ACCOUNT``.
+
+    ``aws.s3.get_bucket`` finds every bucket unless ``buckets`` names the ones that exist:
+    then looking up another fails, as it does on AWS.
     """
 
     account: str = ACCOUNT
     region: str = REGION
+    buckets: frozenset[str] | None = None
     resources: list[RecordedResource] = field(default_factory=list)
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     _providers: dict[str, tuple[str, str]] = field(default_factory=dict)
@@ -221,6 +232,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 provider=args.provider or None,
                 custom=bool(args.custom),
                 secrets=frozenset(secrets),
+                protect=getattr(_CURRENT, "protect", False),
+                retain_on_delete=getattr(_CURRENT, "retain_on_delete", False),
             )
         )
         return id_, engine_state
@@ -254,7 +267,23 @@ class RecordingMocks(pulumi.runtime.Mocks):
             subnet = str(args.args.get("id") or "subnet-0mock")
             arn = f"arn:aws:ec2:{region}:{account}:subnet/{subnet}"
             return {"id": subnet, "vpcId": VPC, "arn": arn, "ownerId": account}, []
+        if args.token == "aws:s3/getBucket:getBucket":
+            return self._bucket(str(args.args["bucket"]), args.args.get("region") or region), []
         return {}, []
+
+    def _bucket(self, name: str, region: str) -> dict[str, Any]:
+        """What ``aws.s3.get_bucket`` answers for an existing bucket (in the lookup's region)."""
+        if self.buckets is not None and name not in self.buckets:
+            raise LookupError(f"reading S3 Bucket ({name}): couldn't find resource")
+        return {
+            "id": name,
+            "bucket": name,
+            "arn": f"arn:aws:s3:::{name}",
+            "region": region,
+            "bucketRegion": region,
+            "bucketDomainName": f"{name}.s3.amazonaws.com",
+            "bucketRegionalDomainName": f"{name}.s3.{region}.amazonaws.com",
+        }
 
     def _where(self, provider: str | None) -> tuple[str, str]:
         if provider:
@@ -373,10 +402,13 @@ class _RecordingMonitor(pulumi.runtime.mocks.MockMonitor):
 
     def RegisterResource(self, request: Any) -> Any:
         _CURRENT.urn = self.make_urn(request.parent, request.type, request.name)
+        _CURRENT.protect = bool(request.protect)
+        _CURRENT.retain_on_delete = bool(request.retainOnDelete)
         try:
             return super().RegisterResource(request)  # type: ignore[no-untyped-call]
         finally:
             _CURRENT.urn = ""
+            _CURRENT.protect = _CURRENT.retain_on_delete = False
 
 
 def run_program(
