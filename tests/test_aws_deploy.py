@@ -447,6 +447,70 @@ def test_task_role_on_its_own_groups_datasets_by_bucket() -> None:
     assert s["OwnLogGroup"]["Resource"] == ["arn:aws:logs:us-east-1:123456789012:log-group:/g:*"]
 
 
+def test_kms_statements_name_each_key_once_per_direction() -> None:
+    """Plain data, no program: keys by direction, deduplicated, the region spelled out."""
+    from glacier_aws.deploy import DatasetLocation, dataset_statements
+
+    key_a = "arn:aws:kms:eu-west-1:111122223333:key/a"
+    key_b = "arn:aws:kms:eu-west-1:111122223333:key/b"
+    reads = [
+        DatasetLocation("x", "vault", kms_key=key_a),
+        DatasetLocation("y", "vault", kms_key=key_a),
+        DatasetLocation("z", "plain"),
+    ]
+    writes = [DatasetLocation("w", "other", kms_key=key_b), DatasetLocation("e")]
+    statements = {
+        s["Sid"]: s for s in dataset_statements(reads, writes, "scratch", region="eu-west-1")
+    }
+    via = {"StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}}
+    assert statements["DecryptInputs"] == {
+        "Sid": "DecryptInputs",
+        "Effect": "Allow",
+        "Action": ["kms:Decrypt"],
+        "Resource": [key_a],
+        "Condition": via,
+    }
+    assert statements["EncryptOutputs"] == {
+        "Sid": "EncryptOutputs",
+        "Effect": "Allow",
+        "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+        "Resource": [key_b],
+        "Condition": via,
+    }
+    # no key, no KMS statement; and a key needs the region of its condition
+    plain = dataset_statements([DatasetLocation("z", "plain")], [], region="eu-west-1")
+    assert all(not a.startswith("kms:") for s in plain for a in s["Action"])
+    with pytest.raises(ValueError, match="region"):
+        dataset_statements(reads, [])
+
+
+def test_task_role_scopes_an_output_key_to_s3_of_its_own_region() -> None:
+    import pulumi
+    import pulumi_aws as aws
+
+    from glacier_aws.deploy import DatasetLocation, TaskRole
+
+    def program() -> None:
+        env = Environment(ACCOUNT, "ap-southeast-2", "syd")
+        opts = pulumi.ResourceOptions(provider=env.provider)
+        key = aws.kms.Key("syd-key", opts=opts)
+        group = aws.cloudwatch.LogGroup("syd-logs", opts=opts)
+        TaskRole(
+            "kms-writer",
+            reads=[DatasetLocation("in", "syd-in", kms_key=key.arn)],
+            writes=[DatasetLocation("out", "syd-out", kms_key=key.arn)],
+            log_group_arn=group.arn,
+            opts=opts,
+        )
+
+    s = _statements(run_program(program), "kms-writer-policy")
+    key = f"arn:aws:kms:ap-southeast-2:{ACCOUNT}:key/syd-key"
+    via = {"StringEquals": {"kms:ViaService": "s3.ap-southeast-2.amazonaws.com"}}
+    assert (s["DecryptInputs"]["Resource"], s["DecryptInputs"]["Condition"]) == ([key], via)
+    assert s["EncryptOutputs"]["Action"] == ["kms:GenerateDataKey", "kms:Decrypt"]
+    assert (s["EncryptOutputs"]["Resource"], s["EncryptOutputs"]["Condition"]) == ([key], via)
+
+
 def test_a_task_without_datasets_gets_no_data_statement() -> None:
     from glacier_aws.deploy import TaskRole
 

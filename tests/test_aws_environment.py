@@ -528,6 +528,25 @@ def test_an_existing_bucket_takes_no_overrides_but_its_encryption() -> None:
             env.s3("partner-landing", existing=True, **overrides)
     with pytest.raises(TypeError, match="existing must be True or False"):
         env.s3("partner-landing", existing="yes")  # type: ignore[arg-type]
+    key = "arn:aws:kms:eu-west-1:111122223333:key/partner"
+    described = env.s3(
+        "partner-landing",
+        existing=True,
+        encryption={"sse_algorithm": "aws:kms", "kms_master_key_id": key},
+    )
+    assert described.kms_key_arn == key
+
+
+def test_kms_key_arn_is_the_key_of_an_sse_kms_override() -> None:
+    env = Environment(ACCOUNT, "eu-west-1", "prod")
+    key = "arn:aws:kms:eu-west-1:111122223333:key/data"
+    assert env.s3("plain-data").kms_key_arn is None
+    assert env.s3("s3-data", encryption={"sse_algorithm": "AES256"}).kms_key_arn is None
+    # the AWS managed key (aws/s3) needs no grant in the task's policy
+    assert env.s3("managed-data", encryption={"sse_algorithm": "aws:kms"}).kms_key_arn is None
+    for algorithm in ("aws:kms", "aws:kms:dsse"):
+        encryption = {"sse_algorithm": algorithm, "kms_master_key_id": key}
+        assert env.s3("kms-data", encryption=encryption).kms_key_arn == key
 
 
 def test_mocked_get_bucket_answers_like_aws() -> None:

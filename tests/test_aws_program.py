@@ -736,7 +736,7 @@ def test_infrastructure_in_other_modules_is_carried_in_dependency_order(tmp_path
         "production = prod  # imported under this name",
         'lake = production.s3(bucket="shop-lake")',
         'alerts = aws.sns.Topic("alerts"',
-        'glacier_deploy.DatasetLocation("orders", bucket=lake.bucket)',
+        'DatasetLocation("orders", bucket=lake.bucket, kms_key=lake.kms_key_arn)',
     ]
     positions = [main_py.index(text) for text in order]
     assert positions == sorted(positions)
@@ -1108,3 +1108,176 @@ def test_the_existing_landing_bucket_is_still_read_exactly(
         },
     ]
     assert program.exports["buckets"]["raw_orders"] == "orders-landing"
+
+
+# -- a bucket encrypted with a customer managed KMS key ---------------------------------------
+
+KMS_FIXTURE = ROOT / "tests" / "fixtures" / "deploy" / "kms_bucket.py"
+SSE = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+
+
+@pytest.fixture(scope="module")
+def kms_program(tmp_path_factory: pytest.TempPathFactory) -> Program:
+    out = tmp_path_factory.mktemp("kms")
+    analysis = analyze([str(KMS_FIXTURE)])
+    assert [d for d in analysis.diagnostics if d.severity == "error"] == []
+    (model,) = analysis.pipelines
+    files = emit_programs(analysis, model)
+    write_files(files, out)
+    assert sorted({p.split("/")[1] for p in files}) == ["prod"]
+    directory = out / "pulumi" / "prod"
+    project = yaml.safe_load((directory / "Pulumi.yaml").read_text())["name"]
+    data = _run(directory, project, "prod", out)
+    return Program(
+        "kms_bucket.py",
+        "prod",
+        model,
+        directory,
+        files,
+        data["resources"],
+        data["exports"],
+        data["vendored"],
+        data["stack_config"],
+        [(token, args) for token, args in data["calls"]],
+    )
+
+
+def test_the_kms_bucket_encrypts_with_the_key(kms_program: Program) -> None:
+    key = kms_program.named("aws:kms/key:Key", "kms-data-key")
+    assert key["outputs"]["arn"] == "arn:aws:kms:eu-west-1:123456789012:key/kms-data-key"
+    encryption = kms_program.named(SSE, "kms-vault-encryption")
+    assert encryption["inputs"]["rules"] == [
+        {
+            "applyServerSideEncryptionByDefault": {
+                "sseAlgorithm": "aws:kms",
+                "kmsMasterKeyId": key["outputs"]["arn"],
+            }
+        }
+    ]
+    vault = kms_program.named(BUCKET, "kms-vault")
+    assert (vault["protect"], vault["retain_on_delete"]) == (True, True)
+
+
+def _statements(program: Program, task: str) -> list[dict[str, Any]]:
+    policy = program.named("aws:iam/rolePolicy:RolePolicy", f"kms-{task}-policy")
+    statements: list[dict[str, Any]] = json.loads(policy["inputs"]["policy"])["Statement"]
+    return statements
+
+
+def test_kms_tasks_may_use_exactly_the_key_and_only_through_s3(kms_program: Program) -> None:
+    key = "arn:aws:kms:eu-west-1:123456789012:key/kms-data-key"
+    through_s3 = {"StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}}
+    vault, scratch = "arn:aws:s3:::kms-vault", "arn:aws:s3:::kms-scratch"
+    logs = "arn:aws:logs:eu-west-1:123456789012:log-group:/glacier/prod/kms-{}-logs:*"
+    xray = {
+        "Sid": "XRayTracing",
+        "Effect": "Allow",
+        "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+        "Resource": "*",
+    }
+
+    def own_logs(task: str) -> dict[str, Any]:
+        return {
+            "Sid": "OwnLogGroup",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": [logs.format(task)],
+        }
+
+    # reads the bucket, writes the scratch bucket: only decrypts
+    assert _statements(kms_program, "normalise") == [
+        {
+            "Sid": "ReadInputs0",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject"],
+            "Resource": [f"{vault}/readings.*"],
+        },
+        {
+            "Sid": "ListInputs0",
+            "Effect": "Allow",
+            "Action": ["s3:ListBucket"],
+            "Resource": [vault],
+            "Condition": {"StringLike": {"s3:prefix": ["readings."]}},
+        },
+        {
+            "Sid": "WriteOutputs0",
+            "Effect": "Allow",
+            "Action": ["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
+            "Resource": [f"{scratch}/*/normalised.*"],
+        },
+        {
+            "Sid": "DecryptInputs",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt"],
+            "Resource": [key],
+            "Condition": through_s3,
+        },
+        own_logs("normalise"),
+        xray,
+    ]
+    # reads and writes the bucket: decrypts, and generates data keys for its uploads
+    assert _statements(kms_program, "summarise") == [
+        {
+            "Sid": "ReadInputs0",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject"],
+            "Resource": [f"{vault}/readings.*"],
+        },
+        {
+            "Sid": "ListInputs0",
+            "Effect": "Allow",
+            "Action": ["s3:ListBucket"],
+            "Resource": [vault],
+            "Condition": {"StringLike": {"s3:prefix": ["readings."]}},
+        },
+        {
+            "Sid": "ReadInputs1",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject"],
+            "Resource": [f"{scratch}/*/normalised.*"],
+        },
+        {
+            "Sid": "ListInputs1",
+            "Effect": "Allow",
+            "Action": ["s3:ListBucket"],
+            "Resource": [scratch],
+            "Condition": {"StringLike": {"s3:prefix": ["*/normalised."]}},
+        },
+        {
+            "Sid": "WriteOutputs0",
+            "Effect": "Allow",
+            "Action": ["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
+            "Resource": [f"{vault}/summary.*"],
+        },
+        {
+            "Sid": "DecryptInputs",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt"],
+            "Resource": [key],
+            "Condition": through_s3,
+        },
+        {
+            "Sid": "EncryptOutputs",
+            "Effect": "Allow",
+            "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+            "Resource": [key],
+            "Condition": through_s3,
+        },
+        own_logs("summarise"),
+        xray,
+    ]
+
+
+def test_no_other_role_may_use_the_key(kms_program: Program) -> None:
+    for policy in kms_program.of_type("aws:iam/rolePolicy:RolePolicy"):
+        actions = {
+            action
+            for statement in json.loads(policy["inputs"]["policy"])["Statement"]
+            for action in (
+                [statement["Action"]]
+                if isinstance(statement["Action"], str)
+                else statement["Action"]
+            )
+        }
+        uses_kms = any(action.startswith("kms:") for action in actions)
+        assert uses_kms == (policy["name"] in ("kms-normalise-policy", "kms-summarise-policy"))

@@ -39,7 +39,11 @@ PLAIN = [
     VALID / "registered",  # tasks registered by a call, and one under `functools.wraps`
     TESTS / "fixtures" / "runtime" / "typed_pipeline.py",
 ]
-WITH_PULUMI = [EXAMPLES / "layer3_raw_pulumi.py", VALID / "pulumi_storage.py"]
+WITH_PULUMI = [
+    EXAMPLES / "layer3_raw_pulumi.py",
+    VALID / "pulumi_storage.py",
+    TESTS / "fixtures" / "deploy" / "kms_bucket.py",
+]
 
 _UNDER_MOCKS = textwrap.dedent(
     """
@@ -98,7 +102,7 @@ def test_static_and_runtime_cli_outputs_are_identical() -> None:
 
 def test_static_and_runtime_agree_on_raw_pulumi_modules() -> None:
     static = _static(WITH_PULUMI)
-    assert _names(static) == ["archive", "raw_pulumi"]
+    assert _names(static) == ["archive", "kms", "raw_pulumi"]
     assert static == _runtime_under_mocks(WITH_PULUMI)
 
 

@@ -123,6 +123,9 @@ def _location(dataset: DatasetModel) -> str:
         args.append(f"bucket={bucket}")
     if storage is not None and storage.prefix:
         args.append(f"prefix={_py(storage.prefix)}")
+    if storage is not None and storage.kind == "s3" and _variable(storage):
+        # the bucket's SSE-KMS key, if any (None otherwise): its tasks need to use it
+        args.append(f"kms_key={_variable(storage)}.kms_key_arn")
     # the template indents it by 8 and adds the comma
     return _call("glacier_deploy.DatasetLocation", args, 8, ",")[8:-1]
 

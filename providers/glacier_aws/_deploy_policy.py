@@ -11,6 +11,12 @@ So a task gets ``s3:GetObject`` on exactly ``arn:aws:s3:::B/P/D.*`` for each inp
 ``s3:ListBucket`` on ``B`` only for the prefix ``P/D.``, and ``s3:PutObject``,
 ``s3:DeleteObject``, ``s3:AbortMultipartUpload`` on exactly ``B/P/D.*`` for each output.
 No data action ever has a ``*`` resource.
+
+A bucket encrypted with a customer managed KMS key (SSE-KMS) also needs the key: S3 calls
+KMS on the task's behalf, with the task's permissions. For inputs in such a bucket the task
+gets ``kms:Decrypt``, for outputs ``kms:GenerateDataKey`` and ``kms:Decrypt`` (a multipart
+upload decrypts the data key to add parts), on exactly those keys and only through S3 of
+the task's region (``kms:ViaService``).
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ from typing import Any
 import pulumi
 
 __all__ = [
+    "KMS_READ_ACTIONS",
+    "KMS_WRITE_ACTIONS",
     "READ_ACTIONS",
     "WRITE_ACTIONS",
     "DatasetLocation",
@@ -40,6 +48,8 @@ __all__ = [
 READ_ACTIONS = ("s3:GetObject",)
 LIST_ACTIONS = ("s3:ListBucket",)
 WRITE_ACTIONS = ("s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload")
+KMS_READ_ACTIONS = ("kms:Decrypt",)
+KMS_WRITE_ACTIONS = ("kms:GenerateDataKey", "kms:Decrypt")
 _IAM_SPECIAL = ("*", "?", "${")
 # <account>.dkr.ecr[-fips].<region>.amazonaws.com[.cn]/<repository>[:tag][@digest]
 _ECR_IMAGE = re.compile(
@@ -56,12 +66,15 @@ class DatasetLocation:
     ``bucket`` is the bucket *name* (a ``str`` or a Pulumi output such as
     ``bucket_resource.bucket``); ``None`` means the dataset is ephemeral and lives in the
     pipeline's scratch bucket under ``<execution>/``. ``prefix`` is the key prefix of
-    ``ObjectStorage(prefix=...)``.
+    ``ObjectStorage(prefix=...)``. ``kms_key`` is the ARN (``str`` or output) of the
+    customer managed KMS key the bucket encrypts with (``S3Bucket.kms_key_arn``), or
+    ``None``.
     """
 
     dataset: str
     bucket: Any = None
     prefix: str = ""
+    kms_key: Any = None
 
     def __post_init__(self) -> None:
         # `*`, `?` and `${...}` mean wildcards and policy variables inside IAM ARNs: a name
@@ -124,12 +137,45 @@ def _grouped(
     return groups
 
 
+def _keys(locations: Iterable[DatasetLocation]) -> list[Any]:
+    """The distinct KMS keys of these locations, in first-seen order (outputs by identity)."""
+    keys: list[Any] = []
+    for location in locations:
+        key = location.kms_key
+        if key is not None and not any(k is key or (isinstance(k, str) and k == key) for k in keys):
+            keys.append(key)
+    return keys
+
+
+def _kms_statement(sid: str, actions: Sequence[str], keys: list[Any], region: Any) -> Any:
+    via = (
+        f"s3.{region}.amazonaws.com"
+        if isinstance(region, str)
+        else pulumi.Output.concat("s3.", region, ".amazonaws.com")
+    )
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": list(actions),
+        "Resource": keys,
+        # only S3 (of this region) may use the key for the task: not a direct KMS call
+        "Condition": {"StringEquals": {"kms:ViaService": via}},
+    }
+
+
 def dataset_statements(
     reads: Sequence[DatasetLocation],
     writes: Sequence[DatasetLocation],
     scratch_bucket: Any = None,
+    *,
+    region: Any = None,
 ) -> list[dict[str, Any]]:
-    """IAM statements for exactly these datasets: read inputs, list them, write outputs."""
+    """IAM statements for exactly these datasets: read inputs, list them, write outputs.
+
+    With locations in SSE-KMS buckets, also ``DecryptInputs`` / ``EncryptOutputs`` on their
+    keys, conditioned on ``kms:ViaService`` = ``s3.<region>.amazonaws.com``: ``region``
+    (``str`` or output) is then required.
+    """
     statements: list[dict[str, Any]] = []
     for index, (bucket, members) in enumerate(_grouped(reads, scratch_bucket)):
         statements.append(
@@ -158,6 +204,13 @@ def dataset_statements(
                 "Resource": [_bucket_arn(bucket, "/" + m.key_pattern()) for m in members],
             }
         )
+    read_keys, write_keys = _keys(reads), _keys(writes)
+    if (read_keys or write_keys) and region is None:
+        raise ValueError("datasets in SSE-KMS buckets need the region of kms:ViaService")
+    if read_keys:
+        statements.append(_kms_statement("DecryptInputs", KMS_READ_ACTIONS, read_keys, region))
+    if write_keys:
+        statements.append(_kms_statement("EncryptOutputs", KMS_WRITE_ACTIONS, write_keys, region))
     return statements
 
 

@@ -146,12 +146,15 @@ class TaskRole(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("glacier:aws:TaskRole", _check_name(name), None, opts)
+        # The task's region, for SSE-KMS keys used through S3: its log group's region
+        # (arn:aws:logs:<region>:...), the provider's, without an extra invoke.
+        region = pulumi.Output.from_input(log_group_arn).apply(lambda arn: arn.split(":")[3])
         self.role, self.policy = _role_with_policy(
             name,
             assume_role_policy=trust_policy(service),
             description=f"glacier task {name}: its datasets and its log group, nothing else",
             statements=[
-                *dataset_statements(reads, writes, scratch_bucket),
+                *dataset_statements(reads, writes, scratch_bucket, region=region),
                 *log_statements(log_group_arn),
                 *(xray_statements() if tracing else []),
                 *extra_statements,

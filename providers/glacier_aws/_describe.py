@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 __all__ = ["RdsDatabase", "S3Bucket"]
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
+# The server-side encryption algorithms that encrypt with a KMS key (SSE-KMS, DSSE-KMS).
+_KMS = ("aws:kms", "aws:kms:dsse")
 
 
 class _Described:
@@ -66,6 +68,19 @@ class S3Bucket(_Described):
     resource: Any = None
     resources: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
     existing: bool = False
+
+    @property
+    def kms_key_arn(self) -> Any:
+        """The ``kms_master_key_id`` of an SSE-KMS ``encryption`` override, else ``None``.
+
+        Task roles need ``kms:Decrypt`` / ``kms:GenerateDataKey`` on this key (the
+        generated program passes it as ``DatasetLocation(kms_key=...)``). A ``str`` or an
+        output such as ``key.arn``; ``None`` also for SSE-S3 and the AWS managed key.
+        """
+        encryption = self.overrides.get("encryption")
+        if isinstance(encryption, Mapping) and encryption.get("sse_algorithm") in _KMS:
+            return encryption.get("kms_master_key_id")
+        return None
 
     def __glacier_storage__(self) -> dict[str, Any]:
         """The StorageModel fields of this storage (see ``glacier._runtime_model``)."""
