@@ -709,7 +709,7 @@ def test_every_test_the_docs_name_as_proof_exists() -> None:
     named = set(re.findall(r"`(test_\w+)`", docs))
     assert len(named) >= 15
     defined = set()
-    for module in ("test_aws_environment.py", "test_aws_deploy.py"):
+    for module in ("test_aws_environment.py", "test_aws_deploy.py", "test_aws_program.py"):
         source = (root / "tests" / module).read_text(encoding="utf-8")
         defined |= set(re.findall(r"^def (test_\w+)\(", source, re.MULTILINE))
     assert named <= defined, sorted(named - defined)
