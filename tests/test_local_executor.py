@@ -469,6 +469,23 @@ def test_a_source_target_is_read_into_the_outputs(tmp_path: Path) -> None:
     assert result.outputs == {"given": 21}
 
 
+def test_existing_storage_is_local_storage_like_any_other(tmp_path: Path) -> None:
+    """`existing=True` only changes what a deployment creates: the same files locally."""
+    p = Pipeline("existing-locally")
+    landing = Dataset("landing", storage=ObjectStorage("partner", prefix="in", existing=True))
+    kept = Dataset("kept", storage=ObjectStorage("partner", prefix="out", existing=True))
+
+    @p.task()
+    def keep(x: landing) -> kept:
+        return x * 2
+
+    (tmp_path / "data" / "partner" / "in").mkdir(parents=True)
+    (tmp_path / "data" / "partner" / "in" / "landing.json").write_text("21")
+    result = run(p, tmp_path)
+    assert result.ok
+    assert (tmp_path / "data" / "partner" / "out" / "kept.json").read_text() == "42"
+
+
 def test_ephemeral_source_is_an_error_before_running(tmp_path: Path) -> None:
     p = Pipeline("ephemeral-source")
     nowhere, out = Dataset("nowhere"), Dataset("out")
