@@ -418,6 +418,21 @@ class BundleTooLarge(Rule):
     )
 
 
+@rule
+class InvalidBucketName(Rule):
+    code = "GLC306"
+    name = "invalid-bucket-name"
+    severity = "warning"
+    message = (
+        "the bucket `{bucket}` of dataset `{dataset}` is not a valid S3 bucket name, so the AWS "
+        "program cannot {action} it: {detail}"
+    )
+    hint = (
+        "name it as S3 requires, 3-63 lowercase letters, digits and hyphens "
+        '(`ObjectStorage(bucket="my-data")`); locally any name works'
+    )
+
+
 # -- infrastructure (GLC4xx) ------------------------------------------------------------------
 
 

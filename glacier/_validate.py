@@ -16,6 +16,7 @@ __all__ = [
     "container",
     "environment_name",
     "existing",
+    "existing_s3_bucket",
     "object_storage",
     "rds_name",
     "region",
@@ -29,6 +30,8 @@ _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,62}")
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d+")
 # S3 general-purpose bucket naming rules (no dots: they break TLS virtual-host addressing).
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]")
+# What S3 itself accepts: dots too, never two in a row nor next to a hyphen.
+_ANY_BUCKET = re.compile(r"(?!.*(\.\.|\.-|-\.))[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 # RDS DB instance identifier: letter first, letters/digits/hyphens, no `--`, no trailing `-`.
 _DB_IDENTIFIER = re.compile(r"[A-Za-z](?!.*--)[A-Za-z0-9-]{0,62}(?<!-)")
 
@@ -103,6 +106,13 @@ def environment_name(value: object) -> ValueError | None:
 def s3_bucket(value: object) -> ValueError | None:
     """The bucket of ``env.s3(bucket)``: S3 general-purpose bucket naming rules, no dots."""
     return _match(_BUCKET, value, "bucket", "3-63 lowercase letters, digits and hyphens")
+
+
+def existing_s3_bucket(value: object) -> ValueError | None:
+    """A bucket Glacier does not create: S3's own naming rules, dots allowed."""
+    return _match(
+        _ANY_BUCKET, value, "bucket", "3-63 lowercase letters, digits, hyphens and single dots"
+    )
 
 
 def rds_name(value: object) -> ValueError | None:

@@ -512,6 +512,52 @@ def test_statement_using_two_environments_and_unknown_names_are_warned(tmp_path:
     assert "`undefined_name`" in found[1].message
 
 
+def test_object_storage_buckets_s3_refuses_are_warned(tmp_path: Path) -> None:
+    """Locally any non-empty name is a directory; the AWS program would fail on these."""
+    module = _project(
+        tmp_path,
+        """
+        from glacier import Dataset, ObjectStorage, Pipeline
+
+        pipeline = Pipeline(name="names")
+        a = Dataset(name="a", storage=ObjectStorage(bucket="Orders_Landing"))
+        b = Dataset(name="b", storage=ObjectStorage(bucket="partner.landing", existing=True))
+        c = Dataset(name="c", storage=ObjectStorage(bucket="partner.data"))
+        d = Dataset(name="d", storage=ObjectStorage(bucket="x", existing=True))
+        e = Dataset(name="e", storage=ObjectStorage(bucket="orders-reports"))
+
+
+        @pipeline.task()
+        def make(x: a, y: b, z: d) -> c:
+            return 1
+
+
+        @pipeline.task()
+        def keep(x: c) -> e:
+            return x
+        """,
+    )
+    analysis = analyze([str(module)])
+    assert [d for d in analysis.diagnostics if d.severity == "error"] == []
+    (model,) = analysis.pipelines
+    found = deployment_diagnostics(analysis, model)
+    # `partner.landing` is fine: S3 accepts dots, and an existing bucket's name is a given
+    assert [(d.code, d.line, d.severity) for d in found] == [
+        ("GLC306", 5, "warning"),
+        ("GLC306", 7, "warning"),
+        ("GLC306", 8, "warning"),
+    ]
+    assert found[0].message.startswith(
+        "the bucket `Orders_Landing` of dataset `a` is not a valid S3 bucket name, so the AWS "
+        "program cannot create it: invalid bucket 'Orders_Landing'"
+    )
+    assert "cannot create it" in found[1].message  # dots: not in buckets Glacier creates
+    assert "cannot find it" in found[2].message
+    code, _, err = _plan(str(module), "--env", "default", "--out", str(tmp_path / "build"))
+    assert code == 0, err  # a warning: the plan still runs
+    assert err.count("GLC306") == 3
+
+
 # -- snapshots of both formats ------------------------------------------------------------------
 
 

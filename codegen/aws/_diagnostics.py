@@ -13,6 +13,9 @@ to that code; they are ``analyzer.Diagnostic`` records like every other finding.
   name no statement of its module binds; the generated program would fail on it.
 - ``GLC305 bundle-too-large`` (error, ``glacier build --package``): the packaged bundle of a
   pipeline with Lambda tasks is over Lambda's 250 MB unzipped quota.
+- ``GLC306 invalid-bucket-name`` (warning): an ``ObjectStorage`` bucket name S3 refuses (the
+  constructor only asks for a non-empty name: locally it is a directory); the program could
+  not create it, or find it when it is ``existing=True``.
 """
 
 from __future__ import annotations
@@ -22,11 +25,12 @@ from typing import Any
 
 from codegen.aws._emit import _modules_of, pipeline_home, program_modules
 from codegen.aws._infra import place_infrastructure
+from glacier import _validate
 from glacier.model import PipelineModel
 
 __all__ = ["CODES", "bundle_size_diagnostics", "deployment_diagnostics", "size_text"]
 
-CODES = ("GLC301", "GLC302", "GLC303", "GLC304", "GLC305")
+CODES = ("GLC301", "GLC302", "GLC303", "GLC304", "GLC305", "GLC306")
 """The codes; their names, messages and hints are declared in ``analyzer._diagnostics``."""
 
 
@@ -69,6 +73,7 @@ def deployment_diagnostics(analysis: Any, model: PipelineModel) -> list[Any]:
         )
     for _module, file, line, name in placement.unresolved:
         found.append(_make("GLC304", file, line, 1, name=name))
+    found.extend(_bucket_names(model))
     return sorted(set(found), key=lambda d: d.sort_key())
 
 
@@ -103,3 +108,29 @@ def bundle_size_diagnostics(bundle: str, model: PipelineModel, size: Any) -> lis
             largest=", ".join(f"`{name}` {size_text(n)}" for name, n in largest),
         )
     ]
+
+
+def _bucket_names(model: PipelineModel) -> list[Any]:
+    """GLC306 for each dataset whose ``ObjectStorage`` bucket S3 would refuse."""
+    found = []
+    for dataset in model.datasets:
+        storage = dataset.storage
+        if storage is None or storage.kind != "object" or not storage.bucket:
+            continue
+        rule = _validate.existing_s3_bucket if storage.existing else _validate.s3_bucket
+        error = rule(storage.bucket)
+        if error is not None:
+            span = dataset.span
+            found.append(
+                _make(
+                    "GLC306",
+                    span.file,
+                    span.line,
+                    span.column,
+                    bucket=storage.bucket,
+                    dataset=dataset.name,
+                    action="find" if storage.existing else "create",
+                    detail=str(error),
+                )
+            )
+    return found
