@@ -415,6 +415,11 @@ class Resolver:
             if isinstance(func.owner, PipelineV):
                 return TaskDeco(func.owner, call, module, at if at is not None else 0)
             env = self.environments.get(func.owner.key)
+            # an existing bucket's name is S3's to judge (dots allowed), not Glacier's
+            existing = func.attr == "s3" and self._existing(
+                module, call, at, f"{_text(call.func)}(...)"
+            )
+            bucket_rule = _validate.existing_s3_bucket if existing else _validate.s3_bucket
             arg = _argument(call, 0, "bucket" if func.attr == "s3" else "name")
             ok, text = self.literal(module, arg, at) if arg is not None else (False, None)
             if ok and arg is not None:
@@ -424,7 +429,7 @@ class Resolver:
                     arg,
                     "bucket" if func.attr == "s3" else "name",
                     text,
-                    _validate.s3_bucket if func.attr == "s3" else _validate.rds_name,
+                    bucket_rule if func.attr == "s3" else _validate.rds_name,
                     'use 3-63 lowercase letters, digits and hyphens: `.s3("my-data")`'
                     if func.attr == "s3"
                     else "start with a letter, then letters, digits and single hyphens: "
@@ -446,7 +451,7 @@ class Resolver:
                 fields: tuple[tuple[str, object], ...] = (
                     ("bucket", text),
                     ("environment", env_name),
-                    ("existing", self._existing(module, call, at, f"{_text(call.func)}(...)")),
+                    ("existing", existing),
                 )
             else:
                 fields = (("name", text), ("environment", env_name))

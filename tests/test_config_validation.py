@@ -121,6 +121,18 @@ INVALID: list[tuple[str, str, str, type[Exception]]] = [
         ValueError,
     ),
     (
+        "s3-bucket-dots",
+        ENV + 'bucket = env.s3(bucket="partner.landing")\n',
+        '"partner.landing"',
+        ValueError,
+    ),
+    (
+        "s3-bucket-existing-double-dot",
+        ENV + 'bucket = env.s3(bucket="partner..landing", existing=True)\n',
+        '"partner..landing"',
+        ValueError,
+    ),
+    (
         "s3-bucket-through-a-name",
         ENV + 'LANDING = "land_ing"\nbucket = env.s3(LANDING)\n',
         "LANDING)",
@@ -181,6 +193,7 @@ env = Environment(
     account="012345678901", region="eu-west-1", name="prod_1", tags={"team": "data"}
 )
 dev = Environment("123456", "us-east-1", "dev")
+partner = env.s3("partner.landing", existing=True)  # S3 allows dots; Glacier creates none
 raw = Dataset(name="raw", storage=ObjectStorage(bucket=LANDING, prefix="in"))
 out = Dataset(name="out", storage=env.s3("prod-out-1"))
 table = Dataset(name="table", storage=env.rds(name="orders-db"))

@@ -105,8 +105,9 @@ class Environment:
         only override it takes is ``encryption``, describing the bucket's own SSE-KMS key so
         that task roles get ``kms:Decrypt``/``kms:GenerateDataKey`` on it.
         """
-        _raise(_validate.s3_bucket(bucket))
         _raise(_validate.existing(existing))
+        # an existing bucket's name is S3's to judge (dots allowed); Glacier creates none
+        _raise((_validate.existing_s3_bucket if existing else _validate.s3_bucket)(bucket))
         if existing and set(overrides) - {"encryption"}:
             unused = ", ".join(sorted(set(overrides) - {"encryption"}))
             raise TypeError(
