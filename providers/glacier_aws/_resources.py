@@ -76,8 +76,8 @@ def data_bucket(
 
     ``secure_bucket`` named ``bucket``, kept: ``pulumi destroy`` must never delete data, so
     the bucket is protected, and it and its companions are retained on delete (a retained
-    bucket keeps its public access block, encryption and TLS-only policy). The user's
-    ``opts`` override win (``protect=False`` for a throwaway environment).
+    bucket keeps its public access block, encryption and TLS-only policy). An ``opts``
+    override wins (``protect=False`` for a throwaway environment).
     """
     return secure_bucket(
         bucket, bucket=bucket, tags=tags, provider=provider, overrides=overrides, keep=True
