@@ -96,6 +96,10 @@ def test_orders_rehearsal_matches_the_standalone_runner(tmp_path: Path) -> None:
     }
     # the container task ran as a Lambda-shaped invocation, and says so
     assert "cannot run ecs:runTask.sync" in done.stdout
+    # the source bucket is existing storage: the program looks it up, the rehearsal makes it
+    assert "bucket orders-landing: not created by the program, made as existing storage" in (
+        done.stdout
+    )
 
     _assert_runner_agrees(EXAMPLES / "orders", rehearsed, _seeded(tmp_path, "local"), tmp_path)
     table = {"kind": "database", "table": "rejections"}
@@ -203,3 +207,51 @@ def test_a_current_packaged_bundle_lends_its_vendored_packages(tmp_path: Path) -
     done, _ = _rehearse(module, "default", tmp_path / "data2", tmp_path, "--out", str(out))
     assert done.returncode == 0, done.stdout + done.stderr
     assert "is stale (rebuild with `glacier build --package`)" in done.stderr
+
+
+_SEAM = """
+import json, sys
+from rehearse._emulator import Emulator
+
+emulator = Emulator("123456789012", "eu-west-1")
+emulator.start()
+emulator.create_admin()
+key = emulator.client("kms").create_key()["KeyMetadata"]["Arn"]
+s3 = emulator.client("s3")
+s3.create_bucket(Bucket="vault", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+s3.put_bucket_encryption(Bucket="vault", ServerSideEncryptionConfiguration={"Rules": [
+    {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key}}]})
+iam = emulator.client("iam")
+iam.create_role(RoleName="task", AssumeRolePolicyDocument="{}")
+statements = [{"Effect": "Allow", "Action": ["s3:PutObject", "s3:GetObject"],
+               "Resource": "arn:aws:s3:::vault/out.*"}]
+if sys.argv[1] == "granted":
+    statements.append({"Effect": "Allow", "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+                       "Resource": key})
+iam.put_role_policy(RoleName="task", PolicyName="p", PolicyDocument=json.dumps(
+    {"Version": "2012-10-17", "Statement": statements}))
+credentials = emulator.client("sts").assume_role(
+    RoleArn="arn:aws:iam::123456789012:role/task", RoleSessionName="task")["Credentials"]
+emulator.enforce_iam()
+task = emulator.client("s3", credentials)
+outcome = []
+for call in (lambda: task.put_object(Bucket="vault", Key="out.json", Body=b"[]"),
+             lambda: task.get_object(Bucket="vault", Key="out.json")):
+    try:
+        call()
+        outcome.append("ok")
+    except Exception as error:
+        outcome.append(type(error).__name__ + ":" + str(error)[:60])
+print(json.dumps(outcome))
+"""
+
+
+@pytest.mark.parametrize(("grant", "expected"), [("granted", "ok"), ("none", "AccessDenied")])
+def test_an_object_in_an_sse_kms_bucket_needs_the_key(grant: str, expected: str) -> None:
+    """moto encrypts without asking; the emulator asks as S3 does on AWS, for the caller."""
+    done = subprocess.run(
+        [sys.executable, "-c", _SEAM, grant], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    put = json.loads(done.stdout.strip().splitlines()[-1])[0]
+    assert put == "ok" if expected == "ok" else "AccessDenied" in put, put
