@@ -12,7 +12,7 @@ import linecache
 import os
 import sys
 from dataclasses import dataclass
-from types import FrameType
+from types import CodeType, FrameType
 from typing import Any
 
 __all__ = [
@@ -74,14 +74,33 @@ def call_site(skip_modules: tuple[str, ...] = ()) -> CallSite:
         return CallSite("<unknown>", 0, 0, 0, 0, {})
     line = frame.f_lineno or 0
     col = end_line = end_col = 0
-    positions = frame.f_code.co_positions()
-    for index, pos in enumerate(positions):
-        if index == frame.f_lasti // 2:
-            if pos[0] is not None:
-                line, end_line = pos[0], pos[1] or pos[0]
-                col, end_col = pos[2] or 0, pos[3] or 0
-            break
+    positions = _positions(frame.f_code)
+    index = frame.f_lasti // 2
+    if index < len(positions) and positions[index][0] is not None:
+        pos = positions[index]
+        line, end_line = pos[0] or line, pos[1] or pos[0] or line
+        col, end_col = pos[2] or 0, pos[3] or 0
     return CallSite(frame.f_code.co_filename, line, col, end_line, end_col, frame.f_globals)
+
+
+_Position = tuple[int | None, int | None, int | None, int | None]
+_POSITIONS: dict[int, tuple[CodeType, tuple[_Position, ...]]] = {}
+
+
+def _positions(code: CodeType) -> tuple[_Position, ...]:
+    """``code.co_positions()``, listed once per code object: a module declaring 10,000
+    datasets asks for one position per declaration, each further into the same code.
+
+    Keyed by identity (hashing a code object hashes all of it); a few at a time are kept.
+    """
+    known = _POSITIONS.get(id(code))
+    if known is not None and known[0] is code:
+        return known[1]
+    positions = tuple(code.co_positions())
+    if len(_POSITIONS) >= 8:
+        _POSITIONS.clear()
+    _POSITIONS[id(code)] = (code, positions)
+    return positions
 
 
 def variable_in(namespace: dict[str, Any], obj: object) -> str | None:
@@ -140,17 +159,6 @@ def normalize_type_text(text: str) -> str:
         return " ".join(text.split())
 
 
-@functools.lru_cache(maxsize=64)
-def _module_ast(filename: str, mtime: float) -> ast.Module | None:
-    source = "".join(linecache.getlines(filename))
-    if not source:
-        return None
-    try:
-        return ast.parse(source, filename)
-    except SyntaxError:
-        return None
-
-
 def payload_text_at(filename: str, line: int, col: int) -> str | None:
     """The payload type written for the ``Dataset`` call starting at ``line``/``col``.
 
@@ -161,26 +169,39 @@ def payload_text_at(filename: str, line: int, col: int) -> str | None:
         mtime = os.stat(filename).st_mtime
     except OSError:
         return None
-    tree = _module_ast(filename, mtime)
-    if tree is None:
-        return None
+    return _payloads(filename, mtime).get((line, col))
+
+
+@functools.lru_cache(maxsize=64)
+def _payloads(filename: str, mtime: float) -> dict[tuple[int, int], str | None]:
+    """Every call of the file by position (line, column) → the payload text it declares.
+
+    Only this index is kept per file, not the syntax tree.
+    """
+    source = "".join(linecache.getlines(filename))
+    try:
+        tree = ast.parse(source, filename)
+    except SyntaxError:
+        return {}
+    calls: list[ast.Call] = []
+    annotated: dict[int, ast.expr] = {}  # id of a call -> the annotation of its assignment
     for node in ast.walk(tree):
-        if not isinstance(node, ast.Call) or (node.lineno, node.col_offset) != (line, col):
+        if isinstance(node, ast.Call):
+            calls.append(node)
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.value, ast.Call):
+            annotated[id(node.value)] = node.annotation
+    found: dict[tuple[int, int], str | None] = {}
+    for call in calls:
+        if (call.lineno, call.col_offset) in found:
             continue
-        if isinstance(node.func, ast.Subscript):
-            return ast.unparse(node.func.slice)
-        parent = _annotated_parent(tree, node)
-        if parent is not None and isinstance(parent.annotation, ast.Subscript):
-            return ast.unparse(parent.annotation.slice)
-        return None
-    return None
-
-
-def _annotated_parent(tree: ast.Module, call: ast.Call) -> ast.AnnAssign | None:
-    for stmt in ast.walk(tree):
-        if isinstance(stmt, ast.AnnAssign) and stmt.value is call:
-            return stmt
-    return None
+        annotation = annotated.get(id(call))
+        if isinstance(call.func, ast.Subscript):
+            found[call.lineno, call.col_offset] = ast.unparse(call.func.slice)
+        elif isinstance(annotation, ast.Subscript):
+            found[call.lineno, call.col_offset] = ast.unparse(annotation.slice)
+        else:
+            found[call.lineno, call.col_offset] = None
+    return found
 
 
 def def_line(filename: str, first_line: int, name: str) -> tuple[int, int]:
