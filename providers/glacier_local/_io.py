@@ -259,7 +259,7 @@ def write(
     fmt = _explicit_format(storage) or choose_format(value)
     path = os.path.join(folder, name + EXTENSIONS[fmt])
     os.makedirs(folder, exist_ok=True)
-    _remove_stale_temporaries(folder, name)
+    _remove_stale_temporaries(folder)
     atomic_write(path, _WRITERS[fmt](value))
     if storage.get("format") is None:
         for ext in EXTENSIONS.values():  # the old format's file would shadow nothing, but confuse
@@ -341,17 +341,29 @@ def _fsync_dir(folder: str) -> None:
         os.close(fd)
 
 
-def _remove_stale_temporaries(folder: str, name: str) -> None:
-    """Remove ``.<name>.<ext>.<pid>.<n>.tmp`` files whose writing process is gone."""
-    prefix = f".{name}."
+_SWEPT: set[str] = set()
+"""Folders whose stale temporaries this process removed already."""
+
+
+def _remove_stale_temporaries(folder: str) -> None:
+    """Remove the ``.<file>.<pid>.<n>.tmp`` files of ``folder`` whose writing process is gone.
+
+    Once per folder and process: listing a folder of 10,000 datasets at every write would make
+    a run quadratic. A writer that dies later leaves its temporary to the next run.
+    """
+    key = os.path.abspath(folder)
+    if key in _SWEPT:
+        return
     try:
-        entries = [e for e in os.listdir(folder) if e.startswith(prefix) and e.endswith(".tmp")]
+        entries = [e for e in os.listdir(folder) if e.startswith(".") and e.endswith(".tmp")]
     except OSError:
         return
+    _SWEPT.add(key)
     for entry in entries:
-        pid_text = entry[len(prefix) :].split(".")
+        parts = entry[: -len(".tmp")].rsplit(".", 2)
         try:
-            pid = int(pid_text[1])
+            pid = int(parts[1])
+            int(parts[2])
         except (IndexError, ValueError):
             continue
         if pid == os.getpid() or _alive(pid):
