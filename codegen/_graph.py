@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from codegen._graph_data import dataset_role, edges, storage_dict
+from codegen._graph_data import dataset_roles, edges, storage_dict
 from codegen._names import graph_ids
 from codegen._templates import render
 from glacier.model import PipelineModel
@@ -52,11 +52,12 @@ def _edge_ids(
 
 def _context(model: PipelineModel, quote: Any) -> dict[str, Any]:
     task_ids, ds_ids = _nodes(model)
+    roles = dataset_roles(model)
     return {
         "title": quote(model.name),
         "tasks": [{"id": task_ids[t.name], "label": quote(t.name)} for t in model.tasks],
         "datasets": [
-            {"id": ds_ids[d.name], "label": quote(d.name), "role": dataset_role(model, d)}
+            {"id": ds_ids[d.name], "label": quote(d.name), "role": roles[d.name]}
             for d in model.datasets
         ],
         "edges": [
@@ -78,6 +79,7 @@ def emit_dot(model: PipelineModel, *, source_file: str) -> str:
 
 def emit_graph_json(model: PipelineModel) -> str:
     task_ids, ds_ids = _nodes(model)
+    roles = dataset_roles(model)
     data = {
         "pipeline": model.name,
         "nodes": [{"id": task_ids[t.name], "kind": "task", "name": t.name} for t in model.tasks]
@@ -86,7 +88,7 @@ def emit_graph_json(model: PipelineModel) -> str:
                 "id": ds_ids[d.name],
                 "kind": "dataset",
                 "name": d.name,
-                "role": dataset_role(model, d),
+                "role": roles[d.name],
                 "storage": storage_dict(d.storage),
             }
             for d in model.datasets

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Container
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,6 +11,7 @@ from glacier.model import DatasetModel, PipelineModel, Span, StorageModel, TaskM
 __all__ = [
     "DatasetRole",
     "dataset_role",
+    "dataset_roles",
     "edges",
     "span_dict",
     "storage_dict",
@@ -19,9 +21,18 @@ __all__ = [
 DatasetRole = str  # "source" | "stored" | "ephemeral"
 
 
-def dataset_role(model: PipelineModel, dataset: DatasetModel) -> DatasetRole:
-    """``source`` (no producer, read from storage), ``stored`` or ``ephemeral``."""
-    if dataset.name not in model.producers():
+def dataset_roles(model: PipelineModel) -> dict[str, DatasetRole]:
+    """Each dataset's ``dataset_role``, by name."""
+    producers = model.producers()
+    return {d.name: dataset_role(d, producers) for d in model.datasets}
+
+
+def dataset_role(dataset: DatasetModel, producers: Container[str]) -> DatasetRole:
+    """``source`` (no producer, read from storage), ``stored`` or ``ephemeral``.
+
+    ``producers``: the names of the datasets a task produces (``model.producers()``).
+    """
+    if dataset.name not in producers:
         return "source"
     return "stored" if dataset.storage is not None else "ephemeral"
 

@@ -47,7 +47,7 @@ def manifest_data(model: PipelineModel, *, version: str) -> dict[str, Any]:
         "datasets": [
             {
                 "name": d.name,
-                "role": dataset_role(model, d),
+                "role": dataset_role(d, producers),
                 "type": d.payload if d.payload is not None else "Any",
                 "storage": storage_dict(d.storage),
                 "producer": producers.get(d.name),
