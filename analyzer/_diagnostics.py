@@ -433,6 +433,17 @@ class InvalidBucketName(Rule):
     )
 
 
+@rule
+class StateMachineTooLarge(Rule):
+    code = "GLC307"
+    name = "state-machine-too-large"
+    message = "the state machine of pipeline `{pipeline}` cannot be deployed: {why}"
+    hint = (
+        "split the pipeline into several smaller pipelines (a dataset one stores is a source "
+        "of the next); the local runner has no such limit (`glacier run`)"
+    )
+
+
 # -- infrastructure (GLC4xx) ------------------------------------------------------------------
 
 

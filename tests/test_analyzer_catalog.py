@@ -29,6 +29,7 @@ NO_EXAMPLE = {
     "GLC304",
     "GLC305",
     "GLC306",
+    "GLC307",
     "GLC601",
 }
 

@@ -26,13 +26,17 @@ it keys the scratch prefix of ephemeral datasets.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
-from codegen.aws._database import touches_database
+from codegen.aws._database import is_table
 from glacier.model import PipelineModel, TaskModel
 
 __all__ = [
     "FAIL_STATE",
+    "MAX_DEFINITION_BYTES",
+    "MAX_NESTING",
+    "definition_problem",
     "levels",
     "placeholder",
     "state_machine",
@@ -40,6 +44,11 @@ __all__ = [
 ]
 
 FAIL_STATE = "PipelineFailed"
+MAX_DEFINITION_BYTES = 1024 * 1024
+"""Step Functions' hard quota on the size of a state machine definition (1 MB)."""
+MAX_NESTING = 100
+"""Parallel states nested deeper than this are not written (Glacier's bound, not AWS's): the
+definition grows with the square of the depth, and writing it would recurse that deep."""
 CLUSTER = "${cluster}"
 SUBNETS = "${subnets}"
 SECURITY_GROUPS = "${security_groups}"
@@ -156,29 +165,110 @@ Plan = tuple[Any, ...]
 """("task", name) | ("seq", [plan, ...]) | ("par", [plan, ...])."""
 
 
+class _Graph:
+    """The DAG once, for planning any convex part of it (every part the plan splits off is).
+
+    ``ancestors[t]`` and ``descendants[t]`` are bit sets over the tasks' topological positions
+    (Python integers), computed in one pass each: a part's ancestors of ``t`` are
+    ``ancestors[t] & part``, because a path between two tasks of a convex part stays in it.
+    """
+
+    def __init__(self, upstream: dict[str, set[str]], order: dict[str, int]) -> None:
+        self.upstream = upstream
+        self.order = order
+        self.downstream: dict[str, set[str]] = {t: set() for t in upstream}
+        for task, ups in upstream.items():
+            for up in ups:
+                self.downstream[up].add(task)
+        by_order = sorted(upstream, key=order.__getitem__)
+        self.ancestors: dict[str, int] = {}
+        for task in by_order:
+            bits = 0
+            for up in upstream[task]:
+                bits |= self.ancestors[up] | (1 << order[up])
+            self.ancestors[task] = bits
+        self.descendants: dict[str, int] = {}
+        for task in reversed(by_order):
+            bits = 0
+            for down in self.downstream[task]:
+                bits |= self.descendants[down] | (1 << order[down])
+            self.descendants[task] = bits
+
+    def mask(self, tasks: Iterable[str]) -> int:
+        bits = bytearray(len(self.order) // 8 + 1)
+        for task in tasks:
+            position = self.order[task]
+            bits[position >> 3] |= 1 << (position & 7)
+        return int.from_bytes(bits, "little")
+
+    def pivots(self, tasks: set[str]) -> list[str]:
+        """The tasks every other task of ``tasks`` is upstream or downstream of, in order."""
+        part = self.mask(tasks)
+        size = len(tasks) - 1
+        return [
+            t
+            for t in sorted(tasks, key=self.order.__getitem__)
+            if (self.ancestors[t] & part).bit_count() + (self.descendants[t] & part).bit_count()
+            == size
+        ]
+
+
 def _plan(tasks: set[str], upstream: dict[str, set[str]], order: dict[str, int]) -> Plan:
-    """The series-parallel plan of ``tasks`` (see the module docstring)."""
+    """The series-parallel plan of ``tasks`` (see the module docstring).
+
+    The rules apply to the parts they split off until every part is one task; parts wait on a
+    stack, not in recursive calls, so a deep plan cannot exhaust Python's recursion limit. A
+    connected part is cut at every pivot at once: cutting at the first and planning what is
+    downstream finds the next pivot there, and so on, giving the same sequence.
+    """
+    graph = _Graph(upstream, order)
+    # postfix program: ("part", tasks) is planned, ("value", plan) pushed as is,
+    # ("par" | "seq", n) combines the last n results
+    program: list[tuple[str, Any]] = [("part", tasks)]
+    results: list[Plan] = []
+    while program:
+        op, arg = program.pop()
+        if op == "value":
+            results.append(arg)
+        elif op in ("par", "seq"):
+            parts = results[len(results) - arg :]
+            del results[len(results) - arg :]
+            results.append(("par", parts) if op == "par" else _flat_seq(parts))
+        else:
+            program.extend(reversed(_split(arg, graph)))
+    (plan,) = results
+    return plan
+
+
+def _split(tasks: set[str], graph: _Graph) -> list[tuple[str, Any]]:
+    """One step of ``_plan`` on ``tasks``, in its postfix program, in execution order."""
     if len(tasks) == 1:
-        return ("task", next(iter(tasks)))
-    groups = _components(tasks, upstream)
+        return [("value", ("task", next(iter(tasks))))]
+    order = graph.order
+    groups = _components(tasks, graph.upstream)
     if len(groups) > 1:
         first = sorted(groups, key=lambda g: min(order[t] for t in g))
-        return ("par", [_plan(g, upstream, order) for g in first])
-    ancestors = {t: _closure_of(t, upstream, tasks) for t in tasks}
-    downstream: dict[str, set[str]] = {t: set() for t in tasks}
-    for task, ups in ancestors.items():
-        for up in ups:
-            downstream[up].add(task)
-    for pivot in sorted(tasks, key=order.__getitem__):
-        if ancestors[pivot] | downstream[pivot] | {pivot} == tasks:
-            parts: list[Plan] = []
-            if ancestors[pivot]:
-                parts.append(_plan(ancestors[pivot], upstream, order))
-            parts.append(("task", pivot))
-            if downstream[pivot]:
-                parts.append(_plan(downstream[pivot], upstream, order))
-            return _flat_seq(parts)
-    return _flat_seq([_plan_level(level) for level in _levels(tasks, upstream, order)])
+        return [*(("part", g) for g in first), ("par", len(first))]
+    pivots = graph.pivots(tasks)
+    if not pivots:
+        levels = _levels(tasks, graph.upstream, order)
+        return [("value", _flat_seq([_plan_level(level) for level in levels]))]
+    # between two pivots (and before the first, after the last) lie the tasks downstream of
+    # the one and upstream of the other: in topological order, exactly those in between
+    steps: list[tuple[str, Any]] = []
+    segment: set[str] = set()
+    is_pivot = set(pivots)
+    for task in sorted(tasks, key=order.__getitem__):
+        if task not in is_pivot:
+            segment.add(task)
+            continue
+        if segment:
+            steps.append(("part", segment))
+            segment = set()
+        steps.append(("value", ("task", task)))
+    if segment:
+        steps.append(("part", segment))
+    return [*steps, ("seq", len(steps))]
 
 
 def _plan_level(level: list[str]) -> Plan:
@@ -190,17 +280,6 @@ def _flat_seq(parts: list[Plan]) -> Plan:
     for part in parts:
         flat.extend(part[1] if part[0] == "seq" else [part])
     return flat[0] if len(flat) == 1 else ("seq", flat)
-
-
-def _closure_of(task: str, upstream: dict[str, set[str]], within: set[str]) -> set[str]:
-    found: set[str] = set()
-    pending = [u for u in upstream[task] if u in within]
-    while pending:
-        up = pending.pop()
-        if up not in found:
-            found.add(up)
-            pending.extend(u for u in upstream[up] if u in within)
-    return found
 
 
 def _components(tasks: set[str], upstream: dict[str, set[str]]) -> list[set[str]]:
@@ -242,6 +321,9 @@ class _Builder:
 
     def __init__(self, model: PipelineModel) -> None:
         self.model = model
+        self.tasks = {t.name: t for t in model.tasks}
+        # datasets in a database (``touches_database``, for all tasks at once)
+        self.tables = {d.name for d in model.datasets if is_table(d)}
         self.taken = {t.name for t in model.tasks}
         self.fail = _unique(FAIL_STATE, self.taken)
         self.parallels = 0
@@ -263,8 +345,10 @@ class _Builder:
 
     def state(self, plan: Plan) -> tuple[str, dict[str, Any]]:
         if plan[0] == "task":
-            task = self.model.task(plan[1])
-            database = touches_database(self.model, task)
+            task = self.tasks[plan[1]]
+            database = any(
+                d in self.tables for d in (*(i.dataset for i in task.inputs), *task.outputs)
+            )
             return plan[1], _task_state(task, database=database)  # named after its task
         self.parallels += 1
         name = _unique(f"Parallel{self.parallels}", self.taken)
@@ -296,6 +380,49 @@ def levels(model: PipelineModel) -> list[list[str]]:
     return _levels(set(upstream), upstream, order)
 
 
+def _depth(plan: Plan) -> int:
+    """How many ``Parallel`` states the plan nests, at most (walked without recursion)."""
+    deepest = 0
+    pending = [(plan, 0)]
+    while pending:
+        part, depth = pending.pop()
+        if part[0] == "par":
+            depth += 1
+            deepest = max(deepest, depth)
+        if part[0] != "task":
+            pending.extend((child, depth) for child in part[1])
+    return deepest
+
+
+def _whole_plan(model: PipelineModel) -> Plan:
+    upstream = {name: set(ups) for name, ups in model.upstream().items()}
+    order = {name: i for i, name in enumerate(model.topological_order())}
+    return _plan(set(upstream), upstream, order)
+
+
+def definition_problem(model: PipelineModel) -> str | None:
+    """Why the pipeline's state machine cannot be deployed, or ``None`` when it can.
+
+    The size is the compact JSON the Pulumi program submits, with the placeholders still in:
+    the ARNs that replace them are longer, so the deployed definition is larger still.
+    """
+    if not model.tasks:
+        return None
+    depth = _depth(_whole_plan(model))
+    if depth > MAX_NESTING:
+        return (
+            f"its DAG nests {depth} levels of `Parallel` states; Glacier writes at most "
+            f"{MAX_NESTING}"
+        )
+    size = len(json.dumps(state_machine(model), ensure_ascii=False).encode())
+    if size > MAX_DEFINITION_BYTES:
+        return (
+            f"its definition is at least {size:,} bytes for {len(model.tasks):,} tasks, over the "
+            "1 MB Step Functions accepts"
+        )
+    return None
+
+
 def state_machine(model: PipelineModel) -> dict[str, Any]:
     """The state machine definition as plain data (placeholders still in)."""
     if not model.tasks:  # a pipeline without tasks: nothing to run
@@ -304,10 +431,15 @@ def state_machine(model: PipelineModel) -> dict[str, Any]:
             "StartAt": "Done",
             "States": {"Done": {"Type": "Succeed"}},
         }
-    upstream = {name: set(ups) for name, ups in model.upstream().items()}
-    order = {name: i for i, name in enumerate(model.topological_order())}
+    plan = _whole_plan(model)
+    depth = _depth(plan)
+    if depth > MAX_NESTING:
+        # `glacier build` stops at GLC305 first; writing this would recurse as deep
+        raise ValueError(
+            f"pipeline {model.name!r}: {depth} nested Parallel states, over {MAX_NESTING}"
+        )
     builder = _Builder(model)
-    start, states = builder.chain(_plan(set(upstream), upstream, order), top=True)
+    start, states = builder.chain(plan, top=True)
     states[builder.fail] = {
         "Type": "Fail",
         "Error": "GlacierTaskFailed",

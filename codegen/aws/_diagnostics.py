@@ -16,6 +16,8 @@ to that code; they are ``analyzer.Diagnostic`` records like every other finding.
 - ``GLC306 invalid-bucket-name`` (warning): an ``ObjectStorage`` bucket name S3 refuses (the
   constructor only asks for a non-empty name: locally it is a directory); the program could
   not create it, or find it when it is ``existing=True``.
+- ``GLC307 state-machine-too-large`` (error): the pipeline's Step Functions definition is over
+  the 1 MB AWS accepts (about 1,800 tasks), or nests Parallel states deeper than Glacier writes.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from codegen.aws._asl import definition_problem
 from codegen.aws._emit import _modules_of, pipeline_home, program_modules
 from codegen.aws._infra import place_infrastructure
 from glacier import _validate
@@ -30,7 +33,7 @@ from glacier.model import PipelineModel
 
 __all__ = ["CODES", "bundle_size_diagnostics", "deployment_diagnostics", "size_text"]
 
-CODES = ("GLC301", "GLC302", "GLC303", "GLC304", "GLC305", "GLC306")
+CODES = ("GLC301", "GLC302", "GLC303", "GLC304", "GLC305", "GLC306", "GLC307")
 """The codes; their names, messages and hints are declared in ``analyzer._diagnostics``."""
 
 
@@ -74,6 +77,10 @@ def deployment_diagnostics(analysis: Any, model: PipelineModel) -> list[Any]:
     for _module, file, line, name in placement.unresolved:
         found.append(_make("GLC304", file, line, 1, name=name))
     found.extend(_bucket_names(model))
+    if home.environment is not None:  # where the state machine would be deployed
+        problem = definition_problem(model)
+        if problem is not None:
+            found.append(_make("GLC307", *at, pipeline=model.name, why=problem))
     return sorted(set(found), key=lambda d: d.sort_key())
 
 
