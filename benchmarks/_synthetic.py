@@ -11,6 +11,10 @@ The project is a package ``synth`` under a directory holding a ``pyproject.toml`
 ``heavy=True`` is the variant whose modules also import ``pandas`` and ``pulumi_aws`` at top
 level, as real pipeline modules do (the payloads become ``pd.DataFrame``).
 
+``scale_project`` writes the other kind, for ``benchmarks/scale.py``: one module ``pipe.py``
+holding a single pipeline of N no-op tasks, shaped as a ``chain`` (``t00000 -> t00001 -> ...``)
+or a ``fan`` (one task feeding N - 2 independent tasks, all read by one last task).
+
 Run ``python benchmarks/_synthetic.py DIR [--modules N] [--heavy]`` to write one by hand.
 """
 
@@ -19,7 +23,7 @@ from __future__ import annotations
 import argparse
 import os
 
-__all__ = ["GROUP", "TASKS", "generate", "module_path"]
+__all__ = ["GROUP", "SHAPES", "TASKS", "generate", "module_path", "scale_project"]
 
 GROUP = 25  # modules per pipeline
 TASKS = 10  # tasks (and datasets) per module
@@ -144,6 +148,53 @@ def _task(me: str, step: int, source: str, target: str, heavy: bool) -> list[str
         *body,
         "",
     ]
+
+
+# -- one module, one big pipeline (benchmarks/scale.py) --------------------------------------
+
+SHAPES = ("chain", "fan")
+
+
+def scale_project(root: str, shape: str, tasks: int) -> str:
+    """Write ``pyproject.toml`` and ``pipe.py`` (a ``shape`` of ``tasks`` tasks); return the module."""
+    os.makedirs(root, exist_ok=True)
+    with open(os.path.join(root, "pyproject.toml"), "w") as handle:
+        handle.write('[project]\nname = "scale"\nversion = "0"\n')
+    path = os.path.join(root, "pipe.py")
+    with open(path, "w") as handle:
+        handle.write(scale_module_text(shape, tasks))
+    return path
+
+
+def scale_module_text(shape: str, tasks: int) -> str:
+    """A pipeline ``{shape}_{tasks}`` of no-op tasks, each writing one dataset ``dNNNNN``; the
+    last one is stored, the others are ephemeral."""
+    if shape not in SHAPES or tasks < 3:
+        raise ValueError(f"shape must be one of {SHAPES} and tasks at least 3")
+    lines = [
+        f'"""Synthetic pipeline: a {shape} of {tasks} no-op tasks (benchmarks/_synthetic.py)."""',
+        "",
+        "from glacier import Dataset, ObjectStorage, Pipeline",
+        "",
+        f'pipeline = Pipeline(name="{shape}_{tasks}")',
+        "",
+    ]
+    lines += [f'd{i:05d} = Dataset[int](name="d{i:05d}")' for i in range(tasks - 1)]
+    lines += [
+        f'd{tasks - 1:05d} = Dataset[int](name="d{tasks - 1:05d}", storage=ObjectStorage('
+        f'bucket="scale", prefix="{shape}_{tasks}"))'
+    ]
+    lines += ["", "", "@pipeline.task()", "def t00000() -> d00000:", "    return 0"]
+    last = tasks - 1
+    for i in range(1, last if shape == "fan" else tasks):
+        source = f"d{i - 1:05d}" if shape == "chain" else "d00000"
+        lines += ["", "", "@pipeline.task()", f"def t{i:05d}(x: {source}) -> d{i:05d}:"]
+        lines.append("    return x + 1")
+    if shape == "fan":
+        lines += ["", "", "@pipeline.task()", f"def t{last:05d}("]
+        lines += [f"    x{i:05d}: d{i:05d}," for i in range(1, last)]
+        lines += [f") -> d{last:05d}:", "    return 0"]
+    return "\n".join(lines) + "\n"
 
 
 def main() -> None:
