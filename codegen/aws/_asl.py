@@ -36,6 +36,7 @@ __all__ = [
     "FAIL_STATE",
     "MAX_DEFINITION_BYTES",
     "MAX_NESTING",
+    "TooDeep",
     "definition_problem",
     "levels",
     "placeholder",
@@ -213,18 +214,28 @@ class _Graph:
         ]
 
 
-def _plan(tasks: set[str], upstream: dict[str, set[str]], order: dict[str, int]) -> Plan:
+class TooDeep(ValueError):
+    """The plan would nest more than ``MAX_NESTING`` Parallel states."""
+
+
+def _plan(
+    tasks: set[str],
+    upstream: dict[str, set[str]],
+    order: dict[str, int],
+    max_nesting: int = MAX_NESTING,
+) -> Plan:
     """The series-parallel plan of ``tasks`` (see the module docstring).
 
     The rules apply to the parts they split off until every part is one task; parts wait on a
-    stack, not in recursive calls, so a deep plan cannot exhaust Python's recursion limit. A
-    connected part is cut at every pivot at once: cutting at the first and planning what is
-    downstream finds the next pivot there, and so on, giving the same sequence.
+    stack, not in recursive calls. A connected part is cut at every pivot at once: cutting at
+    the first and planning what is downstream finds the next pivot there, and so on, giving
+    the same sequence. Raises ``TooDeep`` as soon as Parallel states nest deeper than
+    ``max_nesting``, so a pathological DAG costs no more than a writable one.
     """
     graph = _Graph(upstream, order)
-    # postfix program: ("part", tasks) is planned, ("value", plan) pushed as is,
+    # postfix program: ("part", (tasks, depth)) is planned, ("value", plan) pushed as is,
     # ("par" | "seq", n) combines the last n results
-    program: list[tuple[str, Any]] = [("part", tasks)]
+    program: list[tuple[str, Any]] = [("part", (tasks, 0))]
     results: list[Plan] = []
     while program:
         op, arg = program.pop()
@@ -235,9 +246,28 @@ def _plan(tasks: set[str], upstream: dict[str, set[str]], order: dict[str, int])
             del results[len(results) - arg :]
             results.append(("par", parts) if op == "par" else _flat_seq(parts))
         else:
-            program.extend(reversed(_split(arg, graph)))
+            part, depth = arg
+            steps = _split(part, graph)
+            if _opens_parallel(steps[-1]):
+                depth += 1
+                if depth > max_nesting:
+                    raise TooDeep(f"Parallel states nest more than {max_nesting} levels deep")
+            program.extend(
+                (op, (arg, depth)) if op == "part" else (op, arg) for op, arg in reversed(steps)
+            )
     (plan,) = results
     return plan
+
+
+def _opens_parallel(step: tuple[str, Any]) -> bool:
+    """Whether the last step of ``_split`` puts its parts in a Parallel state: a split into
+    groups, or levels run by the fallback (planned at once, a sequence of tasks and Parallels)."""
+    op, arg = step
+    if op == "par":
+        return True
+    if op != "value" or arg[0] == "task":
+        return False
+    return arg[0] == "par" or any(part[0] == "par" for part in arg[1])
 
 
 def _split(tasks: set[str], graph: _Graph) -> list[tuple[str, Any]]:
@@ -380,20 +410,6 @@ def levels(model: PipelineModel) -> list[list[str]]:
     return _levels(set(upstream), upstream, order)
 
 
-def _depth(plan: Plan) -> int:
-    """How many ``Parallel`` states the plan nests, at most (walked without recursion)."""
-    deepest = 0
-    pending = [(plan, 0)]
-    while pending:
-        part, depth = pending.pop()
-        if part[0] == "par":
-            depth += 1
-            deepest = max(deepest, depth)
-        if part[0] != "task":
-            pending.extend((child, depth) for child in part[1])
-    return deepest
-
-
 def _whole_plan(model: PipelineModel) -> Plan:
     upstream = {name: set(ups) for name, ups in model.upstream().items()}
     order = {name: i for i, name in enumerate(model.topological_order())}
@@ -408,13 +424,14 @@ def definition_problem(model: PipelineModel) -> str | None:
     """
     if not model.tasks:
         return None
-    depth = _depth(_whole_plan(model))
-    if depth > MAX_NESTING:
+    try:
+        definition = state_machine(model)
+    except TooDeep:
         return (
-            f"its DAG nests {depth} levels of `Parallel` states; Glacier writes at most "
-            f"{MAX_NESTING}"
+            f"its DAG nests `Parallel` states more than {MAX_NESTING} levels deep, which "
+            "Glacier does not write"
         )
-    size = len(json.dumps(state_machine(model), ensure_ascii=False).encode())
+    size = len(json.dumps(definition, ensure_ascii=False).encode())
     if size > MAX_DEFINITION_BYTES:
         return (
             f"its definition is at least {size:,} bytes for {len(model.tasks):,} tasks, over the "
@@ -431,15 +448,10 @@ def state_machine(model: PipelineModel) -> dict[str, Any]:
             "StartAt": "Done",
             "States": {"Done": {"Type": "Succeed"}},
         }
-    plan = _whole_plan(model)
-    depth = _depth(plan)
-    if depth > MAX_NESTING:
-        # `glacier build` stops at GLC305 first; writing this would recurse as deep
-        raise ValueError(
-            f"pipeline {model.name!r}: {depth} nested Parallel states, over {MAX_NESTING}"
-        )
     builder = _Builder(model)
-    start, states = builder.chain(plan, top=True)
+    # raises TooDeep past MAX_NESTING (`glacier build` stops at GLC305 first): building and
+    # writing the states recurses once per level
+    start, states = builder.chain(_whole_plan(model), top=True)
     states[builder.fail] = {
         "Type": "Fail",
         "Error": "GlacierTaskFailed",

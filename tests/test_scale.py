@@ -1,0 +1,257 @@
+"""10,000-task pipelines go through every path: no recursion limit, nothing quadratic enough to
+stall a test. Speed is measured by ``benchmarks/scale.py``; these tests only assert behaviour.
+
+The pipelines are the benchmark's own (``benchmarks/_synthetic.py``, ``scale_project``): a
+chain of no-op tasks, and a fan-out/fan-in (one task, 9,998 readers, one task reading all).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import random
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from _asl_reference import _plan as reference_plan
+from codegen._graph import emit_dot, emit_graph_json, emit_mermaid
+from codegen._manifest import emit_manifest
+from codegen.aws._asl import (
+    MAX_NESTING,
+    TooDeep,
+    _plan,
+    definition_problem,
+    state_machine,
+)
+from glacier import Dataset, Pipeline
+from glacier.cli import main
+from glacier.errors import CycleError
+from glacier.model import DatasetModel, InputModel, PipelineModel, Span, TaskModel
+from glacier_local import LocalExecutor
+
+ROOT = Path(__file__).resolve().parent.parent
+TASKS = 10_000
+
+
+def _synthetic() -> ModuleType:
+    path = ROOT / "benchmarks" / "_synthetic.py"
+    spec = importlib.util.spec_from_file_location("_glacier_synthetic_scale", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+synthetic = _synthetic()
+
+
+def _import(path: Path, name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _model(tasks: list[tuple[str, list[str], list[str]]]) -> PipelineModel:
+    """A pipeline model from (task, inputs, outputs) triples."""
+    span = Span("p.py", 1, 1)
+    names = sorted({d for _, ins, outs in tasks for d in [*ins, *outs]})
+    return PipelineModel.create(
+        name="p",
+        module="p",
+        variable="pipeline",
+        schedule=None,
+        description=None,
+        span=span,
+        datasets=[DatasetModel(n, "p", n, None, None, span) for n in names],
+        tasks=[
+            TaskModel(
+                name,
+                name,
+                "p",
+                tuple(InputModel(f"p{i}", d) for i, d in enumerate(ins)),
+                tuple(outs),
+                None,
+                0,
+                None,
+                span,
+            )
+            for name, ins, outs in tasks
+        ],
+    )
+
+
+def _chain(n: int) -> PipelineModel:
+    return _model([(f"t{i:05d}", [f"d{i - 1:05d}"] if i else [], [f"d{i:05d}"]) for i in range(n)])
+
+
+def _fan(n: int) -> PipelineModel:
+    middle = range(1, n - 1)
+    return _model(
+        [
+            ("t00000", [], ["d00000"]),
+            *((f"t{i:05d}", ["d00000"], [f"d{i:05d}"]) for i in middle),
+            (f"t{n - 1:05d}", [f"d{i:05d}" for i in middle], [f"d{n - 1:05d}"]),
+        ]
+    )
+
+
+# -- runtime: registration, to_model(), LocalExecutor -----------------------------------------
+
+
+@pytest.mark.parametrize("shape", synthetic.SHAPES)
+def test_a_module_of_10000_tasks_registers_models_and_runs_in_process(
+    shape: str, tmp_path: Path
+) -> None:
+    path = synthetic.scale_project(str(tmp_path), shape, TASKS)
+    module = _import(Path(path), f"scale_{shape}")
+    pipeline = module.pipeline
+    assert len(pipeline.tasks) == TASKS
+    model = pipeline.to_model()
+    assert len(model.tasks) == len(model.datasets) == TASKS
+    assert model.dataset("d00001").variable == "d00001"
+    assert model.dataset("d00001").payload == "int"
+    result = LocalExecutor(data_dir=tmp_path / "data").execute(pipeline)
+    assert result.ok
+    assert len(result.tasks) == TASKS
+    stored = tmp_path / "data" / "scale" / f"{shape}_{TASKS}" / f"d{TASKS - 1:05d}.json"
+    expected = TASKS - 1 if shape == "chain" else 0
+    assert json.loads(stored.read_text()) == expected
+
+
+def test_a_cycle_through_10000_tasks_is_named_not_a_recursion_error() -> None:
+    pipeline = Pipeline("ring")
+    datasets = [Dataset(f"d{i}") for i in range(TASKS)]
+
+    def step(i: int) -> Any:
+        def function(x: datasets[i - 1]) -> datasets[i]:  # type: ignore[valid-type]
+            return x
+
+        return function
+
+    # consumers first: every registration but the first has a registered reader
+    for i in reversed(range(1, TASKS)):
+        pipeline.task(name=f"t{i}")(step(i))
+
+    def first(x: datasets[-1]) -> datasets[0]:  # type: ignore[valid-type]
+        return x
+
+    with pytest.raises(CycleError) as caught:
+        pipeline.task(name="t0")(first)  # reads d9999, writes d0: closes the ring
+    names = caught.value.cycle
+    assert names[0] == names[-1] == "t0"
+    assert names[1:4] == ("d0", "t1", "d1")
+    assert len(names) == 2 * TASKS + 1
+
+
+# -- model consumers: graph renderers, manifest, ASL ------------------------------------------
+
+
+@pytest.mark.parametrize("make", [_chain, _fan], ids=["chain", "fan"])
+def test_the_graph_renderers_and_the_manifest_take_10000_tasks(make: Any) -> None:
+    model = make(TASKS)
+    assert len(model.topological_order()) == TASKS
+    assert emit_mermaid(model, source_file="p.py").count(" --> ") == 2 * TASKS - 1 + (
+        TASKS - 3 if make is _fan else 0
+    )
+    assert "digraph" in emit_dot(model, source_file="p.py")
+    assert len(json.loads(emit_graph_json(model))["nodes"]) == 2 * TASKS
+    assert json.loads(emit_manifest(model, version="0"))["order"][-1] == f"t{TASKS - 1:05d}"
+
+
+@pytest.mark.parametrize("make", [_chain, _fan], ids=["chain", "fan"])
+def test_the_state_machine_of_10000_tasks_is_planned_and_reported_too_large(make: Any) -> None:
+    model = make(TASKS)
+    definition = state_machine(model)
+    states = definition["States"]
+    if make is _chain:  # one flat sequence
+        assert len(states) == TASKS + 1  # and PipelineFailed
+        assert states["t00000"]["Next"] == "t00001"
+    else:  # first task, one Parallel state of 9,998 branches, last task
+        assert [s["Type"] for s in states.values()] == ["Task", "Parallel", "Task", "Fail"]
+        assert len(states["Parallel1"]["Branches"]) == TASKS - 2
+    problem = definition_problem(model)
+    assert problem is not None
+    assert "over the 1 MB Step Functions accepts" in problem
+    assert definition_problem(make(1_000)) is None
+
+
+def _nested(depth: int) -> PipelineModel:
+    """``a_k -> (x_k | S_{k-1}) -> b_k``: each level one Parallel state inside the last."""
+    tasks: list[tuple[str, list[str], list[str]]] = [("c", ["a1"], ["c"])]
+    for k in range(1, depth + 1):
+        tasks.append((f"a{k}", [f"a{k + 1}"] if k < depth else [], [f"a{k}"]))
+        tasks.append((f"x{k}", [f"a{k}"], [f"x{k}"]))
+        tasks.append((f"b{k}", [f"x{k}", f"b{k - 1}" if k > 1 else "c"], [f"b{k}"]))
+    return _model(tasks)
+
+
+def test_a_state_machine_nested_deeper_than_glacier_writes_is_a_diagnostic() -> None:
+    deepest = _nested(MAX_NESTING)
+    assert definition_problem(deepest) is None
+    assert json.dumps(state_machine(deepest)).count('"Type": "Parallel"') == MAX_NESTING
+    for too_deep in (_nested(MAX_NESTING + 1), _nested(1_000)):
+        problem = definition_problem(too_deep)
+        assert problem is not None
+        assert f"nests `Parallel` states more than {MAX_NESTING} levels deep" in problem
+        with pytest.raises(TooDeep):
+            state_machine(too_deep)
+
+
+def test_the_linear_planner_plans_exactly_what_the_previous_one_did() -> None:
+    rng = random.Random(11)
+    for _ in range(1_500):
+        n = rng.randint(1, 12)
+        density = rng.choice([0.1, 0.25, 0.4, 0.6])
+        tasks = [
+            (f"t{rng.randint(0, 30)}_{i}", [f"d{j}" for j in range(i) if rng.random() < density],
+             [f"d{i}"])
+            for i in range(n)
+        ]  # fmt: skip
+        model = _model(tasks)
+        upstream = {name: set(ups) for name, ups in model.upstream().items()}
+        order = {name: i for i, name in enumerate(model.topological_order())}
+        assert _plan(set(upstream), upstream, order) == reference_plan(
+            set(upstream), upstream, order
+        ), tasks
+
+
+# -- the static path and the runner, through the CLI ------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("shape", synthetic.SHAPES)
+def test_check_inspect_build_and_the_runner_take_10000_tasks(
+    shape: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synthetic.scale_project(str(tmp_path), shape, TASKS)
+    monkeypatch.chdir(tmp_path)
+    cli = CliRunner()
+    checked = cli.invoke(main, ["check", "--no-cache", "pipe.py"])
+    assert checked.exit_code == 0, checked.output
+    assert "No problems found" in checked.output
+    inspected = cli.invoke(main, ["inspect", "pipe.py"])
+    assert inspected.exit_code == 0, inspected.output
+    (model,) = json.loads(inspected.stdout)["pipelines"]
+    assert len(model["tasks"]) == TASKS
+    built = cli.invoke(main, ["build", "pipe.py"])
+    assert built.exit_code == 1
+    assert built.exception is None or isinstance(built.exception, SystemExit)
+    assert f"GLC305 the state machine of pipeline `{shape}_{TASKS}` cannot be deployed" in (
+        built.output
+    )
+    listed = cli.invoke(main, ["run", "pipe.py", "--list"])  # writes the runner, then lists
+    assert listed.exit_code == 0, listed.output
+    runner = tmp_path / ".glacier" / "build" / f"{shape}_{TASKS}" / "run_local.py"
+    dry = subprocess.run(
+        [sys.executable, str(runner), "--dry-run"], capture_output=True, text=True, check=False
+    )
+    assert dry.returncode == 0, dry.stderr
+    assert f"{TASKS} of {TASKS} tasks would run" in dry.stdout
