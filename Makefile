@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/executor_overhead.py
 	$(PY) benchmarks/analyzer_check.py
 	$(PY) benchmarks/rehearse.py
+	$(PY) benchmarks/scale.py
 
 clean:
 	rm -rf build .glacier .pytest_cache .mypy_cache

@@ -180,10 +180,8 @@ def scale_module_text(shape: str, tasks: int) -> str:
         "",
     ]
     lines += [f'd{i:05d} = Dataset[int](name="d{i:05d}")' for i in range(tasks - 1)]
-    lines += [
-        f'd{tasks - 1:05d} = Dataset[int](name="d{tasks - 1:05d}", storage=ObjectStorage('
-        f'bucket="scale", prefix="{shape}_{tasks}"))'
-    ]
+    storage = f'ObjectStorage(bucket="scale", prefix="{shape}_{tasks}")'
+    lines.append(f'd{tasks - 1:05d} = Dataset[int](name="d{tasks - 1:05d}", storage={storage})')
     lines += ["", "", "@pipeline.task()", "def t00000() -> d00000:", "    return 0"]
     last = tasks - 1
     for i in range(1, last if shape == "fan" else tasks):
