@@ -255,7 +255,7 @@ def test_build_of_10000_tasks_says_the_state_machine_is_too_large(project: str) 
     built = CliRunner().invoke(main, ["build", "pipe.py"])
     assert built.exit_code == 1
     assert isinstance(built.exception, SystemExit)  # an exit, not a traceback
-    assert f"GLC306 the state machine of pipeline `{project}_{TASKS}` cannot be deployed" in (
+    assert f"GLC307 the state machine of pipeline `{project}_{TASKS}` cannot be deployed" in (
         built.output
     )
 

@@ -449,7 +449,7 @@ def state_machine(model: PipelineModel) -> dict[str, Any]:
             "States": {"Done": {"Type": "Succeed"}},
         }
     builder = _Builder(model)
-    # raises TooDeep past MAX_NESTING (`glacier build` stops at GLC306 first): building and
+    # raises TooDeep past MAX_NESTING (`glacier build` stops at GLC307 first): building and
     # writing the states recurses once per level
     start, states = builder.chain(_whole_plan(model), top=True)
     states[builder.fail] = {
