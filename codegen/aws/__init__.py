@@ -3,7 +3,7 @@
 - ``emit_programs(analysis, model)``: every file under ``build/<pipeline>/pulumi/<env>/``
   (``aws_artifacts`` is the same as an emitter of ``codegen._build``);
 - ``deployment_diagnostics(analysis, model)``: what keeps a pipeline from being deployed
-  (``GLC301``-``GLC306``);
+  (``GLC301``-``GLC307``);
 - ``package_bundle(bundle_dir)``: ``glacier build --package``, third-party wheels for Lambda.
 
 Nothing here imports pulumi; ``codegen.aws._preview`` does, and runs only in a child process.
