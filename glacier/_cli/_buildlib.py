@@ -5,6 +5,7 @@ Everything here is on the static path: modules are read by the analyzer, never i
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
@@ -20,6 +21,7 @@ __all__ = [
     "plan_or_exit",
     "report",
     "source_files",
+    "write_program",
 ]
 
 CLASH_CODE = "GLC601"
@@ -147,3 +149,16 @@ def source_files(analysis: Any, paths: Sequence[str]) -> set[str]:
         elif relative != ".." and not relative.startswith("../"):
             found.add(relative + "/")
     return found
+
+
+def write_program(files: dict[str, bytes], env: str, program_dir: str) -> str:
+    """Write environment ``env``'s program out of ``emit_programs``' files into
+    ``program_dir`` (``pulumi/<env>/...`` paths relative to it); returns ``program_dir``."""
+    prefix = f"pulumi/{env}/"
+    for path, data in files.items():
+        if path.startswith(prefix):
+            target = os.path.join(program_dir, *path[len(prefix) :].split("/"))
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            with open(target, "wb") as fh:
+                fh.write(data)
+    return program_dir

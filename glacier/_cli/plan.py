@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-from glacier._cli._buildlib import analyse_or_exit, report
+from glacier._cli._buildlib import analyse_or_exit, report, write_program
 
 __all__ = ["plan"]
 
@@ -104,14 +104,7 @@ def plan(paths: tuple[str, ...], env: str, fmt: str, out_dir: str) -> None:
         if env not in envs:
             continue
         with tempfile.TemporaryDirectory(prefix="glacier-plan-") as tmp:
-            prefix = f"pulumi/{env}/"
-            program_dir = os.path.join(tmp, "pulumi", env)
-            for path, data in files.items():
-                if path.startswith(prefix):
-                    target = os.path.join(program_dir, *path[len(prefix) :].split("/"))
-                    os.makedirs(os.path.dirname(target), exist_ok=True)
-                    with open(target, "wb") as fh:
-                        fh.write(data)
+            program_dir = write_program(files, env, os.path.join(tmp, "pulumi", env))
             preview = _preview(program_dir, env)
             built = os.path.join(out_dir, dir_name(model.name), "pulumi", env)
             bundle_home = built if os.path.isdir(os.path.join(built, "bundle")) else program_dir

@@ -20,7 +20,7 @@ import tempfile
 
 import click
 
-from glacier._cli._buildlib import analyse_or_exit, report
+from glacier._cli._buildlib import analyse_or_exit, report, write_program
 
 __all__ = ["rehearse"]
 
@@ -124,7 +124,7 @@ def rehearse(
         )
     work = tempfile.mkdtemp(prefix="glacier-rehearse-")
     try:
-        program_dir = _write_program(files, env, work)
+        program_dir = write_program(files, env, os.path.join(work, "program"))
         _borrow_vendored(
             files, os.path.join(out_dir, dir_name(model.name), "pulumi", env), program_dir, env
         )
@@ -142,18 +142,6 @@ def rehearse(
         else:
             shutil.rmtree(work, ignore_errors=True)
     sys.exit(code)
-
-
-def _write_program(files: dict[str, bytes], env: str, work: str) -> str:
-    prefix = f"pulumi/{env}/"
-    program_dir = os.path.join(work, "program")
-    for path, data in files.items():
-        if path.startswith(prefix):
-            target = os.path.join(program_dir, *path[len(prefix) :].split("/"))
-            os.makedirs(os.path.dirname(target), exist_ok=True)
-            with open(target, "wb") as fh:
-                fh.write(data)
-    return program_dir
 
 
 def _borrow_vendored(files: dict[str, bytes], built: str, program_dir: str, env: str) -> None:
