@@ -16,7 +16,8 @@ every signed request against the caller's identity policies once enforcement is 
   the caller's behalf on AWS (moto encrypts without asking).
 
 Condition blocks of identity policies are not evaluated by moto (``kms:ViaService``,
-``s3:prefix``), and resource policies (bucket and key policies) are not enforced.
+``s3:prefix``), key policies are not enforced, and a bucket policy's ``Deny`` statements apply
+without their conditions (the replay leaves conditional ones out and says so).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import json
 import os
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["Emulator", "InvocationResult"]
@@ -45,7 +46,6 @@ class InvocationResult:
 @dataclass
 class _Hooks:
     invoke: Callable[[str, str, bytes], InvocationResult] | None = None
-    log: list[str] = field(default_factory=list)
 
 
 def _free_port() -> int:
