@@ -352,7 +352,7 @@ class _Builder:
     def __init__(self, model: PipelineModel) -> None:
         self.model = model
         self.tasks = {t.name: t for t in model.tasks}
-        # datasets in a database (``touches_database``, for all tasks at once)
+        # datasets in a database, for all tasks at once
         self.tables = {d.name for d in model.datasets if is_table(d)}
         self.taken = {t.name for t in model.tasks}
         self.fail = _unique(FAIL_STATE, self.taken)

@@ -13,11 +13,12 @@ Every task that touches any of them runs in the VPC.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Literal
 
-from glacier.model import DatasetModel, PipelineModel, TaskModel
+from glacier.model import DatasetModel, TaskModel
 
-__all__ = ["access_of", "is_table", "task_tables", "touches_database"]
+__all__ = ["access_of", "is_table", "task_tables"]
 
 Access = Literal["rds", "url", "literal"]
 
@@ -43,13 +44,9 @@ def access_of(dataset: DatasetModel) -> Access:
     return "url"
 
 
-def task_tables(model: PipelineModel, task: TaskModel) -> list[DatasetModel]:
-    """The task's inputs and outputs that are tables, in order, each once."""
+def task_tables(task: TaskModel, datasets: Mapping[str, DatasetModel]) -> list[DatasetModel]:
+    """The task's inputs and outputs that are tables, in order, each once (``datasets``: the
+    model's datasets by name, built once per program)."""
     names = [*(i.dataset for i in task.inputs), *task.outputs]
-    datasets = {d.name: d for d in model.datasets}
     found = [datasets[n] for n in dict.fromkeys(names) if n in datasets]
     return [d for d in found if is_table(d)]
-
-
-def touches_database(model: PipelineModel, task: TaskModel) -> bool:
-    return bool(task_tables(model, task))

@@ -178,14 +178,14 @@ def _rds_variable(dataset: DatasetModel) -> str | None:
     return _variable(storage)
 
 
-def _database_vars(model: PipelineModel, task: TaskModel) -> list[str]:
+def _database_vars(tables: list[DatasetModel]) -> list[str]:
     """The program variables of the databases a task reaches, each once, in a stable order.
 
     ``Environment.rds`` storage the program cannot name (not bound to a plain variable)
     and ``Database(table=...)`` read the URL secret; ``Database(url=...)`` needs nothing.
     """
     found: list[str] = []
-    for dataset in task_tables(model, task):
+    for dataset in tables:
         access = access_of(dataset)
         if access == "literal":
             continue
@@ -211,8 +211,10 @@ def _rds_accesses(model: PipelineModel, tasks: list[dict[str, Any]]) -> list[dic
     return [found[k] for k in sorted(found)]
 
 
-def _task_context(model: PipelineModel, task: TaskModel, index: int) -> dict[str, Any]:
-    datasets = {d.name: d for d in model.datasets}
+def _task_context(
+    model: PipelineModel, task: TaskModel, index: int, datasets: dict[str, DatasetModel]
+) -> dict[str, Any]:
+    tables = task_tables(task, datasets)
     ins = [datasets[i.dataset] for i in task.inputs if i.dataset in datasets]
     outs = [datasets[o] for o in task.outputs if o in datasets]
     compute = task.compute
@@ -228,8 +230,8 @@ def _task_context(model: PipelineModel, task: TaskModel, index: int) -> dict[str
         "container": container,
         "reads": [_location(d) for d in ins if not is_table(d)],
         "writes": [_location(d) for d in outs if not is_table(d)],
-        "databases": _database_vars(model, task),
-        "network": bool(task_tables(model, task)),
+        "databases": _database_vars(tables),
+        "network": bool(tables),
     }
     if container:
         assert compute is not None
@@ -319,7 +321,10 @@ def program_text(
             "from glacier_aws import deploy as glacier_deploy",
         ]
     user_imports = [b.text for b in blocks if b.is_import]
-    task_contexts = [_task_context(model, t, i + 1) for i, t in enumerate(tasks_in_order(model))]
+    datasets = {d.name: d for d in model.datasets}
+    task_contexts = [
+        _task_context(model, t, i + 1, datasets) for i, t in enumerate(tasks_in_order(model))
+    ]
     used: set[str] = set()
     for context in task_contexts:  # a name like `1` next to a non-identifier at position 1
         while context["var"] in used:
