@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 import sysconfig
 import tempfile
 import time
 from dataclasses import dataclass
+
+from codegen.aws._package import missing_requirements
 
 __all__ = ["ChildResult", "TaskProcess", "lambda_runtime_dir"]
 
@@ -48,29 +49,6 @@ def lambda_runtime_dir(root: str) -> str:
             if os.path.exists(source) and not os.path.lexists(link):
                 os.symlink(source, link)
     return target
-
-
-def missing_requirements(bundle: str) -> list[str]:
-    """Requirements of ``bundle/requirements.txt`` that were not vendored into the bundle."""
-    path = os.path.join(bundle, "requirements.txt")
-    if not os.path.isfile(path):
-        return []
-    # `<name>-<version>.dist-info`, the name normalised with underscores
-    vendored = {
-        e.split("-", 1)[0].lower().replace(".", "_")
-        for e in os.listdir(bundle)
-        if e.endswith(".dist-info")
-    }
-    missing = []
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            line = line.split("#", 1)[0].strip()
-            if not line:
-                continue
-            name = re.split(r"[\[<>=!~;\s]", line, maxsplit=1)[0]
-            if name.lower().replace("-", "_").replace(".", "_") not in vendored:
-                missing.append(name)
-    return missing
 
 
 class TaskProcess:

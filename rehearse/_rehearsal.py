@@ -16,7 +16,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import subprocess
 import sys
 import threading
 import time
@@ -95,21 +94,14 @@ def _load_handler(bundle: str) -> ModuleType:
 
 
 def _preview(program_dir: str, env: str, config: dict[str, str]) -> dict[str, Any]:
-    completed = subprocess.run(
-        [sys.executable, "-m", "codegen.aws._preview", program_dir, env, json.dumps(config)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
-    )
-    if completed.returncode != 0:
+    from codegen.aws._preview import PreviewFailed, preview_in_child
+
+    try:
+        return preview_in_child(program_dir, env, config)
+    except PreviewFailed as failure:
         raise RehearsalError(
-            f"the program of environment `{env}` failed under Pulumi's mocks:\n"
-            + completed.stderr.rstrip()
-        )
-    data: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
-    return data
+            f"the program of environment `{env}` failed under Pulumi's mocks:\n{failure}"
+        ) from None
 
 
 def _where(resources: list[dict[str, Any]]) -> tuple[str, str]:

@@ -175,7 +175,7 @@ def test_an_unknown_environment_is_a_usage_error(tmp_path: Path) -> None:
 
 
 def test_a_bundle_lacking_a_requirement_is_detected(tmp_path: Path) -> None:
-    from rehearse._invoke import missing_requirements
+    from codegen.aws._package import missing_requirements
 
     bundle = tmp_path / "bundle"
     bundle.mkdir()

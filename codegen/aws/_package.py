@@ -18,6 +18,7 @@ upload (above it, the program's ``LambdaBundle`` uploads through S3).
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -29,6 +30,7 @@ __all__ = [
     "LAMBDA_PLATFORMS",
     "LAMBDA_PYTHON",
     "PackageResult",
+    "missing_requirements",
     "package_bundle",
     "requirements",
 ]
@@ -59,6 +61,25 @@ def requirements(bundle: str) -> list[str]:
             if text:
                 found.append(text)
     return found
+
+
+def missing_requirements(bundle: str) -> list[str]:
+    """The distributions ``bundle/requirements.txt`` names that were not installed into the
+    bundle (no ``<name>-<version>.dist-info`` there; names compared normalised)."""
+    if not os.path.isfile(os.path.join(bundle, "requirements.txt")):
+        return []
+    vendored = {
+        entry.split("-", 1)[0].lower().replace(".", "_")
+        for entry in os.listdir(bundle)
+        if entry.endswith(".dist-info")
+    }
+    missing = []
+    for line in requirements(bundle):
+        # `psycopg[binary]==3.3` names the distribution `psycopg`
+        name = re.split(r"[\[<>=!~;\s]", line, maxsplit=1)[0]
+        if name.lower().replace("-", "_").replace(".", "_") not in vendored:
+            missing.append(name)
+    return missing
 
 
 def package_bundle(

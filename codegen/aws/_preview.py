@@ -16,7 +16,7 @@ import runpy
 import sys
 from typing import Any
 
-__all__ = ["PLACEHOLDER_CONFIG", "main"]
+__all__ = ["PLACEHOLDER_CONFIG", "PreviewFailed", "main", "preview_in_child"]
 
 PLACEHOLDER_CONFIG = {
     "glacier:subnets": json.dumps(["subnet-placeholder-a", "subnet-placeholder-b"]),
@@ -29,6 +29,34 @@ _READ_BY = {
     "glacier:databaseUrl": ('"databaseUrl"',),
 }
 """What in a program's text shows that it reads a placeholder key."""
+
+
+class PreviewFailed(Exception):
+    """The program failed under the mocks; the message is the child's stderr."""
+
+
+def preview_in_child(
+    program_dir: str, stack: str, overrides: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """``run`` in a child process (which imports pulumi; the caller need not): what the
+    program registers, as ``run`` returns it. Raises ``PreviewFailed`` if it fails."""
+    import subprocess
+
+    command = [sys.executable, "-m", "codegen.aws._preview", program_dir, stack]
+    if overrides:
+        command.append(json.dumps(overrides))
+    completed = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+    if completed.returncode != 0:
+        raise PreviewFailed(completed.stderr.rstrip())
+    data: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
+    return data
 
 
 def _stack_config(program_dir: str, stack: str) -> dict[str, str]:

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import subprocess
 import sys
 import tempfile
 from typing import Any
@@ -129,20 +127,14 @@ def plan(paths: tuple[str, ...], env: str, fmt: str, out_dir: str) -> None:
 
 
 def _preview(program_dir: str, env: str) -> dict[str, Any]:
-    completed = subprocess.run(
-        [sys.executable, "-m", "codegen.aws._preview", program_dir, env],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
-    )
-    if completed.returncode != 0:
-        click.echo(completed.stderr.rstrip(), err=True)
+    from codegen.aws._preview import PreviewFailed, preview_in_child
+
+    try:
+        return preview_in_child(program_dir, env)
+    except PreviewFailed as failure:
+        click.echo(str(failure), err=True)
         click.echo(f"glacier plan: the program of environment `{env}` failed", err=True)
         sys.exit(1)
-    data: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
-    return data
 
 
 def _key_properties(resource: dict[str, Any]) -> dict[str, Any]:
@@ -225,29 +217,11 @@ def _warnings(preview: dict[str, Any], program_dir: str) -> list[str]:
                 f"bucket `{bucket['name']}` has no {', '.join(missing)}: add them to its "
                 "Pulumi code, or create it with `Environment.s3()` (secure by default)"
             )
-    bundle = os.path.join(program_dir, "bundle")
-    if os.path.isfile(os.path.join(bundle, "requirements.txt")):
-        from codegen.aws._package import requirements
+    from codegen.aws._package import missing_requirements
 
-        for line in requirements(bundle):
-            # `psycopg[binary]==3.3` names the distribution `psycopg`
-            name = re.split(r"[\[<>=!~;\s]", line, maxsplit=1)[0]
-            if not _vendored(bundle, name):
-                warnings.append(
-                    f"the bundle lacks `{name}` (bundle/requirements.txt): build with "
-                    "`glacier build --package` to vendor it for AWS Lambda"
-                )
+    for name in missing_requirements(os.path.join(program_dir, "bundle")):
+        warnings.append(
+            f"the bundle lacks `{name}` (bundle/requirements.txt): build with "
+            "`glacier build --package` to vendor it for AWS Lambda"
+        )
     return warnings
-
-
-def _vendored(bundle: str, name: str) -> bool:
-    """Whether a distribution's files were installed into the bundle (its dist-info)."""
-    wanted = name.lower().replace("-", "_")
-    try:
-        entries = os.listdir(bundle)
-    except OSError:
-        return False
-    return any(
-        e.lower().endswith(".dist-info") and e.lower().replace("-", "_").startswith(wanted + "_")
-        for e in entries
-    )
