@@ -343,7 +343,7 @@ class _Rehearsal:
                 self.io.write(self._deployed_table(storage), dataset, value, self.data_dir)
                 self.say(f"seeded {dataset}: table `{self.io.table_name(storage, dataset)}`")
                 continue
-            bucket = str(buckets.get(dataset) or storage.get("bucket") or storage.get("name"))
+            bucket = _deployed_bucket(dataset, storage, buckets)
             folder = self.io.directory(storage, self.data_dir)
             files = [
                 name
@@ -502,7 +502,7 @@ class _Rehearsal:
                     bucket, prefix = scratch, EXECUTION + "/"
                     folder = os.path.join(self.data_dir, REHEARSAL_DIR, self.pipeline)
                 else:
-                    bucket = buckets.get(dataset) or storage.get("bucket") or storage.get("name")
+                    bucket = _deployed_bucket(dataset, storage, buckets)
                     prefix = self.handler._key_prefix(storage)
                     folder = self.io.directory(storage, self.data_dir)
                 listed = s3.list_objects_v2(Bucket=bucket, Prefix=prefix + dataset + ".")
@@ -519,6 +519,12 @@ class _Rehearsal:
                 os.makedirs(folder, exist_ok=True)
                 self.io.atomic_write(target, lambda fh, data=body: fh.write(data))
                 self.report.copied.append((dataset, target))
+
+
+def _deployed_bucket(dataset: str, storage: dict[str, Any], buckets: dict[str, str]) -> str:
+    """The bucket a stored dataset lives in once deployed: the program's export for it (a
+    name Pulumi chose), else the name the storage gives."""
+    return str(buckets.get(dataset) or storage.get("bucket") or storage.get("name"))
 
 
 def _bucket_args(bucket: str, region: str) -> dict[str, Any]:
