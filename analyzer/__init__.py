@@ -21,8 +21,8 @@ if TYPE_CHECKING:
     from analyzer._diagnostics import RULES as RULES
     from analyzer._diagnostics import Diagnostic as Diagnostic
     from analyzer._diagnostics import Rule as Rule
+    from analyzer._reader import summarize as summarize
     from analyzer._summary import ModuleSummary as ModuleSummary
-    from analyzer._summary import summarize as summarize
 
 _EXPORTS = {
     "Analysis": "analyzer._analyze",
@@ -33,7 +33,7 @@ _EXPORTS = {
     "Diagnostic": "analyzer._diagnostics",
     "Rule": "analyzer._diagnostics",
     "ModuleSummary": "analyzer._summary",
-    "summarize": "analyzer._summary",
+    "summarize": "analyzer._reader",
 }
 
 __all__ = [

@@ -1,7 +1,7 @@
 """``analyze(paths)``: the one short function that wires discovery → summaries → links → model.
 
 1. discovery (``_project``): the root, ``[tool.glacier]``, the files to read;
-2. summaries (``_summary.summarize``): a pure function of each file's text and module name,
+2. summaries (``_reader.summarize``, libcst): a pure function of each file's text and module name,
    cacheable by content hash; modules imported by those files (and their parent packages)
    are read too, and when single files are given, the modules that import them: found in the
    directories given (a file's own directory) or ``[tool.glacier] pipelines``, and in the
@@ -46,7 +46,7 @@ from analyzer._project import (
     unreadable_advice,
 )
 from analyzer._resolve import LoadedModule, Resolver
-from analyzer._summary import Call, ModuleSummary, Sub, summarize
+from analyzer._summary import Call, ModuleSummary, Sub
 from analyzer._suppress import apply_suppressions
 from analyzer._tasks import FoundTask, mentioned_datasets, read_tasks
 from analyzer._values import DatasetV, EnvV, Key, PipelineV, package_category
@@ -172,7 +172,7 @@ def run(
         config = load_config(root)
     if not paths:
         paths = [os.path.join(root, p) for p in config.pipelines] or [root]
-    loader = _Loader(root, config, summarizer or summarize, files or Files())
+    loader = _Loader(root, config, summarizer or _summarize, files or Files())
     if only is not None:
         loader.roots = list(trace.roots) if trace is not None else []
         for path in only:
@@ -722,3 +722,11 @@ class _NameIndex:
             if bound == value:
                 return name
         return found[1] if found is not None else None
+
+
+def _summarize(text: str, module: str, is_package: bool) -> ModuleSummary:
+    """``analyzer._reader.summarize``, imported on first use: libcst takes ~0.2 s to import,
+    and a check answered from the cache never parses."""
+    from analyzer._reader import summarize
+
+    return summarize(text, module, is_package)

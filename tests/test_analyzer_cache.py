@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 import analyzer._analyze
 import analyzer._project
+import analyzer._reader
 import analyzer._summary
 from analyzer import _cache, analyze, summarize
 from analyzer._check import check
@@ -57,13 +58,13 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def summaries(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The modules summarised (parsed) from now on."""
     seen: list[str] = []
-    real = analyzer._summary.summarize
+    real = analyzer._reader.summarize
 
     def counting(text: str, module: str, is_package: bool) -> analyzer._summary.ModuleSummary:
         seen.append(module)
         return real(text, module, is_package)
 
-    monkeypatch.setattr(analyzer._summary, "summarize", counting)
+    monkeypatch.setattr(analyzer._reader, "summarize", counting)
     return seen
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -127,7 +128,10 @@ def test_examples_are_free_of_errors() -> None:
     assert code == 0, output
 
 
-def test_check_does_not_import_libcst_or_pulumi_or_user_code() -> None:
+def test_check_imports_libcst_only_to_parse_and_never_pulumi_or_user_code(
+    tmp_path: Path,
+) -> None:
+    """A cold check parses with libcst; a check answered from the cache imports no parser."""
     probe = (
         "import sys\n"
         "from glacier.cli import main\n"
@@ -139,10 +143,21 @@ def test_check_does_not_import_libcst_or_pulumi_or_user_code() -> None:
         "          if m in sys.modules]\n"
         "print(code, loaded)\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", probe], check=False, capture_output=True, text=True, cwd=ROOT
-    )
-    assert done.stdout.strip() == "0 []", done.stderr
+    env = {**os.environ, "GLACIER_CACHE_DIR": str(tmp_path / "cache")}
+
+    def loaded() -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", probe],
+            check=False,
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env=env,
+        )
+        return done.stdout.strip() + done.stderr
+
+    assert loaded() == "0 ['libcst']"
+    assert loaded() == "0 []"
 
 
 def test_an_analyzer_bug_is_an_internal_error_not_a_finding(
