@@ -37,6 +37,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/executor_overhead.py
 	$(PY) benchmarks/analyzer_check.py
+	$(PY) benchmarks/stdlib_check.py
 	$(PY) benchmarks/rehearse.py
 	$(PY) benchmarks/scale.py
 
