@@ -31,6 +31,7 @@ __all__ = [
     "Expr",
     "Function",
     "Import",
+    "ImportAlias",
     "ModuleSummary",
     "Name",
     "Or",
@@ -138,6 +139,28 @@ class Import:
 
 
 @dataclass(frozen=True, slots=True)
+class ImportAlias:
+    """One name of a module-level import statement, as written.
+
+    ``import a.b as c``: ``is_from=False``, ``module="a.b"``, ``name="a.b"``, ``asname="c"``;
+    ``from ..m import x as y``: ``is_from=True``, ``module="m"`` (``""`` for ``from . import``),
+    ``level=2``, ``name="x"`` (``"*"`` for a star), ``asname="y"``. Nothing is resolved here:
+    code generation re-prints imports from these.
+    """
+
+    is_from: bool
+    module: str
+    level: int
+    name: str
+    asname: str | None
+
+    @property
+    def bound(self) -> str:
+        """The name the import binds: its ``as`` name, or the first part of a dotted name."""
+        return self.asname or self.name.split(".")[0]
+
+
+@dataclass(frozen=True, slots=True)
 class Param:
     name: str
     kind: Literal["positional", "keyword", "var"]
@@ -187,6 +210,26 @@ class Stmt:
     # ``@X.task`` decorator): the ``X.task...`` expression and the construct it is inside
     registrations: tuple[tuple[Expr, str], ...] = ()
     construct: str = ""  # an "other" statement's kind, for messages ("a `for` loop")
+    # What code generation needs, so that it never parses the source again (one more walk,
+    # ``_Reader.with_codegen_facts``):
+    # ``binds``: the names the statement binds at module level, sorted: an import's names, a
+    # def's or class's name, every name in an assignment's targets (nested, subscripted or
+    # attribute targets included: ``a.b = 1`` binds ``a``), the targets of ``:=`` anywhere
+    # (a compound statement binds only those);
+    binds: tuple[str, ...] = ()
+    # ``free_uses``: names loaded anywhere in it, minus the parameters of every def and lambda
+    # in it, the targets of its comprehensions and, in a def, the names stored in its body;
+    free_uses: tuple[str, ...] = ()
+    # ``attr_refs``: ``(name, attr)`` for each ``name.attr`` and ``(name, None)`` for each bare
+    # ``name`` in it (any context), first occurrence of each, breadth-first (``ast.walk``'s
+    # order, which decides the environment a statement goes to when it uses several);
+    attr_refs: tuple[tuple[str, str | None], ...] = ()
+    # ``module_imports``: a module-level import statement's names, in order;
+    module_imports: tuple[ImportAlias, ...] = ()
+    # ``imported_modules``: every module an import anywhere in it (a def's body, an ``if``)
+    # may load, its parent packages included, sorted; relative imports made absolute (those
+    # that cannot be, reaching above the top-level package, left out)
+    imported_modules: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,7 +248,7 @@ class ModuleSummary:
 # and names only these classes, which the cache's restricted unpickler allows.
 SUMMARY_CLASSES: tuple[type, ...] = (
     Name, Attr, Call, Sub, Const, Or, DictLit, Other,
-    Import, Param, Decorator, Function, Stmt, ModuleSummary,
+    Import, Param, Decorator, Function, Stmt, ModuleSummary, ImportAlias,
 )  # fmt: skip
 
 
@@ -264,7 +307,7 @@ def summarize(text: str, module: str, is_package: bool) -> ModuleSummary:
                     stmt = replace(stmt, registrations=registrations)
         except RecursionError:
             stmt = reader.opaque(index, node, previous_end)
-        statements.append(stmt)
+        statements.append(reader.with_codegen_facts(stmt, node))
         previous_end = stmt.end_line
     docstring = ast.get_docstring(tree, clean=False)
     return ModuleSummary(
@@ -551,6 +594,88 @@ class _Reader:
         return Stmt(
             index, "other", _pos(node), max(previous_end + 1, node.lineno), end, (), frozenset()
         )
+
+    # what code generation needs (``Stmt.binds`` and the fields after it)
+
+    def with_codegen_facts(self, stmt: Stmt, top: ast.stmt) -> Stmt:
+        """``stmt`` with the names and imports code generation reads, from one breadth-first
+        walk over ``top`` (iterative: a deeply nested statement cannot exhaust the stack)."""
+        loads: set[str] = set()
+        stores: set[str] = set()
+        local: set[str] = set()  # parameters and comprehension targets, anywhere in it
+        walrus: list[str] = []
+        refs: dict[tuple[str, str | None], None] = {}
+        imported: set[str] = set()
+        queue: list[Any] = [top]  # `Any`: the node classes are told apart by `type()`
+        for node in queue:  # appended to while iterating: breadth first, as `ast.walk`
+            cls = type(node)
+            if cls is ast.Name:
+                refs.setdefault((node.id, None))
+                ctx = type(node.ctx)
+                if ctx is ast.Load:
+                    loads.add(node.id)
+                elif ctx is ast.Store:
+                    stores.add(node.id)
+                continue
+            fields = _FACT_FIELDS.get(cls)
+            if fields is None:
+                if node is None:  # the key of a `**spread` in a dict display
+                    continue
+                fields = _fact_fields(cls)
+            if cls in _FACT_NODES:
+                if cls is ast.Attribute:
+                    value = node.value
+                    if type(value) is ast.Name:
+                        refs.setdefault((value.id, node.attr))
+                elif cls is ast.comprehension:
+                    local.update(_all_names([node.target]))
+                elif cls is ast.NamedExpr:
+                    if type(node.target) is ast.Name:
+                        walrus.append(node.target.id)
+                elif cls is ast.Import or cls is ast.ImportFrom:
+                    imported.update(self._imported_names(node))
+                else:  # a def or a lambda
+                    local.update(_parameters(node.args))
+            for name in fields:
+                value = getattr(node, name)
+                if type(value) is list:
+                    queue.extend(value)
+                elif value is not None:
+                    queue.append(value)
+        binds: set[str]
+        aliases: tuple[ImportAlias, ...] = ()
+        if isinstance(top, (ast.Import, ast.ImportFrom)):
+            aliases = _aliases(top)
+            binds = {alias.bound for alias in aliases}
+        elif isinstance(top, _DEFS):
+            binds = {top.name}
+        else:
+            targets: list[ast.expr] = []
+            if isinstance(top, ast.Assign):
+                targets = top.targets
+            elif isinstance(top, (ast.AnnAssign, ast.AugAssign)):
+                targets = [top.target]
+            binds = _all_names(targets)
+            binds.update(walrus)
+        if isinstance(top, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            local |= stores
+        return replace(
+            stmt,
+            binds=tuple(sorted(binds)),
+            free_uses=tuple(sorted(loads - local)),
+            attr_refs=tuple(refs),
+            module_imports=aliases,
+            imported_modules=tuple(sorted(_with_parents(imported))),
+        )
+
+    def _imported_names(self, node: ast.Import | ast.ImportFrom) -> list[str]:
+        """The modules an import may load (relative ones absolute; unresolvable: none)."""
+        if isinstance(node, ast.Import):
+            return [alias.name for alias in node.names]
+        base, error = self._absolute(node.module, node.level)
+        if error is not None or not base:
+            return []
+        return [base, *(f"{base}.{a.name}" for a in node.names if a.name != "*")]
 
     def _attached_comments(self, first: int, previous_end: int) -> int:
         line = first
@@ -970,6 +1095,35 @@ def _fields_of(cls: type[ast.AST]) -> tuple[str, ...]:
     return fields
 
 
+# The fields the walk of ``_Reader.with_codegen_facts`` descends into: those that can hold
+# expressions or statements (not operators, contexts, names as strings, flags); the imports'
+# names it reads itself.
+_SCALARS = _NO_CHILDREN | {
+    "op", "ops", "kind", "type_comment", "names", "kwd_attrs", "is_async", "simple",
+    "conversion", "rest", "tag",
+}  # fmt: skip
+_FACT_FIELDS: dict[type[ast.AST], tuple[str, ...]] = {ast.Constant: (), ast.MatchSingleton: ()}
+_FACT_NODES = frozenset(
+    {
+        ast.Attribute,
+        ast.comprehension,
+        ast.NamedExpr,
+        ast.Import,
+        ast.ImportFrom,
+        ast.FunctionDef,
+        ast.AsyncFunctionDef,
+        ast.Lambda,
+    }
+)
+
+
+def _fact_fields(cls: type[ast.AST]) -> tuple[str, ...]:
+    fields = _FACT_FIELDS.get(cls)
+    if fields is None:
+        fields = _FACT_FIELDS[cls] = tuple(f for f in cls._fields if f not in _SCALARS)
+    return fields
+
+
 def _children(node: ast.AST) -> list[ast.AST]:
     """``list(ast.iter_child_nodes(node))`` without the expression contexts."""
     found: list[ast.AST] = []
@@ -1012,6 +1166,40 @@ def _signature_nodes(args: ast.arguments, returns: ast.expr | None) -> list[Any]
     if returns is not None:
         nodes.append(returns)
     return nodes
+
+
+def _parameters(args: ast.arguments) -> list[str]:
+    every = (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg)
+    return [arg.arg for arg in every if arg is not None]
+
+
+def _all_names(nodes: list[Any]) -> set[str]:
+    """Every ``Name`` in ``nodes``, whatever its context."""
+    found: set[str] = set()
+    stack: list[ast.AST] = list(nodes)
+    while stack:
+        node = stack.pop()
+        if type(node) is ast.Name:
+            found.add(node.id)
+            continue
+        _push_children(node, stack)
+    return found
+
+
+def _aliases(node: ast.Import | ast.ImportFrom) -> tuple[ImportAlias, ...]:
+    if isinstance(node, ast.Import):
+        return tuple(ImportAlias(False, a.name, 0, a.name, a.asname) for a in node.names)
+    module = node.module or ""
+    return tuple(ImportAlias(True, module, node.level, a.name, a.asname) for a in node.names)
+
+
+def _with_parents(modules: set[str]) -> set[str]:
+    """``modules`` and their parent packages (importing ``a.b`` runs ``a`` first)."""
+    found: set[str] = set()
+    for module in modules:
+        parts = module.split(".")
+        found.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+    return found
 
 
 def _bound_names(targets: list[ast.expr]) -> tuple[str, ...]:
