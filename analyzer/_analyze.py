@@ -46,7 +46,7 @@ from analyzer._project import (
     unreadable_advice,
 )
 from analyzer._resolve import LoadedModule, Resolver
-from analyzer._summary import Call, ModuleSummary, Sub
+from analyzer._summary import Call, ImportAlias, ModuleSummary, Sub
 from analyzer._suppress import apply_suppressions
 from analyzer._tasks import FoundTask, mentioned_datasets, read_tasks
 from analyzer._values import DatasetV, EnvV, Key, PipelineV, package_category
@@ -73,6 +73,26 @@ class Statement:
     decorators and directly attached comments included. ``drop_names``: for an import mixing
     kinds, the names to remove from it. ``task_decorators``: for a task function, the line
     ranges of its ``@pipeline.task(...)`` decorators.
+
+    What code generation reads instead of parsing the module again (``analyzer._summary.Stmt``
+    computes them, in the summary's one reading of the source):
+
+    - ``binds``: the names it binds at module level, sorted: an import's names (``as`` name,
+      else the first part of a dotted name), a def's or class's name, every name in an
+      assignment's targets (``a, (b, c) = ...``; ``x += 1``; ``x: int``; ``a.b = 1`` and
+      ``x[i] = 1`` bind ``a``, ``x`` and ``i``) and the target of every ``:=`` in it; a
+      compound statement (``if``, ``for``, ``with``...) binds only its ``:=`` targets;
+    - ``free_uses``: the names loaded anywhere in it, sorted, minus the parameters of every def
+      and lambda in it, its comprehensions' targets and, for a def, the names its body stores;
+    - ``attr_refs``: ``(name, attr)`` for every ``name.attr`` and ``(name, None)`` for every
+      bare ``name`` in it (any context), first occurrence of each, in source order: the order
+      in which code generation picks the environment of a statement that uses several;
+    - ``module_imports``: for an import statement, its names as written
+      (``analyzer._summary.ImportAlias``: ``is_from``, ``module``, ``level``, ``name``,
+      ``asname``, and the name it ``bound``);
+    - ``imported_modules``: every module an import anywhere in it may load (in a def's body or
+      an ``if`` too), parent packages included, sorted; relative imports made absolute, those
+      reaching above the top-level package left out.
     """
 
     kind: Literal["task", "infrastructure", "glacier"]
@@ -81,6 +101,11 @@ class Statement:
     defines: tuple[str, ...]
     drop_names: tuple[str, ...] = ()
     task_decorators: tuple[tuple[int, int], ...] = ()
+    binds: tuple[str, ...] = ()
+    free_uses: tuple[str, ...] = ()
+    attr_refs: tuple[tuple[str, str | None], ...] = ()
+    module_imports: tuple[ImportAlias, ...] = ()
+    imported_modules: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -440,6 +465,11 @@ def _link(root: str, loader: _Loader, trace: Trace | None = None) -> Analysis:
                 defines=s.defines,
                 drop_names=c.drop_names,
                 task_decorators=tuple(decorators[module].get(s.index, ())),
+                binds=s.binds,
+                free_uses=s.free_uses,
+                attr_refs=s.attr_refs,
+                module_imports=s.module_imports,
+                imported_modules=s.imported_modules,
             )
             for s, c in zip(loaded.summary.statements, classified, strict=True)
         )

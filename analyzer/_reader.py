@@ -40,6 +40,7 @@ from analyzer._summary import (
     Expr,
     Function,
     Import,
+    ImportAlias,
     ModuleSummary,
     Name,
     Or,
@@ -107,7 +108,7 @@ def summarize(text: str, module: str, is_package: bool) -> ModuleSummary:
                     stmt = replace(stmt, registrations=registrations)
         except RecursionError:
             stmt = reader.opaque(index, node, previous_end)
-        statements.append(stmt)
+        statements.append(reader.with_codegen_facts(stmt, node))
         previous_end = stmt.end_line
     docstring = _docstring(body)
     return ModuleSummary(
@@ -491,6 +492,64 @@ def _bound_names(targets: Sequence[Any]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
+def _all_names(nodes: list[Any]) -> set[str]:
+    """Every name in ``nodes``, read or assigned (not an attribute's or a keyword's)."""
+    found: set[str] = set()
+    stack: list[tuple[Any, bool]] = [(node, False) for node in nodes]
+    while stack:
+        node, store = stack.pop()
+        if type(node) is cst.Name:
+            if node.value not in _NAMED_CONSTANTS:
+                found.add(node.value)
+            continue
+        _push(node, store, stack)
+    return found
+
+
+def _aliases(node: cst.Import | cst.ImportFrom) -> tuple[ImportAlias, ...]:
+    """An import statement's names as written."""
+    if isinstance(node, cst.Import):
+        found = []
+        for alias in node.names:
+            name = _dotted(alias.name)
+            asname = _dotted(alias.asname.name) if alias.asname is not None else None
+            found.append(ImportAlias(False, name, 0, name, asname))
+        return tuple(found)
+    module = _dotted(node.module) if node.module is not None else ""
+    level = len(node.relative)
+    if isinstance(node.names, cst.ImportStar):
+        return (ImportAlias(True, module, level, "*", None),)
+    return tuple(
+        ImportAlias(
+            True,
+            module,
+            level,
+            _dotted(alias.name),
+            _dotted(alias.asname.name) if alias.asname is not None else None,
+        )
+        for alias in node.names
+    )
+
+
+def _with_parents(modules: set[str]) -> set[str]:
+    """``modules`` and their parent packages (importing ``a.b`` runs ``a`` first)."""
+    found: set[str] = set()
+    for module in modules:
+        parts = module.split(".")
+        found.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+    return found
+
+
+def _first_ref(
+    refs: dict[tuple[str, str | None], tuple[int, int, int]],
+    key: tuple[str, str | None],
+    where: tuple[int, int, int],
+) -> None:
+    """Keep the first place of a reference: source order, ``name.attr`` before ``name``."""
+    if key not in refs or where < refs[key]:
+        refs[key] = where
+
+
 def _parameters(params: cst.Parameters) -> list[cst.Param]:
     """Every parameter, in ``ast`` order: positional-only, positional, keyword-only, ``*``, ``**``."""
     found = [*params.posonly_params, *params.params, *params.kwonly_params]
@@ -724,6 +783,91 @@ class _Reader:
         pos = self.pos(node)
         return Stmt(index, "other", pos, max(previous_end + 1, pos[0]), pos[2], (), frozenset())
 
+    # what code generation needs (``Stmt.binds`` and the fields after it)
+
+    def with_codegen_facts(self, stmt: Stmt, top: Any) -> Stmt:
+        """``stmt`` with the names and imports code generation reads, from one walk over
+        ``top`` (iterative: a deeply nested statement cannot exhaust the stack)."""
+        loads: set[str] = set()
+        stores: set[str] = set()
+        local: set[str] = set()  # parameters and comprehension targets, anywhere in it
+        walrus: list[str] = []
+        refs: dict[tuple[str, str | None], tuple[int, int, int]] = {}  # -> where, first
+        imported: set[str] = set()
+        where = self.where
+        # (node, context): 0 read, 1 assigned, 2 deleted (a name in `del` is neither)
+        stack: list[tuple[Any, int]] = [(top, 0)]
+        children: list[tuple[Any, bool]] = []
+        while stack:
+            node, context = stack.pop()
+            cls = type(node)
+            if cls is cst.Name:
+                if node.value in _NAMED_CONSTANTS:
+                    continue
+                pos = where.get(id(node), _NOWHERE)
+                _first_ref(refs, (node.value, None), (pos[0], pos[1], 1))
+                if context == 0:
+                    loads.add(node.value)
+                elif context == 1:
+                    stores.add(node.value)
+                continue
+            if cls is cst.Attribute:
+                if type(node.value) is cst.Name and node.value.value not in _NAMED_CONSTANTS:
+                    pos = where.get(id(node), _NOWHERE)
+                    _first_ref(refs, (node.value.value, node.attr.value), (pos[0], pos[1], 0))
+            elif cls is cst.CompFor:
+                local.update(_all_names([node.target]))
+            elif cls is cst.NamedExpr:
+                if type(node.target) is cst.Name:
+                    walrus.append(node.target.value)
+            elif cls is cst.Import or cls is cst.ImportFrom:
+                imported.update(self._imported_names(node))
+            elif cls is cst.FunctionDef or cls is cst.Lambda:
+                local.update(p.name.value for p in _parameters(node.params))
+            children.clear()
+            _push(node, context != 0, children)
+            deleting = cls is cst.Del or (context == 2 and cls in _TARGET_CONTAINERS)
+            stack.extend(
+                (child, (2 if deleting else 1) if store else 0) for child, store in children
+            )
+        binds: set[str]
+        aliases: tuple[ImportAlias, ...] = ()
+        if isinstance(top, (cst.Import, cst.ImportFrom)):
+            aliases = _aliases(top)
+            binds = {alias.bound for alias in aliases}
+        elif isinstance(top, (cst.FunctionDef, cst.ClassDef)):
+            binds = {top.name.value}
+        else:
+            targets: list[Any] = []
+            if isinstance(top, cst.Assign):
+                targets = [t.target for t in top.targets]
+            elif isinstance(top, (cst.AnnAssign, cst.AugAssign)):
+                targets = [top.target]
+            binds = _all_names(targets)
+            binds.update(walrus)
+        if isinstance(top, cst.FunctionDef):
+            local |= stores
+        return replace(
+            stmt,
+            binds=tuple(sorted(binds)),
+            free_uses=tuple(sorted(loads - local)),
+            attr_refs=tuple(sorted(refs, key=refs.__getitem__)),
+            module_imports=aliases,
+            imported_modules=tuple(sorted(_with_parents(imported))),
+        )
+
+    def _imported_names(self, node: cst.Import | cst.ImportFrom) -> list[str]:
+        """The modules an import may load (relative ones absolute; unresolvable: none)."""
+        if isinstance(node, cst.Import):
+            return [_dotted(alias.name) for alias in node.names]
+        module = _dotted(node.module) if node.module is not None else None
+        base, error = self._absolute(module, len(node.relative))
+        if error is not None or not base:
+            return []
+        if isinstance(node.names, cst.ImportStar):
+            return [base]
+        return [base, *(f"{base}.{_dotted(a.name)}" for a in node.names)]
+
     def _attached_comments(self, first: int, previous_end: int) -> int:
         line = first
         while line - 1 > previous_end and line - 2 < len(self.lines):
@@ -805,7 +949,8 @@ class _Reader:
     def _param(self, param: cst.Param, kind: Any, has_default: bool) -> Param:
         annotation = param.annotation.annotation if param.annotation is not None else None
         start = self.pos(param.name)
-        end = self.pos(annotation) if annotation is not None else start
+        # an annotation in parentheses: `ast`'s parameter ends with the closing one
+        end = self.pos(param.annotation) if param.annotation is not None else start
         return Param(
             name=param.name.value,
             kind=kind,
@@ -1013,11 +1158,11 @@ class _Reader:
                     inner = cst.parse_expression(value.strip())
                 except (cst.ParserSyntaxError, RecursionError, ValueError, MemoryError):
                     return Other(value, pos)
-                self._in_string = True
+                outer, self._in_string = self._in_string, True
                 try:
                     expr = self.expr(inner)
                 finally:
-                    self._in_string = False
+                    self._in_string = outer
                 return _relocate(expr, pos)
         return self.expr(node)
 
@@ -1077,7 +1222,7 @@ class _Reader:
             elements: list[Any] = [e.slice for e in node.slice]
             whole: Any = None  # the node whose text is the slice's, when it is one node
             only = elements[0].value if isinstance(elements[0], cst.Index) else None
-            if len(elements) == 1 and isinstance(only, cst.Tuple) and only.elements:
+            if len(elements) == 1 and isinstance(only, cst.Tuple):
                 whole = only  # `x[(a, b)]`: `ast` reads the tuple's elements
                 elements = [e if type(e) is cst.StarredElement else e.value for e in only.elements]
             items = tuple(self._slice_item(e, depth) for e in elements)

@@ -30,6 +30,7 @@ __all__ = [
     "Expr",
     "Function",
     "Import",
+    "ImportAlias",
     "ModuleSummary",
     "Name",
     "Or",
@@ -136,6 +137,28 @@ class Import:
 
 
 @dataclass(frozen=True, slots=True)
+class ImportAlias:
+    """One name of a module-level import statement, as written.
+
+    ``import a.b as c``: ``is_from=False``, ``module="a.b"``, ``name="a.b"``, ``asname="c"``;
+    ``from ..m import x as y``: ``is_from=True``, ``module="m"`` (``""`` for ``from . import``),
+    ``level=2``, ``name="x"`` (``"*"`` for a star), ``asname="y"``. Nothing is resolved here:
+    code generation re-prints imports from these.
+    """
+
+    is_from: bool
+    module: str
+    level: int
+    name: str
+    asname: str | None
+
+    @property
+    def bound(self) -> str:
+        """The name the import binds: its ``as`` name, or the first part of a dotted name."""
+        return self.asname or self.name.split(".")[0]
+
+
+@dataclass(frozen=True, slots=True)
 class Param:
     name: str
     kind: Literal["positional", "keyword", "var"]
@@ -185,6 +208,27 @@ class Stmt:
     # ``@X.task`` decorator): the ``X.task...`` expression and the construct it is inside
     registrations: tuple[tuple[Expr, str], ...] = ()
     construct: str = ""  # an "other" statement's kind, for messages ("a `for` loop")
+    # What code generation needs, so that it never parses the source again (one more walk,
+    # ``analyzer._reader._Reader.with_codegen_facts``):
+    # ``binds``: the names the statement binds at module level, sorted: an import's names, a
+    # def's or class's name, every name in an assignment's targets (nested, subscripted or
+    # attribute targets included: ``a.b = 1`` binds ``a``), the targets of ``:=`` anywhere
+    # (a compound statement binds only those);
+    binds: tuple[str, ...] = ()
+    # ``free_uses``: names loaded anywhere in it, minus the parameters of every def and lambda
+    # in it, the targets of its comprehensions and, in a def, the names stored in its body;
+    free_uses: tuple[str, ...] = ()
+    # ``attr_refs``: ``(name, attr)`` for each ``name.attr`` and ``(name, None)`` for each bare
+    # ``name`` in it (any context), first occurrence of each, in source order (``env.s3``
+    # before the ``env`` in it): the first environment written is the one a statement that
+    # uses several goes to (and that is reported);
+    attr_refs: tuple[tuple[str, str | None], ...] = ()
+    # ``module_imports``: a module-level import statement's names, in order;
+    module_imports: tuple[ImportAlias, ...] = ()
+    # ``imported_modules``: every module an import anywhere in it (a def's body, an ``if``)
+    # may load, its parent packages included, sorted; relative imports made absolute (those
+    # that cannot be, reaching above the top-level package, left out)
+    imported_modules: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,7 +247,7 @@ class ModuleSummary:
 # and names only these classes, which the cache's restricted unpickler allows.
 SUMMARY_CLASSES: tuple[type, ...] = (
     Name, Attr, Call, Sub, Const, Or, DictLit, Other,
-    Import, Param, Decorator, Function, Stmt, ModuleSummary,
+    Import, Param, Decorator, Function, Stmt, ModuleSummary, ImportAlias,
 )  # fmt: skip
 
 

@@ -9,7 +9,6 @@ point at the user's real file and line.
 
 from __future__ import annotations
 
-import ast
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -76,7 +75,13 @@ def _without_names(text: str, drop: frozenset[str]) -> str | None:
 
 def slice_source(source: str, statements: Iterable[Any]) -> str:
     """The task code of a module whose statements the analyzer classified."""
+    return _sliced(source, statements)[0]
+
+
+def _sliced(source: str, statements: Iterable[Any]) -> tuple[str, set[int]]:
+    """The task code, and the first lines of the imports whose names all went."""
     lines = _lines(source)
+    emptied: set[int] = set()
     for stmt in statements:
         if stmt.kind in ("glacier", "infrastructure"):
             _blank(lines, stmt.start_line, stmt.end_line, f"{stmt.kind} statement left out")
@@ -89,11 +94,13 @@ def slice_source(source: str, statements: Iterable[Any]) -> str:
             kept = _without_names(text, drop)
             note = "left out " + ", ".join(sorted(drop))
             _blank(lines, stmt.start_line, stmt.end_line, note)
-            if kept is not None:
+            if kept is None:
+                emptied.add(stmt.start_line)
+            else:
                 kept_lines = _lines(kept)
                 kept_lines[0] = f"{kept_lines[0].rstrip(chr(10))}  # glacier build: {note}\n"
                 lines[stmt.start_line - 1 : stmt.start_line - 1 + len(kept_lines)] = kept_lines
-    return "".join(lines)
+    return "".join(lines), emptied
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,37 +110,53 @@ class SlicedModule:
     """The module's file, absolute."""
     package: bool
     source: str
+    imports: frozenset[str] = frozenset()
+    """Every module the sliced code's imports may load, parent packages included."""
 
 
 def _is_package(path: str) -> bool:
     return os.path.basename(path) == "__init__.py"
 
 
-def import_target(package: str, node: ast.ImportFrom) -> str | None:
-    """The absolute module a ``from ... import`` in a module of ``package`` reads from
-    (``None``: a relative import reaching above the top package)."""
-    if not node.level:
-        return node.module
+def import_target(package: str, module: str, level: int) -> str | None:
+    """The absolute module ``from <level dots><module> import ...`` in a module of ``package``
+    reads from (``None``: a relative import reaching above the top package)."""
+    if not level:
+        return module
     parts = package.split(".") if package else []
-    if node.level - 1 > len(parts):
+    if level - 1 > len(parts):
         return None
-    parts = parts[: len(parts) - (node.level - 1)]
-    return ".".join([*parts, node.module] if node.module else parts)
+    parts = parts[: len(parts) - (level - 1)]
+    return ".".join([*parts, module] if module else parts)
 
 
-def _imported(name: str, package: bool, tree: ast.AST) -> set[str]:
-    """Every module name an import in ``tree`` may load (absolute; relative ones resolved)."""
+def _imported(name: str, package: bool, statements: Iterable[Any], emptied: set[int]) -> set[str]:
+    """Every module name the imports left in the sliced module may load (absolute).
+
+    The analyzer lists each statement's imports (``imported_modules``): those of task
+    statements stay, less the names taken out of mixed imports (``drop_names``).
+    """
     found: set[str] = set()
     base = name if package else name.rpartition(".")[0]
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found.update(a.name for a in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            target = import_target(base, node)
-            if not target:
+    for stmt in statements:
+        if stmt.kind != "task":
+            continue
+        if not stmt.drop_names:
+            found.update(stmt.imported_modules)
+            continue
+        if stmt.start_line in emptied:
+            continue
+        for alias in stmt.module_imports:
+            if alias.bound in stmt.drop_names:
                 continue
-            found.add(target)
-            found.update(f"{target}.{a.name}" for a in node.names)
+            if not alias.is_from:
+                found.add(alias.name)
+                continue
+            target = import_target(base, alias.module, alias.level)
+            if target:
+                found.add(target)
+                if alias.name != "*":
+                    found.add(f"{target}.{alias.name}")
     closed: set[str] = set()
     for module in found:
         parts = module.split(".")
@@ -160,12 +183,9 @@ def carried_modules(modules: Mapping[str, Any], roots: Iterable[str]) -> list[Sl
         if info is None:
             continue
         path = os.path.abspath(info.path)
-        source = slice_source(info.source, info.statements)
+        source, emptied = _sliced(info.source, info.statements)
         package = _is_package(path)
-        seen[name] = SlicedModule(name, path, package, source)
-        try:
-            tree = ast.parse(source)
-        except SyntaxError:
-            continue
-        pending.extend(m for m in _imported(name, package, tree) if m in modules and m not in seen)
+        imports = frozenset(_imported(name, package, info.statements, emptied))
+        seen[name] = SlicedModule(name, path, package, source, imports)
+        pending.extend(m for m in sorted(imports) if m in modules and m not in seen)
     return [seen[k] for k in sorted(seen)]

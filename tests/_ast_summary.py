@@ -19,6 +19,7 @@ from analyzer._summary import (
     Expr,
     Function,
     Import,
+    ImportAlias,
     ModuleSummary,
     Name,
     Or,
@@ -73,7 +74,7 @@ def summarize(text: str, module: str, is_package: bool) -> ModuleSummary:
                     stmt = replace(stmt, registrations=registrations)
         except RecursionError:
             stmt = reader.opaque(index, node, previous_end)
-        statements.append(stmt)
+        statements.append(reader.with_codegen_facts(stmt, node))
         previous_end = stmt.end_line
     docstring = ast.get_docstring(tree, clean=False)
     return ModuleSummary(
@@ -361,6 +362,89 @@ class _Reader:
             index, "other", _pos(node), max(previous_end + 1, node.lineno), end, (), frozenset()
         )
 
+    # what code generation needs (``Stmt.binds`` and the fields after it)
+
+    def with_codegen_facts(self, stmt: Stmt, top: ast.stmt) -> Stmt:
+        """``stmt`` with the names and imports code generation reads, from one breadth-first
+        walk over ``top`` (iterative: a deeply nested statement cannot exhaust the stack)."""
+        loads: set[str] = set()
+        stores: set[str] = set()
+        local: set[str] = set()  # parameters and comprehension targets, anywhere in it
+        walrus: list[str] = []
+        refs: dict[tuple[str, str | None], tuple[int, int, int]] = {}  # -> where, first
+        imported: set[str] = set()
+        queue: list[Any] = [top]  # `Any`: the node classes are told apart by `type()`
+        for node in queue:  # appended to while iterating: breadth first, as `ast.walk`
+            cls = type(node)
+            if cls is ast.Name:
+                _first_ref(refs, (node.id, None), (node.lineno, node.col_offset, 1))
+                ctx = type(node.ctx)
+                if ctx is ast.Load:
+                    loads.add(node.id)
+                elif ctx is ast.Store:
+                    stores.add(node.id)
+                continue
+            fields = _FACT_FIELDS.get(cls)
+            if fields is None:
+                if node is None:  # the key of a `**spread` in a dict display
+                    continue
+                fields = _fact_fields(cls)
+            if cls in _FACT_NODES:
+                if cls is ast.Attribute:
+                    value = node.value
+                    if type(value) is ast.Name:
+                        where = (node.lineno, node.col_offset, 0)
+                        _first_ref(refs, (value.id, node.attr), where)
+                elif cls is ast.comprehension:
+                    local.update(_all_names([node.target]))
+                elif cls is ast.NamedExpr:
+                    if type(node.target) is ast.Name:
+                        walrus.append(node.target.id)
+                elif cls is ast.Import or cls is ast.ImportFrom:
+                    imported.update(self._imported_names(node))
+                else:  # a def or a lambda
+                    local.update(_parameters(node.args))
+            for name in fields:
+                value = getattr(node, name)
+                if type(value) is list:
+                    queue.extend(value)
+                elif value is not None:
+                    queue.append(value)
+        binds: set[str]
+        aliases: tuple[ImportAlias, ...] = ()
+        if isinstance(top, (ast.Import, ast.ImportFrom)):
+            aliases = _aliases(top)
+            binds = {alias.bound for alias in aliases}
+        elif isinstance(top, _DEFS):
+            binds = {top.name}
+        else:
+            targets: list[ast.expr] = []
+            if isinstance(top, ast.Assign):
+                targets = top.targets
+            elif isinstance(top, (ast.AnnAssign, ast.AugAssign)):
+                targets = [top.target]
+            binds = _all_names(targets)
+            binds.update(walrus)
+        if isinstance(top, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            local |= stores
+        return replace(
+            stmt,
+            binds=tuple(sorted(binds)),
+            free_uses=tuple(sorted(loads - local)),
+            attr_refs=tuple(sorted(refs, key=refs.__getitem__)),
+            module_imports=aliases,
+            imported_modules=tuple(sorted(_with_parents(imported))),
+        )
+
+    def _imported_names(self, node: ast.Import | ast.ImportFrom) -> list[str]:
+        """The modules an import may load (relative ones absolute; unresolvable: none)."""
+        if isinstance(node, ast.Import):
+            return [alias.name for alias in node.names]
+        base, error = self._absolute(node.module, node.level)
+        if error is not None or not base:
+            return []
+        return [base, *(f"{base}.{a.name}" for a in node.names if a.name != "*")]
+
     def _attached_comments(self, first: int, previous_end: int) -> int:
         line = first
         while line - 1 > previous_end and line - 2 < len(self.lines):
@@ -630,11 +714,11 @@ class _Reader:
                 inner = ast.parse(node.value.strip(), mode="eval").body
             except (SyntaxError, RecursionError, ValueError, MemoryError):
                 return Other(node.value, _pos(node))
-            self._in_string = True
+            outer, self._in_string = self._in_string, True
             try:
                 expr = self.expr(inner)
             finally:
-                self._in_string = False
+                self._in_string = outer
             return _relocate(expr, _pos(node))
         return self.expr(node)
 
@@ -777,6 +861,79 @@ def _fields_of(cls: type[ast.AST]) -> tuple[str, ...]:
     if fields is None:
         fields = _FIELDS[cls] = tuple(f for f in cls._fields if f not in _NO_CHILDREN)
     return fields
+
+
+# The fields the walk of ``_Reader.with_codegen_facts`` descends into: those that can hold
+# expressions or statements (not operators, contexts, names as strings, flags); the imports'
+# names it reads itself.
+_SCALARS = _NO_CHILDREN | {
+    "op", "ops", "kind", "type_comment", "names", "kwd_attrs", "is_async", "simple",
+    "conversion", "rest", "tag",
+}  # fmt: skip
+_FACT_FIELDS: dict[type[ast.AST], tuple[str, ...]] = {ast.Constant: (), ast.MatchSingleton: ()}
+_FACT_NODES = frozenset(
+    {
+        ast.Attribute,
+        ast.comprehension,
+        ast.NamedExpr,
+        ast.Import,
+        ast.ImportFrom,
+        ast.FunctionDef,
+        ast.AsyncFunctionDef,
+        ast.Lambda,
+    }
+)
+
+
+def _fact_fields(cls: type[ast.AST]) -> tuple[str, ...]:
+    fields = _FACT_FIELDS.get(cls)
+    if fields is None:
+        fields = _FACT_FIELDS[cls] = tuple(f for f in cls._fields if f not in _SCALARS)
+    return fields
+
+
+def _parameters(args: ast.arguments) -> list[str]:
+    every = (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg)
+    return [arg.arg for arg in every if arg is not None]
+
+
+def _all_names(nodes: list[Any]) -> set[str]:
+    """Every ``Name`` in ``nodes``, whatever its context."""
+    found: set[str] = set()
+    stack: list[ast.AST] = list(nodes)
+    while stack:
+        node = stack.pop()
+        if type(node) is ast.Name:
+            found.add(node.id)
+            continue
+        _push_children(node, stack)
+    return found
+
+
+def _aliases(node: ast.Import | ast.ImportFrom) -> tuple[ImportAlias, ...]:
+    if isinstance(node, ast.Import):
+        return tuple(ImportAlias(False, a.name, 0, a.name, a.asname) for a in node.names)
+    module = node.module or ""
+    return tuple(ImportAlias(True, module, node.level, a.name, a.asname) for a in node.names)
+
+
+def _with_parents(modules: set[str]) -> set[str]:
+    """``modules`` and their parent packages (importing ``a.b`` runs ``a`` first)."""
+    found: set[str] = set()
+    for module in modules:
+        parts = module.split(".")
+        found.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+    return found
+
+
+def _first_ref(
+    refs: dict[tuple[str, str | None], tuple[int, int, int]],
+    key: tuple[str, str | None],
+    where: tuple[int, int, int],
+) -> None:
+    """Keep the first place of a reference: source order, ``name.attr`` before ``name``."""
+    if key not in refs or where < refs[key]:
+        refs[key] = where
 
 
 def _children(node: ast.AST) -> list[ast.AST]:

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import ast
 import importlib.metadata
 import importlib.util
 import json
@@ -45,18 +44,10 @@ def _bundle_path(module: SlicedModule) -> str:
     return f"{base}/__init__.py" if module.package else f"{base}.py"
 
 
-def _imported_top_names(source: str) -> set[str]:
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return set()
-    found: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found.update(a.name.split(".")[0] for a in node.names)
-        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
-            found.add(node.module.split(".")[0])
-    return found
+def _imported_top_names(module: SlicedModule) -> set[str]:
+    """The top-level names of the modules the sliced code imports (a relative import's is the
+    project's own package)."""
+    return {name.split(".")[0] for name in module.imports}
 
 
 def _storage_needs(storages: Sequence[Mapping[str, Any] | None], imported: set[str]) -> set[str]:
@@ -98,7 +89,7 @@ def third_party_requirements(
     local = {name.split(".")[0] for name in project}
     names: set[str] = set()
     for module in sliced:
-        names |= _imported_top_names(module.source)
+        names |= _imported_top_names(module)
     names = {
         n
         for n in names

@@ -13,12 +13,12 @@ The analyzer marks module-level statements ``infrastructure``. Here each one is 
 
 A program then carries its statements plus, transitively, the statements and imports of the
 same module that bind the names they use (imports reduced to the names needed). Statement text
-is copied verbatim from the user's source; nothing is executed.
+is copied verbatim from the user's source; nothing is executed, and nothing is parsed here:
+the names each statement binds, uses and imports are the analyzer's (``analyzer.Statement``).
 """
 
 from __future__ import annotations
 
-import ast
 import builtins
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -50,6 +50,11 @@ class Block:
     end_line: int
     text: str
     is_import: bool
+    import_module: str = ""
+    """An import's module, for sorting: ``a.b`` for ``import a.b, c``, ``..m`` for
+    ``from ..m import x``."""
+    import_plain: bool = False
+    """An ``import x`` (sorted before the ``from x import y`` of the same module)."""
 
 
 @dataclass(slots=True)
@@ -80,84 +85,34 @@ class _Stmt:
     kind: str
     start_line: int
     end_line: int
-    node: ast.stmt | None
     text: str
     binds: set[str]
     uses: set[str]
-
-
-def _bound(node: ast.stmt) -> set[str]:
-    names: set[str] = set()
-    if isinstance(node, (ast.Import, ast.ImportFrom)):
-        for alias in node.names:
-            names.add(alias.asname or alias.name.split(".")[0])
-        return names
-    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-        return {node.name}
-    targets: list[ast.expr] = []
-    if isinstance(node, ast.Assign):
-        targets = list(node.targets)
-    elif isinstance(node, (ast.AnnAssign, ast.AugAssign)):
-        targets = [node.target]
-    for target in targets:
-        for sub in ast.walk(target):
-            if isinstance(sub, ast.Name):
-                names.add(sub.id)
-    for sub in ast.walk(node):  # walrus
-        if isinstance(sub, ast.NamedExpr) and isinstance(sub.target, ast.Name):
-            names.add(sub.target.id)
-    return names
-
-
-def _used(node: ast.stmt) -> set[str]:
-    used: set[str] = set()
-    local: set[str] = set()
-    for sub in ast.walk(node):
-        if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load):
-            used.add(sub.id)
-        elif isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
-            args = sub.args
-            for arg in [*args.posonlyargs, *args.args, *args.kwonlyargs]:
-                local.add(arg.arg)
-            if args.vararg:
-                local.add(args.vararg.arg)
-            if args.kwarg:
-                local.add(args.kwarg.arg)
-        elif isinstance(sub, ast.comprehension):
-            for t in ast.walk(sub.target):
-                if isinstance(t, ast.Name):
-                    local.add(t.id)
-    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-        for sub in ast.walk(node):
-            if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
-                local.add(sub.id)
-    return used - local
-
-
-def _first_line(node: ast.stmt) -> int:
-    decorators: list[ast.expr] = getattr(node, "decorator_list", None) or []
-    return min([node.lineno, *(d.lineno for d in decorators)])
+    attr_refs: tuple[tuple[str, str | None], ...]
+    imports: tuple[Any, ...]
+    """An import statement's names (``analyzer._summary.ImportAlias``); empty otherwise."""
 
 
 def _statements(info: Any) -> list[_Stmt]:
-    """The analyzer's statements of a module, each with its ast node, text and names."""
+    """The analyzer's statements of a module, each with its text and names."""
     cached = _CACHE.get(id(info))
     if cached is not None and cached[0] is info:
         return cached[1]
     source: str = info.source
     lines = source.splitlines(keepends=True)
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        tree = ast.Module(body=[], type_ignores=[])
-    by_line = {_first_line(n): n for n in tree.body}
-    found: list[_Stmt] = []
-    for stmt in info.statements:
-        node = by_line.get(stmt.start_line)
-        text = "".join(lines[stmt.start_line - 1 : stmt.end_line])
-        binds = _bound(node) if node is not None else set(getattr(stmt, "defines", ()) or ())
-        uses = _used(node) if node is not None else set()
-        found.append(_Stmt(stmt.kind, stmt.start_line, stmt.end_line, node, text, binds, uses))
+    found = [
+        _Stmt(
+            stmt.kind,
+            stmt.start_line,
+            stmt.end_line,
+            "".join(lines[stmt.start_line - 1 : stmt.end_line]),
+            set(stmt.binds),
+            set(stmt.free_uses),
+            stmt.attr_refs,
+            stmt.module_imports,
+        )
+        for stmt in info.statements
+    ]
     found.sort(key=lambda s: s.start_line)
     _CACHE[id(info)] = (info, found)
     return found
@@ -168,20 +123,12 @@ _CACHE: dict[int, tuple[Any, list[_Stmt]]] = {}
 
 def _env_refs(stmt: _Stmt, env_vars: Mapping[str, str]) -> list[str]:
     """Environments a statement uses, the provider's first (``env.provider`` / ``env.s3``)."""
-    if stmt.node is None:
-        return []
     providers: list[str] = []
     others: list[str] = []
-    for sub in ast.walk(stmt.node):
-        if (
-            isinstance(sub, ast.Attribute)
-            and isinstance(sub.value, ast.Name)
-            and sub.value.id in env_vars
-        ):
-            target = providers if sub.attr in _ENV_METHODS else others
-            target.append(env_vars[sub.value.id])
-        elif isinstance(sub, ast.Name) and sub.id in env_vars:
-            others.append(env_vars[sub.id])
+    for name, attr in stmt.attr_refs:
+        env = env_vars.get(name)
+        if env is not None:
+            (providers if attr in _ENV_METHODS else others).append(env)
     ordered: list[str] = []
     for env in [*providers, *others]:
         if env not in ordered:
@@ -192,43 +139,46 @@ def _env_refs(stmt: _Stmt, env_vars: Mapping[str, str]) -> list[str]:
 def _pulumi_names(stmts: Iterable[_Stmt]) -> set[str]:
     names: set[str] = set()
     for stmt in stmts:
-        node = stmt.node
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                if alias.name.split(".")[0] == "pulumi" or alias.name.startswith("pulumi_"):
-                    names.add(alias.asname or alias.name.split(".")[0])
-        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
-            top = node.module.split(".")[0]
-            if top == "pulumi" or top.startswith("pulumi_"):
-                names.update(a.asname or a.name for a in node.names)
+        for alias in stmt.imports:
+            if alias.is_from:
+                top = alias.module.split(".")[0]
+                if alias.level or not (top == "pulumi" or top.startswith("pulumi_")):
+                    continue
+            elif not (alias.name.split(".")[0] == "pulumi" or alias.name.startswith("pulumi_")):
+                continue
+            names.add(alias.bound)
     return names
 
 
-def _import_text(node: ast.Import | ast.ImportFrom, needed: set[str], text: str) -> str | None:
+def _import_block(module: str, file: str, stmt: _Stmt, needed: set[str]) -> Block | None:
     """The import reduced to the ``needed`` names; verbatim when it binds only those."""
-    keep = [a for a in node.names if (a.asname or a.name.split(".")[0]) in needed]
-    if (
-        isinstance(node, ast.ImportFrom)
-        and not node.level
-        and node.module
-        and node.module.split(".")[0] in _NEVER_IMPORTED
-    ):
+    aliases = stmt.imports
+    first = aliases[0]
+    if first.is_from and not first.level and first.module.split(".")[0] in _NEVER_IMPORTED:
         return None
-    if isinstance(node, ast.Import):
+    keep = [a for a in aliases if a.bound in needed]
+    if not first.is_from:
         keep = [a for a in keep if a.name.split(".")[0] not in _NEVER_IMPORTED]
     if not keep:
         return None
-    if len(keep) == len(node.names):
-        return text.strip() + "\n"
-    if isinstance(node, ast.Import):
-        return ast.unparse(ast.Import(names=keep)) + "\n"
-    return ast.unparse(ast.ImportFrom(module=node.module, names=keep, level=node.level)) + "\n"
+    if len(keep) == len(aliases):
+        text = stmt.text.strip() + "\n"
+    else:  # printed the way the standard library's unparser prints it
+        names = ", ".join(f"{a.name} as {a.asname}" if a.asname else a.name for a in keep)
+        if first.is_from:
+            text = f"from {'.' * first.level}{first.module} import {names}\n"
+        else:
+            text = f"import {names}\n"
+    sort_key = "." * first.level + first.module if first.is_from else keep[0].name
+    return Block(
+        module, file, stmt.start_line, stmt.end_line, text, True, sort_key, not first.is_from
+    )
 
 
-def _import_target(module: str, info: Any, node: ast.ImportFrom) -> str | None:
-    """The absolute module an ``from ... import`` statement reads from."""
+def _import_target(module: str, info: Any, alias: Any) -> str | None:
+    """The absolute module a ``from ... import`` statement reads from."""
     package = module if info.path.endswith("__init__.py") else module.rpartition(".")[0]
-    return import_target(package, node)
+    return import_target(package, alias.module, alias.level)
 
 
 def imported_project_modules(module: str, modules: Mapping[str, Any]) -> set[str]:
@@ -238,14 +188,14 @@ def imported_project_modules(module: str, modules: Mapping[str, Any]) -> set[str
         return set()
     found: set[str] = set()
     for stmt in _statements(info):
-        node = stmt.node
         targets: list[str] = []
-        if isinstance(node, ast.Import):
-            targets = [a.name for a in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            base = _import_target(module, info, node)
+        for alias in stmt.imports:
+            if not alias.is_from:
+                targets.append(alias.name)
+                continue
+            base = _import_target(module, info, alias)
             if base:
-                targets = [base, *(f"{base}.{a.name}" for a in node.names)]
+                targets += [base, f"{base}.{alias.name}"]
         for target in targets:
             parts = target.split(".")
             found.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
@@ -268,10 +218,9 @@ class _Resolver:
         binder = _binder(_statements(info), name, before)
         if binder is None:
             return None
-        node = binder.node
-        if isinstance(node, ast.ImportFrom):
-            target = _import_target(module, info, node)
-            alias = next((a for a in node.names if (a.asname or a.name) == name), None)
+        if binder.imports and binder.imports[0].is_from:
+            target = _import_target(module, info, binder.imports[0])
+            alias = next((a for a in binder.imports if (a.asname or a.name) == name), None)
             if target is not None and target in self.modules and alias is not None:
                 if f"{target}.{alias.name}" in self.modules:
                     return module, binder, name  # a project module object: not inlined
@@ -280,13 +229,12 @@ class _Resolver:
         return module, binder, name
 
     def is_project_import(self, module: str, stmt: _Stmt) -> bool:
-        node = stmt.node
-        if isinstance(node, ast.Import):
-            return any(a.name.split(".")[0] in self._tops for a in node.names)
-        if isinstance(node, ast.ImportFrom):
-            target = _import_target(module, self.modules[module], node) or ""
-            return target.split(".")[0] in self._tops
-        return False
+        if not stmt.imports:
+            return False
+        if not stmt.imports[0].is_from:
+            return any(a.name.split(".")[0] in self._tops for a in stmt.imports)
+        target = _import_target(module, self.modules[module], stmt.imports[0]) or ""
+        return target.split(".")[0] in self._tops
 
     @property
     def _tops(self) -> set[str]:
@@ -342,7 +290,7 @@ def place_infrastructure(
             where = resolver.definition(module, used, stmt.start_line)
             if where is None or where[1].kind != "infrastructure":
                 continue
-            if isinstance(where[1].node, (ast.Import, ast.ImportFrom)):
+            if where[1].imports:
                 continue
             found = env_of(where[0], where[1])
             if found is not None:
@@ -365,7 +313,7 @@ def place_infrastructure(
         if module not in modules:
             continue
         for stmt in _statements(modules[module]):
-            if stmt.kind != "infrastructure" or isinstance(stmt.node, (ast.Import, ast.ImportFrom)):
+            if stmt.kind != "infrastructure" or stmt.imports:
                 continue
             env = env_of(module, stmt)
             if env is None:
@@ -414,7 +362,7 @@ def _closure(
                     )
                 continue
             def_module, binder, def_name = where
-            if isinstance(binder.node, (ast.Import, ast.ImportFrom)):
+            if binder.imports:
                 if resolver.is_project_import(def_module, binder):
                     placement.unresolved.append(
                         (module, modules[module].file, stmt.start_line, name)
@@ -437,10 +385,9 @@ def _closure(
     blocks: list[Block] = []
     for (module, line), wanted in sorted(needed_imports.items()):
         stmt = next(s for s in _statements(modules[module]) if s.start_line == line)
-        assert isinstance(stmt.node, (ast.Import, ast.ImportFrom))
-        text = _import_text(stmt.node, wanted, stmt.text)
-        if text is not None:
-            blocks.append(Block(module, modules[module].file, line, stmt.end_line, text, True))
+        block = _import_block(module, modules[module].file, stmt, wanted)
+        if block is not None:
+            blocks.append(block)
     for key in _ordered(deps):
         module, line = key
         stmt = chosen[key]

@@ -7,7 +7,6 @@ here from identifiers the analyzer read from the user's code (checked with
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import re
 import sys
@@ -52,13 +51,8 @@ class _Import:
     text: str
 
 
-def _import_of(text: str) -> _Import:
-    node = ast.parse(text).body[0]
-    if isinstance(node, ast.Import):
-        module, plain = node.names[0].name, True
-    else:
-        assert isinstance(node, ast.ImportFrom)
-        module, plain = ("." * node.level) + (node.module or ""), False
+def _import_of(module: str, plain: bool, text: str) -> _Import:
+    """``module``: what ``text`` imports, or imports from (``..m`` for a relative import)."""
     top = module.lstrip(".").split(".")[0]
     if top in sys.stdlib_module_names:
         section = 0
@@ -69,10 +63,11 @@ def _import_of(text: str) -> _Import:
     return _Import(section, plain, module, text.rstrip("\n"))
 
 
-def _imports(texts: list[str]) -> list[list[str]]:
+def _imports(imports: list[tuple[str, bool, str]]) -> list[list[str]]:
+    """``(module, plain, text)`` imports, deduplicated, in isort's sections and order."""
     seen: dict[str, _Import] = {}
-    for text in texts:
-        imp = _import_of(text)
+    for module, plain, text in imports:
+        imp = _import_of(module, plain, text)
         seen.setdefault(imp.text, imp)
     sections: list[list[str]] = [[], [], []]
     for imp in sorted(seen.values(), key=lambda i: (i.section, not i.plain, i.module, i.text)):
@@ -313,14 +308,14 @@ def program_text(
     handler: str,
 ) -> str:
     """The text of ``pulumi/<env>/__main__.py``."""
-    own: list[str] = []
+    own: list[tuple[str, bool, str]] = []
     if deploys:
         own = [
-            "import pathlib",
-            "import pulumi",
-            "from glacier_aws import deploy as glacier_deploy",
+            ("pathlib", True, "import pathlib"),
+            ("pulumi", True, "import pulumi"),
+            ("glacier_aws", False, "from glacier_aws import deploy as glacier_deploy"),
         ]
-    user_imports = [b.text for b in blocks if b.is_import]
+    user_imports = [(b.import_module, b.import_plain, b.text) for b in blocks if b.is_import]
     datasets = {d.name: d for d in model.datasets}
     task_contexts = [
         _task_context(model, t, i + 1, datasets) for i, t in enumerate(tasks_in_order(model))
