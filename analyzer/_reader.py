@@ -210,7 +210,11 @@ def _syntax_error(text: str, exc: cst.ParserSyntaxError) -> tuple[str, int, int]
         return error.msg or "invalid syntax", error.lineno or 1, error.offset or 1
     except (RecursionError, MemoryError, ValueError, OverflowError):
         pass
-    detail = exc.message.removeprefix("parser error: ")
+    # valid Python that libcst's grammar does not cover (`(x): int` in a function body)
+    detail = (
+        "Python accepts this code but libcst, which reads it, stops here (on this line or the"
+        " one before); write that statement another way"
+    )
     return detail, exc.raw_line, exc.raw_column + 1
 
 

@@ -4,6 +4,12 @@ positions to the UTF-8 byte column, which the runtime path's positions are compa
 
 Compared on code no one here wrote (a sample of the standard library, of botocore and of pip),
 on this project's own code and fixtures, and on edge cases of layout and encoding.
+
+Over all 1,786 files of CPython 3.11's standard library the two differ on five, each for a
+reason kept on purpose or beyond the reader: two use ``(x): int`` in a function body, which
+libcst cannot parse (reported as such, see below); two use identifiers that Python normalises
+(NFKC: ``µ`` is read as ``μ``) and libcst keeps as written; one is a deliberately invalid
+encoding declaration that ``ast`` refuses and libcst decodes.
 """
 
 from __future__ import annotations
@@ -142,3 +148,19 @@ def test_a_long_operator_chain_is_read() -> None:
     summary = summarize(chain, "m", False)
     assert summary.error is None
     assert summary.statements[0].uses == frozenset({"x"})
+
+
+def test_valid_python_that_libcst_cannot_parse_says_so() -> None:
+    """libcst's grammar misses a few valid forms (a parenthesised annotated name in a body):
+    the finding says the code is valid Python and where libcst stopped, not "invalid syntax"."""
+    text = "def f():\n    (x): int\n    return 1\n"
+    compile(text, "<valid>", "exec")  # Python accepts it
+    error = summarize(text, "m", False).error
+    assert error is not None
+    detail, line, _ = error
+    assert detail.startswith("Python accepts this code but libcst")
+    assert line in (2, 3)
+
+
+def test_a_syntax_error_has_pythons_own_message() -> None:
+    assert summarize("x = (1,\n", "m", False).error == ("'(' was never closed", 1, 5)
