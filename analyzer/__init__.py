@@ -1,11 +1,12 @@
 """Glacier's static path: read pipeline modules without importing them.
 
 ``analyze(paths)`` returns the pipelines' intermediate model (``glacier.model``), diagnostics,
-and a classification of every module-level statement for code generation. Importing this
-package is cheap; nothing here imports libcst, pulumi, or the analysed code (``analyzer.fixes``,
-loaded by ``glacier check --fix`` / ``--diff`` only, imports libcst). The names below
-are loaded on first use, so that ``glacier check`` answering from its cache
-(``analyzer._check``) never loads the analysis itself.
+and a classification of every module-level statement, with the names and imports code
+generation needs (it never parses user source again). Modules are read with libcst
+(``analyzer._reader``, imported only when a file has to be parsed: a check answered from the
+cache loads no parser); nothing imports pulumi or the analysed code. The names below are
+loaded on first use, so that ``glacier check`` answering from its cache (``analyzer._check``)
+never loads the analysis itself.
 """
 
 from __future__ import annotations

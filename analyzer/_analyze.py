@@ -46,7 +46,7 @@ from analyzer._project import (
     unreadable_advice,
 )
 from analyzer._resolve import LoadedModule, Resolver
-from analyzer._summary import Call, ImportAlias, ModuleSummary, Sub
+from analyzer._summary import Attr, Call, ImportAlias, ModuleSummary, Name, Sub
 from analyzer._suppress import apply_suppressions
 from analyzer._tasks import FoundTask, mentioned_datasets, read_tasks
 from analyzer._values import DatasetV, EnvV, Key, PipelineV, package_category
@@ -208,8 +208,9 @@ def run(
         loader.diagnostics.append(
             InvalidConfiguration.make("pyproject.toml", 1, 1, detail=config.error)
         )
+    given = {os.path.abspath(os.fspath(p)) for p in paths}
     for path in loader.files.walk(paths, root, config):
-        loader.add(path, filtered=True)
+        loader.add(path, filtered=True, walked=os.path.abspath(path) not in given)
     explicit = any(os.path.isfile(os.fspath(p)) for p in paths)
     loader.follow()
     if explicit:
@@ -222,6 +223,7 @@ def run(
         ]
         known = _importers_of(set(loader.modules), importers) if importers else []
         loader.complete(universe, known)
+    loader.drop_dormant()
     return _link(root, loader, trace)
 
 
@@ -254,8 +256,16 @@ class _Loader:
         self._found: dict[str, str | None] = {}
         self._pending: list[str] = []
         self.skipped: set[str] = set()  # modules of files skipped by the pre-filter
+        # files found by walking a directory that declare nothing of glacier's: their imports
+        # are followed only once a module that does imports them (else checking a library
+        # tree would read the whole library, following the imports of every file that
+        # happens to spell `.task`)
+        self._dormant: set[str] = set()
 
-    def add(self, path: str, filtered: bool = False) -> str | None:
+    def add(self, path: str, filtered: bool = False, walked: bool = False) -> str | None:
+        """Read ``path``; ``filtered``: pre-filtered (a file of the paths checked); ``walked``:
+        found in a directory, its imports followed only if it declares something of
+        glacier's (or once a module that is followed imports it)."""
         path = os.path.abspath(path)
         if path in self.modules:
             return path
@@ -286,6 +296,8 @@ class _Loader:
         is_package = os.path.basename(path) == "__init__.py"
         summary = self.summarize(text, name, is_package)
         self.modules[path] = LoadedModule(summary, path, file, relative_file(path), text)
+        if walked and not _declares_glacier(summary):
+            self._dormant.add(path)
         source_root = _source_root(path, name, is_package)
         if source_root not in self.roots:
             self.roots.append(source_root)
@@ -325,6 +337,22 @@ class _Loader:
         self._found[dotted] = found
         return found
 
+    def drop_dormant(self) -> None:
+        """Leave out the walked modules nothing followed: linking them would read every module
+        they import. One that does not parse stays, for its GLC001."""
+        for path in sorted(self._dormant):
+            module = self.modules.get(path)
+            if module is not None and module.summary.error is None:
+                del self.modules[path]
+                self.skipped.add(module.summary.name)
+        self._dormant.clear()
+
+    def _wake(self, path: str | None) -> None:
+        """A module imported by one being followed is followed too."""
+        if path is not None and path in self._dormant:
+            self._dormant.discard(path)
+            self._pending.append(path)
+
     def opaque(self, dotted: str) -> bool:
         """Whether module ``dotted`` exists without a source to read: a compiled extension, or
         a name under a plain module (``os.path``, ``six.moves``: aliases in ``sys.modules``)."""
@@ -342,17 +370,20 @@ class _Loader:
 
     def follow(self) -> None:
         while self._pending:
-            module = self.modules[self._pending.pop()]
+            path = self._pending.pop()
+            if path in self._dormant:
+                continue
+            module = self.modules[path]
             for stmt in module.summary.statements:
                 for imp in stmt.imports:
                     if imp.error is not None:
                         continue
-                    self.find(imp.loads)
+                    self._wake(self.find(imp.loads))
                     if imp.attr is not None and imp.attr != "*":
-                        self.find(f"{imp.loads}.{imp.attr}")
+                        self._wake(self.find(f"{imp.loads}.{imp.attr}"))
                     parts = imp.loads.split(".")
                     for i in range(1, len(parts)):
-                        self.find(".".join(parts[:i]))
+                        self._wake(self.find(".".join(parts[:i])))
 
     def complete(self, universe: list[str], known: Sequence[str] = ()) -> None:
         """Add the project's modules that import an analysed module and declare tasks: those
@@ -395,6 +426,39 @@ class _Loader:
     def own_tops(self) -> frozenset[str]:
         tops = {m.summary.name.split(".", 1)[0] for m in self.modules.values()}
         return frozenset(t for t in tops if package_category(t) == "other")
+
+
+def _declares_glacier(summary: ModuleSummary) -> bool:
+    """Whether a module imports glacier or registers a task on a module-level name
+    (``@X.task``, ``X.task(...)(f)``, anywhere): one whose imports can matter to a pipeline.
+    ``self.task(...)(...)`` in a method is no registration of this kind."""
+    names = {name for stmt in summary.statements for name in stmt.defines}
+    for stmt in summary.statements:
+        if any(package_category(imp.module) == "glacier" for imp in stmt.imports):
+            return True
+        if any(_task_of(expr, names) for expr, _ in stmt.registrations):
+            return True
+        if stmt.function is not None and any(
+            _task_of(d.expr.func if isinstance(d.expr, Call) else d.expr, names)
+            for d in stmt.function.decorators
+        ):
+            return True
+        value = stmt.value
+        if isinstance(value, Call) and isinstance(value.func, Call) and _task_of(value.func, names):
+            return True
+    return False
+
+
+def _task_of(expr: object, names: set[str]) -> bool:
+    """``X.task`` (or a call of it) where ``X``'s root is one of the module's own names."""
+    if isinstance(expr, Call):
+        expr = expr.func
+    if not (isinstance(expr, Attr) and expr.attr == "task"):
+        return False
+    root: object = expr.value
+    while isinstance(root, Attr):
+        root = root.value
+    return isinstance(root, Name) and root.id in names
 
 
 _COMPILED = (*EXTENSION_SUFFIXES, ".pyc")  # what CPython imports besides sources

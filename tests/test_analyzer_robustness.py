@@ -309,3 +309,37 @@ def test_real_code_reports_no_errors(directory: Path) -> None:
         pytest.skip(f"{directory} is not installed here")
     analysis = analyze([directory], root=str(directory.parent))
     assert analysis.errors == ()
+
+
+def test_a_library_file_that_only_spells_task_is_not_followed(project: Path) -> None:
+    """Checking a library tree reads its files that mention `.task`, but follows the imports
+    only of those that declare something of glacier's: `self.task()` in a method is not a
+    registration, so the modules it imports are never parsed (the standard library has
+    three such files, whose imports reach hundreds of modules)."""
+    lib = project / "lib"
+    lib.mkdir()
+    (lib / "__init__.py").write_text("")
+    (lib / "worker.py").write_text(
+        "from lib import helper\n\nclass Worker:\n    def run(self):\n        return self.task()\n"
+    )
+    (lib / "helper.py").write_text("VALUE = 1\n")
+    (project / "flow.py").write_text(
+        HEADER + "raw = Dataset(name='raw', storage=ObjectStorage(bucket='b'))\n"
+        "@pipeline.task()\ndef show(data: raw) -> None: ...\n"
+    )
+    read: list[str] = []
+
+    def counting(text: str, module: str, is_package: bool) -> object:
+        read.append(module)
+        return summarize(text, module, is_package)
+
+    analysis = analyze([project], summarizer=counting)  # type: ignore[arg-type]
+    assert [p.name for p in analysis.pipelines] == ["p"]
+    assert "lib.helper" not in read
+    assert "lib.worker" in read  # read: it spells `.task`
+    assert "lib.worker" not in analysis.modules  # and left out, declaring nothing
+    # a file that imports glacier is followed: what it imports may hold its declarations
+    (lib / "worker.py").write_text("import glacier\nfrom lib import helper\n")
+    read.clear()
+    analyze([project], summarizer=counting)  # type: ignore[arg-type]
+    assert "lib.helper" in read
