@@ -78,7 +78,9 @@ def measure(root: str, modules: int, heavy: bool, repeats: int) -> dict[str, lis
     for path in files:
         with open(path, encoding="utf-8") as handle:
             texts.append(handle.read())
-    env = {k: v for k, v in os.environ.items() if k != "GLACIER_CACHE_DIR"}
+    # as installed software runs: with bytecode (a sandbox may set PYTHONDONTWRITEBYTECODE)
+    dropped = ("GLACIER_CACHE_DIR", "PYTHONDONTWRITEBYTECODE")
+    env = {k: v for k, v in os.environ.items() if k not in dropped}
     check = [PYTHON, "-m", "glacier", "check", "--quiet", "synth"]
     cache = os.path.join(root, ".glacier")
     results: dict[str, list[float]] = {"libcst": [], "ast": [], "cold": []}

@@ -70,7 +70,10 @@ def copy_tree(stdlib: str, tree: str, subset: int | None) -> int:
 
 
 # the cache goes under the tree, where each cold run deletes it
-ENV = {k: v for k, v in os.environ.items() if k != "GLACIER_CACHE_DIR"}
+# as installed software runs: with bytecode (a sandbox may set PYTHONDONTWRITEBYTECODE)
+ENV = {
+    k: v for k, v in os.environ.items() if k not in ("GLACIER_CACHE_DIR", "PYTHONDONTWRITEBYTECODE")
+}
 
 
 def run(command: list[str], cwd: str) -> tuple[float, subprocess.CompletedProcess[str]]:
