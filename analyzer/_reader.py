@@ -203,7 +203,8 @@ def _without_strings(text: str) -> str:
 
 
 def _syntax_error(text: str, exc: cst.ParserSyntaxError) -> tuple[str, int, int]:
-    """CPython's message for the error (what importing the file prints), else libcst's."""
+    """CPython's message for the error (what importing the file prints); if CPython accepts
+    the text, a message saying where libcst stopped."""
     try:
         compile(text, "<module>", "exec", dont_inherit=True, flags=0x400)  # PyCF_ONLY_AST
     except SyntaxError as error:
@@ -267,10 +268,6 @@ def _dotted(node: Any) -> str:
 
 def _is_task_attr(node: Any) -> bool:
     return isinstance(node, cst.Attribute) and node.attr.value == "task"
-
-
-def _is_def(node: Any) -> bool:
-    return isinstance(node, cst.FunctionDef)
 
 
 def _bodies(node: Any) -> list[Any]:
