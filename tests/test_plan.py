@@ -7,6 +7,7 @@ and the deployment diagnostics (``GLC3xx``) on small fixture projects.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -567,3 +568,51 @@ def test_plan_output_snapshot(fmt: str, snapshot) -> None:  # type: ignore[no-un
     code, out, err = _plan(str(EXAMPLES / "layer1_local.py"), "--env", "default", "--format", fmt)
     assert code == 0, err
     assert out == snapshot
+
+
+def test_findings_at_one_place_come_in_the_same_order_whatever_the_hash_seed(
+    tmp_path: Path,
+) -> None:
+    """Two unknown names in one statement: two GLC304 on one line, ordered by message, not by
+    the order of a set (string hashes vary between runs)."""
+    module = _project(
+        tmp_path,
+        """
+        import pulumi_aws as aws
+
+        from glacier import Dataset, Pipeline
+        from glacier_aws import Environment
+
+        pipeline = Pipeline(name="twice")
+        prod = Environment(account="123456789012", region="us-east-1", name="prod")
+        data = prod.s3(bucket="twice-data")
+        topic = aws.sns.Topic("t", name=first_unknown + second_unknown + third_unknown)
+        a = Dataset(name="a", storage=data)
+
+
+        @pipeline.task()
+        def make() -> a:
+            return 1
+        """,
+    )
+    probe = (
+        "import sys\n"
+        "from analyzer import analyze\n"
+        "from codegen.aws._diagnostics import deployment_diagnostics\n"
+        "analysis = analyze([sys.argv[1]])\n"
+        "for d in deployment_diagnostics(analysis, analysis.pipelines[0]):\n"
+        "    print(d.code, d.line, d.message)\n"
+    )
+    outputs = set()
+    for seed in ("0", "1", "2", "3"):
+        done = subprocess.run(
+            [sys.executable, "-c", probe, str(module)],
+            check=True,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONHASHSEED": seed, "GLACIER_CACHE_DIR": str(tmp_path / "c")},
+        )
+        outputs.add(done.stdout)
+    (output,) = outputs
+    found = [line for line in output.splitlines() if line.startswith("GLC304")]
+    assert len(found) == 3 and found == sorted(found)

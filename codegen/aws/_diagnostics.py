@@ -81,7 +81,8 @@ def deployment_diagnostics(analysis: Any, model: PipelineModel) -> list[Any]:
         problem = definition_problem(model)
         if problem is not None:
             found.append(_make("GLC307", *at, pipeline=model.name, why=problem))
-    return sorted(set(found), key=lambda d: d.sort_key())
+    # the message last: two findings at one place (two unknown names) in a stable order
+    return sorted(set(found), key=lambda d: (d.sort_key(), d.message))
 
 
 def size_text(size: int) -> str:
