@@ -859,15 +859,13 @@ class _Reader:
 
     def _imported_names(self, node: cst.Import | cst.ImportFrom) -> list[str]:
         """The modules an import may load (relative ones absolute; unresolvable: none)."""
+        aliases = _aliases(node)
         if isinstance(node, cst.Import):
-            return [_dotted(alias.name) for alias in node.names]
-        module = _dotted(node.module) if node.module is not None else None
-        base, error = self._absolute(module, len(node.relative))
+            return [alias.name for alias in aliases]
+        base, error = self._absolute(aliases[0].module, aliases[0].level)
         if error is not None or not base:
             return []
-        if isinstance(node.names, cst.ImportStar):
-            return [base]
-        return [base, *(f"{base}.{_dotted(a.name)}" for a in node.names)]
+        return [base, *(f"{base}.{a.name}" for a in aliases if a.name != "*")]
 
     def _attached_comments(self, first: int, previous_end: int) -> int:
         line = first
@@ -883,26 +881,22 @@ class _Reader:
     def _imports(self, node: cst.Import | cst.ImportFrom) -> tuple[Import, ...]:
         pos = self.pos(node)
         guarded = id(node) in self.guarded
-        found: list[Import] = []
+        aliases = _aliases(node)
         if isinstance(node, cst.Import):
-            for alias in node.names:
-                name = _dotted(alias.name)
+            found: list[Import] = []
+            for alias in aliases:
                 if alias.asname is not None:
-                    local = _dotted(alias.asname.name)
-                    found.append(Import(local, name, None, name, pos, None, guarded))
+                    local = alias.asname
+                    found.append(Import(local, alias.name, None, alias.name, pos, None, guarded))
                 else:
-                    top = name.split(".", 1)[0]
-                    found.append(Import(top, top, None, name, pos, None, guarded))
+                    top = alias.bound
+                    found.append(Import(top, top, None, alias.name, pos, None, guarded))
             return tuple(found)
-        module = _dotted(node.module) if node.module is not None else None
-        base, error = self._absolute(module, len(node.relative))
-        if isinstance(node.names, cst.ImportStar):
-            return (Import("*", base, "*", base, pos, error, guarded),)
-        for alias in node.names:
-            name = _dotted(alias.name)
-            local = _dotted(alias.asname.name) if alias.asname is not None else name
-            found.append(Import(local, base, name, base, pos, error, guarded))
-        return tuple(found)
+        base, error = self._absolute(aliases[0].module, aliases[0].level)
+        return tuple(
+            Import(alias.asname or alias.name, base, alias.name, base, pos, error, guarded)
+            for alias in aliases
+        )
 
     def _absolute(self, module: str | None, level: int) -> tuple[str, str | None]:
         if level == 0:
@@ -1020,17 +1014,8 @@ class _Reader:
                 elif cls is cst.MatchAs or cls is cst.MatchStar:
                     if node.name is not None:
                         scope.bound.add(node.name.value)
-                elif cls is cst.Import:
-                    for alias in node.names:
-                        local = alias.asname.name if alias.asname is not None else alias.name
-                        scope.bound.add(_dotted(local).split(".", 1)[0])
-                elif cls is cst.ImportFrom:
-                    if isinstance(node.names, cst.ImportStar):
-                        scope.bound.add("*")
-                    else:
-                        for alias in node.names:
-                            local = alias.asname.name if alias.asname is not None else alias.name
-                            scope.bound.add(_dotted(local).split(".", 1)[0])
+                elif cls is cst.Import or cls is cst.ImportFrom:
+                    scope.bound.update(alias.bound for alias in _aliases(node))
                 elif cls is cst.Global:
                     scope.globals.update(item.name.value for item in node.names)
                 elif cls is cst.Nonlocal:
