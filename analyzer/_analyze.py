@@ -439,8 +439,7 @@ def _declares_glacier(summary: ModuleSummary) -> bool:
         if any(_task_of(expr, names) for expr, _ in stmt.registrations):
             return True
         if stmt.function is not None and any(
-            _task_of(d.expr.func if isinstance(d.expr, Call) else d.expr, names)
-            for d in stmt.function.decorators
+            _task_of(d.expr, names) for d in stmt.function.decorators
         ):
             return True
         value = stmt.value
