@@ -1,0 +1,75 @@
+"""``glacier run PATH [runner options]``: build into ``.glacier/build/``, then run the runner.
+
+The runner is the same standalone ``run_local.py`` that ``glacier build`` writes; it runs in
+a subprocess of this Python, in the current directory, with the options passed through.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import click
+
+from glacier_cli._common import (
+    Command,
+    Misuse,
+    analyse_or_exit,
+    build_or_exit,
+    report,
+    source_files,
+)
+
+__all__ = ["run"]
+
+BUILD_DIR = os.path.join(".glacier", "build")
+
+
+@click.command(cls=Command)
+@click.argument("path", type=click.Path(exists=True))
+@click.option("--pipeline", "name", help="Which pipeline, when PATH holds several.")
+@click.option("--data-dir", help="Where stored datasets live (default: .glacier/data).")
+@click.option("--workers", type=click.IntRange(min=1), help="Tasks run in parallel at most.")
+@click.option("--only", multiple=True, metavar="TASK", help="Run only this task (repeatable).")
+@click.option("--from", "from_task", metavar="TASK", help="Run TASK and everything downstream.")
+@click.option("--dry-run", is_flag=True, help="Print the plan, run nothing.")
+@click.option("--list", "list_", is_flag=True, help="List the tasks and exit.")
+def run(
+    path: str,
+    name: str | None,
+    data_dir: str | None,
+    workers: int | None,
+    only: tuple[str, ...],
+    from_task: str | None,
+    dry_run: bool,
+    list_: bool,
+) -> None:
+    """Build PATH's pipeline into .glacier/build/ and run its standalone local runner."""
+    from codegen import write_tree
+
+    if only and from_task:
+        raise click.UsageError("--only and --from cannot be combined")
+    analysis = analyse_or_exit([path])
+    report([d for d in analysis.diagnostics if d.severity != "error"])
+    artifacts = build_or_exit(analysis, BUILD_DIR, targets=())
+    chosen = [a for a in artifacts if name is None or a.pipeline == name]
+    if len(chosen) != 1:
+        names = ", ".join(f"`{a.pipeline}`" for a in artifacts) or "none"
+        raise Misuse(f"glacier run: choose one pipeline with --pipeline (pipelines: {names})")
+    write_tree(BUILD_DIR, artifacts, source_files(analysis, [path]))
+    runner = os.path.join(BUILD_DIR, chosen[0].dir_name, "run_local.py")
+    argv = [sys.executable, runner]
+    if data_dir is not None:
+        argv += ["--data-dir", data_dir]
+    if workers is not None:
+        argv += ["--workers", str(workers)]
+    for task in only:
+        argv += ["--only", task]
+    if from_task is not None:
+        argv += ["--from", from_task]
+    if dry_run:
+        argv.append("--dry-run")
+    if list_:
+        argv.append("--list")
+    raise click.exceptions.Exit(subprocess.call(argv))
