@@ -50,7 +50,6 @@ from analyzer._summary import Attr, Call, ImportAlias, ModuleSummary, Name, Sub
 from analyzer._suppress import apply_suppressions
 from analyzer._tasks import FoundTask, mentioned_datasets, read_tasks
 from analyzer._values import DatasetV, EnvV, Key, PipelineV, package_category
-from glacier._source import module_name_for, relative_file
 from glacier.model import (
     DatasetModel,
     EnvironmentModel,
@@ -60,6 +59,7 @@ from glacier.model import (
     StorageModel,
     TaskModel,
 )
+from glacier.source import module_name_for, relative_file
 
 __all__ = ["Analysis", "ModuleInfo", "Statement", "Trace", "analyze", "run"]
 
@@ -110,7 +110,7 @@ class Statement:
 
 @dataclass(frozen=True, slots=True)
 class ModuleInfo:
-    name: str  # dotted module name (glacier._source.module_name_for)
+    name: str  # dotted module name (glacier.source.module_name_for)
     path: str  # absolute
     file: str  # relative to the analysis root, POSIX
     source: str

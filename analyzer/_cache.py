@@ -101,7 +101,7 @@ def _libcst_version() -> str:
 def _code_fingerprint() -> str:
     """The analyzer's own files (names, sizes, mtimes): an edited analyzer in a development
     checkout must not answer from a cache its previous code wrote."""
-    import glacier._source
+    import glacier.source
 
     hasher = blake2b(digest_size=6)
     directory = os.path.dirname(os.path.abspath(__file__))
@@ -111,7 +111,7 @@ def _code_fingerprint() -> str:
             for e in os.scandir(directory)
             if e.name.endswith(".py")
         )
-        source = os.stat(glacier._source.__file__)
+        source = os.stat(glacier.source.__file__)
     except OSError:
         return "unknown"
     hasher.update(repr((entries, source.st_size, source.st_mtime_ns)).encode())

@@ -227,7 +227,7 @@ def _prefill(
 ) -> None:
     """Summarise the files the analysis will read first, all at once (in parallel if many)."""
     from analyzer._project import mentions_glacier
-    from glacier._source import module_name_for
+    from glacier.source import module_name_for
 
     if not paths:
         paths = [os.path.join(root, p) for p in config.pipelines] or [root]

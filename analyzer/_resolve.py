@@ -57,7 +57,7 @@ from analyzer._values import (
     is_infrastructure,
     package_category,
 )
-from glacier import _validate
+from glacier import validate
 
 _K = TypeVar("_K")  # a memo key
 
@@ -419,7 +419,7 @@ class Resolver:
             existing = func.attr == "s3" and self._existing(
                 module, call, at, f"{_text(call.func)}(...)"
             )
-            bucket_rule = _validate.existing_s3_bucket if existing else _validate.s3_bucket
+            bucket_rule = validate.existing_s3_bucket if existing else validate.s3_bucket
             arg = _argument(call, 0, "bucket" if func.attr == "s3" else "name")
             ok, text = self.literal(module, arg, at) if arg is not None else (False, None)
             if ok and arg is not None:
@@ -429,7 +429,7 @@ class Resolver:
                     arg,
                     "bucket" if func.attr == "s3" else "name",
                     text,
-                    bucket_rule if func.attr == "s3" else _validate.rds_name,
+                    bucket_rule if func.attr == "s3" else validate.rds_name,
                     'use 3-63 lowercase letters, digits and hyphens: `.s3("my-data")`'
                     if func.attr == "s3"
                     else "start with a letter, then letters, digits and single hyphens: "
@@ -597,7 +597,7 @@ class Resolver:
             call,
             (0, "account"),
             at,
-            _validate.account,
+            validate.account,
             ("the environment's `account`", 'account="123456789012"'),
             'write the AWS account id as a string of digits: `account="123456789012"`',
         )
@@ -606,7 +606,7 @@ class Resolver:
             call,
             (1, "region"),
             at,
-            _validate.region,
+            validate.region,
             ("the environment's `region`", 'region="us-east-1"'),
             'write an AWS region: `region="us-east-1"`',
         )
@@ -615,7 +615,7 @@ class Resolver:
             call,
             (2, "name"),
             at,
-            _validate.environment_name,
+            validate.environment_name,
             ("an environment", 'name="prod"'),
             'start with a letter, then up to 62 letters, digits, `-` or `_`: `name="prod"`',
         )
@@ -632,7 +632,7 @@ class Resolver:
                     tags_expr,
                     "tags",
                     value,
-                    _validate.tags,
+                    validate.tags,
                     'map non-empty str keys to str values: `tags={"team": "data"}`',
                 )
                 tags = tuple(sorted((str(k), str(v)) for k, v in value.items()))
@@ -723,7 +723,7 @@ class Resolver:
                     arg,
                     "bucket",
                     value,
-                    _validate.object_storage,
+                    validate.object_storage,
                     'name the bucket: `ObjectStorage(bucket="my-data")`',
                 )
             fields.append((field_name, value))
@@ -759,7 +759,7 @@ class Resolver:
             arg,
             "existing",
             value,
-            _validate.existing,
+            validate.existing,
             "write `existing=True` or `existing=False`",
         ):
             return False
@@ -788,7 +788,7 @@ class Resolver:
                 value = default
             elif field_name != "image":
                 # checked with the other arguments at their defaults, to point at this one
-                rule = _validate.serverless if api == "glacier.Serverless" else _validate.container
+                rule = validate.serverless if api == "glacier.Serverless" else validate.container
                 defaults = {n: d for n, d in names if n not in ("image", field_name)}
                 self._validate(
                     module,

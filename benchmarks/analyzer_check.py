@@ -8,7 +8,7 @@ run:
 - ``libcst.parse_module`` of every module, in this process, on one core (the texts are read
   before the clock starts): the floor of the analyzer's front end, libcst's bare parse;
 - ``ast.parse`` of the same texts, likewise: for reference only (no goal is set against it);
-- cold ``glacier check`` (a fresh ``python -m glacier check``, the cache deleted first);
+- cold ``glacier check`` (a fresh ``python -m glacier_cli check``, the cache deleted first);
 - importing every module in a fresh interpreter, without and with ``.pyc`` files: what the
   runtime path (``glacier inspect --runtime``) and import-based tools pay;
 - ``python -c "import click"``: the start of a bare click program, the re-checks' baseline;
@@ -81,7 +81,7 @@ def measure(root: str, modules: int, heavy: bool, repeats: int) -> dict[str, lis
     # as installed software runs: with bytecode (a sandbox may set PYTHONDONTWRITEBYTECODE)
     dropped = ("GLACIER_CACHE_DIR", "PYTHONDONTWRITEBYTECODE")
     env = {k: v for k, v in os.environ.items() if k not in dropped}
-    check = [PYTHON, "-m", "glacier", "check", "--quiet", "synth"]
+    check = [PYTHON, "-m", "glacier_cli", "check", "--quiet", "synth"]
     cache = os.path.join(root, ".glacier")
     results: dict[str, list[float]] = {"libcst": [], "ast": [], "cold": []}
     # the machine may be shared: each cold check is paired with the floors measured just before

@@ -49,7 +49,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    glacier = [sys.executable, "-m", "glacier"]
+    glacier = [sys.executable, "-m", "glacier_cli"]
     with tempfile.TemporaryDirectory(prefix="glacier-bench-") as tmp:
         work = Path(tmp)
         subprocess.run(

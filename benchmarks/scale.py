@@ -40,7 +40,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _synthetic import SHAPES, scale_project
 
 PYTHON = sys.executable
-GLACIER = [PYTHON, "-m", "glacier"]
+GLACIER = [PYTHON, "-m", "glacier_cli"]
 IMPORT = (
     "import pipe\n"
     "from glacier_local import LocalExecutor\n"

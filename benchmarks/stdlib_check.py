@@ -10,7 +10,7 @@ time including interpreter start:
 
 - ``ruff check --select F --no-cache TREE`` (pyflakes' rules, every file parsed and linted,
   on every core, its findings printed in ruff's default format): the baseline;
-- cold ``python -m glacier check --quiet TREE``, its cache (``TREE/.glacier``) deleted first.
+- cold ``python -m glacier_cli check --quiet TREE``, its cache (``TREE/.glacier``) deleted first.
 
 Exit status 1 (findings) is expected from both; status 2 or an internal error (a traceback, or
 glacier's "internal error") fails the benchmark. The table gives the median of ``--repeats``
@@ -112,7 +112,7 @@ def main() -> None:
         tree = os.path.join(tmp, "stdlib")
         count = copy_tree(stdlib, tree, args.subset)
         ruff_command = [ruff, "check", "--select", "F", "--no-cache", tree]
-        glacier = [PYTHON, "-m", "glacier", "check"]
+        glacier = [PYTHON, "-m", "glacier_cli", "check"]
         glacier_command = [*glacier, "--quiet", tree]
         times: dict[str, list[float]] = {"ruff": [], "glacier": []}
         for _ in range(args.repeats):  # the machine may be shared: ratios are per pair

@@ -1,14 +1,19 @@
 """Code generation: jinja2 templates turn a ``PipelineModel`` into build artifacts.
 
-Reads only the intermediate model and the module sources the analyzer carries; never imports
-user code. Output is byte-for-byte deterministic.
+Reads only the intermediate model and the per-statement facts the analyzer carries; never
+imports user code. Output is byte-for-byte deterministic.
+
+- ``build(pipelines, modules, out_dir=..., version=...)``: every artifact in memory;
+  ``write_tree`` / ``compare_tree`` write or verify them;
+- ``target(name)`` / ``targets()``: the deployment targets (``DeploymentTarget``; AWS is
+  built in, others come from ``glacier.targets`` entry points);
+- ``emit_*``: one artifact of one pipeline.
 """
 
-from codegen._build import EMITTERS as EMITTERS
 from codegen._build import BuildContext as BuildContext
 from codegen._build import DirectoryClash as DirectoryClash
 from codegen._build import PipelineArtifacts as PipelineArtifacts
-from codegen._build import plan_build as plan_build
+from codegen._build import build as build
 from codegen._graph import emit_dot as emit_dot
 from codegen._graph import emit_graph_json as emit_graph_json
 from codegen._graph import emit_mermaid as emit_mermaid
@@ -16,16 +21,24 @@ from codegen._manifest import emit_manifest as emit_manifest
 from codegen._names import dir_name as dir_name
 from codegen._runner import emit_runner as emit_runner
 from codegen._slice import slice_source as slice_source
+from codegen._targets import DeploymentTarget as DeploymentTarget
+from codegen._targets import Packaged as Packaged
+from codegen._targets import TargetError as TargetError
+from codegen._targets import target as target
+from codegen._targets import targets as targets
 from codegen._writer import TreeDiff as TreeDiff
 from codegen._writer import compare_tree as compare_tree
 from codegen._writer import write_tree as write_tree
 
 __all__ = [
-    "EMITTERS",
     "BuildContext",
+    "DeploymentTarget",
     "DirectoryClash",
+    "Packaged",
     "PipelineArtifacts",
+    "TargetError",
     "TreeDiff",
+    "build",
     "compare_tree",
     "dir_name",
     "emit_dot",
@@ -33,7 +46,8 @@ __all__ = [
     "emit_manifest",
     "emit_mermaid",
     "emit_runner",
-    "plan_build",
     "slice_source",
+    "target",
+    "targets",
     "write_tree",
 ]

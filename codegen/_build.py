@@ -1,15 +1,15 @@
 """What ``glacier build`` produces: per pipeline, a set of (relative path, bytes).
 
-Emitters are functions of a ``BuildContext`` returning ``{relative path: text}``; the core
-ones give ``manifest.json``, ``graph.mmd`` and ``run_local.py``. Deployment emitters (the
-Pulumi programs under ``pulumi/<env>/``) join ``EMITTERS``; the writer and ``--check`` treat
-every file alike, so nothing else changes when they do.
+Emitters are functions of a ``BuildContext`` returning ``{relative path: text}``; the local
+ones give ``manifest.json``, ``graph.mmd`` and ``run_local.py``, and each deployment target
+(``codegen._targets``) adds its programs (AWS: ``pulumi/<env>/``). The writer and ``--check``
+treat every file alike.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,17 +17,11 @@ from codegen._graph import emit_mermaid
 from codegen._manifest import emit_manifest
 from codegen._names import dir_name
 from codegen._runner import emit_runner, runtime_sources
+from codegen._targets import DeploymentTarget
+from codegen._targets import targets as targets_available
 from glacier.model import PipelineModel
 
-__all__ = [
-    "EMITTERS",
-    "BuildContext",
-    "DirectoryClash",
-    "PipelineArtifacts",
-    "default_emitters",
-    "deployment_emitters",
-    "plan_build",
-]
+__all__ = ["BuildContext", "DirectoryClash", "PipelineArtifacts", "build"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,32 +64,6 @@ def core_artifacts(ctx: BuildContext) -> dict[str, str]:
     }
 
 
-EMITTERS: list[Emitter] = [core_artifacts]
-"""Always-on emitters. Deployment code plugs in through ``codegen.aws.aws_artifacts``."""
-
-
-def deployment_emitters() -> list[Emitter]:
-    """``codegen.aws.aws_artifacts`` (the Pulumi programs under ``pulumi/<env>/``), if any.
-
-    The contract for a deployment emitter: a callable of a ``BuildContext`` returning
-    ``{path relative to the pipeline directory: text}``, importable without importing pulumi.
-    """
-    try:
-        import importlib
-
-        aws = importlib.import_module("codegen.aws")
-    except ModuleNotFoundError as exc:
-        if exc.name != "codegen.aws":
-            raise
-        return []
-    extra = getattr(aws, "aws_artifacts", None)
-    return [extra] if callable(extra) else []
-
-
-def default_emitters() -> list[Emitter]:
-    return [*EMITTERS, *deployment_emitters()]
-
-
 @dataclass(frozen=True, slots=True)
 class PipelineArtifacts:
     pipeline: str
@@ -113,15 +81,24 @@ class DirectoryClash:
     second: PipelineModel
 
 
-def plan_build(
-    pipelines: tuple[PipelineModel, ...] | list[PipelineModel],
+def build(
+    pipelines: Sequence[PipelineModel],
     modules: Mapping[str, Any],
     *,
     out_dir: str,
     version: str,
-    emitters: list[Emitter] | None = None,
+    targets: Sequence[DeploymentTarget] | None = None,
+    local: bool = True,
 ) -> tuple[list[PipelineArtifacts], list[DirectoryClash]]:
-    """Render every artifact of every pipeline in memory; nothing is written here."""
+    """Render every artifact of every pipeline in memory; nothing is written here.
+
+    ``local``: the manifest, graph and standalone runner; ``targets``: each deployment
+    target's files too (``None``: every target available, ``codegen.targets()``).
+    """
+    if targets is None:
+        targets = list(targets_available().values())
+    emitters: list[Emitter] = [core_artifacts] if local else []
+    emitters += [t.artifacts for t in targets]
     out_dir = os.path.abspath(out_dir)
     runtime = None
     artifacts: list[PipelineArtifacts] = []
@@ -138,7 +115,7 @@ def plan_build(
             runtime = runtime_sources()
         ctx = BuildContext(model, modules, out_dir, name, version, runtime)
         files: dict[str, bytes] = {}
-        for emitter in emitters if emitters is not None else default_emitters():
+        for emitter in emitters:
             for path, text in emitter(ctx).items():
                 if path in files:
                     raise ValueError(f"two emitters both produce `{path}`")

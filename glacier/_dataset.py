@@ -6,7 +6,7 @@ from typing import Any, Generic
 
 from typing_extensions import TypeVar
 
-from glacier._source import CallSite, call_site
+from glacier.source import CallSite, call_site
 
 __all__ = ["Dataset"]
 

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from glacier._dataset import Dataset, is_dataset
-from glacier._source import CallSite, call_site
 from glacier.compute import Container, Serverless
 from glacier.errors import (
     CycleError,
@@ -22,6 +21,7 @@ from glacier.errors import (
     NotADatasetError,
     UsageError,
 )
+from glacier.source import CallSite, call_site
 
 if TYPE_CHECKING:
     from glacier.model import PipelineModel

@@ -12,7 +12,6 @@ from typing import Any
 
 from glacier._dataset import Dataset
 from glacier._pipeline import Pipeline, Task
-from glacier._source import CallSite, payload_text_at, relative_file
 from glacier.compute import Container, Serverless
 from glacier.model import (
     ComputeModel,
@@ -24,6 +23,7 @@ from glacier.model import (
     StorageModel,
     TaskModel,
 )
+from glacier.source import CallSite, payload_text_at, relative_file
 from glacier.storage import Database, ObjectStorage
 
 __all__ = ["pipeline_model", "register_environment"]
@@ -89,7 +89,7 @@ def pipeline_model(pipeline: Pipeline) -> PipelineModel:
 
 
 def _task_model(task: Task) -> TaskModel:
-    from glacier._source import def_line, module_name_for
+    from glacier.source import def_line, module_name_for
 
     # the function the user wrote, under any `functools.wraps`-style wrappers: its `def` is
     # what the static path reads

@@ -20,7 +20,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 
-from codegen.aws._package import missing_requirements
+from codegen.aws import missing_requirements
 
 __all__ = ["ChildResult", "TaskProcess", "lambda_runtime_dir"]
 

@@ -94,7 +94,7 @@ def _load_handler(bundle: str) -> ModuleType:
 
 
 def _preview(program_dir: str, env: str, config: dict[str, str]) -> dict[str, Any]:
-    from codegen.aws._preview import PreviewFailed, preview_in_child
+    from codegen.aws import PreviewFailed, preview_in_child
 
     try:
         return preview_in_child(program_dir, env, config)

@@ -19,7 +19,7 @@ import analyzer._reader
 import analyzer._summary
 from analyzer import _cache, analyze, summarize
 from analyzer._check import check
-from glacier.cli import main
+from glacier_cli import main
 
 HEADER = "from glacier import Dataset, ObjectStorage, Pipeline\n"
 PIPELINE = HEADER + "pipeline = Pipeline(name='p')\n"

@@ -153,7 +153,7 @@ def test_bundle_too_large_example_and_fix(tmp_path: Path) -> None:
     """GLC305 comes from `glacier build --package` once the wheels are installed: the documented
     modules are analysed, and their models checked against a bundle over Lambda's quota."""
     from codegen.aws._diagnostics import bundle_size_diagnostics
-    from glacier_aws._bundle_archive import LAMBDA_UNZIPPED_LIMIT, measure_bundle
+    from glacier_aws.archive import LAMBDA_UNZIPPED_LIMIT, measure_bundle
 
     bundle = tmp_path / "bundle"
     (bundle / "pandas-3.0.0.dist-info").mkdir(parents=True)

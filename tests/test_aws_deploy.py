@@ -1233,7 +1233,7 @@ def test_a_bundle_over_the_direct_upload_quota_goes_through_an_artifacts_bucket(
     import hashlib
     import zipfile
 
-    from glacier_aws._bundle_archive import measure_bundle, write_bundle_zip
+    from glacier_aws.archive import measure_bundle, write_bundle_zip
 
     bundle = _bundle(tmp_path / "bundle", {"glacier_handler.py": 3000, "dep/big.so": 60_000})
     size = measure_bundle(str(bundle))

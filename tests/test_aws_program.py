@@ -626,16 +626,17 @@ def test_pinned_versions_are_the_ones_tested() -> None:
 
 def test_build_emitter_matches_emit_programs() -> None:
     import glacier
-    from codegen import plan_build
-    from codegen.aws import aws_artifacts
+    from codegen import build as build_artifacts
+    from codegen.aws import TARGET
 
     analysis = analyze([str(ROOT / "examples")])
-    artifacts, clashes = plan_build(
+    artifacts, clashes = build_artifacts(
         analysis.pipelines,
         analysis.modules,
         out_dir=str(ROOT / "build"),
         version=glacier.__version__,
-        emitters=[aws_artifacts],
+        targets=[TARGET],
+        local=False,
     )
     assert not clashes
     by_name = {m.name: m for m in analysis.pipelines}

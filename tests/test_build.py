@@ -14,7 +14,7 @@ from _codegen_support import copy_examples, run_isolated, tiny_wheel, write_proj
 from click.testing import CliRunner
 
 import glacier
-from glacier.cli import main
+from glacier_cli import main
 
 ARTIFACTS = ["graph.mmd", "manifest.json", "run_local.py"]
 
@@ -360,7 +360,7 @@ def test_builds_in_other_processes_give_the_same_bytes(project: Path) -> None:
     for seed in ("1", "2"):
         out = project / f"out-{seed}"
         done = subprocess.run(
-            [sys.executable, "-m", "glacier", "build", "examples", "--out", str(out)],
+            [sys.executable, "-m", "glacier_cli", "build", "examples", "--out", str(out)],
             cwd=project,
             env={**os.environ, "PYTHONHASHSEED": seed},
             capture_output=True,

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from glacier.cli import main
+from glacier_cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 INVALID = ROOT / "tests" / "fixtures" / "analyzer" / "invalid"
@@ -134,7 +134,7 @@ def test_check_imports_libcst_only_to_parse_and_never_pulumi_or_user_code(
     """A cold check parses with libcst; a check answered from the cache imports no parser."""
     probe = (
         "import sys\n"
-        "from glacier.cli import main\n"
+        "from glacier_cli import main\n"
         "try:\n"
         f"    main(['check', '-q', {str(VALID / 'pulumi_storage.py')!r}])\n"
         "except SystemExit as exit:\n"

@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 import glacier
 from analyzer import analyze
-from codegen import emit_dot, emit_graph_json, plan_build
-from codegen._build import core_artifacts
+from codegen import build as build_artifacts
+from codegen import emit_dot, emit_graph_json
 
 NASTY = st.sampled_from(
     ['"', "'", "\\", "\n", "\r", "{{", "}}", "{%", "%}", "#", "`", "é", "日", "\u2028", "\x00"]
@@ -127,12 +127,12 @@ def _check(
             return  # a diagnostic is an acceptable answer
         assert not errors
         assert len(analysis.pipelines) == 1
-        artifacts, clashes = plan_build(
+        artifacts, clashes = build_artifacts(
             analysis.pipelines,
             analysis.modules,
             out_dir=str(root / "build"),
             version=glacier.__version__,
-            emitters=[core_artifacts],
+            targets=(),
         )
         assert not clashes
         (art,) = artifacts

@@ -21,7 +21,7 @@ import pytest
 import codegen._slice
 from analyzer import _cache, analyze, summarize
 from analyzer._summary import ImportAlias, Stmt
-from codegen import plan_build
+from codegen import build as build_artifacts
 from codegen._slice import carried_modules
 from codegen.aws._bundle import third_party_requirements
 from codegen.aws._emit import program_modules
@@ -134,12 +134,14 @@ def test_build_parses_nothing_after_the_analysis(
     analysis = analyze([path])
     assert analysis.pipelines
     rewritten = _no_parsing(monkeypatch)
-    artifacts, _ = plan_build(
+    artifacts, _ = build_artifacts(
         analysis.pipelines, analysis.modules, out_dir=str(tmp_path), version="0"
     )
     monkeypatch.undo()
     again = analyze([path])
-    expected, _ = plan_build(again.pipelines, again.modules, out_dir=str(tmp_path), version="0")
+    expected, _ = build_artifacts(
+        again.pipelines, again.modules, out_dir=str(tmp_path), version="0"
+    )
     assert [a.files for a in artifacts] == [a.files for a in expected]
     assert any("pulumi/" in path for a in artifacts for path in a.files)
     if target == "mixed":  # the two mixed imports of pkg/tasks.py, each once per slicing

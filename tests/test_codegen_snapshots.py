@@ -14,8 +14,7 @@ from _codegen_support import EXAMPLES, REPO, analyze_paths
 from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 
 import glacier
-from codegen import plan_build
-from codegen._build import core_artifacts
+from codegen import build as build_artifacts
 
 PIPELINES = ("archive", "etl", "orders", "sales")
 ARTIFACTS = ("manifest.json", "graph.mmd", "run_local.py")
@@ -31,12 +30,12 @@ def _built() -> dict[tuple[str, str], str]:
     analysis = analyze_paths(EXAMPLES)
     errors = [d for d in analysis.diagnostics if d.severity == "error"]
     assert not errors, errors
-    artifacts, clashes = plan_build(
+    artifacts, clashes = build_artifacts(
         analysis.pipelines,
         analysis.modules,
         out_dir=str(REPO / "build"),
         version=glacier.__version__,
-        emitters=[core_artifacts],
+        targets=(),
     )
     assert not clashes
     return {

@@ -2,7 +2,7 @@
 
 Each invalid module is both analyzed (GLC402 at the offending argument) and run (the
 constructor raises): the diagnostic quotes the exception the import raises, so the static and
-the runtime path agree because they share ``glacier._validate``.
+the runtime path agree because they share ``glacier.validate``.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 from analyzer import RULES, analyze
 from analyzer.fixes import CASE_HEADER, FIXERS, fix_source, plan_fixes
-from glacier.cli import main
+from glacier_cli import main
 
 CASES = [
     pytest.param(code, before, after, id=f"{code}-{index}")
@@ -183,7 +183,7 @@ def test_fix_loads_libcst_only_when_something_is_fixable(tmp_path: Path) -> None
     module = _project(tmp_path, CALLED)
     probe = (
         "import sys\n"
-        "from glacier.cli import main\n"
+        "from glacier_cli import main\n"
         "try:\n"
         f"    main(['check', '-q', '--fix', {str(module)!r}])\n"
         "except SystemExit as exit:\n"

@@ -11,7 +11,7 @@ from _codegen_support import REPO, write_project
 from click.testing import CliRunner
 
 from codegen._graph import mermaid_text
-from glacier.cli import main
+from glacier_cli import main
 
 
 def _graph(*args: str):

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from glacier.cli import main
+from glacier_cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 TESTS = ROOT / "tests"
@@ -50,7 +50,7 @@ _UNDER_MOCKS = textwrap.dedent(
     import json, sys
     sys.path.insert(0, {tests!r})
     from _pulumi_mocks import run_program
-    from glacier._cli.inspect import runtime_models
+    from glacier_cli.inspect import runtime_models
     models = run_program(lambda: runtime_models({paths!r})).result
     print(json.dumps({{"pipelines": [m.to_dict() for m in models]}}, indent=2, ensure_ascii=False))
     """
@@ -83,7 +83,7 @@ def _names(output: str) -> list[str]:
 
 def test_static_and_runtime_cli_outputs_are_identical() -> None:
     static = _static(PLAIN)
-    runtime = _run([sys.executable, "-m", "glacier", "inspect", "--runtime", *map(str, PLAIN)])
+    runtime = _run([sys.executable, "-m", "glacier_cli", "inspect", "--runtime", *map(str, PLAIN)])
     assert _names(static) == [
         "aliases",
         "envs",
@@ -132,7 +132,9 @@ def test_the_module_that_writes_a_file_agrees_and_only_the_runtime_path_runs_it(
     static = _static([module])
     assert _names(static) == ["side_effects"]
     assert not (tmp_path / "EXECUTED.txt").exists()
-    runtime = _run([sys.executable, "-m", "glacier", "inspect", "--runtime", str(module)], tmp_path)
+    runtime = _run(
+        [sys.executable, "-m", "glacier_cli", "inspect", "--runtime", str(module)], tmp_path
+    )
     assert (tmp_path / "EXECUTED.txt").exists()
     assert static == runtime
 
@@ -261,7 +263,7 @@ def test_static_equals_runtime_on_modules_mixing_every_registration_form(
     tmp_path: Path, forms: list[str]
 ) -> None:
     from analyzer import analyze
-    from glacier._cli.inspect import runtime_models
+    from glacier_cli.inspect import runtime_models
 
     suffix = f"g{next(_GENERATED)}"
     project = tmp_path / suffix

@@ -13,6 +13,7 @@ PACKAGES = [
     "analyzer",
     "codegen",
     "rehearse",
+    "glacier_cli",
     "providers/glacier_local",
     "providers/glacier_aws",
 ]

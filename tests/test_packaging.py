@@ -15,7 +15,9 @@ def _declared() -> tuple[set[str], dict[str, str]]:
 
 def test_every_package_directory_is_declared() -> None:
     packages, package_dir = _declared()
-    roots = {name: ROOT / name for name in ("glacier", "analyzer", "codegen", "rehearse")}
+    roots = {
+        name: ROOT / name for name in ("glacier", "analyzer", "codegen", "rehearse", "glacier_cli")
+    }
     roots.update({name: ROOT / path for name, path in package_dir.items()})
     found = set()
     for name, root in roots.items():

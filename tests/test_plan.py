@@ -22,7 +22,7 @@ from analyzer import analyze
 from codegen.aws import emit_programs
 from codegen.aws._diagnostics import CODES, deployment_diagnostics
 from codegen.aws._package import package_bundle
-from glacier.cli import main
+from glacier_cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -150,7 +150,7 @@ def test_the_cli_never_imports_pulumi() -> None:
     code = (
         "import sys\n"
         "from click.testing import CliRunner\n"
-        "from glacier.cli import main\n"
+        "from glacier_cli import main\n"
         f"r = CliRunner().invoke(main, ['plan', {str(EXAMPLES / 'layer1_local.py')!r}, "
         "'--env', 'default', '--format', 'json'])\n"
         "assert r.exit_code == 0, r.output\n"
@@ -240,7 +240,7 @@ def test_bundle_sizes_are_measured_and_attributed_to_their_distributions(tmp_pat
     import os
     import zipfile
 
-    from glacier_aws._bundle_archive import measure_bundle, package_sizes, write_bundle_zip
+    from glacier_aws.archive import measure_bundle, package_sizes, write_bundle_zip
 
     bundle = tmp_path / "bundle"
     files = {
@@ -295,7 +295,7 @@ def _packaged_project(tmp_path: Path) -> list[str]:
 def test_build_package_reports_the_bundle_size_and_the_upload_path(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from glacier_aws import _bundle_archive
+    from glacier_aws import archive
 
     args = _packaged_project(tmp_path)
     result = CliRunner().invoke(main, args)
@@ -303,7 +303,7 @@ def test_build_package_reports_the_bundle_size_and_the_upload_path(
     (line,) = [x for x in result.stdout.splitlines() if "packaged" in x]
     assert re.search(r": tinydep \(\d+ files; [\d.]+ KB unzipped, [\d.]+ KB zipped\)$", line)
     assert "through its S3 artifacts bucket" not in result.stdout
-    monkeypatch.setattr(_bundle_archive, "LAMBDA_DIRECT_UPLOAD_LIMIT", 100)
+    monkeypatch.setattr(archive, "LAMBDA_DIRECT_UPLOAD_LIMIT", 100)
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     assert "the program uploads the bundle through its S3 artifacts bucket" in result.stdout
@@ -313,9 +313,9 @@ def test_build_package_refuses_a_bundle_over_lambdas_unzipped_quota(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The real quota needs 250 MB of wheels: the limit is lowered to what tinydep exceeds."""
-    from glacier_aws import _bundle_archive
+    from glacier_aws import archive
 
-    monkeypatch.setattr(_bundle_archive, "LAMBDA_UNZIPPED_LIMIT", 1_000)
+    monkeypatch.setattr(archive, "LAMBDA_UNZIPPED_LIMIT", 1_000)
     result = CliRunner().invoke(main, _packaged_project(tmp_path))
     assert result.exit_code == 1
     (line,) = [x for x in result.stderr.splitlines() if "GLC305" in x]

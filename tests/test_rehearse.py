@@ -33,7 +33,7 @@ def _rehearse(
 ) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
     report = tmp_path / "report.json"
     done = subprocess.run(
-        [sys.executable, "-m", "glacier", "rehearse", str(path), "--env", env]
+        [sys.executable, "-m", "glacier_cli", "rehearse", str(path), "--env", env]
         + ["--data-dir", str(data_dir), "--report", str(report), *extra],
         cwd=tmp_path,
         capture_output=True,
@@ -56,7 +56,7 @@ def _assert_runner_agrees(module: Path, rehearsed: Path, local: Path, tmp_path: 
     task produces: stored ones in their storage, ephemeral ones against its resume copies."""
     out = tmp_path / "runner-build"
     subprocess.run(
-        [sys.executable, "-m", "glacier", "build", str(module), "--out", str(out)],
+        [sys.executable, "-m", "glacier_cli", "build", str(module), "--out", str(out)],
         check=True,
         capture_output=True,
     )
@@ -190,7 +190,7 @@ def test_a_current_packaged_bundle_lends_its_vendored_packages(tmp_path: Path) -
     module = EXAMPLES / "layer1_local.py"
     out = tmp_path / "build"
     subprocess.run(
-        [sys.executable, "-m", "glacier", "build", str(module), "--out", str(out)],
+        [sys.executable, "-m", "glacier_cli", "build", str(module), "--out", str(out)],
         check=True,
         capture_output=True,
     )

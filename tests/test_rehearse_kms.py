@@ -27,7 +27,7 @@ def test_the_kms_pipeline_reads_and_writes_its_encrypted_bucket(tmp_path: Path) 
     (data / "kms-vault" / "readings.json").write_text("[1.0, 2.0, 4.0]")
     report = tmp_path / "report.json"
     done = subprocess.run(
-        [sys.executable, "-m", "glacier", "rehearse", str(FIXTURE), "--env", "prod"]
+        [sys.executable, "-m", "glacier_cli", "rehearse", str(FIXTURE), "--env", "prod"]
         + ["--data-dir", str(data), "--report", str(report)],
         cwd=tmp_path,
         capture_output=True,

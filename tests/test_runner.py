@@ -23,7 +23,8 @@ from _codegen_support import (
 )
 
 import glacier
-from codegen import plan_build, write_tree
+from codegen import build as build_artifacts
+from codegen import write_tree
 
 pytestmark = pytest.mark.slow
 
@@ -32,7 +33,7 @@ def _build(root: Path, *paths: str) -> tuple[Any, dict[str, Path]]:
     analysis = analyze_paths(*(root / p for p in paths))
     assert not [d for d in analysis.diagnostics if d.severity == "error"], analysis.diagnostics
     out = root / "build"
-    artifacts, clashes = plan_build(
+    artifacts, clashes = build_artifacts(
         analysis.pipelines, analysis.modules, out_dir=str(out), version=glacier.__version__
     )
     assert not clashes
@@ -298,7 +299,7 @@ def test_only_runs_one_task_with_stored_inputs(tmp_path: Path) -> None:
 def test_glacier_run_builds_into_dot_glacier_and_runs(tmp_path: Path) -> None:
     root = copy_examples(tmp_path)
     result = subprocess.run(
-        [sys.executable, "-m", "glacier", "run", "examples/layer1_local.py", "--workers", "2"],
+        [sys.executable, "-m", "glacier_cli", "run", "examples/layer1_local.py", "--workers", "2"],
         cwd=root,
         capture_output=True,
         text=True,
@@ -308,7 +309,7 @@ def test_glacier_run_builds_into_dot_glacier_and_runs(tmp_path: Path) -> None:
     assert "run ok: 2 succeeded" in result.stdout
     assert (root / ".glacier" / "build" / "etl" / "run_local.py").exists()
     failed = subprocess.run(
-        [sys.executable, "-m", "glacier", "run", "examples/orders", "--data-dir", "nowhere"],
+        [sys.executable, "-m", "glacier_cli", "run", "examples/orders", "--data-dir", "nowhere"],
         cwd=root,
         capture_output=True,
         text=True,
@@ -545,7 +546,7 @@ def test_glacier_run_chooses_a_pipeline_and_passes_runner_options(tmp_path: Path
 
     def glacier_run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "glacier", "run", *args],
+            [sys.executable, "-m", "glacier_cli", "run", *args],
             cwd=root,
             capture_output=True,
             text=True,

@@ -30,9 +30,9 @@ from codegen.aws._asl import (
     state_machine,
 )
 from glacier import Dataset, Pipeline
-from glacier.cli import main
 from glacier.errors import CycleError
 from glacier.model import DatasetModel, InputModel, PipelineModel, Span, TaskModel
+from glacier_cli import main
 from glacier_local import LocalExecutor
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -265,7 +265,7 @@ def test_the_runner_of_10000_tasks_plans_them_all(project: str) -> None:
     # `glacier run` writes the local runner (manifest, graph, run_local.py: what build writes
     # besides the Pulumi programs) and runs it in a subprocess: it plans every task, runs none
     ran = subprocess.run(
-        [sys.executable, "-m", "glacier", "run", "pipe.py", "--dry-run"],
+        [sys.executable, "-m", "glacier_cli", "run", "pipe.py", "--dry-run"],
         capture_output=True,
         text=True,
         check=False,

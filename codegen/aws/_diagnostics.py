@@ -28,7 +28,7 @@ from typing import Any
 from codegen.aws._asl import definition_problem
 from codegen.aws._emit import _modules_of, pipeline_home, program_modules
 from codegen.aws._infra import place_infrastructure
-from glacier import _validate
+from glacier import validate
 from glacier.model import PipelineModel
 
 __all__ = ["CODES", "bundle_size_diagnostics", "deployment_diagnostics", "size_text"]
@@ -98,12 +98,12 @@ def bundle_size_diagnostics(bundle: str, model: PipelineModel, size: Any) -> lis
     ``size`` is the bundle's ``BundleSize``. A pipeline without Lambda tasks is not limited:
     its bundle only goes into a container image.
     """
-    from glacier_aws import _bundle_archive
+    from glacier_aws import archive
 
     lambdas = [t for t in model.tasks if not (t.compute and t.compute.kind == "container")]
-    if not lambdas or size.unzipped <= _bundle_archive.LAMBDA_UNZIPPED_LIMIT:
+    if not lambdas or size.unzipped <= archive.LAMBDA_UNZIPPED_LIMIT:
         return []
-    largest = _bundle_archive.package_sizes(bundle)[:5]
+    largest = archive.package_sizes(bundle)[:5]
     return [
         _make(
             "GLC305",
@@ -112,7 +112,7 @@ def bundle_size_diagnostics(bundle: str, model: PipelineModel, size: Any) -> lis
             model.span.column,
             pipeline=model.name,
             size=size_text(size.unzipped),
-            limit=size_text(_bundle_archive.LAMBDA_UNZIPPED_LIMIT),
+            limit=size_text(archive.LAMBDA_UNZIPPED_LIMIT),
             largest=", ".join(f"`{name}` {size_text(n)}" for name, n in largest),
         )
     ]
@@ -125,7 +125,7 @@ def _bucket_names(model: PipelineModel) -> list[Any]:
         storage = dataset.storage
         if storage is None or storage.kind != "object" or not storage.bucket:
             continue
-        rule = _validate.existing_s3_bucket if storage.existing else _validate.s3_bucket
+        rule = validate.existing_s3_bucket if storage.existing else validate.s3_bucket
         error = rule(storage.bucket)
         if error is not None:
             span = dataset.span

@@ -49,9 +49,9 @@ PINNED = {
 """What a generated program installs; the test suite checks these are the versions it ran.
 ``pulumi-docker-build`` only where the program builds the image of ``Container`` tasks."""
 
-# files of the glacier package a program needs (the CLI, mypy plugin and entry point are not)
-_GLACIER_EXCLUDED_DIRS = frozenset({"_cli", "__pycache__"})
-_GLACIER_EXCLUDED_FILES = frozenset({"cli.py", "__main__.py", "mypy.py"})
+# files of the glacier package a program needs (the mypy plugin is not)
+_GLACIER_EXCLUDED_DIRS = frozenset({"__pycache__"})
+_GLACIER_EXCLUDED_FILES = frozenset({"mypy.py"})
 _PROJECT = re.compile(r"[^A-Za-z0-9_.-]+")
 
 

@@ -10,7 +10,7 @@ manylinux_2_28_x86_64 --platform manylinux2014_x86_64 --python-version 3.12
 without such a wheel fails the packaging with pip's message, rather than deploying something
 that cannot import.
 
-Then the bundle is measured (``glacier_aws._bundle_archive``): its unzipped bytes against
+Then the bundle is measured (``glacier_aws.archive``): its unzipped bytes against
 Lambda's 250 MB quota (``GLC305`` refuses it), and its archive against the 50 MB of a direct
 upload (above it, the program's ``LambdaBundle`` uploads through S3).
 """
@@ -24,7 +24,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from glacier_aws._bundle_archive import BundleSize, measure_bundle
+from glacier_aws.archive import BundleSize, measure_bundle
 
 __all__ = [
     "LAMBDA_PLATFORMS",

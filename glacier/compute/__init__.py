@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from glacier import _validate
+from glacier import validate
 
 __all__ = ["Container", "Serverless"]
 
@@ -17,7 +17,7 @@ class Serverless:
     timeout_s: int = 300
 
     def __post_init__(self) -> None:
-        error = _validate.serverless(self.memory_mb, self.timeout_s)
+        error = validate.serverless(self.memory_mb, self.timeout_s)
         if error is not None:
             raise error
 
@@ -40,6 +40,6 @@ class Container:
     memory_mb: int = 512
 
     def __post_init__(self) -> None:
-        error = _validate.container(self.cpu, self.memory_mb)
+        error = validate.container(self.cpu, self.memory_mb)
         if error is not None:
             raise error

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import KW_ONLY, dataclass
 
-from glacier import _validate
+from glacier import validate
 
 __all__ = ["Database", "ObjectStorage"]
 
@@ -29,7 +29,7 @@ class ObjectStorage:
     existing: bool = False
 
     def __post_init__(self) -> None:
-        error = _validate.object_storage(self.bucket) or _validate.existing(self.existing)
+        error = validate.object_storage(self.bucket) or validate.existing(self.existing)
         if error is not None:
             raise error
 

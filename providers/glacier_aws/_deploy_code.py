@@ -8,15 +8,15 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from glacier_aws._bundle_archive import (
+from glacier_aws._deploy_tasks import _bucket_prefix, _check_name, _tags
+from glacier_aws._resources import secure_bucket
+from glacier_aws.archive import (
     LAMBDA_DIRECT_UPLOAD_LIMIT,
     LAMBDA_UNZIPPED_LIMIT,
     BundleSize,
     measure_bundle,
     write_bundle_zip,
 )
-from glacier_aws._deploy_tasks import _bucket_prefix, _check_name, _tags
-from glacier_aws._resources import secure_bucket
 
 __all__ = ["LambdaBundle"]
 

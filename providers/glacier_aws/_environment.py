@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, cast
 
-from glacier import _runtime_model, _source, _validate
+from glacier import providers, source, validate
 from glacier_aws._describe import RdsDatabase, S3Bucket
 from glacier_aws._runtime import pulumi_program_running
 
@@ -22,9 +22,6 @@ if TYPE_CHECKING:
 __all__ = ["Environment"]
 
 _PACKAGE_DIR = os.path.normcase(os.path.dirname(os.path.abspath(__file__))) + os.sep
-
-GLACIER_TAGS = ("glacier:environment", "managed-by")
-
 
 class Environment:
     """An AWS account and region that infrastructure belongs to.
@@ -42,14 +39,14 @@ class Environment:
         name: str,
         tags: Mapping[str, str] | None = None,
     ) -> None:
-        self._site = _source.call_site(skip_modules=(_PACKAGE_DIR,))
+        self._site = source.call_site(skip_modules=(_PACKAGE_DIR,))
         self.account: str = _check_account(account)
         self.region: str = _check_region(region)
         self.name: str = _check_name(name)
         self.tags: dict[str, str] = _check_tags(tags)
         self._provider: Any = None
         self._provider_monitor: Any = None
-        _runtime_model.register_environment(self)
+        providers.register_environment(self)
 
     def __repr__(self) -> str:
         return f"Environment(account={self.account!r}, region={self.region!r}, name={self.name!r})"
@@ -105,9 +102,9 @@ class Environment:
         only override it takes is ``encryption``, describing the bucket's own SSE-KMS key so
         that task roles get ``kms:Decrypt``/``kms:GenerateDataKey`` on it.
         """
-        _raise(_validate.existing(existing))
+        _raise(validate.existing(existing))
         # an existing bucket's name is S3's to judge (dots allowed); Glacier creates none
-        _raise((_validate.existing_s3_bucket if existing else _validate.s3_bucket)(bucket))
+        _raise((validate.existing_s3_bucket if existing else validate.s3_bucket)(bucket))
         if existing and set(overrides) - {"encryption"}:
             unused = ", ".join(sorted(set(overrides) - {"encryption"}))
             raise TypeError(
@@ -150,7 +147,7 @@ class Environment:
         instance is placed in the stack's subnets (``glacier:subnets``), with a DB subnet
         group and a security group of its own.
         """
-        _raise(_validate.rds_name(name))
+        _raise(validate.rds_name(name))
         tags = {**self.default_tags, **_check_tags(overrides.get("tags"))}
         frozen = MappingProxyType(dict(overrides))
         if not pulumi_program_running():
@@ -169,26 +166,26 @@ class Environment:
 
 
 def _raise(error: Exception | None) -> None:
-    """Raise what a rule of ``glacier._validate`` (shared with ``glacier check``) found."""
+    """Raise what a rule of ``glacier.validate`` (shared with ``glacier check``) found."""
     if error is not None:
         raise error
 
 
 def _check_account(account: object) -> str:
-    _raise(_validate.account(account))
+    _raise(validate.account(account))
     return cast(str, account)
 
 
 def _check_region(region: object) -> str:
-    _raise(_validate.region(region))
+    _raise(validate.region(region))
     return cast(str, region)
 
 
 def _check_name(name: object) -> str:
-    _raise(_validate.environment_name(name))
+    _raise(validate.environment_name(name))
     return cast(str, name)
 
 
 def _check_tags(tags: object) -> dict[str, str]:
-    _raise(_validate.tags(tags))
+    _raise(validate.tags(tags))
     return dict(tags) if isinstance(tags, Mapping) else {}

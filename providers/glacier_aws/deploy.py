@@ -5,7 +5,6 @@ usable on its own; ``docs/deploy-aws.md`` shows how a program wires them and whi
 Security Hub controls their defaults satisfy.
 """
 
-from glacier_aws._bundle_archive import LAMBDA_DIRECT_UPLOAD_LIMIT, LAMBDA_UNZIPPED_LIMIT
 from glacier_aws._deploy_code import LambdaBundle
 from glacier_aws._deploy_database import (
     DatabaseUrlSecret,
@@ -39,6 +38,7 @@ from glacier_aws._resources import (
     secure_bucket,
     tls_only_statement,
 )
+from glacier_aws.archive import LAMBDA_DIRECT_UPLOAD_LIMIT, LAMBDA_UNZIPPED_LIMIT
 
 __all__ = [
     "CONTAINER_NAME",

@@ -153,7 +153,7 @@ def storage_description(storage: Any) -> dict[str, Any] | None:
     """A dataset's ``storage=`` value as the plain dict ``_io`` works on (``None``: ephemeral)."""
     if storage is None:
         return None
-    from glacier._runtime_model import storage_model
+    from glacier.providers import storage_model
 
     model = storage_model(storage)
     if model is None:

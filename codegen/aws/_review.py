@@ -1,24 +1,18 @@
-"""``glacier plan PATH --env NAME [--format table|json]``: what a deploy would create.
-
-The environment's Pulumi program is generated (in a temporary directory; ``build/`` is not
-touched) and run under Pulumi's mocks in a child process, which imports pulumi; this
-command never does. Neither AWS credentials nor the Pulumi CLI are needed, so a reviewer can
-read the preview in CI.
+"""What a reviewer reads of a preview: a table (or JSON) of the resources a deploy would
+create, with the few inputs worth reading per resource type, and warnings for what a
+deployment would lack (bare buckets, a bundle without its packages).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import sys
-import tempfile
+from collections.abc import Sequence
 from typing import Any
 
-import click
+from codegen.aws._package import missing_requirements
 
-from glacier._cli._buildlib import analyse_or_exit, report, write_program
-
-__all__ = ["plan"]
+__all__ = ["KEY_PROPERTIES", "render", "warnings"]
 
 # resource type -> the inputs worth showing in a table, in order
 KEY_PROPERTIES: dict[str, tuple[str, ...]] = {
@@ -51,90 +45,6 @@ _COMPANIONS = {
     "ownership controls": "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
     "bucket policy": "aws:s3/bucketPolicy:BucketPolicy",
 }
-
-
-@click.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
-@click.option("--env", "env", required=True, help="The environment whose program to preview.")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-    help="A table for people, JSON for tools.",
-)
-@click.option(
-    "--out",
-    "out_dir",
-    default="build",
-    show_default=True,
-    type=click.Path(file_okay=False),
-    help="Where `glacier build` wrote the bundles (checked for vendored packages).",
-)
-def plan(paths: tuple[str, ...], env: str, fmt: str, out_dir: str) -> None:
-    """Preview the resources `pulumi up` would create for environment ENV, without AWS.
-
-    The program is the one `glacier build` writes to build/<pipeline>/pulumi/<env>/; it runs
-    under Pulumi's mocks, with placeholders for configuration only a deployer knows.
-    """
-    from codegen import dir_name
-    from codegen.aws import emit_programs
-    from codegen.aws._diagnostics import deployment_diagnostics
-
-    analysis = analyse_or_exit(paths)
-    report([d for d in analysis.diagnostics if d.severity != "error"])
-    if not analysis.pipelines:
-        click.echo("glacier plan: no pipelines found", err=True)
-        sys.exit(1)
-    results: list[dict[str, Any]] = []
-    available: set[str] = set()
-    failed = False
-    for model in sorted(analysis.pipelines, key=lambda m: m.name):
-        problems = deployment_diagnostics(analysis, model)
-        report(problems)
-        if any(d.severity == "error" for d in problems):
-            failed = True
-            continue
-        files = emit_programs(analysis, model)
-        envs = {path.split("/")[1] for path in files}
-        available |= envs
-        if env not in envs:
-            continue
-        with tempfile.TemporaryDirectory(prefix="glacier-plan-") as tmp:
-            program_dir = write_program(files, env, os.path.join(tmp, "pulumi", env))
-            preview = _preview(program_dir, env)
-            built = os.path.join(out_dir, dir_name(model.name), "pulumi", env)
-            bundle_home = built if os.path.isdir(os.path.join(built, "bundle")) else program_dir
-            preview["warnings"] = _warnings(preview, bundle_home)
-        preview["pipeline"] = model.name
-        preview["environment"] = env
-        results.append(preview)
-    if failed:
-        sys.exit(1)
-    if not results:
-        known = ", ".join(sorted(available)) or "none"
-        click.echo(f"glacier plan: no program for environment `{env}` (known: {known})", err=True)
-        sys.exit(2)
-    if fmt == "json":
-        click.echo(json.dumps([_public(r) for r in results], indent=2, sort_keys=True))
-    else:
-        for result in results:
-            click.echo(_table(result))
-    for result in results:
-        for warning in result["warnings"]:
-            click.echo(f"warning: {result['pipeline']} ({env}): {warning}", err=True)
-
-
-def _preview(program_dir: str, env: str) -> dict[str, Any]:
-    from codegen.aws._preview import PreviewFailed, preview_in_child
-
-    try:
-        return preview_in_child(program_dir, env)
-    except PreviewFailed as failure:
-        click.echo(str(failure), err=True)
-        click.echo(f"glacier plan: the program of environment `{env}` failed", err=True)
-        sys.exit(1)
 
 
 def _key_properties(resource: dict[str, Any]) -> dict[str, Any]:
@@ -201,7 +111,7 @@ def _format_properties(props: dict[str, Any]) -> str:
     return " ".join(f"{k}={json.dumps(v, sort_keys=True)}" for k, v in props.items())
 
 
-def _warnings(preview: dict[str, Any], program_dir: str) -> list[str]:
+def warnings(preview: dict[str, Any], program_dir: str) -> list[str]:
     """Deploy problems a reviewer should see: bare buckets, a bundle without its packages."""
     warnings = []
     resources = preview["resources"]
@@ -217,11 +127,16 @@ def _warnings(preview: dict[str, Any], program_dir: str) -> list[str]:
                 f"bucket `{bucket['name']}` has no {', '.join(missing)}: add them to its "
                 "Pulumi code, or create it with `Environment.s3()` (secure by default)"
             )
-    from codegen.aws._package import missing_requirements
-
     for name in missing_requirements(os.path.join(program_dir, "bundle")):
         warnings.append(
             f"the bundle lacks `{name}` (bundle/requirements.txt): build with "
             "`glacier build --package` to vendor it for AWS Lambda"
         )
     return warnings
+
+
+def render(previews: Sequence[dict[str, Any]], fmt: str) -> str:
+    """``table``: one table per preview; ``json``: a list of their public form."""
+    if fmt == "json":
+        return json.dumps([_public(p) for p in previews], indent=2, sort_keys=True)
+    return "\n".join(_table(p) for p in previews)

@@ -1,3 +1,0 @@
-from glacier.cli import main
-
-main()
