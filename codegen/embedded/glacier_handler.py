@@ -6,7 +6,8 @@
 # header, the task table, the storage of each dataset) between `head` and `body`, and imports
 # `_glacier_io`, the copy of glacier_local's `_io` the bundle carries. The
 # `# --- not embedded ---` section stands in for that part here: tests fill it in.
-# Standard library only (boto3 is imported where it is used: the Lambda runtime provides it).
+# The embedded text imports the standard library and `_glacier_io` only (boto3 where it is
+# used: the Lambda runtime provides it).
 # --- embedded: head ---
 """AWS entry point of this pipeline's tasks.
 
@@ -50,7 +51,8 @@ from collections.abc import Sequence
 from typing import Any
 
 # --- not embedded ---
-# What the template writes in place of this section, for one pipeline.
+# What the template writes in place of this section, for one pipeline. Here `_glacier_io` is
+# glacier_local's `_io` itself, the module the bundle carries a copy of: mypy checks the calls.
 from glacier_local import _io as _glacier_io
 
 PIPELINE = ""
