@@ -1,8 +1,10 @@
 """``run_local.py``: the standalone local runner of one pipeline.
 
-It carries the sliced task code of every project module the tasks need (see ``_slice``) and
-glacier_local's ``_io`` and ``_schedule`` sources, read from their files at build time, so
-the runner stores and schedules exactly like ``LocalExecutor``.
+Its fixed code is the module ``codegen/embedded/run_local.py``, pasted verbatim around what
+the template writes for the pipeline. It carries the sliced task code of every project module
+the tasks need (see ``_slice``) and glacier_local's ``_io`` and ``_schedule`` sources, read
+from their files at build time, so the runner stores and schedules exactly like
+``LocalExecutor``.
 
 Why carry the modules inside the one file rather than beside it: a single artifact to review,
 copy and check (``--check`` compares one file), nothing stale can linger next to it, and
@@ -19,6 +21,7 @@ from typing import Any
 from codegen._graph_data import storage_dict, tasks_in_order
 from codegen._slice import carried_modules
 from codegen._templates import render
+from codegen.embedded import parts
 from glacier.model import PipelineModel, StorageModel
 
 __all__ = ["RUNTIME_MODULES", "emit_runner", "package_dir", "runtime_sources"]
@@ -129,4 +132,5 @@ def emit_runner(
             for m in carried
         ],
         runtime=[{"name": k, "source": runtime[k]} for k in sorted(runtime)],
+        embedded=parts("run_local.py"),
     )

@@ -112,7 +112,7 @@ class Emulator:
     # -- clients ----------------------------------------------------------------------------
 
     def client(self, service: str, credentials: dict[str, str] | None = None) -> Any:
-        import boto3  # type: ignore[import-untyped]
+        import boto3
         from botocore.config import Config  # type: ignore[import-untyped]
 
         keys = credentials or self.admin_credentials()

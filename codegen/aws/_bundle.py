@@ -4,7 +4,8 @@
   declarations and infrastructure are left out, line numbers kept;
 - ``_glacier_io.py``: glacier_local's storage module, verbatim, so deployed tasks store
   datasets in the same formats as local runs;
-- ``glacier_handler.py``: the Lambda handler and container entry point;
+- ``glacier_handler.py``: the Lambda handler and container entry point (its fixed code is the
+  module ``codegen/embedded/glacier_handler.py``);
 - ``requirements.txt``: the third-party distributions the task code imports;
 - ``Dockerfile`` (pipelines with ``Container`` tasks): the image the program builds for them.
 """
@@ -22,6 +23,7 @@ from codegen._graph_data import tasks_in_order
 from codegen._runner import _io_storage, runtime_sources
 from codegen._slice import SlicedModule, carried_modules
 from codegen._templates import render
+from codegen.embedded import parts
 from glacier.model import PipelineModel
 
 __all__ = ["BASE_IMAGE", "HANDLER", "bundle_files", "task_roots", "third_party_requirements"]
@@ -146,6 +148,7 @@ def bundle_files(
         tasks=tasks,
         storages=storages,
         modules=[(m.name, _bundle_path(m), m.package) for m in sliced],
+        embedded=parts("glacier_handler.py"),
     )
     files["requirements.txt"] = _requirements_text(
         third_party_requirements(sliced, modules, [s for _, s in storages])

@@ -1,0 +1,368 @@
+# The fixed part of every generated `run_local.py`, as a real module: type-checked, linted and
+# unit-tested here, then embedded verbatim by `codegen._runner` (`codegen.embedded.parts`).
+# Only the text inside the `# --- embedded: NAME ---` sections is embedded: the template
+# `codegen/templates/run_local.py.j2` writes the part that varies per pipeline (the header,
+# the task table, the datasets, the carried modules) between `head` and `body`. The
+# `# --- not embedded ---` section stands in for that part here, empty: tests fill it in.
+# Standard library only: the runner runs under `python -I -S`, without Glacier installed.
+# --- embedded: head ---
+"""Standalone local runner for one Glacier pipeline: no Glacier installation needed.
+
+    python run_local.py [--data-dir DIR] [--workers N] [--only TASK] [--from TASK]
+                        [--dry-run] [--list]
+
+It carries the pipeline's static schedule, its task code (the user's modules with their
+glacier declarations, infrastructure and task decorators left out; line numbers unchanged, so
+tracebacks point at the real files) and the storage and scheduling code of `glacier_local`,
+embedded from the same source as `LocalExecutor`, so both store datasets identically.
+
+Run it from the directory you would run the pipeline from: relative paths in the task code and
+the default data directory `.glacier/data` are relative to the current working directory,
+exactly as with `LocalExecutor`. Third-party libraries the tasks import must be installed; the
+user's own modules are carried in this file or found next to the original sources.
+
+`--from TASK` runs TASK and everything downstream of it, reusing what earlier runs stored for
+everything upstream: stored datasets from their storage, ephemeral ones from the copies every
+run keeps under `<data dir>/.glacier-run/` (values that cannot be pickled are not kept, and a
+resume that needs them says so). The exit status is 0 only if every task that ran succeeded.
+"""
+
+from __future__ import annotations
+import __future__
+
+import argparse
+import importlib.abc
+import importlib.util
+import os
+import sys
+import time
+import traceback
+import types
+from typing import Any
+
+# --- not embedded ---
+# What the template writes in place of this section, for one pipeline.
+PIPELINE = ""
+BUILD_DIR = ""
+TASKS: list[dict[str, Any]] = []
+DATASETS: dict[str, dict[str, Any] | None] = {}
+IMPORT_ROOTS: list[str] = []
+MODULES: dict[str, tuple[str, bool, str]] = {}
+RUNTIME: dict[str, str] = {}
+
+# --- embedded: body ---
+HERE = os.path.dirname(os.path.abspath(__file__))
+RESUME_BUCKET = ".glacier-run"
+
+
+# -- loading the embedded modules --------------------------------------------------------------
+
+
+class _EmbeddedModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Imports the carried task code and runtime from this file, never from Glacier."""
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        if fullname in RUNTIME:
+            return importlib.util.spec_from_loader(fullname, self, origin=f"<embedded {fullname}>")
+        if fullname not in MODULES:
+            return None
+        file, package, _ = MODULES[fullname]
+        origin = os.path.normpath(os.path.join(HERE, file))
+        spec = importlib.util.spec_from_loader(fullname, self, origin=origin, is_package=package)
+        if spec is not None:
+            spec.has_location = True
+            if package:
+                spec.submodule_search_locations = [os.path.dirname(origin)]
+        return spec
+
+    def create_module(self, spec: Any) -> None:
+        return None
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        name = module.__name__
+        if name in RUNTIME:
+            code = compile(RUNTIME[name], f"<embedded {name}>", "exec", dont_inherit=True)
+        else:
+            file = module.__spec__.origin if module.__spec__ and module.__spec__.origin else name
+            module.__file__ = file
+            # Annotations stay unevaluated strings: they name datasets, which are left out.
+            flags = __future__.annotations.compiler_flag
+            code = compile(MODULES[name][2], file, "exec", flags=flags, dont_inherit=True)
+        exec(code, module.__dict__)  # noqa: S102 - running the carried task code is the point
+
+
+def _install() -> tuple[Any, Any]:
+    here = os.path.normcase(HERE)
+    sys.path[:] = [p for p in sys.path if os.path.normcase(os.path.abspath(p or ".")) != here]
+    for root in reversed(IMPORT_ROOTS):
+        sys.path.insert(0, os.path.normpath(os.path.join(HERE, root)))
+    sys.meta_path.insert(0, _EmbeddedModules())
+    import _glacier_io  # type: ignore[import-not-found]
+    import _glacier_schedule  # type: ignore[import-not-found]
+
+    return _glacier_io, _glacier_schedule
+
+
+# -- storage, with resume copies of ephemeral outputs ------------------------------------------
+
+
+class _RunStore:
+    """`_io.Store` for stored datasets; ephemeral ones are also pickled for `--from`."""
+
+    def __init__(self, io: Any, data_dir: str, log: Any) -> None:
+        self.io = io
+        self.log = log
+        self.stored = io.Store(DATASETS, data_dir)
+        resume = {"kind": "object", "bucket": RESUME_BUCKET, "prefix": BUILD_DIR}
+        resume["format"] = "pickle"
+        self.resume = io.Store({name: resume for name in DATASETS}, data_dir)
+
+    def _store(self, dataset: str) -> Any:
+        return self.stored if self.stored.persistent(dataset) else self.resume
+
+    def persistent(self, dataset: str) -> bool:
+        return True
+
+    def exists(self, dataset: str) -> bool:
+        if self.stored.persistent(dataset):
+            return bool(self.stored.exists(dataset))
+        try:
+            return bool(self.resume.exists(dataset))
+        except ValueError:  # a name that cannot be a file name is never kept
+            return False
+
+    def location(self, dataset: str) -> str:
+        if self.stored.persistent(dataset):
+            return str(self.stored.location(dataset))
+        try:
+            return str(self.resume.location(dataset))
+        except ValueError as exc:
+            return f"<not kept: {exc}>"
+
+    def read(self, dataset: str) -> Any:
+        return self._store(dataset).read(dataset)
+
+    def write(self, dataset: str, value: Any) -> Any:
+        if self.stored.persistent(dataset):
+            return self.stored.write(dataset, value)
+        try:
+            return self.resume.write(dataset, value)
+        except Exception as exc:  # noqa: BLE001 - an unpicklable value only costs the resume
+            self.log(f"note   `{dataset}` is not kept for --from ({type(exc).__name__}: {exc})")
+            return None
+
+    def forget(self, dataset: str) -> None:
+        """Drop the resume copy of an ephemeral dataset about to be produced again."""
+        if self.stored.persistent(dataset):
+            return
+        try:
+            os.unlink(self.resume.location(dataset))
+        except (OSError, ValueError):
+            pass
+
+
+# -- planning ----------------------------------------------------------------------------------
+
+
+def _producers() -> dict[str, str]:
+    return {out: task["name"] for task in TASKS for out in task["outputs"]}
+
+
+def _downstream(start: str) -> set[str]:
+    """``start`` and every task that depends on it, directly or not."""
+    consumers: dict[str, list[str]] = {}
+    for task in TASKS:
+        for _, dataset in task["inputs"]:
+            consumers.setdefault(dataset, []).append(task["name"])
+    by_name = {task["name"]: task for task in TASKS}
+    found, stack = set(), [start]
+    while stack:
+        name = stack.pop()
+        if name in found:
+            continue
+        found.add(name)
+        for out in by_name[name]["outputs"]:
+            stack.extend(consumers.get(out, ()))
+    return found
+
+
+def _selected(args: argparse.Namespace) -> list[dict[str, Any]] | None:
+    """The tasks to run, in topological order; ``None`` (after a message) for an unknown one."""
+    names = {task["name"] for task in TASKS}
+    for name in [*(args.only or ()), *([args.from_task] if args.from_task else [])]:
+        if name not in names:
+            known = ", ".join(task["name"] for task in TASKS)
+            message = f"error: pipeline {PIPELINE!r} has no task {name!r}; tasks: {known}"
+            print(message, file=sys.stderr)
+            return None
+    if args.only:
+        chosen = set(args.only)
+    elif args.from_task:
+        chosen = _downstream(args.from_task)
+    else:
+        chosen = names
+    return [task for task in TASKS if task["name"] in chosen]
+
+
+def _not_chosen(tasks: list[dict[str, Any]]) -> list[str]:
+    """The names of the pipeline's tasks that are not among ``tasks``, in topological order."""
+    chosen = {task["name"] for task in tasks}
+    return [task["name"] for task in TASKS if task["name"] not in chosen]
+
+
+def _external_inputs(tasks: list[dict[str, Any]]) -> list[str]:
+    """Datasets the chosen tasks read but do not produce themselves, in first-use order."""
+    produced = {out for task in tasks for out in task["outputs"]}
+    found: dict[str, None] = {}
+    for task in tasks:
+        for _, dataset in task["inputs"]:
+            if dataset not in produced:
+                found[dataset] = None
+    return list(found)
+
+
+def _missing_resume(store: _RunStore, tasks: list[dict[str, Any]]) -> list[str]:
+    producers = _producers()
+    problems = []
+    for dataset in _external_inputs(tasks):
+        if dataset in producers and DATASETS.get(dataset) is None and not store.exists(dataset):
+            problems.append(
+                f"dataset {dataset!r} is ephemeral (output of task {producers[dataset]!r}) and "
+                f"no copy was kept by an earlier run at {store.location(dataset)}; run the "
+                f"whole pipeline, or --from {producers[dataset]!r}, first"
+            )
+    return problems
+
+
+def _print_list() -> None:
+    width = max(len(task["name"]) for task in TASKS) if TASKS else 0
+    print(f"pipeline {PIPELINE!r}: {len(TASKS)} tasks in topological order")
+    for task in TASKS:
+        reads = ", ".join(dataset for _, dataset in task["inputs"]) or "-"
+        writes = ", ".join(task["outputs"]) or "-"
+        print(f"  {task['name']:<{width}}  reads {reads}  writes {writes}")
+
+
+def _print_plan(store: _RunStore, tasks: list[dict[str, Any]], data_dir: str) -> None:
+    skipped = _not_chosen(tasks)
+    counts = f"{len(tasks)} of {len(TASKS)} tasks"
+    print(f"pipeline {PIPELINE!r}: {counts} would run (data dir {data_dir})")
+    produced = {out for task in tasks for out in task["outputs"]}
+    for number, task in enumerate(tasks, 1):
+        print(f"  {number}. {task['name']}")
+        for param, dataset in task["inputs"]:
+            if dataset in produced:
+                where = "from this run"
+            else:
+                state = "" if store.exists(dataset) else " (MISSING)"
+                where = f"from {store.location(dataset)}{state}"
+            print(f"       reads  {dataset} as {param} {where}")
+        for dataset in task["outputs"]:
+            where = store.location(dataset) if DATASETS.get(dataset) else "memory"
+            print(f"       writes {dataset} to {where}")
+    if skipped:
+        print("  not run: " + ", ".join(skipped))
+
+
+def _summary(result: Any, not_run: list[str]) -> str:
+    text = result.summary()
+    if not_run:
+        text += "\nnot run (earlier outputs reused): " + ", ".join(not_run)
+    return str(text)
+
+
+# -- main --------------------------------------------------------------------------------------
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="run_local.py",
+        description=f"Run the Glacier pipeline {PIPELINE!r} locally, without Glacier installed.",
+    )
+    parser.add_argument(
+        "--data-dir",
+        default=".glacier/data",
+        help="where stored datasets live (default: .glacier/data, relative to the current "
+        "directory, as with LocalExecutor)",
+    )
+    parser.add_argument("--workers", type=int, default=None, help="tasks run in parallel at most")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument(
+        "--only", action="append", metavar="TASK", help="run only this task (repeatable)"
+    )
+    which.add_argument(
+        "--from",
+        dest="from_task",
+        metavar="TASK",
+        help="run TASK and everything downstream, reusing earlier outputs upstream",
+    )
+    parser.add_argument("--dry-run", action="store_true", help="print the plan, run nothing")
+    parser.add_argument("--list", action="store_true", help="list the tasks and exit")
+    args = parser.parse_args(argv)
+    if args.workers is not None and args.workers < 1:
+        parser.error("--workers must be at least 1")
+    return args
+
+
+def _function(task: dict[str, Any]) -> Any:
+    return getattr(importlib.import_module(task["module"]), task["function"])
+
+
+def _log(line: str) -> None:
+    print(f"[{PIPELINE}] {line}", file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _arguments(argv)
+    if args.list:
+        _print_list()
+        return 0
+    io, schedule = _install()
+    tasks = _selected(args)
+    if tasks is None:
+        return 2
+    store = _RunStore(io, args.data_dir, _log)
+    if args.dry_run:
+        _print_plan(store, tasks, args.data_dir)
+        return 0
+    problems = _missing_resume(store, tasks)
+    if problems:
+        for problem in problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return 1
+    for task in tasks:
+        for dataset in task["outputs"]:
+            store.forget(dataset)
+    started = time.perf_counter()
+    try:
+        functions = {task["name"]: _function(task) for task in tasks}
+    except Exception:  # noqa: BLE001 - the task code failed to import: show where
+        traceback.print_exc()
+        print("error: the task code could not be loaded; nothing ran", file=sys.stderr)
+        return 1
+    jobs = [
+        schedule.Job(
+            task["name"],
+            functions[task["name"]],
+            task["inputs"],
+            task["outputs"],
+            returns_tuple=task["returns_tuple"],
+            retries=task["retries"],
+            timeout=task["timeout"],
+        )
+        for task in tasks
+    ]
+    try:
+        result = schedule.run(jobs, store, max_workers=args.workers, log=_log)
+    except schedule.SourceMissingError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    not_run = _not_chosen(tasks)
+    print(f"pipeline {PIPELINE!r} (data dir {args.data_dir})")
+    print(_summary(result, not_run))
+    print(f"total {time.perf_counter() - started:.3f}s, loading the task code included")
+    return 0 if result.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
