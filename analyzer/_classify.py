@@ -34,6 +34,7 @@ from analyzer._values import (
     is_infrastructure,
     package_category,
 )
+from glacier.storage._kinds import kind_named
 
 __all__ = ["Classified", "Classifier"]
 
@@ -173,8 +174,9 @@ class Classifier:
         value = self.resolver.lookup(module, name, None)
         if isinstance(value, Ext) and value.category == "pulumi":
             return f"the Pulumi module `{value.qualname}`"
-        if isinstance(value, StorageV):
-            return f"a `.{value.kind}()` resource of an `Environment`"
+        method = kind_named(value.kind).environment_method if isinstance(value, StorageV) else None
+        if method is not None:
+            return f"a `.{method}()` resource of an `Environment`"
         from analyzer._values import EnvV, PulumiRes
 
         if isinstance(value, EnvV):

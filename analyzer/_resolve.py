@@ -58,12 +58,36 @@ from analyzer._values import (
     package_category,
 )
 from glacier import validate
+from glacier.storage._kinds import RAW_RESOURCE, declared_by, environment_kind, environment_methods
 
 _K = TypeVar("_K")  # a memo key
 
 __all__ = ["DatasetInfo", "EnvInfo", "LoadedModule", "PipelineInfo", "Resolver"]
 
 _BUILTINS = frozenset(dir(builtins))
+_ENV_STORAGE = environment_methods()  # `env.s3(...)`, `env.rds(...)`
+
+# The rule the argument naming an `Environment` storage must follow, and the hint when it does
+# not, by the StorageModel field it fills (an existing bucket's name is S3's to judge, dots
+# allowed, not Glacier's).
+_Rule = Callable[[object], Exception | None]
+_ENV_ARGUMENT_RULES: dict[str, tuple[Callable[[bool], _Rule], str]] = {
+    "bucket": (
+        lambda existing: validate.existing_s3_bucket if existing else validate.s3_bucket,
+        'use 3-63 lowercase letters, digits and hyphens: `.s3("my-data")`',
+    ),
+    "name": (
+        lambda existing: validate.rds_name,
+        'start with a letter, then letters, digits and single hyphens: `.rds("orders-db")`',
+    ),
+}
+# The same for the arguments of a storage config, by (API, field).
+_CONFIG_ARGUMENT_RULES: dict[tuple[str, str], tuple[_Rule, str]] = {
+    ("glacier.ObjectStorage", "bucket"): (
+        validate.object_storage,
+        'name the bucket: `ObjectStorage(bucket="my-data")`',
+    ),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -372,7 +396,7 @@ class Resolver:
             return Ext(f"{value.qualname}.{attr}", value.category, value.missing)
         if isinstance(value, PipelineV) and attr == "task":
             return BoundMethod(value, attr)
-        if isinstance(value, EnvV) and attr in ("s3", "rds"):
+        if isinstance(value, EnvV) and attr in _ENV_STORAGE:
             return BoundMethod(value, attr)
         if isinstance(value, Unknown):
             return value
@@ -400,7 +424,7 @@ class Resolver:
                 if key not in self.environments:
                     self.environments[key] = self._environment(module, call, at)
                 return EnvV(key)
-            if api in ("glacier.ObjectStorage", "glacier.Database"):
+            if api is not None and declared_by(api) is not None:
                 return self._config_storage(module, call, at, key, api)
             if api in ("glacier.Serverless", "glacier.Container"):
                 return self._compute(module, call, at, api)
@@ -415,26 +439,16 @@ class Resolver:
             if isinstance(func.owner, PipelineV):
                 return TaskDeco(func.owner, call, module, at if at is not None else 0)
             env = self.environments.get(func.owner.key)
-            # an existing bucket's name is S3's to judge (dots allowed), not Glacier's
-            existing = func.attr == "s3" and self._existing(
+            kind = environment_kind(func.attr)
+            first = kind.arguments[0][0]
+            existing = "existing" in kind.fields and self._existing(
                 module, call, at, f"{_text(call.func)}(...)"
             )
-            bucket_rule = validate.existing_s3_bucket if existing else validate.s3_bucket
-            arg = _argument(call, 0, "bucket" if func.attr == "s3" else "name")
+            rule, hint = _ENV_ARGUMENT_RULES[first]
+            arg = _argument(call, 0, first)
             ok, text = self.literal(module, arg, at) if arg is not None else (False, None)
             if ok and arg is not None:
-                self._validate(
-                    module,
-                    call,
-                    arg,
-                    "bucket" if func.attr == "s3" else "name",
-                    text,
-                    bucket_rule if func.attr == "s3" else validate.rds_name,
-                    'use 3-63 lowercase letters, digits and hyphens: `.s3("my-data")`'
-                    if func.attr == "s3"
-                    else "start with a letter, then letters, digits and single hyphens: "
-                    '`.rds("orders-db")`',
-                )
+                self._validate(module, call, arg, first, text, rule(existing), hint)
                 if not isinstance(text, str):
                     text = None
             elif not ok or not isinstance(text, str):
@@ -442,20 +456,17 @@ class Resolver:
                     module,
                     call.pos,
                     UnsupportedConstruct,
-                    what=f"the {'bucket' if func.attr == 's3' else 'name'} of `.{func.attr}()`",
+                    what=f"the {first} of `.{func.attr}()`",
                     advice=f'pass a string literal: `.{func.attr}("my-{func.attr}")`',
                 )
                 text = None
-            env_name = env.name if env is not None else None
-            if func.attr == "s3":
-                fields: tuple[tuple[str, object], ...] = (
-                    ("bucket", text),
-                    ("environment", env_name),
-                    ("existing", existing),
-                )
-            else:
-                fields = (("name", text), ("environment", env_name))
-            storage = StorageV(key, func.attr, fields)  # type: ignore[arg-type]
+            values: dict[str, object] = {
+                first: text,
+                "environment": env.name if env is not None else None,
+                "existing": existing,
+            }
+            fields = tuple((name, values[name]) for name in kind.fields)
+            storage = StorageV(key, kind.name, fields)
             self.storages[key] = storage
             return storage
         if isinstance(func, Unknown):
@@ -572,7 +583,9 @@ class Resolver:
                 storage = value
             elif isinstance(value, PulumiRes):
                 storage = StorageV(
-                    value.key, "pulumi", (("name", value.name), ("resource", value.resource))
+                    value.key,
+                    RAW_RESOURCE.name,
+                    (("name", value.name), ("resource", value.resource)),
                 )
                 self.storages[value.key] = storage
             else:
@@ -693,15 +706,10 @@ class Resolver:
         return True
 
     def _config_storage(self, module: str, call: Call, at: int | None, key: Key, api: str) -> Value:
-        names: tuple[tuple[str, str | None], ...]
-        if api == "glacier.ObjectStorage":
-            names = (("bucket", None), ("prefix", ""), ("format", None))
-            kind = "object"
-        else:
-            names = (("table", None), ("url", None))
-            kind = "database"
+        kind = declared_by(api)
+        assert kind is not None
         fields: list[tuple[str, object]] = []
-        for index, (field_name, default) in enumerate(names):
+        for index, (field_name, default) in enumerate(kind.arguments):
             arg = _argument(call, index, field_name)
             if arg is None:
                 fields.append((field_name, default))
@@ -716,21 +724,14 @@ class Resolver:
                     advice=f'write it as a string literal: `{field_name}="..."`',
                 )
                 value = default
-            elif api == "glacier.ObjectStorage" and field_name == "bucket":
-                self._validate(
-                    module,
-                    call,
-                    arg,
-                    "bucket",
-                    value,
-                    validate.object_storage,
-                    'name the bucket: `ObjectStorage(bucket="my-data")`',
-                )
+            elif (api, field_name) in _CONFIG_ARGUMENT_RULES:
+                rule, hint = _CONFIG_ARGUMENT_RULES[api, field_name]
+                self._validate(module, call, arg, field_name, value, rule, hint)
             fields.append((field_name, value))
-        if api == "glacier.ObjectStorage":
-            existing = self._existing(module, call, at, "ObjectStorage(...)")
+        if "existing" in kind.fields:
+            existing = self._existing(module, call, at, f"{api.rsplit('.', 1)[-1]}(...)")
             fields.append(("existing", existing))
-        storage = StorageV(key, kind, tuple(fields))  # type: ignore[arg-type]
+        storage = StorageV(key, kind.name, tuple(fields))
         self.storages[key] = storage
         return storage
 

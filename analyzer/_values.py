@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from analyzer._summary import Call, Expr, Pos
+from glacier.storage._kinds import kind_named
 
 __all__ = [
     "BoundMethod",
@@ -112,12 +113,13 @@ class EnvV:
 @dataclass(frozen=True, slots=True)
 class StorageV:
     key: Key
-    kind: Literal["object", "database", "s3", "rds", "pulumi"]
+    kind: str
+    """A ``StorageModel.kind`` (``glacier.storage._kinds``)."""
     fields: tuple[tuple[str, object], ...]
 
     @property
     def infrastructure(self) -> bool:
-        return self.kind in ("s3", "rds", "pulumi")
+        return kind_named(self.kind).infrastructure
 
 
 @dataclass(frozen=True, slots=True)

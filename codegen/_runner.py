@@ -23,24 +23,12 @@ from codegen._slice import carried_modules
 from codegen._templates import render
 from codegen.embedded import parts
 from glacier.model import PipelineModel, StorageModel
+from glacier.storage._kinds import LOCAL_FIELDS
 
 __all__ = ["RUNTIME_MODULES", "emit_runner", "package_dir", "runtime_sources"]
 
 # name inside the runner -> file of the glacier_local package embedded under that name
 RUNTIME_MODULES = {"_glacier_io": "_io.py", "_glacier_schedule": "_schedule.py"}
-
-# the storage fields glacier_local's `_io` reads (as LocalExecutor passes them)
-_IO_FIELDS = (
-    "kind",
-    "bucket",
-    "name",
-    "prefix",
-    "format",
-    "table",
-    "url",
-    "environment",
-    "resource",
-)
 
 
 def package_dir(package: str) -> str:
@@ -65,7 +53,7 @@ def _io_storage(storage: StorageModel | None) -> dict[str, Any] | None:
     data = storage_dict(storage)
     if data is None:
         return None
-    return {k: v for k, v in data.items() if k in _IO_FIELDS}
+    return {k: v for k, v in data.items() if k in LOCAL_FIELDS}
 
 
 def _relative(path: str, start: str) -> str:

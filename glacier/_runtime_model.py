@@ -24,7 +24,7 @@ from glacier.model import (
     TaskModel,
 )
 from glacier.source import CallSite, payload_text_at, relative_file
-from glacier.storage import Database, ObjectStorage
+from glacier.storage._kinds import RAW_RESOURCE
 
 __all__ = ["pipeline_model", "register_environment"]
 
@@ -140,20 +140,6 @@ def storage_model(
     if site is not None:
         variable = (variables or _Variables()).name_in(site.globals, storage)
     module = site.module() if site is not None and variable is not None else None
-    if isinstance(storage, ObjectStorage):
-        return StorageModel(
-            "object",
-            bucket=storage.bucket,
-            prefix=storage.prefix,
-            format=storage.format,
-            variable=variable,
-            module=module,
-            existing=storage.existing,
-        )
-    if isinstance(storage, Database):
-        return StorageModel(
-            "database", table=storage.table, url=storage.url, variable=variable, module=module
-        )
     describe = getattr(storage, "__glacier_storage__", None)
     if describe is not None:
         fields: dict[str, Any] = describe()
@@ -161,7 +147,7 @@ def storage_model(
     resource = pulumi_resource_class(storage)
     if resource is not None:
         return StorageModel(
-            "pulumi",
+            RAW_RESOURCE.name,
             name=getattr(storage, "_name", None),
             resource=resource,
             variable=variable,

@@ -20,6 +20,8 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
+from glacier.storage._kinds import KINDS, kind_named
+
 __all__ = [
     "SCHEMA_VERSION",
     "ComputeModel",
@@ -34,7 +36,8 @@ __all__ = [
 
 SCHEMA_VERSION = 1
 
-StorageKind = Literal["object", "database", "s3", "rds", "pulumi"]
+StorageKind = str
+"""A name in ``glacier.storage._kinds.KINDS``."""
 ComputeKind = Literal["serverless", "container"]
 
 
@@ -54,14 +57,9 @@ class Span:
 class StorageModel:
     """Where a dataset lives.
 
-    ``kind`` is one of:
-
-    - ``object``: ``ObjectStorage(bucket, prefix, format, existing)``
-    - ``database``: ``Database(table, url)``
-    - ``s3``: ``Environment.s3(bucket=..., existing=...)``; ``environment`` names the Environment
-    - ``rds``: ``Environment.rds(name=...)``; ``environment`` names the Environment
-    - ``pulumi``: a raw Pulumi resource; ``resource`` is its class (``pulumi_aws.s3.Bucket``)
-      and ``name`` its Pulumi resource name (the first argument)
+    ``kind`` names a storage kind of the registry ``glacier.storage._kinds.KINDS``
+    (``object``, ``database``, ``s3``, ``rds``, ``pulumi``, ...), which says what declares it
+    and which of the fields below it sets.
 
     ``variable`` and ``module`` name the module-level variable the dataset's ``storage=``
     argument refers to, when it is a plain name (``storage=prod_bucket``).
@@ -82,6 +80,10 @@ class StorageModel:
     variable: str | None = None
     module: str | None = None
     existing: bool = False
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            kind_named(self.kind)  # raises, naming the known kinds
 
 
 @dataclass(frozen=True, slots=True)

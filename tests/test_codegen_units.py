@@ -220,11 +220,3 @@ def test_slice_keeps_the_layout_and_comments_of_a_mixed_import() -> None:
         "x = helper()",
     ]
     ast.parse(sliced)
-
-
-def test_runner_and_local_executor_give_io_the_same_storage_fields() -> None:
-    """Two lists by design (codegen never imports glacier_local); they must not drift."""
-    from codegen._runner import _IO_FIELDS
-    from glacier_local._executor import _STORAGE_FIELDS
-
-    assert _IO_FIELDS == _STORAGE_FIELDS

@@ -25,6 +25,7 @@ from codegen._slice import SlicedModule, carried_modules
 from codegen._templates import render
 from codegen.embedded import parts
 from glacier.model import PipelineModel
+from glacier.storage._kinds import is_table
 
 __all__ = ["BASE_IMAGE", "HANDLER", "bundle_files", "task_roots", "third_party_requirements"]
 
@@ -64,11 +65,7 @@ def _storage_needs(storages: Sequence[Mapping[str, Any] | None], imported: set[s
     for storage in storages:
         if storage is None:
             continue
-        kind = storage.get("kind")
-        resource = str(storage.get("resource") or "")
-        if kind in ("database", "rds") or (
-            kind == "pulumi" and resource.startswith("pulumi_aws.rds.")
-        ):
+        if is_table(storage):
             needs.add("psycopg")
         if str(storage.get("format") or "").lower() in ("parquet", "pq"):
             needs.add("pyarrow")

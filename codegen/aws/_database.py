@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import Literal
 
 from glacier.model import DatasetModel, TaskModel
+from glacier.storage import _kinds
 
 __all__ = ["access_of", "is_table", "task_tables"]
 
@@ -24,24 +25,17 @@ Access = Literal["rds", "url", "literal"]
 
 
 def is_table(dataset: DatasetModel) -> bool:
-    """Whether the dataset is a table in a database (as the handler's ``is_table`` decides)."""
-    storage = dataset.storage
-    if storage is None:
-        return False
-    if storage.kind in ("database", "rds"):
-        return True
-    return storage.kind == "pulumi" and str(storage.resource or "").startswith("pulumi_aws.rds.")
+    """Whether the dataset is a table in a database (its storage kind decides)."""
+    return _kinds.is_table(dataset.storage)
 
 
 def access_of(dataset: DatasetModel) -> Access:
     """How a task reaches the database of a table dataset."""
     storage = dataset.storage
     assert storage is not None and is_table(dataset)
-    if storage.kind == "rds":
-        return "rds"
-    if storage.kind == "database" and storage.url:
-        return "literal"
-    return "url"
+    access = _kinds.kind_of(storage).access(storage.resource, storage.url).name
+    assert access != "bucket"
+    return access
 
 
 def task_tables(task: TaskModel, datasets: Mapping[str, DatasetModel]) -> list[DatasetModel]:

@@ -30,6 +30,7 @@ from codegen.aws._emit import _modules_of, pipeline_home, program_modules
 from codegen.aws._infra import place_infrastructure
 from glacier import validate
 from glacier.model import PipelineModel
+from glacier.storage._kinds import kind_of
 
 __all__ = ["CODES", "bundle_size_diagnostics", "deployment_diagnostics", "size_text"]
 
@@ -123,7 +124,7 @@ def _bucket_names(model: PipelineModel) -> list[Any]:
     found = []
     for dataset in model.datasets:
         storage = dataset.storage
-        if storage is None or storage.kind != "object" or not storage.bucket:
+        if storage is None or not kind_of(storage).pipeline_bucket or not storage.bucket:
             continue
         rule = validate.existing_s3_bucket if storage.existing else validate.s3_bucket
         error = rule(storage.bucket)

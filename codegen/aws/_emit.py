@@ -30,6 +30,7 @@ from codegen.aws._asl import state_machine_json
 from codegen.aws._bundle import HANDLER, bundle_files
 from codegen.aws._infra import DEFAULT_ENV, Block, Placement, place_infrastructure
 from glacier.model import DatasetModel, PipelineModel
+from glacier.storage._kinds import kind_of
 
 __all__ = [
     "PINNED",
@@ -104,9 +105,10 @@ def _storage_env(
     storage = dataset.storage
     if storage is None:
         return None
-    if storage.kind in ("s3", "rds"):
+    where = kind_of(storage).placement
+    if where == "environment":
         return storage.environment
-    if storage.kind == "pulumi":
+    if where == "resource":
         if storage.environment:
             return storage.environment
         if storage.variable and storage.module:
@@ -226,7 +228,7 @@ def emit_programs(analysis: Any, model: PipelineModel) -> dict[str, bytes]:
             (d.storage.module, d.storage.variable)
             for d in model.datasets
             if d.storage is not None
-            and d.storage.kind in ("s3", "rds", "pulumi")
+            and kind_of(d.storage).infrastructure
             and d.storage.module
             and d.storage.variable
         ]

@@ -26,6 +26,7 @@ from typing import Any
 
 from codegen._slice import import_target
 from glacier.model import PipelineModel
+from glacier.storage._kinds import environment_methods
 
 __all__ = [
     "DEFAULT_ENV",
@@ -36,7 +37,7 @@ __all__ = [
 ]
 
 DEFAULT_ENV = "default"
-_ENV_METHODS = frozenset({"s3", "rds", "provider"})
+_ENV_METHODS = environment_methods() | {"provider"}
 _NEVER_IMPORTED = frozenset({"glacier", "glacier_local"})
 
 

@@ -19,6 +19,7 @@ from codegen._templates import _py, render
 from codegen.aws._database import access_of, is_table, task_tables
 from codegen.aws._infra import DEFAULT_ENV, Block
 from glacier.model import DatasetModel, PipelineModel, StorageModel, TaskModel
+from glacier.storage._kinds import kind_of
 
 __all__ = ["component_name", "program_text"]
 
@@ -92,20 +93,22 @@ def _bucket_expr(dataset: DatasetModel) -> str | None:
     storage = dataset.storage
     if storage is None:
         return None
+    kind = kind_of(storage)
+    assert kind.bucket_field is not None
+    named = getattr(storage, kind.bucket_field)
+    if kind.pipeline_bucket:
+        return _py(named)  # the program creates it with exactly this name
+    # infrastructure's bucket (`Environment.s3`, a raw Pulumi bucket): its variable's `bucket`
+    # is the name (Pulumi may have named it)
     variable = _variable(storage)
-    if storage.kind == "object":
-        return _py(storage.bucket)  # the program creates it with exactly this name
-    if storage.kind == "s3":
-        return f"{variable}.bucket" if variable else _py(storage.bucket)
-    # a raw Pulumi bucket: its name is an output (Pulumi may have named it)
-    return f"{variable}.bucket" if variable else _py(storage.name)
+    return f"{variable}.bucket" if variable else _py(named)
 
 
 def _export_expr(dataset: DatasetModel) -> str:
     storage = dataset.storage
     assert storage is not None
     variable = _variable(storage)
-    if storage.kind == "s3" and variable:
+    if _described(storage) and variable:
         return f"{variable}.resource.bucket"
     return _bucket_expr(dataset) or "None"
 
@@ -118,11 +121,17 @@ def _location(dataset: DatasetModel) -> str:
         args.append(f"bucket={bucket}")
     if storage is not None and storage.prefix:
         args.append(f"prefix={_py(storage.prefix)}")
-    if storage is not None and storage.kind == "s3" and _variable(storage):
+    if storage is not None and _described(storage) and _variable(storage):
         # the bucket's SSE-KMS key, if any (None otherwise): its tasks need to use it
         args.append(f"kms_key={_variable(storage)}.kms_key_arn")
     # the template indents it by 8 and adds the comma
     return _call("glacier_deploy.DatasetLocation", args, 8, ",")[8:-1]
+
+
+def _described(storage: StorageModel) -> bool:
+    """Storage an ``Environment`` declared: its variable is a ``glacier_aws`` described resource
+    (``.resource``, ``.kms_key_arn``)."""
+    return kind_of(storage).placement == "environment"
 
 
 def _call(head: str, args: list[str], indent: int, tail: str = "") -> str:
@@ -326,7 +335,7 @@ def program_text(
             context["var"] += "_"
         used.add(context["var"])
     stored = [d for d in model.datasets if d.storage is not None and not is_table(d)]
-    object_storage = [d.storage for d in stored if d.storage and d.storage.kind == "object"]
+    object_storage = [d.storage for d in stored if d.storage and kind_of(d.storage).pipeline_bucket]
     # a bucket any dataset calls existing is never created: another system owns it
     existing_buckets = sorted({s.bucket for s in object_storage if s.bucket and s.existing})
     data_buckets = sorted(

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import KW_ONLY, dataclass
+from typing import Any
 
 from glacier import validate
+from glacier.storage import _kinds
 
 __all__ = ["Database", "ObjectStorage"]
 
@@ -33,6 +35,10 @@ class ObjectStorage:
         if error is not None:
             raise error
 
+    def __glacier_storage__(self) -> dict[str, Any]:
+        """The StorageModel fields of this storage (see ``glacier._runtime_model``)."""
+        return _kinds.OBJECT.describe(self)
+
 
 @dataclass(frozen=True, slots=True)
 class Database:
@@ -45,3 +51,7 @@ class Database:
 
     table: str | None = None
     url: str | None = None
+
+    def __glacier_storage__(self) -> dict[str, Any]:
+        """The StorageModel fields of this storage (see ``glacier._runtime_model``)."""
+        return _kinds.DATABASE.describe(self)

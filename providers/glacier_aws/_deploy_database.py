@@ -23,6 +23,8 @@ from typing import Any, Protocol
 import pulumi
 import pulumi_aws as aws
 
+from glacier.storage._kinds import RDS_SECRET_ACCESS, URL_SECRET_ACCESS
+
 __all__ = [
     "DatabaseAccess",
     "DatabaseUrlSecret",
@@ -66,7 +68,7 @@ def secret_statement(sid: str, secret_arn: pulumi.Input[str]) -> dict[str, Any]:
     return {
         "Sid": sid,
         "Effect": "Allow",
-        "Action": ["secretsmanager:GetSecretValue"],
+        "Action": sorted({*RDS_SECRET_ACCESS.read, *URL_SECRET_ACCESS.read}),
         "Resource": [secret_arn],
     }
 

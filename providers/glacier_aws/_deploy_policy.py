@@ -29,6 +29,8 @@ from typing import Any
 
 import pulumi
 
+from glacier.storage._kinds import BUCKET_ACCESS
+
 __all__ = [
     "KMS_READ_ACTIONS",
     "KMS_WRITE_ACTIONS",
@@ -45,9 +47,10 @@ __all__ = [
     "xray_statements",
 ]
 
-READ_ACTIONS = ("s3:GetObject",)
-LIST_ACTIONS = ("s3:ListBucket",)
-WRITE_ACTIONS = ("s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload")
+# what the storage kinds' registry grants a task on the files of a dataset in a bucket
+READ_ACTIONS = BUCKET_ACCESS.read
+LIST_ACTIONS = BUCKET_ACCESS.listing
+WRITE_ACTIONS = BUCKET_ACCESS.write
 KMS_READ_ACTIONS = ("kms:Decrypt",)
 KMS_WRITE_ACTIONS = ("kms:GenerateDataKey", "kms:Decrypt")
 _IAM_SPECIAL = ("*", "?", "${")

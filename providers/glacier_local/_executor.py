@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from glacier.errors import SourceMissingError, UsageError
+from glacier.storage._kinds import LOCAL_FIELDS
 from glacier_local import _io, _schedule
 from glacier_local._schedule import RunResult
 
@@ -20,18 +21,6 @@ if TYPE_CHECKING:
     from glacier import Dataset, Pipeline
 
 __all__ = ["LocalExecutor"]
-
-_STORAGE_FIELDS = (
-    "kind",
-    "bucket",
-    "name",
-    "prefix",
-    "format",
-    "table",
-    "url",
-    "environment",
-    "resource",
-)
 
 
 class _Plan:
@@ -158,7 +147,7 @@ def storage_description(storage: Any) -> dict[str, Any] | None:
     model = storage_model(storage)
     if model is None:
         return None
-    return {name: getattr(model, name) for name in _STORAGE_FIELDS}
+    return {name: getattr(model, name) for name in LOCAL_FIELDS}
 
 
 def descriptions(pipeline: Pipeline) -> Mapping[str, dict[str, Any] | None]:
