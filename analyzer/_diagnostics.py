@@ -2,15 +2,19 @@
 
 Every kind of diagnostic is a small class in :data:`RULES` with a stable code, a kebab-case
 name, a severity and its message and hint templates as class constants (pyflakes' one class
-per message). ``docs/diagnostics.md`` documents each code; a test keeps the two in step.
-Rendering (text, JSON, GitHub annotations) lives in ``analyzer._render``. A rule whose fix
-is mechanical says so (``fixable``); its fixer, registered by code, is in ``analyzer.fixes``.
+per message); the class is the one way to make its diagnostic: ``MissingSource.make(path,
+line, column, **fields)``, or ``.make_at(span, **fields)`` at a model span. ``RULES`` lists
+them by code for the documentation, suppressions and fixers, never to build one. The rules
+the runtime and the mypy plugin report too take their words from ``glacier._messages``.
+``docs/diagnostics.md`` documents each code; a test keeps the two in step. Rendering (text,
+JSON, GitHub annotations) lives in ``analyzer._render``. A rule whose fix is mechanical says
+so (``fixable``); its fixer, registered by code, is in ``analyzer.fixes``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Protocol
 
 from glacier import _messages as messages
 
@@ -110,6 +114,23 @@ class Rule:
             end_column=max(end_column if end_column is not None else column, 1),
             fixable=fixable,
         )
+
+    @classmethod
+    def make_at(cls, span: Located, **values: Any) -> Diagnostic:
+        """The finding at a model span (``glacier.model.Span``: where a pipeline, task or
+        dataset of the model is written), for findings about a model rather than a source."""
+        return cls.make(span.file, span.line, span.column, **values)
+
+
+class Located(Protocol):
+    """A place in a file, as ``glacier.model.Span`` gives it (1-based line and column)."""
+
+    @property
+    def file(self) -> str: ...
+    @property
+    def line(self) -> int: ...
+    @property
+    def column(self) -> int: ...
 
 
 RULES: dict[str, type[Rule]] = {}

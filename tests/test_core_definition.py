@@ -100,8 +100,10 @@ def test_future_annotations_resolve_in_function_globals(tmp_path: Path) -> None:
         (
             "def t(data) -> raw: ...",
             MissingAnnotationError,
-            "function `t`: parameter `data` of task `t` has no dataset annotation; annotate it with "
-            "the dataset it reads (`data: raw`) or give it a default",
+            (
+                "function `t`: parameter `data` of task `t` has no dataset annotation; annotate it with "
+                "the dataset it reads (`data: raw`) or give it a default"
+            ),
         ),
         (
             "def t(data: int) -> raw: ...",
@@ -125,8 +127,10 @@ def test_future_annotations_resolve_in_function_globals(tmp_path: Path) -> None:
         (
             "def t(data: list[raw]) -> None: ...",
             NotADatasetError,
-            "parameter `data` of task `t` puts dataset `raw` inside `list[raw]`; annotate with the "
-            "dataset itself (`raw`)",
+            (
+                "parameter `data` of task `t` puts dataset `raw` inside `list[raw]`; annotate with the "
+                "dataset itself (`raw`)"
+            ),
         ),
         (
             "def t(data: Optional[raw]) -> None: ...",
