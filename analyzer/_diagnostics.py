@@ -2,15 +2,21 @@
 
 Every kind of diagnostic is a small class in :data:`RULES` with a stable code, a kebab-case
 name, a severity and its message and hint templates as class constants (pyflakes' one class
-per message). ``docs/diagnostics.md`` documents each code; a test keeps the two in step.
-Rendering (text, JSON, GitHub annotations) lives in ``analyzer._render``. A rule whose fix
-is mechanical says so (``fixable``); its fixer, registered by code, is in ``analyzer.fixes``.
+per message); the class is the one way to make its diagnostic: ``MissingSource.make(path,
+line, column, **fields)``, or ``.make_at(span, **fields)`` at a model span. ``RULES`` lists
+them by code for the documentation, suppressions and fixers, never to build one. The rules
+the runtime and the mypy plugin report too take their words from ``glacier._messages``.
+``docs/diagnostics.md`` documents each code; a test keeps the two in step. Rendering (text,
+JSON, GitHub annotations) lives in ``analyzer._render``. A rule whose fix is mechanical says
+so (``fixable``); its fixer, registered by code, is in ``analyzer.fixes``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Protocol
+
+from glacier import _messages as messages
 
 __all__ = [
     "RULES",
@@ -108,6 +114,23 @@ class Rule:
             end_column=max(end_column if end_column is not None else column, 1),
             fixable=fixable,
         )
+
+    @classmethod
+    def make_at(cls, span: Located, **values: Any) -> Diagnostic:
+        """The finding at a model span (``glacier.model.Span``: where a pipeline, task or
+        dataset of the model is written), for findings about a model rather than a source."""
+        return cls.make(span.file, span.line, span.column, **values)
+
+
+class Located(Protocol):
+    """A place in a file, as ``glacier.model.Span`` gives it (1-based line and column)."""
+
+    @property
+    def file(self) -> str: ...
+    @property
+    def line(self) -> int: ...
+    @property
+    def column(self) -> int: ...
 
 
 RULES: dict[str, type[Rule]] = {}
@@ -219,8 +242,8 @@ class UnfollowedTaskRegistration(Rule):
 class DatasetCycle(Rule):
     code = "GLC101"
     name = "dataset-cycle"
-    message = "the tasks of pipeline `{pipeline}` form a cycle: {cycle}"
-    hint = "a task cannot depend on its own output; break the cycle by removing one of these edges"
+    message = messages.DATASET_CYCLE.message
+    hint = messages.DATASET_CYCLE.hint
 
 
 @rule
@@ -241,27 +264,24 @@ class MissingSource(Rule):
 class DuplicateProducer(Rule):
     code = "GLC103"
     name = "duplicate-producer"
-    message = "dataset `{dataset}` is produced by task `{task}` and by task `{other}` ({where})"
-    hint = "a dataset has one producer; give one of the tasks a different output dataset"
+    message = messages.DUPLICATE_PRODUCER.message
+    hint = messages.DUPLICATE_PRODUCER.hint
 
 
 @rule
 class DuplicateTask(Rule):
     code = "GLC104"
     name = "duplicate-task"
-    message = "pipeline `{pipeline}` already has a task named `{task}` ({where})"
-    hint = 'rename the function, or pass a unique name: `@{variable}.task(name="...")`'
+    message = messages.DUPLICATE_TASK.message
+    hint = messages.DUPLICATE_TASK.hint
 
 
 @rule
 class DuplicateDataset(Rule):
     code = "GLC105"
     name = "duplicate-dataset"
-    message = (
-        "two different datasets of pipeline `{pipeline}` are named `{dataset}` "
-        "(the other one is at {where})"
-    )
-    hint = "give each dataset a unique name, or import the one declaration everywhere"
+    message = messages.DUPLICATE_DATASET.message
+    hint = messages.DUPLICATE_DATASET.hint
 
 
 # -- task signatures (GLC2xx) -----------------------------------------------------------------
@@ -271,18 +291,16 @@ class DuplicateDataset(Rule):
 class MissingAnnotation(Rule):
     code = "GLC201"
     name = "missing-dataset-annotation"
-    message = "parameter `{param}` of task `{task}` has no dataset annotation"
-    hint = "annotate it with the dataset it reads (`{param}: raw`) or give it a default"
+    message = messages.MISSING_ANNOTATION.message
+    hint = messages.MISSING_ANNOTATION.hint
 
 
 @rule
 class MissingReturnAnnotation(Rule):
     code = "GLC202"
     name = "missing-return-annotation"
-    message = "task `{task}` has no return annotation"
-    hint = (
-        "write `-> dataset` for its output, `-> tuple[a, b]` for several, or `-> None` for a sink"
-    )
+    message = messages.MISSING_RETURN_ANNOTATION.message
+    hint = messages.MISSING_RETURN_ANNOTATION.hint
 
 
 @rule
@@ -290,35 +308,32 @@ class NotADataset(Rule):
     code = "GLC203"
     name = "not-a-dataset"
     fixable = "sometimes"  # a one-dataset `tuple[a]` return
-    message = "{what} of task `{task}` is `{annotation}`, which is not a dataset"
-    hint = "{advice}"
+    message = messages.NOT_A_DATASET.message
+    hint = messages.NOT_A_DATASET.hint
 
 
 @rule
 class NestedDataset(Rule):
     code = "GLC204"
     name = "nested-dataset"
-    message = "{what} of task `{task}` puts dataset `{dataset}` inside `{annotation}`"
-    hint = "annotate with the dataset itself (`{dataset}`); a task reads and writes whole datasets"
+    message = messages.NESTED_DATASET.message
+    hint = messages.NESTED_DATASET.hint
 
 
 @rule
 class DatasetClassAnnotation(Rule):
     code = "GLC205"
     name = "dataset-class-annotation"
-    message = "{what} of task `{task}` is the `Dataset` class, not a dataset"
-    hint = (
-        'declare the dataset at module level (`raw = Dataset(name="raw")`) and annotate '
-        "with it (`data: raw`)"
-    )
+    message = messages.DATASET_CLASS.message
+    hint = messages.DATASET_CLASS.hint
 
 
 @rule
 class DuplicateOutput(Rule):
     code = "GLC206"
     name = "duplicate-output"
-    message = "dataset `{dataset}` appears twice in the return annotation of task `{task}`"
-    hint = "list each output dataset once: `-> tuple[a, b]`"
+    message = messages.DUPLICATE_OUTPUT.message
+    hint = messages.DUPLICATE_OUTPUT.hint
 
 
 @rule

@@ -7,7 +7,8 @@ task silently missing.
 
 Nodes first (Hamilton's order): each task is read from its own decorator and signature here;
 the DAG's edges are drawn later from dataset names (``analyzer._checks``). Rules mirror the
-runtime path's definition-time errors (``glacier._pipeline``) so both paths agree.
+runtime path's definition-time errors (``glacier._pipeline``) so both paths agree, in the
+words of one catalogue (``glacier._messages``).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from analyzer._values import (
     Unknown,
     Value,
 )
+from glacier import _messages as messages
 from glacier.model import ComputeModel
 
 __all__ = ["FoundTask", "mentioned_datasets", "read_tasks"]
@@ -336,7 +338,7 @@ def _signature(
     for param in params:
         if param.kind == "var":
             continue
-        what = f"the annotation of parameter `{param.name}`"
+        what = messages.parameter_annotation(param.name)
         if param.annotation is None:
             if not param.has_default:
                 resolver.at(module, param.pos, MissingAnnotation, param=param.name, task=task.name)
@@ -371,10 +373,10 @@ def _signature(
                 module,
                 returns.pos,
                 NotADataset,
-                what="the return annotation",
+                what=messages.RETURN_ANNOTATION,
                 task=task.name,
                 annotation=returns_text or text_of(returns),
-                advice=f"a task with one output returns it directly: write `-> {item}`",
+                advice=messages.ONE_OUTPUT_ADVICE.format(item=item),
                 # `analyzer.fixes` rewrites the subscript; not inside a string annotation
                 fixable=not (returns_text or "").endswith(("'", '"')),
             )
@@ -397,14 +399,14 @@ def _signature(
                     resolver,
                     module,
                     task.name,
-                    "the return annotation",
+                    messages.RETURN_ANNOTATION,
                     item,
                     text_of(item),
                     result,
                 )
                 return False
         found = ("other", None)
-    _report(resolver, module, task.name, "the return annotation", returns, returns_text, found)
+    _report(resolver, module, task.name, messages.RETURN_ANNOTATION, returns, returns_text, found)
     return False
 
 
@@ -472,15 +474,10 @@ def _report(
     else:
         if kind == "unknown":
             advice = f"{found[1]}; annotate with a dataset declared at module level or imported"
-        elif what == "the return annotation":
-            advice = (
-                "write `-> dataset` for its output, `-> tuple[a, b]` for several, or `-> None` "
-                "for a sink"
-            )
+        elif what == messages.RETURN_ANNOTATION:
+            advice = messages.RETURN_ADVICE
         else:
-            advice = (
-                "annotate it with the dataset it reads, or give it a default if it is not an input"
-            )
+            advice = messages.PARAMETER_ADVICE
         resolver.at(
             module,
             expr.pos,

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from glacier import _messages as messages
 from glacier._dataset import Dataset, is_dataset
 from glacier.compute import Container, Serverless
 from glacier.errors import (
@@ -136,31 +137,52 @@ class Pipeline:
         timeout: float | None,
         scope: Mapping[str, Any] | None = None,
     ) -> None:
+        from glacier._runtime_model import dataset_span, task_span
+
         task_name = name or fn.__name__
-        where = f"task `{task_name}` (function `{fn.__qualname__}`)"
-        if task_name in self._tasks:
+        site = _Site(f"function `{fn.__qualname__}`", task_name)
+        existing = self._tasks.get(task_name)
+        if existing is not None:
             raise DuplicateTaskError(
-                f"{where}: pipeline `{self.name}` already has a task named `{task_name}`"
+                site.says(
+                    messages.DUPLICATE_TASK,
+                    pipeline=self.name,
+                    where=task_span(existing),
+                    variable=self._site.variable_for(self) or "pipeline",
+                )
             )
-        inputs, outputs, returns_tuple = _signature_datasets(fn, where, scope or {})
+        inputs, outputs, returns_tuple = _signature_datasets(fn, site, scope or {})
         for ds in (*(d for _, d in inputs), *outputs):
             known = self._datasets.get(ds.name)
             if known is not None and known is not ds:
                 raise DuplicateDatasetError(
-                    f"{where}: two different datasets of pipeline `{self.name}` are named "
-                    f"`{ds.name}`"
+                    site.says(
+                        messages.DUPLICATE_DATASET,
+                        pipeline=self.name,
+                        dataset=ds.name,
+                        where=dataset_span(known),
+                    )
                 )
         for ds in outputs:
             other = self._producers.get(ds.name)
             if other is not None:
                 raise DuplicateProducerError(
-                    f"{where}: dataset `{ds.name}` is already produced by task `{other.name}`"
+                    site.says(
+                        messages.DUPLICATE_PRODUCER,
+                        dataset=ds.name,
+                        other=other.name,
+                        where=task_span(other),
+                    )
                 )
         task = Task(task_name, fn, inputs, outputs, returns_tuple, compute, retries, timeout)
         cycle = self._cycle_through(task)
         if cycle:
             raise CycleError(
-                f"{where}: the tasks form a cycle: " + " -> ".join(f"`{n}`" for n in cycle),
+                site.says(
+                    messages.DATASET_CYCLE,
+                    pipeline=self.name,
+                    cycle=" -> ".join(f"`{n}`" for n in cycle),
+                ),
                 cycle,
             )
         self._tasks[task_name] = task
@@ -240,13 +262,25 @@ class Pipeline:
 # -- reading a task's signature ---------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class _Site:
+    """The task being registered, for its error messages: ``where`` names its function."""
+
+    where: str
+    task: str
+
+    def says(self, message: messages.Message, **fields: Any) -> str:
+        """An error's text: where, then the catalogue's message and hint for this task."""
+        return f"{self.where}: {message.sentence(task=self.task, **fields)}"
+
+
 def _signature_datasets(
-    fn: Callable[..., Any], where: str, scope: Mapping[str, Any]
+    fn: Callable[..., Any], site: _Site, scope: Mapping[str, Any]
 ) -> tuple[tuple[tuple[str, Dataset[Any]], ...], tuple[Dataset[Any], ...], bool]:
     try:
         signature = inspect.signature(fn)
     except (TypeError, ValueError) as exc:
-        raise NotADatasetError(f"{where}: cannot read its signature: {exc}") from None
+        raise NotADatasetError(f"{site.where}: cannot read its signature: {exc}") from None
     annotations: Mapping[str, Any] = getattr(fn, "__annotations__", {})
     inputs: list[tuple[str, Dataset[Any]]] = []
     for param in signature.parameters.values():
@@ -256,34 +290,33 @@ def _signature_datasets(
         if param.name not in annotations:
             if has_default:
                 continue
-            raise MissingAnnotationError(
-                f"{where}: parameter `{param.name}` has no dataset annotation; annotate it "
-                f"with the dataset it reads (`{param.name}: raw`) or give it a default"
-            )
-        value = _resolve(fn, annotations[param.name], where, f"parameter `{param.name}`", scope)
+            raise MissingAnnotationError(site.says(messages.MISSING_ANNOTATION, param=param.name))
+        what = messages.parameter_annotation(param.name)
+        value = _resolve(fn, annotations[param.name], site, what, scope)
         if is_dataset(value):
             inputs.append((param.name, value))
             continue
         if has_default:
             continue
         raise NotADatasetError(
-            f"{where}: parameter `{param.name}` is annotated with "
-            f"`{_describe(annotations[param.name])}`, which is not a dataset; "
-            "annotate it with a `Dataset` instance"
+            site.says(
+                messages.NOT_A_DATASET,
+                what=what,
+                annotation=_describe(annotations[param.name]),
+                advice=messages.PARAMETER_ADVICE,
+            )
         )
     if "return" not in annotations:
-        raise MissingAnnotationError(
-            f"{where}: the return annotation is missing; write `-> dataset` for its output, "
-            "`-> tuple[a, b]` for several, or `-> None` for a sink"
-        )
-    outputs, returns_tuple = _outputs(fn, annotations["return"], where, scope)
+        raise MissingAnnotationError(site.says(messages.MISSING_RETURN_ANNOTATION))
+    outputs, returns_tuple = _outputs(fn, annotations["return"], site, scope)
     return tuple(inputs), outputs, returns_tuple
 
 
 def _outputs(
-    fn: Callable[..., Any], annotation: Any, where: str, scope: Mapping[str, Any]
+    fn: Callable[..., Any], annotation: Any, site: _Site, scope: Mapping[str, Any]
 ) -> tuple[tuple[Dataset[Any], ...], bool]:
-    value = _resolve(fn, annotation, where, "the return annotation", scope)
+    what = messages.RETURN_ANNOTATION
+    value = _resolve(fn, annotation, site, what, scope)
     if value is None or value is type(None):
         return (), False
     if is_dataset(value):
@@ -294,26 +327,32 @@ def _outputs(
             # The model, the standalone runner and the deployed handlers unpack a tuple only
             # for two or more outputs: `tuple[a]` would store the 1-tuple there, not here.
             raise NotADatasetError(
-                f"{where}: the return annotation `tuple[{items[0].name}]` names one dataset; "
-                f"write `-> {items[0].name}` and return its value"
+                site.says(
+                    messages.NOT_A_DATASET,
+                    what=what,
+                    annotation=_written(annotation, f"tuple[{items[0].name}]"),
+                    advice=messages.ONE_OUTPUT_ADVICE.format(item=items[0].name),
+                )
             )
         if items and all(is_dataset(item) for item in items):
             seen: set[str] = set()
             for item in items:
                 if item.name in seen:
-                    raise NotADatasetError(
-                        f"{where}: dataset `{item.name}` appears twice in the return annotation"
-                    )
+                    raise NotADatasetError(site.says(messages.DUPLICATE_OUTPUT, dataset=item.name))
                 seen.add(item.name)
             return tuple(items), True
     raise NotADatasetError(
-        f"{where}: the return annotation `{_describe(annotation)}` is not a dataset, a "
-        "`tuple[...]` of datasets, or `None`"
+        site.says(
+            messages.NOT_A_DATASET,
+            what=what,
+            annotation=_describe(annotation),
+            advice=messages.RETURN_ADVICE,
+        )
     )
 
 
 def _resolve(
-    fn: Callable[..., Any], annotation: Any, where: str, what: str, scope: Mapping[str, Any]
+    fn: Callable[..., Any], annotation: Any, site: _Site, what: str, scope: Mapping[str, Any]
 ) -> Any:
     """Evaluate a string annotation (``from __future__ import annotations``) like Python would.
 
@@ -321,7 +360,7 @@ def _resolve(
     the function's globals, then the scope that defined it, then its closure.
     """
     if not isinstance(annotation, str):
-        return _check_nested(annotation, where, what)
+        return _check_nested(annotation, annotation, site, what)
     # globals, shadowed by the defining scope, shadowed by the closure; the globals are not
     # copied (a module of 10,000 tasks has 20,000), and at module level they are the scope
     global_names: dict[str, Any] = getattr(fn, "__globals__", None) or {}
@@ -333,6 +372,7 @@ def _resolve(
         except ValueError:
             pass
     local_names = ChainMap(cells, dict(scope)) if scope is not global_names else cells
+    where = f"{site.where}: {what}"
     try:
         value = eval(annotation, global_names, local_names)
         if isinstance(value, str):
@@ -340,22 +380,21 @@ def _resolve(
             value = eval(value, global_names, local_names)
     except NameError as exc:
         raise NotADatasetError(
-            f"{where}: {what} names `{annotation}`, which is not defined ({exc})"
+            f"{where} names `{annotation}`, which is not defined ({exc})"
         ) from None
     except SyntaxError as exc:
-        raise NotADatasetError(
-            f"{where}: {what} `{annotation}` is not valid Python ({exc})"
-        ) from None
+        raise NotADatasetError(f"{where} `{annotation}` is not valid Python ({exc})") from None
     except TypeError as exc:
         raise NotADatasetError(
-            f"{where}: {what} `{annotation}` cannot be evaluated: {exc}; a dataset cannot be "
+            f"{where} `{annotation}` cannot be evaluated: {exc}; a dataset cannot be "
             "nested inside another type"
         ) from None
-    return _check_nested(value, where, what)
+    return _check_nested(value, annotation, site, what)
 
 
-def _check_nested(value: Any, where: str, what: str) -> Any:
-    """Reject datasets nested in other types (``list[raw]``, ``raw | None``)."""
+def _check_nested(value: Any, annotation: Any, site: _Site, what: str) -> Any:
+    """Reject datasets nested in other types (``list[raw]``, ``raw | None``); ``annotation``
+    is what the function says (the source text under ``from __future__ import annotations``)."""
     if is_dataset(value) or value is None:
         return value
     if isinstance(value, types.GenericAlias) and value.__origin__ is tuple:
@@ -363,15 +402,21 @@ def _check_nested(value: Any, where: str, what: str) -> Any:
     for arg in getattr(value, "__args__", ()) or ():
         if is_dataset(arg):
             raise NotADatasetError(
-                f"{where}: {what} puts dataset `{arg.name}` inside `{_describe(value)}`; "
-                f"annotate with the dataset itself (`{arg.name}`)"
+                site.says(
+                    messages.NESTED_DATASET,
+                    what=what,
+                    dataset=arg.name,
+                    annotation=_describe(annotation),
+                )
             )
     if value is Dataset or getattr(value, "__origin__", None) is Dataset:
-        raise NotADatasetError(
-            f"{where}: {what} is the `Dataset` class; annotate with a dataset instance "
-            '(`raw = Dataset(name="raw")`, then `data: raw`)'
-        )
+        raise NotADatasetError(site.says(messages.DATASET_CLASS, what=what))
     return value
+
+
+def _written(annotation: Any, default: str) -> str:
+    """The annotation as its source text says it, if it is text, else ``default``."""
+    return annotation if isinstance(annotation, str) else default
 
 
 def _describe(annotation: Any) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 import weakref
+from types import CodeType
 from typing import Any
 
 from glacier._dataset import Dataset
@@ -26,7 +27,7 @@ from glacier.model import (
 from glacier.source import CallSite, payload_text_at, relative_file
 from glacier.storage._kinds import RAW_RESOURCE
 
-__all__ = ["pipeline_model", "register_environment"]
+__all__ = ["dataset_span", "pipeline_model", "register_environment", "task_span"]
 
 # Environments created in this process (glacier_aws registers them), in creation order.
 _ENVIRONMENTS: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
@@ -43,6 +44,11 @@ def register_environment(environment: Any) -> None:
 
 def _span(site: CallSite) -> Span:
     return Span(relative_file(site.filename), site.line, site.col + 1)
+
+
+def dataset_span(dataset: Dataset[Any]) -> Span:
+    """Where the dataset is declared (its ``Dataset(...)`` call)."""
+    return _span(dataset._site)
 
 
 class _Variables:
@@ -89,14 +95,9 @@ def pipeline_model(pipeline: Pipeline) -> PipelineModel:
 
 
 def _task_model(task: Task) -> TaskModel:
-    from glacier.source import def_line, module_name_for
+    from glacier.source import module_name_for
 
-    # the function the user wrote, under any `functools.wraps`-style wrappers: its `def` is
-    # what the static path reads
-    function = inspect.unwrap(task.function)
-    code = getattr(function, "__code__", None) or task.function.__code__
-    name = getattr(function, "__name__", task.function.__name__)
-    line, column = def_line(code.co_filename, code.co_firstlineno, name)
+    code, name, span = _written(task)
     return TaskModel(
         name=task.name,
         function=name,
@@ -106,8 +107,25 @@ def _task_model(task: Task) -> TaskModel:
         compute=_compute_model(task.compute),
         retries=task.retries,
         timeout=float(task.timeout) if task.timeout is not None else None,
-        span=Span(relative_file(code.co_filename), line, column),
+        span=span,
     )
+
+
+def task_span(task: Task) -> Span:
+    """Where the task's function is defined (its ``def``), as the static path locates it."""
+    return _written(task)[2]
+
+
+def _written(task: Task) -> tuple[CodeType, str, Span]:
+    """The code, name and ``def`` of the function the user wrote, under any
+    ``functools.wraps``-style wrappers: its ``def`` is what the static path reads."""
+    from glacier.source import def_line
+
+    function = inspect.unwrap(task.function)
+    code = getattr(function, "__code__", None) or task.function.__code__
+    name = getattr(function, "__name__", task.function.__name__)
+    line, column = def_line(code.co_filename, code.co_firstlineno, name)
+    return code, name, Span(relative_file(code.co_filename), line, column)
 
 
 def _compute_model(compute: Serverless | Container | None) -> ComputeModel | None:

@@ -66,6 +66,9 @@ from mypy.types import (
 )
 from mypy.typevars import fill_typevars_with_any
 
+from glacier import _messages as messages
+from glacier.source import relative_file
+
 __all__ = ["GLACIER_DATASET", "GLACIER_EDGE", "GlacierPlugin", "plugin"]
 
 GLACIER_EDGE = ErrorCode(
@@ -445,6 +448,12 @@ class _TaskChecker:
         if note is not None:
             self.ctx.api.msg.note(note, where, code=code)
 
+    def says(
+        self, message: messages.Message, at: Context, code: ErrorCode, **fields: object
+    ) -> None:
+        """A rule of the shared catalogue: its message as the error, its hint as the note."""
+        self.fail(message.text(**fields), at, code, message.hint_text(**fields))
+
     def check(self, decorator: Decorator) -> None:
         func = decorator.func
         sig = func.unanalyzed_type
@@ -455,23 +464,35 @@ class _TaskChecker:
         for name, kind, annotation, has_default in zip(
             sig.arg_names, sig.arg_kinds, sig.arg_types, _defaults(func), strict=False
         ):
-            if kind in (ARG_STAR, ARG_STAR2) or not isinstance(annotation, UnboundType):
+            if kind in (ARG_STAR, ARG_STAR2) or name is None:
                 continue
+            if _unannotated(annotation):
+                if not has_default:
+                    self.says(
+                        messages.MISSING_ANNOTATION, func, GLACIER_DATASET, param=name, task=task
+                    )
+                continue
+            if not isinstance(annotation, UnboundType):
+                continue
+            what = messages.parameter_annotation(name)
             found = self.classify(annotation)
             if isinstance(found, _Edge):
                 inputs.append(found)
             elif found == "class":
-                self.fail_class(annotation)
+                self.fail_class(annotation, what, task)
             elif found in ("other", "tuple", "none") and not (
                 has_default or self.mentions_dataset(annotation)
             ):
-                self.fail(
-                    f'Parameter "{name}" of task "{task}" is not annotated with a dataset',
+                self.says(
+                    messages.NOT_A_DATASET,
                     annotation,
                     GLACIER_DATASET,
-                    f"Annotate it with the dataset it reads (`{name}: raw`) or give it a default",
+                    what=what,
+                    task=task,
+                    annotation=_written(annotation),
+                    advice=messages.PARAMETER_ADVICE,
                 )
-        outputs = self.outputs(task, sig.ret_type, report=True)
+        outputs = self.outputs(task, sig.ret_type, report=True, at=func)
         read = {edge.dataset for edge in inputs}
         for edge in outputs:
             if edge.dataset in read:
@@ -481,12 +502,17 @@ class _TaskChecker:
                     GLACIER_EDGE,
                     "A task writes a new dataset; define one for its result",
                 )
-        self.check_other_producers(decorator, outputs)
+        self.check_other_producers(decorator, task, outputs)
 
-    def outputs(self, task: str, ret: Type, report: bool) -> list[_Edge]:
-        """The datasets a return annotation names; with ``report``, say what is wrong."""
+    def outputs(self, task: str, ret: Type, report: bool, at: Context | None = None) -> list[_Edge]:
+        """The datasets a return annotation names; with ``report``, say what is wrong (a
+        missing annotation at ``at``, the function)."""
+        if report and at is not None and _unannotated(ret):
+            self.says(messages.MISSING_RETURN_ANNOTATION, at, GLACIER_DATASET, task=task)
+            return []
         if not isinstance(ret, UnboundType):
             return []
+        what = messages.RETURN_ANNOTATION
         found = self.classify(ret)
         if isinstance(found, _Edge):
             return [found]
@@ -497,15 +523,30 @@ class _TaskChecker:
                 self.classify(arg) if isinstance(arg, UnboundType) else "other" for arg in ret.args
             ]
             edges = [item for item in items if isinstance(item, _Edge)]
+            if len(edges) == 1 and len(items) == 1:
+                # the runtime refuses `tuple[a]`: the runner and the handlers unpack a tuple
+                # only for two or more outputs
+                if report:
+                    self.says(
+                        messages.NOT_A_DATASET,
+                        ret,
+                        GLACIER_DATASET,
+                        what=what,
+                        task=task,
+                        annotation=_written(ret),
+                        advice=messages.ONE_OUTPUT_ADVICE.format(item=_written(ret.args[0])),
+                    )
+                return []
             if len(edges) == len(items):
                 seen: set[str] = set()
                 for edge in edges:
                     if edge.dataset in seen and report:
-                        self.fail(
-                            f'Dataset "{edge.annotation.name}" appears twice in the return '
-                            f'annotation of task "{task}"',
+                        self.says(
+                            messages.DUPLICATE_OUTPUT,
                             edge.annotation,
                             GLACIER_EDGE,
+                            dataset=edge.annotation.name,
+                            task=task,
                         )
                     seen.add(edge.dataset)
                 return edges
@@ -514,24 +555,21 @@ class _TaskChecker:
         if not report or self.mentions_dataset(ret):  # a nested dataset is reported already
             return []
         if found == "class":
-            self.fail_class(ret)
+            self.fail_class(ret, what, task)
             return []
-        self.fail(
-            f'The return annotation of task "{task}" is not a dataset',
+        self.says(
+            messages.NOT_A_DATASET,
             ret,
             GLACIER_DATASET,
-            SHAPES_NOTE,
+            what=what,
+            task=task,
+            annotation=_written(ret),
+            advice=messages.RETURN_ADVICE,
         )
         return []
 
-    def fail_class(self, annotation: UnboundType) -> None:
-        self.fail(
-            f'"{annotation.name}" is the Dataset class, not a dataset',
-            annotation,
-            GLACIER_DATASET,
-            'Define the dataset at module level (`raw = Dataset[T](name="raw")`) and annotate '
-            "with it (`data: raw`)",
-        )
+    def fail_class(self, annotation: UnboundType, what: str, task: str) -> None:
+        self.says(messages.DATASET_CLASS, annotation, GLACIER_DATASET, what=what, task=task)
 
     def classify(self, annotation: UnboundType) -> _Edge | _Kind:
         """The dataset an annotation names, or what else it is."""
@@ -574,7 +612,7 @@ class _TaskChecker:
             sym = node.names.get(part)
         return sym
 
-    def check_other_producers(self, decorator: Decorator, outputs: list[_Edge]) -> None:
+    def check_other_producers(self, decorator: Decorator, task: str, outputs: list[_Edge]) -> None:
         """A dataset has one producer: report a task writing what an earlier one writes."""
         pipeline = _pipeline_of(decorator)
         if not outputs or pipeline is None:
@@ -592,13 +630,28 @@ class _TaskChecker:
             for edge in outputs:
                 if edge.dataset in theirs and edge.dataset not in reported:
                     reported.add(edge.dataset)
-                    self.fail(
-                        f'Dataset "{edge.annotation.name}" is already produced by task '
-                        f'"{other.func.name}" (line {other.func.line})',
+                    self.says(
+                        messages.DUPLICATE_PRODUCER,
                         edge.annotation,
                         GLACIER_EDGE,
-                        "A dataset has one producer task; give this task its own output",
+                        dataset=edge.annotation.name,
+                        task=task,
+                        other=other.func.name,
+                        where=f"{relative_file(self.tree.path)}:{other.func.line}:{other.func.column + 1}",
                     )
+
+
+def _unannotated(typ: Type) -> bool:
+    """Is this a parameter or return type the function does not annotate?"""
+    return isinstance(typ, AnyType) and typ.type_of_any == TypeOfAny.unannotated
+
+
+def _written(typ: Type) -> str:
+    """An unanalysed annotation as written (``tuple[raw]``), for messages."""
+    if isinstance(typ, UnboundType):
+        args = f"[{', '.join(_written(arg) for arg in typ.args)}]" if typ.args else ""
+        return f"{typ.name}{args}"
+    return str(typ)
 
 
 def _defaults(func: FuncDef) -> list[bool]:

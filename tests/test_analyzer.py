@@ -598,12 +598,12 @@ def test_findings_lead_with_the_cause_and_omit_its_consequences() -> None:
 
 
 def test_on_one_line_a_cause_sorts_before_a_consequence() -> None:
-    from analyzer._diagnostics import RULES
+    from analyzer._diagnostics import MissingAnnotation, MissingSource
 
     at = {"path": "m.py", "line": 3, "end_line": 3}
-    graph = RULES["GLC102"].make(column=1, end_column=1, dataset="d", task="t", pipeline="p",
-                                 variable="d", **at)  # fmt: skip
-    signature = RULES["GLC201"].make(column=9, end_column=9, param="x", task="t", **at)
+    graph = MissingSource.make(column=1, end_column=1, dataset="d", task="t", pipeline="p",
+                               variable="d", **at)  # fmt: skip
+    signature = MissingAnnotation.make(column=9, end_column=9, param="x", task="t", **at)
     assert sorted([graph, signature], key=lambda d: d.sort_key()) == [signature, graph]
 
 

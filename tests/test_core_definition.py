@@ -100,40 +100,47 @@ def test_future_annotations_resolve_in_function_globals(tmp_path: Path) -> None:
         (
             "def t(data) -> raw: ...",
             MissingAnnotationError,
-            "task `t` (function `t`): parameter `data` has no dataset annotation",
+            (
+                "function `t`: parameter `data` of task `t` has no dataset annotation; annotate it with "
+                "the dataset it reads (`data: raw`) or give it a default"
+            ),
         ),
         (
             "def t(data: int) -> raw: ...",
             NotADatasetError,
             (
-                "task `t` (function `t`): parameter `data` is annotated with `int`, which is "
-                "not a dataset"
+                "function `t`: the annotation of parameter `data` of task `t` is `int`, which is "
+                "not a dataset; annotate it with the dataset it reads, or give it a default if "
+                "it is not an input"
             ),
         ),
         (
             "def t() -> int: ...",
             NotADatasetError,
-            "task `t` (function `t`): the return annotation `int` is not a dataset",
+            "function `t`: the return annotation of task `t` is `int`, which is not a dataset",
         ),
         (
             "def t(): ...",
             MissingAnnotationError,
-            "task `t` (function `t`): the return annotation is missing",
+            "function `t`: task `t` has no return annotation; write `-> dataset`",
         ),
         (
             "def t(data: list[raw]) -> None: ...",
             NotADatasetError,
-            "parameter `data` puts dataset `raw` inside `list[Dataset('raw')]`",
+            (
+                "parameter `data` of task `t` puts dataset `raw` inside `list[raw]`; annotate with the "
+                "dataset itself (`raw`)"
+            ),
         ),
         (
             "def t(data: Optional[raw]) -> None: ...",
             NotADatasetError,
-            "parameter `data` puts dataset `raw` inside",
+            "parameter `data` of task `t` puts dataset `raw` inside `Optional[raw]`",
         ),
         (
             "def t(data: Dataset) -> None: ...",
             NotADatasetError,
-            "parameter `data` is the `Dataset` class",
+            "parameter `data` of task `t` is the `Dataset` class, not a dataset",
         ),
         (
             "def t(data: undefined_name) -> None: ...",
@@ -144,14 +151,14 @@ def test_future_annotations_resolve_in_function_globals(tmp_path: Path) -> None:
             "def t() -> tuple[raw]: ...",
             NotADatasetError,
             (
-                "task `t` (function `t`): the return annotation `tuple[raw]` names one "
-                "dataset; write `-> raw` and return its value"
+                "function `t`: the return annotation of task `t` is `tuple[raw]`, which is not a "
+                "dataset; a task with one output returns it directly: write `-> raw`"
             ),
         ),
         (
             "def t(data: raw) -> raw: ...",
             CycleError,
-            "the tasks form a cycle: `t` -> `raw` -> `t`",
+            "the tasks of pipeline `p` form a cycle: `t` -> `raw` -> `t`",
         ),
     ],
 )
@@ -187,8 +194,8 @@ def test_dataset_produced_by_two_tasks() -> None:
     with pytest.raises(
         DuplicateProducerError,
         match=re.escape(
-            "task `second` (function `test_dataset_produced_by_two_tasks.<locals>.second`): "
-            "dataset `raw` is already produced by task `first`"
+            "function `test_dataset_produced_by_two_tasks.<locals>.second`: dataset `raw` is "
+            "produced by task `second` and by task `first` (tests/test_core_definition.py:"
         ),
     ):
 

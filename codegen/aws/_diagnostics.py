@@ -1,7 +1,8 @@
 """What keeps a pipeline from being deployed, as diagnostics (``GLC3xx``).
 
 They are found while placing infrastructure and storage into environments, so they live next
-to that code; they are ``analyzer.Diagnostic`` records like every other finding.
+to that code; they are ``analyzer.Diagnostic`` records like every other finding, made by their
+rule classes (declared with the others in ``analyzer._diagnostics``).
 
 - ``GLC301 storage-spans-environments`` (error): the datasets of one pipeline are stored in
   two environments; one state machine cannot run in two accounts.
@@ -25,6 +26,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from analyzer._diagnostics import (
+    BundleTooLarge,
+    Diagnostic,
+    InfrastructureNameUnresolved,
+    InfrastructureSpansEnvironments,
+    InvalidBucketName,
+    PipelineEnvironmentAmbiguous,
+    Rule,
+    StateMachineTooLarge,
+    StorageSpansEnvironments,
+)
 from codegen.aws._asl import definition_problem
 from codegen.aws._emit import _modules_of, pipeline_home, program_modules
 from codegen.aws._infra import place_infrastructure
@@ -34,28 +46,31 @@ from glacier.storage._kinds import kind_of
 
 __all__ = ["CODES", "bundle_size_diagnostics", "deployment_diagnostics", "size_text"]
 
-CODES = ("GLC301", "GLC302", "GLC303", "GLC304", "GLC305", "GLC306", "GLC307")
-"""The codes; their names, messages and hints are declared in ``analyzer._diagnostics``."""
+_RULES: tuple[type[Rule], ...] = (
+    StorageSpansEnvironments,
+    PipelineEnvironmentAmbiguous,
+    InfrastructureSpansEnvironments,
+    InfrastructureNameUnresolved,
+    BundleTooLarge,
+    InvalidBucketName,
+    StateMachineTooLarge,
+)
+"""The rules of deployment findings; their names, messages and hints are declared in
+``analyzer._diagnostics``."""
+CODES = tuple(rule.code for rule in _RULES)
 
 
-def _make(code: str, path: str, line: int, column: int, **values: Any) -> Any:
-    from analyzer import RULES
-
-    return RULES[code].make(path, line, column, **values)
-
-
-def deployment_diagnostics(analysis: Any, model: PipelineModel) -> list[Any]:
+def deployment_diagnostics(analysis: Any, model: PipelineModel) -> list[Diagnostic]:
     """Diagnostics about deploying ``model``, sorted by location."""
     modules: Mapping[str, Any] = _modules_of(analysis)
     placement = place_infrastructure(model, modules, program_modules(model, modules))
     home = pipeline_home(model, modules, placement)
-    found = []
-    at = (model.span.file, model.span.line, model.span.column)
+    found: list[Diagnostic] = []
+    at = model.span
     if home.spans:
         found.append(
-            _make(
-                "GLC301",
-                *at,
+            StorageSpansEnvironments.make_at(
+                at,
                 pipeline=model.name,
                 environments=", ".join(f"`{e}`" for e in home.spans),
                 where=", ".join(f"`{d}` in `{e}`" for d, e in home.datasets),
@@ -63,11 +78,12 @@ def deployment_diagnostics(analysis: Any, model: PipelineModel) -> list[Any]:
         )
     if home.ambiguous:
         environments = ", ".join(f"`{e.name}`" for e in model.environments)
-        found.append(_make("GLC302", *at, pipeline=model.name, environments=environments))
+        found.append(
+            PipelineEnvironmentAmbiguous.make_at(at, pipeline=model.name, environments=environments)
+        )
     for _module, file, line, envs in placement.conflicts:
         found.append(
-            _make(
-                "GLC303",
+            InfrastructureSpansEnvironments.make(
                 file,
                 line,
                 1,
@@ -76,12 +92,12 @@ def deployment_diagnostics(analysis: Any, model: PipelineModel) -> list[Any]:
             )
         )
     for _module, file, line, name in placement.unresolved:
-        found.append(_make("GLC304", file, line, 1, name=name))
+        found.append(InfrastructureNameUnresolved.make(file, line, 1, name=name))
     found.extend(_bucket_names(model))
     if home.environment is not None:  # where the state machine would be deployed
         problem = definition_problem(model)
         if problem is not None:
-            found.append(_make("GLC307", *at, pipeline=model.name, why=problem))
+            found.append(StateMachineTooLarge.make_at(at, pipeline=model.name, why=problem))
     # the message last: two findings at one place (two unknown names) in a stable order
     return sorted(set(found), key=lambda d: (d.sort_key(), d.message))
 
@@ -93,7 +109,7 @@ def size_text(size: int) -> str:
     return f"{size / 1024:.1f} KB"
 
 
-def bundle_size_diagnostics(bundle: str, model: PipelineModel, size: Any) -> list[Any]:
+def bundle_size_diagnostics(bundle: str, model: PipelineModel, size: Any) -> list[Diagnostic]:
     """``GLC305`` when the packaged ``bundle`` of ``model`` cannot be deployed on Lambda.
 
     ``size`` is the bundle's ``BundleSize``. A pipeline without Lambda tasks is not limited:
@@ -106,11 +122,8 @@ def bundle_size_diagnostics(bundle: str, model: PipelineModel, size: Any) -> lis
         return []
     largest = archive.package_sizes(bundle)[:5]
     return [
-        _make(
-            "GLC305",
-            model.span.file,
-            model.span.line,
-            model.span.column,
+        BundleTooLarge.make_at(
+            model.span,
             pipeline=model.name,
             size=size_text(size.unzipped),
             limit=size_text(archive.LAMBDA_UNZIPPED_LIMIT),
@@ -119,7 +132,7 @@ def bundle_size_diagnostics(bundle: str, model: PipelineModel, size: Any) -> lis
     ]
 
 
-def _bucket_names(model: PipelineModel) -> list[Any]:
+def _bucket_names(model: PipelineModel) -> list[Diagnostic]:
     """GLC306 for each dataset whose ``ObjectStorage`` bucket S3 would refuse."""
     found = []
     for dataset in model.datasets:
@@ -129,13 +142,9 @@ def _bucket_names(model: PipelineModel) -> list[Any]:
         rule = validate.existing_s3_bucket if storage.existing else validate.s3_bucket
         error = rule(storage.bucket)
         if error is not None:
-            span = dataset.span
             found.append(
-                _make(
-                    "GLC306",
-                    span.file,
-                    span.line,
-                    span.column,
+                InvalidBucketName.make_at(
+                    dataset.span,
                     bucket=storage.bucket,
                     dataset=dataset.name,
                     action="find" if storage.existing else "create",
