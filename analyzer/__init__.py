@@ -24,9 +24,6 @@ if TYPE_CHECKING:
     from analyzer._analyze import analyze as analyze
     from analyzer._check import CheckResult as CheckResult
     from analyzer._check import check as check
-    from analyzer._diagnostics import RULES as RULES
-    from analyzer._diagnostics import Diagnostic as Diagnostic
-    from analyzer._diagnostics import Rule as Rule
     from analyzer._project import Config as Config
     from analyzer._project import find_root as find_root
     from analyzer._project import iter_python_files as iter_python_files
@@ -38,6 +35,9 @@ if TYPE_CHECKING:
     from analyzer._render import render_text as render_text
     from analyzer._render import summarize_run as summarize_run
     from analyzer._summary import ModuleSummary as ModuleSummary
+    from analyzer.diagnostics import RULES as RULES
+    from analyzer.diagnostics import Diagnostic as Diagnostic
+    from analyzer.diagnostics import Rule as Rule
 
 _EXPORTS = {
     "Analysis": "analyzer._analyze",
@@ -55,9 +55,9 @@ _EXPORTS = {
     "render_json": "analyzer._render",
     "render_text": "analyzer._render",
     "summarize_run": "analyzer._render",
-    "RULES": "analyzer._diagnostics",
-    "Diagnostic": "analyzer._diagnostics",
-    "Rule": "analyzer._diagnostics",
+    "RULES": "analyzer.diagnostics",
+    "Diagnostic": "analyzer.diagnostics",
+    "Rule": "analyzer.diagnostics",
     "ModuleSummary": "analyzer._summary",
     "summarize": "analyzer._reader",
 }

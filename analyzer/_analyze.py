@@ -28,13 +28,6 @@ from typing import Literal
 
 from analyzer._checks import GraphInput, check_graph
 from analyzer._classify import Classifier
-from analyzer._diagnostics import (
-    Diagnostic,
-    InvalidConfiguration,
-    SyntaxErrorRule,
-    UnreadableFile,
-    UnsupportedConstruct,
-)
 from analyzer._project import (
     Config,
     Files,
@@ -50,6 +43,13 @@ from analyzer._summary import Attr, Call, ImportAlias, ModuleSummary, Name, Sub
 from analyzer._suppress import apply_suppressions
 from analyzer._tasks import FoundTask, mentioned_datasets, read_tasks
 from analyzer._values import DatasetV, EnvV, Key, PipelineV, package_category
+from analyzer.diagnostics import (
+    Diagnostic,
+    InvalidConfiguration,
+    SyntaxErrorRule,
+    UnreadableFile,
+    UnsupportedConstruct,
+)
 from glacier.model import (
     DatasetModel,
     EnvironmentModel,

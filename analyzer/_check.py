@@ -28,7 +28,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from analyzer import _cache
-from analyzer._diagnostics import Diagnostic
 from analyzer._project import (
     Config,
     Files,
@@ -38,6 +37,7 @@ from analyzer._project import (
     os_error_detail,
     regular_only,
 )
+from analyzer.diagnostics import Diagnostic
 
 __all__ = ["CheckResult", "check"]
 

@@ -11,7 +11,11 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from analyzer._diagnostics import (
+from analyzer._resolve import DatasetInfo
+from analyzer._summary import Pos
+from analyzer._tasks import FoundTask
+from analyzer._values import Key
+from analyzer.diagnostics import (
     DatasetCycle,
     Diagnostic,
     DuplicateDataset,
@@ -21,10 +25,6 @@ from analyzer._diagnostics import (
     MissingSource,
     UnconsumedOutput,
 )
-from analyzer._resolve import DatasetInfo
-from analyzer._summary import Pos
-from analyzer._tasks import FoundTask
-from analyzer._values import Key
 
 __all__ = ["GraphInput", "check_graph"]
 

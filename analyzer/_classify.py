@@ -19,7 +19,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from analyzer._diagnostics import InfrastructureInTask
 from analyzer._resolve import Resolver
 from analyzer._summary import Call, Stmt
 from analyzer._values import (
@@ -34,7 +33,8 @@ from analyzer._values import (
     is_infrastructure,
     package_category,
 )
-from glacier.storage._kinds import kind_named
+from analyzer.diagnostics import InfrastructureInTask
+from glacier.storage.kinds import kind_named
 
 __all__ = ["Classified", "Classifier"]
 

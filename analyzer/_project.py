@@ -245,7 +245,7 @@ def os_error_detail(path: str, exc: OSError) -> str:
 
 def unreadable_advice(detail: str) -> str:
     """The hint of GLC002 for a ``read_source`` error."""
-    from analyzer._diagnostics import UnreadableFile
+    from analyzer.diagnostics import UnreadableFile
 
     if detail.startswith("it is a symbolic link"):
         return UnreadableFile.MISSING

@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from analyzer._diagnostics import Diagnostic
+from analyzer.diagnostics import Diagnostic
 
 __all__ = ["Summary", "render_github", "render_json", "render_text", "summarize_run"]
 

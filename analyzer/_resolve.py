@@ -13,14 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from analyzer._diagnostics import (
-    Diagnostic,
-    DynamicDescription,
-    DynamicName,
-    InvalidConfigValue,
-    UnresolvedImport,
-    UnsupportedConstruct,
-)
 from analyzer._summary import (
     Attr,
     Call,
@@ -57,8 +49,16 @@ from analyzer._values import (
     is_infrastructure,
     package_category,
 )
+from analyzer.diagnostics import (
+    Diagnostic,
+    DynamicDescription,
+    DynamicName,
+    InvalidConfigValue,
+    UnresolvedImport,
+    UnsupportedConstruct,
+)
 from glacier import validate
-from glacier.storage._kinds import RAW_RESOURCE, declared_by, environment_kind, environment_methods
+from glacier.storage.kinds import RAW_RESOURCE, declared_by, environment_kind, environment_methods
 
 _K = TypeVar("_K")  # a memo key
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 
-from analyzer._diagnostics import RULES, Diagnostic, UnusedSuppression
 from analyzer._resolve import LoadedModule
 from analyzer._summary import SUPPRESS
+from analyzer.diagnostics import RULES, Diagnostic, UnusedSuppression
 
 __all__ = ["apply_suppressions"]
 

@@ -8,7 +8,7 @@ task silently missing.
 Nodes first (Hamilton's order): each task is read from its own decorator and signature here;
 the DAG's edges are drawn later from dataset names (``analyzer._checks``). Rules mirror the
 runtime path's definition-time errors (``glacier._pipeline``) so both paths agree, in the
-words of one catalogue (``glacier._messages``).
+words of one catalogue (``glacier.messages``).
 """
 
 from __future__ import annotations
@@ -16,21 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from analyzer._diagnostics import (
-    BareTaskDecorator,
-    DatasetClassAnnotation,
-    DatasetShadowedByFunction,
-    DuplicateOutput,
-    DynamicName,
-    InvalidTaskOption,
-    MissingAnnotation,
-    MissingReturnAnnotation,
-    NestedDataset,
-    NotADataset,
-    UnfollowedTaskRegistration,
-    UnresolvedImport,
-    UnsupportedConstruct,
-)
 from analyzer._resolve import Resolver, argument, text_of
 from analyzer._summary import Attr, Call, Const, Expr, Name, Or, Other, Param, Pos, Stmt, Sub
 from analyzer._values import (
@@ -47,7 +32,22 @@ from analyzer._values import (
     Unknown,
     Value,
 )
-from glacier import _messages as messages
+from analyzer.diagnostics import (
+    BareTaskDecorator,
+    DatasetClassAnnotation,
+    DatasetShadowedByFunction,
+    DuplicateOutput,
+    DynamicName,
+    InvalidTaskOption,
+    MissingAnnotation,
+    MissingReturnAnnotation,
+    NestedDataset,
+    NotADataset,
+    UnfollowedTaskRegistration,
+    UnresolvedImport,
+    UnsupportedConstruct,
+)
+from glacier import messages
 from glacier.model import ComputeModel
 
 __all__ = ["FoundTask", "mentioned_datasets", "read_tasks"]

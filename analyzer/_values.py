@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from analyzer._summary import Call, Expr, Pos
-from glacier.storage._kinds import kind_named
+from glacier.storage.kinds import kind_named
 
 __all__ = [
     "BoundMethod",
@@ -114,7 +114,7 @@ class EnvV:
 class StorageV:
     key: Key
     kind: str
-    """A ``StorageModel.kind`` (``glacier.storage._kinds``)."""
+    """A ``StorageModel.kind`` (``glacier.storage.kinds``)."""
     fields: tuple[tuple[str, object], ...]
 
     @property

@@ -23,7 +23,7 @@ from codegen._slice import carried_modules
 from codegen._templates import render
 from codegen.embedded import parts
 from glacier.model import PipelineModel, StorageModel
-from glacier.storage._kinds import LOCAL_FIELDS
+from glacier.storage.kinds import LOCAL_FIELDS
 
 __all__ = ["RUNTIME_MODULES", "emit_runner", "package_dir", "runtime_sources"]
 

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from glacier import _messages as messages
+from glacier import messages
 from glacier._dataset import Dataset, is_dataset
 from glacier.compute import Container, Serverless
 from glacier.errors import (

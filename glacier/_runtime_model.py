@@ -25,7 +25,7 @@ from glacier.model import (
     TaskModel,
 )
 from glacier.source import CallSite, payload_text_at, relative_file
-from glacier.storage._kinds import RAW_RESOURCE
+from glacier.storage.kinds import RAW_RESOURCE
 
 __all__ = ["dataset_span", "pipeline_model", "register_environment", "task_span"]
 

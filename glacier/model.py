@@ -20,7 +20,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
-from glacier.storage._kinds import KINDS, kind_named
+from glacier.storage.kinds import KINDS, kind_named
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -37,7 +37,7 @@ __all__ = [
 SCHEMA_VERSION = 1
 
 StorageKind = str
-"""A name in ``glacier.storage._kinds.KINDS``."""
+"""A name in ``glacier.storage.kinds.KINDS``."""
 ComputeKind = Literal["serverless", "container"]
 
 
@@ -57,7 +57,7 @@ class Span:
 class StorageModel:
     """Where a dataset lives.
 
-    ``kind`` names a storage kind of the registry ``glacier.storage._kinds.KINDS``
+    ``kind`` names a storage kind of the registry ``glacier.storage.kinds.KINDS``
     (``object``, ``database``, ``s3``, ``rds``, ``pulumi``, ...), which says what declares it
     and which of the fields below it sets.
 

@@ -66,7 +66,7 @@ from mypy.types import (
 )
 from mypy.typevars import fill_typevars_with_any
 
-from glacier import _messages as messages
+from glacier import messages
 from glacier.source import relative_file
 
 __all__ = ["GLACIER_DATASET", "GLACIER_EDGE", "GlacierPlugin", "plugin"]

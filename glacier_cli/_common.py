@@ -15,7 +15,6 @@ from typing import IO, Any, NoReturn
 import click
 
 __all__ = [
-    "CLASH_CODE",
     "Command",
     "Misuse",
     "Stop",
@@ -48,10 +47,6 @@ class Misuse(Stop):
     environment). ``click.UsageError`` is for a wrong command line; it prints the usage."""
 
     exit_code = 2
-
-
-CLASH_CODE = "GLC601"
-CLASH_NAME = "build-directory-clash"
 
 
 class Command(click.Command):
@@ -103,30 +98,18 @@ def analyse_or_exit(paths: Sequence[str]) -> Any:
 
 def clash_diagnostics(clashes: Sequence[Any]) -> list[Any]:
     """Two pipelines whose names give the same build directory (``a/b`` and ``a_b``)."""
-    from analyzer import Diagnostic
+    from analyzer.diagnostics import BuildDirectoryClash
 
-    found = []
-    for clash in clashes:
-        span = clash.second.span
-        found.append(
-            Diagnostic(
-                code=CLASH_CODE,
-                name=CLASH_NAME,
-                severity="error",
-                message=(
-                    f"pipelines `{clash.first.name}` ({clash.first.span}) and "
-                    f"`{clash.second.name}` would both be built into `{clash.dir_name}/`"
-                ),
-                hint="rename one of the pipelines; build directories keep only letters, "
-                "digits, `.`, `_` and `-` of a pipeline's name",
-                path=span.file,
-                line=span.line,
-                column=span.column,
-                end_line=span.line,
-                end_column=span.column,
-            )
+    return [
+        BuildDirectoryClash.make_at(
+            clash.second.span,
+            first=clash.first.name,
+            first_span=clash.first.span,
+            second=clash.second.name,
+            directory=clash.dir_name,
         )
-    return found
+        for clash in clashes
+    ]
 
 
 def deployment_diagnostics(analysis: Any, targets: Sequence[Any]) -> list[Any]:

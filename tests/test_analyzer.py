@@ -598,7 +598,7 @@ def test_findings_lead_with_the_cause_and_omit_its_consequences() -> None:
 
 
 def test_on_one_line_a_cause_sorts_before_a_consequence() -> None:
-    from analyzer._diagnostics import MissingAnnotation, MissingSource
+    from analyzer.diagnostics import MissingAnnotation, MissingSource
 
     at = {"path": "m.py", "line": 3, "end_line": 3}
     graph = MissingSource.make(column=1, end_column=1, dataset="d", task="t", pipeline="p",

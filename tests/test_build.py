@@ -293,7 +293,11 @@ def test_names_that_map_to_one_directory_are_a_diagnostic(tmp_path: Path) -> Non
     )
     result = _invoke(root, "build", ".")
     assert result.exit_code == 1
-    assert "GLC601" in result.output and "x_y/" in result.output
+    assert (
+        "b.py:3:10: GLC601 pipelines `x/y` (a.py:3:9) and `x_y` would both be built into `x_y/`"
+        in result.output
+    )
+    assert "rename one of the pipelines" in result.output
     assert not (root / "build").exists()
 
 

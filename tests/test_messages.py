@@ -1,6 +1,6 @@
 """One rule, one wording: the runtime, the analyzer and the mypy plugin say the same words.
 
-Each case below is a module that breaks one rule of ``glacier._messages``. It is run on every
+Each case below is a module that breaks one rule of ``glacier.messages``. It is run on every
 path that reports the rule: executed (the runtime's exception is ``<where>: <message>;
 <hint>``), analysed (the diagnostic's message and hint) and type-checked by a real mypy run
 with the plugin (the error and its note). Each path must give exactly the catalogue's text.
@@ -19,7 +19,7 @@ import pytest
 from mypy import api
 
 from analyzer import analyze
-from glacier import _messages as messages
+from glacier import messages
 from glacier.errors import DefinitionError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -251,35 +251,3 @@ def test_mypy_plugin_reports_the_catalogue_words(mypy_output: str, case: Case) -
     code = "glacier-edge" if case.code in ("GLC103", "GLC206") else "glacier-dataset"
     assert f"{case.text()}  [{code}]" in errors
     assert case.hint() in notes
-
-
-def test_build_directory_clash_rule_says_what_the_cli_says() -> None:
-    """GLC601 is built by the CLI (``clash_diagnostics``); its rule class says the same."""
-    from analyzer._diagnostics import BuildDirectoryClash
-    from codegen._build import DirectoryClash
-    from glacier._cli._buildlib import clash_diagnostics
-    from glacier.model import PipelineModel, Span
-
-    def pipeline(name: str, span: Span) -> PipelineModel:
-        return PipelineModel(
-            name=name,
-            module="m",
-            variable="p",
-            schedule=None,
-            description=None,
-            datasets=(),
-            tasks=(),
-            span=span,
-        )
-
-    first = pipeline("x/y", Span("a.py", 3, 1))
-    second = pipeline("x_y", Span("b.py", 4, 5))
-    clash = DirectoryClash(first=first, second=second, dir_name="x_y")
-    made = BuildDirectoryClash.make_at(
-        second.span,
-        first=first.name,
-        first_span=first.span,
-        second=second.name,
-        directory=clash.dir_name,
-    )
-    assert clash_diagnostics([clash]) == [made]

@@ -1,4 +1,4 @@
-"""The storage kinds' registry (``glacier.storage._kinds``) and every layer's agreement with it.
+"""The storage kinds' registry (``glacier.storage.kinds``) and every layer's agreement with it.
 
 Adding a kind: a record in the registry, an entry in ``EXAMPLES`` below (what the user writes,
 the model both paths give), and the user-facing class that declares it. The tests here then
@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from glacier.model import DatasetModel, PipelineModel, Span, StorageModel
-from glacier.storage import _kinds
-from glacier.storage._kinds import KINDS, LOCAL_FIELDS, StorageKind, kind_named
+from glacier.storage import kinds
+from glacier.storage.kinds import KINDS, LOCAL_FIELDS, StorageKind, kind_named
 from glacier_local import _io
 
 # kind -> (the storage expression a user writes, the StorageModel both paths give for it)
@@ -72,12 +72,12 @@ def test_a_kind_is_consistent(kind: StorageKind) -> None:
 def test_kinds_are_declared_by_distinct_apis() -> None:
     declared = [k.declared_by for k in KINDS.values()]
     assert len(set(declared)) == len(declared)
-    assert _kinds.declared_by("glacier.ObjectStorage") is _kinds.OBJECT
-    assert _kinds.declared_by("glacier.Serverless") is None
-    assert _kinds.environment_methods() == {"s3", "rds"}
-    assert _kinds.environment_kind("rds") is _kinds.RDS
+    assert kinds.declared_by("glacier.ObjectStorage") is kinds.OBJECT
+    assert kinds.declared_by("glacier.Serverless") is None
+    assert kinds.environment_methods() == {"s3", "rds"}
+    assert kinds.environment_kind("rds") is kinds.RDS
     with pytest.raises(ValueError, match="declares no storage"):
-        _kinds.environment_kind("provider")
+        kinds.environment_kind("provider")
 
 
 def test_local_fields_are_model_fields_in_model_order() -> None:
@@ -116,8 +116,8 @@ def test_every_layer_agrees_on_what_is_a_table(storage: StorageModel) -> None:
 
     expected = kind_named(storage.kind).is_table(storage.resource)
     assert expected == (storage.kind in ("database", "rds") or storage is RAW_TABLE)
-    assert _kinds.is_table(storage) is expected
-    assert _kinds.is_table(_description(storage)) is expected
+    assert kinds.is_table(storage) is expected
+    assert kinds.is_table(_description(storage)) is expected
     # glacier_local._io is embedded verbatim in runners and bundles and keeps its own check
     assert _io.is_table(_description(storage)) is expected
     assert _io.is_table(_io_storage(storage)) is expected
@@ -126,7 +126,7 @@ def test_every_layer_agrees_on_what_is_a_table(storage: StorageModel) -> None:
 
 
 def test_ephemeral_is_no_table() -> None:
-    assert not _kinds.is_table(None) and not _io.is_table(None)
+    assert not kinds.is_table(None) and not _io.is_table(None)
 
 
 # -- local I/O --------------------------------------------------------------------------------
@@ -137,13 +137,13 @@ def test_every_kind_has_local_io(storage: StorageModel, tmp_path: Path) -> None:
     """Written and read back, by the executor's description and by the runner's."""
     from codegen._runner import _io_storage
 
-    value: Any = [{"id": 1, "name": "a"}] if _kinds.is_table(storage) else {"n": 1}
+    value: Any = [{"id": 1, "name": "a"}] if kinds.is_table(storage) else {"n": 1}
     written = _io.write(_description(storage), "d", value, tmp_path)
     runner = _io_storage(storage)
     assert _io.exists(runner, "d", tmp_path)
     assert _io.location(runner, "d", tmp_path) == written
     assert _io.read(runner, "d", tmp_path) == value
-    if _kinds.is_table(storage):
+    if kinds.is_table(storage):
         assert written.startswith(str(tmp_path / _io.SQLITE_FILE))
     else:
         bucket = getattr(storage, str(kind_named(storage.kind).bucket_field))
@@ -160,9 +160,9 @@ def test_every_kind_has_deploy_permissions(storage: StorageModel) -> None:
     if kind.is_table(storage.resource):
         assert access is kind.table_access
         assert access.read == access.write == ("secretsmanager:GetSecretValue",)
-        assert kind.access(storage.resource, "postgresql://h/db") is _kinds.LITERAL_URL_ACCESS
+        assert kind.access(storage.resource, "postgresql://h/db") is kinds.LITERAL_URL_ACCESS
     else:
-        assert access is _kinds.BUCKET_ACCESS
+        assert access is kinds.BUCKET_ACCESS
         assert access.read and access.listing and access.write
 
 
@@ -170,14 +170,14 @@ def test_glacier_aws_grants_what_the_registry_says() -> None:
     pytest.importorskip("pulumi")
     from glacier_aws import _deploy_database, _deploy_policy
 
-    bucket = _kinds.BUCKET_ACCESS
+    bucket = kinds.BUCKET_ACCESS
     assert _deploy_policy.READ_ACTIONS == bucket.read == ("s3:GetObject",)
     assert _deploy_policy.LIST_ACTIONS == bucket.listing == ("s3:ListBucket",)
     assert _deploy_policy.WRITE_ACTIONS == bucket.write
     assert set(bucket.write) == {"s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"}
     statement = _deploy_database.secret_statement("S", "arn:aws:secretsmanager:r:1:secret:x")
-    assert statement["Action"] == list(_kinds.RDS_SECRET_ACCESS.read)
-    assert statement["Action"] == list(_kinds.URL_SECRET_ACCESS.read)
+    assert statement["Action"] == list(kinds.RDS_SECRET_ACCESS.read)
+    assert statement["Action"] == list(kinds.URL_SECRET_ACCESS.read)
 
 
 def test_program_access_of_tables_follows_the_registry() -> None:

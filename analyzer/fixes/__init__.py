@@ -22,7 +22,7 @@ from typing import ClassVar, TypeVar, cast
 import libcst as cst
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
-from analyzer._diagnostics import Diagnostic
+from analyzer.diagnostics import Diagnostic
 
 CSTNodeT = TypeVar("CSTNodeT", bound=cst.CSTNode)
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 import libcst as cst
 from libcst.metadata import CodeRange
 
-from analyzer._diagnostics import Diagnostic, NotADataset
+from analyzer.diagnostics import Diagnostic, NotADataset
 from analyzer.fixes import Fixer, Span, register
 
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 import libcst as cst
 from libcst.metadata import CodeRange
 
-from analyzer._diagnostics import BareTaskDecorator, Diagnostic
+from analyzer.diagnostics import BareTaskDecorator, Diagnostic
 from analyzer.fixes import Fixer, Span, register
 
 

@@ -8,8 +8,8 @@ from collections.abc import Mapping, Sequence
 import libcst as cst
 from libcst.metadata import CodeRange
 
-from analyzer._diagnostics import Diagnostic, UnusedSuppression
 from analyzer._summary import SUPPRESS
+from analyzer.diagnostics import Diagnostic, UnusedSuppression
 from analyzer.fixes import Fixer, Span, register
 
 

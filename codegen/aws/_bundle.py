@@ -25,7 +25,7 @@ from codegen._slice import SlicedModule, carried_modules
 from codegen._templates import render
 from codegen.embedded import parts
 from glacier.model import PipelineModel
-from glacier.storage._kinds import is_table
+from glacier.storage.kinds import is_table
 
 __all__ = ["BASE_IMAGE", "HANDLER", "bundle_files", "task_roots", "third_party_requirements"]
 

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import Literal
 
 from glacier.model import DatasetModel, TaskModel
-from glacier.storage import _kinds
+from glacier.storage import kinds
 
 __all__ = ["access_of", "is_table", "task_tables"]
 
@@ -26,14 +26,14 @@ Access = Literal["rds", "url", "literal"]
 
 def is_table(dataset: DatasetModel) -> bool:
     """Whether the dataset is a table in a database (its storage kind decides)."""
-    return _kinds.is_table(dataset.storage)
+    return kinds.is_table(dataset.storage)
 
 
 def access_of(dataset: DatasetModel) -> Access:
     """How a task reaches the database of a table dataset."""
     storage = dataset.storage
     assert storage is not None and is_table(dataset)
-    access = _kinds.kind_of(storage).access(storage.resource, storage.url).name
+    access = kinds.kind_of(storage).access(storage.resource, storage.url).name
     assert access != "bucket"
     return access
 

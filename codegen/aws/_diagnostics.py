@@ -2,7 +2,7 @@
 
 They are found while placing infrastructure and storage into environments, so they live next
 to that code; they are ``analyzer.Diagnostic`` records like every other finding, made by their
-rule classes (declared with the others in ``analyzer._diagnostics``).
+rule classes (declared with the others in ``analyzer.diagnostics``).
 
 - ``GLC301 storage-spans-environments`` (error): the datasets of one pipeline are stored in
   two environments; one state machine cannot run in two accounts.
@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from analyzer._diagnostics import (
+from analyzer.diagnostics import (
     BundleTooLarge,
     Diagnostic,
     InfrastructureNameUnresolved,
@@ -42,7 +42,7 @@ from codegen.aws._emit import _modules_of, pipeline_home, program_modules
 from codegen.aws._infra import place_infrastructure
 from glacier import validate
 from glacier.model import PipelineModel
-from glacier.storage._kinds import kind_of
+from glacier.storage.kinds import kind_of
 
 __all__ = ["CODES", "bundle_size_diagnostics", "deployment_diagnostics", "size_text"]
 
@@ -56,7 +56,7 @@ _RULES: tuple[type[Rule], ...] = (
     StateMachineTooLarge,
 )
 """The rules of deployment findings; their names, messages and hints are declared in
-``analyzer._diagnostics``."""
+``analyzer.diagnostics``."""
 CODES = tuple(rule.code for rule in _RULES)
 
 

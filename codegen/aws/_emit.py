@@ -30,7 +30,7 @@ from codegen.aws._asl import state_machine_json
 from codegen.aws._bundle import HANDLER, bundle_files
 from codegen.aws._infra import DEFAULT_ENV, Block, Placement, place_infrastructure
 from glacier.model import DatasetModel, PipelineModel
-from glacier.storage._kinds import kind_of
+from glacier.storage.kinds import kind_of
 
 __all__ = [
     "PINNED",

@@ -26,7 +26,7 @@ from typing import Any
 
 from codegen._slice import import_target
 from glacier.model import PipelineModel
-from glacier.storage._kinds import environment_methods
+from glacier.storage.kinds import environment_methods
 
 __all__ = [
     "DEFAULT_ENV",

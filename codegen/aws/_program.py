@@ -19,7 +19,7 @@ from codegen._templates import _py, render
 from codegen.aws._database import access_of, is_table, task_tables
 from codegen.aws._infra import DEFAULT_ENV, Block
 from glacier.model import DatasetModel, PipelineModel, StorageModel, TaskModel
-from glacier.storage._kinds import kind_of
+from glacier.storage.kinds import kind_of
 
 __all__ = ["component_name", "program_text"]
 

@@ -6,7 +6,7 @@ from dataclasses import KW_ONLY, dataclass
 from typing import Any
 
 from glacier import validate
-from glacier.storage import _kinds
+from glacier.storage import kinds
 
 __all__ = ["Database", "ObjectStorage"]
 
@@ -37,7 +37,7 @@ class ObjectStorage:
 
     def __glacier_storage__(self) -> dict[str, Any]:
         """The StorageModel fields of this storage (see ``glacier._runtime_model``)."""
-        return _kinds.OBJECT.describe(self)
+        return kinds.OBJECT.describe(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,4 +54,4 @@ class Database:
 
     def __glacier_storage__(self) -> dict[str, Any]:
         """The StorageModel fields of this storage (see ``glacier._runtime_model``)."""
-        return _kinds.DATABASE.describe(self)
+        return kinds.DATABASE.describe(self)

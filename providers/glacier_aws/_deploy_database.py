@@ -23,7 +23,7 @@ from typing import Any, Protocol
 import pulumi
 import pulumi_aws as aws
 
-from glacier.storage._kinds import RDS_SECRET_ACCESS, URL_SECRET_ACCESS
+from glacier.storage.kinds import RDS_SECRET_ACCESS, URL_SECRET_ACCESS
 
 __all__ = [
     "DatabaseAccess",

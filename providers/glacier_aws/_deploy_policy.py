@@ -29,7 +29,7 @@ from typing import Any
 
 import pulumi
 
-from glacier.storage._kinds import BUCKET_ACCESS
+from glacier.storage.kinds import BUCKET_ACCESS
 
 __all__ = [
     "KMS_READ_ACTIONS",

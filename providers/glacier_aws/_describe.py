@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from glacier.storage import _kinds
+from glacier.storage import kinds
 
 if TYPE_CHECKING:
     from glacier_aws._environment import Environment
@@ -87,7 +87,7 @@ class S3Bucket(_Described):
     def __glacier_storage__(self) -> dict[str, Any]:
         """The StorageModel fields of this storage (see ``glacier._runtime_model``)."""
         return {
-            "kind": _kinds.S3.name,
+            "kind": kinds.S3.name,
             "bucket": self.bucket,
             "environment": self.environment.name,
             "existing": self.existing,
@@ -117,7 +117,7 @@ class RdsDatabase(_Described):
 
     def __glacier_storage__(self) -> dict[str, Any]:
         """The StorageModel fields of this storage (see ``glacier._runtime_model``)."""
-        return {"kind": _kinds.RDS.name, "name": self.name, "environment": self.environment.name}
+        return {"kind": kinds.RDS.name, "name": self.name, "environment": self.environment.name}
 
     def __repr__(self) -> str:
         state = "created" if self.created else "described"

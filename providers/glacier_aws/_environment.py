@@ -23,6 +23,7 @@ __all__ = ["Environment"]
 
 _PACKAGE_DIR = os.path.normcase(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
+
 class Environment:
     """An AWS account and region that infrastructure belongs to.
 

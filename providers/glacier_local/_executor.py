@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from glacier.errors import SourceMissingError, UsageError
-from glacier.storage._kinds import LOCAL_FIELDS
+from glacier.storage.kinds import LOCAL_FIELDS
 from glacier_local import _io, _schedule
 from glacier_local._schedule import RunResult
 

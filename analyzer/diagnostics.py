@@ -5,7 +5,7 @@ name, a severity and its message and hint templates as class constants (pyflakes
 per message); the class is the one way to make its diagnostic: ``MissingSource.make(path,
 line, column, **fields)``, or ``.make_at(span, **fields)`` at a model span. ``RULES`` lists
 them by code for the documentation, suppressions and fixers, never to build one. The rules
-the runtime and the mypy plugin report too take their words from ``glacier._messages``.
+the runtime and the mypy plugin report too take their words from ``glacier.messages``.
 ``docs/diagnostics.md`` documents each code; a test keeps the two in step. Rendering (text,
 JSON, GitHub annotations) lives in ``analyzer._render``. A rule whose fix is mechanical says
 so (``fixable``); its fixer, registered by code, is in ``analyzer.fixes``.
@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, Protocol
 
-from glacier import _messages as messages
+from glacier import messages
 
 __all__ = [
     "RULES",

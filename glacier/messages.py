@@ -2,7 +2,7 @@
 
 Three paths report these rules: the runtime raises while a module registers its tasks
 (``glacier._pipeline``), the analyzer reports them as diagnostics without running the module
-(``analyzer._diagnostics`` builds its rule classes from these entries, codes and names stay
+(``analyzer.diagnostics`` builds its rule classes from these entries, codes and names stay
 there), and the mypy plugin reports the ones it can see in a signature (``glacier.mypy``).
 Each path fills the same fields of the same templates, so a user reads the same words
 whichever path tells them; ``tests/test_messages.py`` triggers each rule on every path that
