@@ -7,7 +7,7 @@
    directories given (a file's own directory) or ``[tool.glacier] pipelines``, and in the
    check cache's import index; never by walking the whole root;
 3. links (``_resolve``): names followed through imports to declarations;
-4. tasks from signatures (``_tasks``), then each pipeline's graph checks (``_checks``);
+4. tasks from signatures (``_tasks``), then each pipeline's graph checks (``_graph``);
 5. statement kinds (``_classify``), the models, and diagnostics sorted (file, line, causes
    before consequences), suppressions applied. An import that cannot be found is reported
    only in modules that take part in a pipeline; elsewhere (a vendored package's dead
@@ -26,8 +26,8 @@ from importlib.machinery import EXTENSION_SUFFIXES
 from types import MappingProxyType
 from typing import Literal
 
-from analyzer._checks import GraphInput, check_graph
 from analyzer._classify import Classifier
+from analyzer._graph import GraphInput, check_graph
 from analyzer._project import (
     Config,
     Files,
@@ -61,7 +61,7 @@ from glacier.model import (
 )
 from glacier.source import module_name_for, relative_file
 
-__all__ = ["Analysis", "ModuleInfo", "Statement", "Trace", "analyze", "run"]
+__all__ = ["Analysis", "ModuleInfo", "Statement", "Trace", "analyze"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +74,7 @@ class Statement:
     kinds, the names to remove from it. ``task_decorators``: for a task function, the line
     ranges of its ``@pipeline.task(...)`` decorators.
 
-    What code generation reads instead of parsing the module again (``analyzer._summary.Stmt``
+    What code generation reads instead of parsing the module again (``analyzer._summary.StatementSummary``
     computes them, in the summary's one reading of the source):
 
     - ``binds``: the names it binds at module level, sorted: an import's names (``as`` name,
@@ -164,31 +164,20 @@ def analyze(
     *,
     root: str | None = None,
     summarizer: Summarizer | None = None,
-) -> Analysis:
-    """Read the pipelines under ``paths`` (files or directories) without importing them.
-
-    ``summarizer(text, module_name, is_package)`` replaces ``summarize`` (the per-file step,
-    a pure function of its arguments): a cache keyed by a hash of them plugs in here.
-    """
-    return run(paths, root=root, summarizer=summarizer)
-
-
-def run(
-    paths: Sequence[str | os.PathLike[str]],
-    *,
-    root: str | None = None,
-    summarizer: Summarizer | None = None,
     files: Files | None = None,
     config: Config | None = None,
     trace: Trace | None = None,
     only: Sequence[str] | None = None,
     importers: Mapping[str, Sequence[str]] | None = None,
 ) -> Analysis:
-    """``analyze``, reading the file system through ``files`` (the check cache records it).
+    """Read the pipelines under ``paths`` (files or directories) without importing them.
 
-    ``trace`` is filled with how the result was reached. ``only``: read just these modules
-    (and what they import), with ``trace.roots`` as the source roots: a part of a previous
-    analysis redone. ``importers``: module path → the paths of the modules importing it, from
+    ``summarizer(text, module_name, is_package)`` replaces ``summarize`` (the per-file step,
+    a pure function of its arguments): a cache keyed by a hash of them plugs in here. The
+    other options are for ``analyzer.check``'s caches: the file system is read through
+    ``files`` (which records what was read), and ``trace`` is filled with how the result was
+    reached. ``only``: read just these modules (and what they import), with ``trace.roots``
+    as the source roots: a part of a previous analysis redone. ``importers``: module path → the paths of the modules importing it, from
     earlier analyses (the check cache's import index).
     """
     paths = list(paths)

@@ -46,7 +46,7 @@ __all__ = [
     "tag",
 ]
 
-SCHEMA = 5  # bump when a summary's or a check entry's shape changes
+SCHEMA = 6  # bump when a summary's or a check entry's shape changes
 ENV_DIR = "GLACIER_CACHE_DIR"
 _MAGIC = b"GLCACHE1\n"
 

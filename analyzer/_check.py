@@ -26,6 +26,7 @@ import os
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TypedDict, cast
 
 from analyzer import _cache
 from analyzer._project import (
@@ -37,11 +38,50 @@ from analyzer._project import (
     os_error_detail,
     regular_only,
 )
-from analyzer.diagnostics import Diagnostic
+from analyzer.diagnostics import Diagnostic, Severity
 
 __all__ = ["CheckResult", "check"]
 
 _RACY_NS = 2_000_000_000  # mtimes this close to the recording are verified by content
+
+Key = tuple[str, int, int]
+"""A pipeline: its module's file and the position of its ``Pipeline(...)``."""
+DiagnosticFields = tuple[str, str, Severity, str, str | None, str, int, int, int, int, bool]
+"""A ``Diagnostic``'s fields in order: what an entry stores (plain data, no class)."""
+FileState = tuple[int, int, bytes]
+"""A file read: mtime (ns), size, content hash; ``(-1, -1, b"")`` when it was missing."""
+
+
+class TraceRecord(TypedDict):
+    """``analyzer._analyze.Trace``, as an entry keeps it to redo part of the analysis."""
+
+    deps: dict[str, tuple[str, ...]]
+    files: dict[str, str]
+    mentions: dict[str, bool]
+    roots: list[str]
+    tasks: dict[Key, tuple[str, ...]]
+    models: set[Key]
+    partial: bool
+    """The deps tell the whole story and no lookup depended on the order of lookups."""
+
+
+class Entry(TypedDict):
+    """A whole check's result in the cache, with the state of everything it was computed from.
+    A pickle of builtins only (``_cache`` refuses any class but the summaries')."""
+
+    recorded: int
+    """When the analysis started (ns): mtimes close to it are verified by content."""
+    root: str
+    config: tuple[tuple[str, ...], tuple[str, ...], str | None]
+    """``[tool.glacier]``: pipelines, exclude, the error reading it."""
+    files: dict[str, FileState]
+    probes: dict[str, bool]
+    """Paths looked for (an import's candidate modules): whether each was a file."""
+    walks: list[tuple[tuple[str, ...], tuple[str, ...]]]
+    """Each directory walk: the paths given, the files found."""
+    result: tuple[tuple[tuple[DiagnosticFields, Key | None], ...], int, int]
+    """The diagnostics (each with the pipeline whose graph check made it), files, pipelines."""
+    trace: TraceRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,17 +108,17 @@ def check(
     if directory is not None:
         key = _cache._digest(root.encode(), *(p.encode() for p in absolute), b"check")
         entry_path = os.path.join(directory, "checks", key)
-        entry = _cache.load(entry_path)
+        loaded = _cache.load(entry_path)
         index = _cache.load_imports(directory)
-        if isinstance(entry, dict):
-            try:
-                verified, changed = _compare(entry)
+        if isinstance(loaded, dict):
+            try:  # the shape is checked as it is read (_compare)
+                verified, changed = _compare(cast(Entry, loaded))
                 if verified is not None and _importers_unseen(verified, index):
                     verified = None  # a later check found importers this result never read
             except Exception:  # noqa: BLE001 - a well-formed pickle of the wrong shape: a miss
                 verified, changed = None, []
             if verified is not None and not changed:
-                if verified is not entry:
+                if verified is not loaded:
                     _cache.store(entry_path, _cache.dumps(verified))
                 return _result(verified, cached=True)
             if verified is not None:
@@ -96,13 +136,13 @@ def check(
     summaries = _cache.SummaryCache(directory)
     gc_was_enabled = _cache._gc_pause()
     try:
-        from analyzer._analyze import Trace, run
+        from analyzer._analyze import Trace, analyze
 
         _prefill(summaries, files, absolute, root, config, jobs)
         trace = Trace()
         if directory is None:
             index = {}
-        analysis = run(
+        analysis = analyze(
             absolute,
             root=root,
             summarizer=summaries,
@@ -119,7 +159,7 @@ def check(
     if entry_path is not None:
         files.probe_packages(root)
         owners = {d: key for key, found in trace.graph.items() for d in found}
-        entry = {
+        entry: Entry = {
             "recorded": started,
             "root": root,
             "config": (config.pipelines, config.exclude, config.error),
@@ -153,12 +193,11 @@ def check(
     return result
 
 
-def _importers_unseen(entry: dict[str, object], index: dict[str, tuple[str, ...]]) -> bool:
+def _importers_unseen(entry: Entry, index: dict[str, tuple[str, ...]]) -> bool:
     """Whether the import index knows a module importing one of ``entry``'s modules that the
     entry's analysis did not read (a one-file check made before the importer was indexed)."""
-    trace: dict[str, object] = entry["trace"]  # type: ignore[assignment]
-    modules: dict[str, object] = trace["deps"]  # type: ignore[assignment]
-    looked_at: dict[str, object] = entry["files"]  # type: ignore[assignment]
+    modules = entry["trace"]["deps"]
+    looked_at = entry["files"]
     return any(
         module not in modules and module not in looked_at and not modules.keys().isdisjoint(deps)
         for module, deps in index.items()
@@ -189,7 +228,7 @@ def _reverse(index: dict[str, tuple[str, ...]]) -> dict[str, list[str]]:
     return importers
 
 
-def _fields(d: Diagnostic) -> tuple[object, ...]:
+def _fields(d: Diagnostic) -> DiagnosticFields:
     return (
         d.code,
         d.name,
@@ -205,11 +244,10 @@ def _fields(d: Diagnostic) -> tuple[object, ...]:
     )
 
 
-def _result(entry: dict[str, object], cached: bool) -> CheckResult:
-    found: tuple[tuple[tuple[tuple[object, ...], object], ...], int, int] = entry["result"]  # type: ignore[assignment]
-    diagnostics, files, pipelines = found
+def _result(entry: Entry, cached: bool) -> CheckResult:
+    diagnostics, files, pipelines = entry["result"]
     return CheckResult(
-        tuple(Diagnostic(*fields) for fields, _ in diagnostics),  # type: ignore[arg-type]
+        tuple(Diagnostic(*fields) for fields, _ in diagnostics),
         int(files),
         int(pipelines),
         cached,
@@ -302,22 +340,22 @@ class _Recording(Files):
                 directory = parent
 
 
-def _compare(entry: dict[str, object]) -> tuple[dict[str, object] | None, list[str]]:
+def _compare(entry: Entry) -> tuple[Entry | None, list[str]]:
     """``(entry, [])`` when every state ``entry`` recorded still holds (refreshed when racy
     ones were verified by content); ``(entry, changed)`` when only the content of some files
     read changed; ``(None, [])`` when anything else changed (or the entry is malformed)."""
     try:
-        recorded = int(entry["recorded"])  # type: ignore[call-overload]
+        recorded = int(entry["recorded"])
         root = str(entry["root"])
-        states: dict[str, tuple[int, int, bytes]] = entry["files"]  # type: ignore[assignment]
-        probes: dict[str, bool] = entry["probes"]  # type: ignore[assignment]
-        walks: list[tuple[tuple[str, ...], tuple[str, ...]]] = entry["walks"]  # type: ignore[assignment]
-        settings: tuple[tuple[str, ...], tuple[str, ...], str | None] = entry["config"]  # type: ignore[assignment]
+        states = entry["files"]
+        probes = entry["probes"]
+        walks = entry["walks"]
+        settings = entry["config"]
         _result(entry, cached=True)
     except (KeyError, TypeError, ValueError):
         return None, []
     now = time.time_ns()
-    refreshed: dict[str, tuple[int, int, bytes]] | None = None
+    refreshed: dict[str, FileState] | None = None
     changed: list[str] = []
     for path, (mtime, size, digest) in states.items():
         try:
@@ -361,12 +399,8 @@ def _compare(entry: dict[str, object]) -> tuple[dict[str, object] | None, list[s
 
 # -- redoing part of an analysis ----------------------------------------------------------------
 
-Key = tuple[str, int, int]
 
-
-def _incremental(
-    entry: dict[str, object], changed: list[str], directory: str | None
-) -> dict[str, object] | None:
+def _incremental(entry: Entry, changed: list[str], directory: str | None) -> Entry | None:
     """The entry updated by re-analysing only what ``changed`` files can affect, or ``None``
     when that cannot be done soundly (the caller then analyses everything).
 
@@ -377,11 +411,11 @@ def _incremental(
     graph diagnostics, replace the old ones. Anything unusual (a changed file that is not an
     analysed module, changed imports, a pipeline gaining a task outside the part) gives up.
     """
-    trace: dict[str, object] = entry["trace"]  # type: ignore[assignment]
-    deps: dict[str, tuple[str, ...]] = trace["deps"]  # type: ignore[assignment]
-    mentions: dict[str, bool] = trace["mentions"]  # type: ignore[assignment]
-    tasks: dict[Key, tuple[str, ...]] = trace["tasks"]  # type: ignore[assignment]
-    models: set[Key] = trace["models"]  # type: ignore[assignment]
+    trace = entry["trace"]
+    deps = trace["deps"]
+    mentions = trace["mentions"]
+    tasks = trace["tasks"]
+    models = trace["models"]
     if not trace["partial"] or any(path not in deps for path in changed):
         return None
     importers: dict[str, list[str]] = {}
@@ -395,28 +429,27 @@ def _incremental(
             if module not in affected:
                 affected.add(module)
                 stack.append(module)
-    result: tuple[tuple[tuple[tuple[object, ...], Key | None], ...], int, int] = entry["result"]  # type: ignore[assignment]
-    old_diagnostics, file_count, pipeline_count = result
+    old_diagnostics, file_count, pipeline_count = entry["result"]
     old_keys = set(tasks) | models | {owner for _, owner in old_diagnostics if owner is not None}
     before = {k for k in old_keys if k[0] in affected or affected.intersection(tasks.get(k, ()))}
     part = sorted(affected.union(*(tasks.get(k, ()) for k in before)))
 
-    from analyzer._analyze import Trace, run
+    from analyzer._analyze import Trace, analyze
     from analyzer._project import mentions_glacier
     from analyzer._summary import SUPPRESS
 
     root = str(entry["root"])
-    settings: tuple[tuple[str, ...], tuple[str, ...], str | None] = entry["config"]  # type: ignore[assignment]
+    settings = entry["config"]
     config = Config(tuple(settings[0]), tuple(settings[1]), settings[2])
     files = _Recording()
-    new = Trace(roots=list(trace["roots"]))  # type: ignore[call-overload]
+    new = Trace(roots=list(trace["roots"]))
     gc_was_enabled = _cache._gc_pause()
     try:
         for path in changed:
             text, _ = files.read(path)
             if text is None or mentions_glacier(text) != mentions[path]:
                 return None  # whether the file is read at all may change
-        analysis = run(
+        analysis = analyze(
             [],
             root=root,
             summarizer=_cache.SummaryCache(directory),
@@ -458,14 +491,14 @@ def _incremental(
         owner = graph_owner.get(d)
         if (owner is None and d.path in part_files) or (owner is not None and owner in after):
             kept.append((_fields(d), owner))
-    kept.sort(key=lambda item: Diagnostic(*item[0]).sort_key())  # type: ignore[arg-type]
+    kept.sort(key=lambda item: Diagnostic(*item[0]).sort_key())
     unique = list(dict.fromkeys(kept))
     pipeline_count += len(new.models & after) - len(models & before)
     new_tasks = {k: v for k, v in tasks.items() if k not in before}
     new_tasks.update({k: v for k, v in new.tasks.items() if k in after})
-    states: dict[str, tuple[int, int, bytes]] = dict(entry["files"])  # type: ignore[call-overload]
+    states = dict(entry["files"])
     states.update(files.states)
-    probes: dict[str, bool] = dict(entry["probes"])  # type: ignore[call-overload]
+    probes = dict(entry["probes"])
     probes.update(files.probes)
     return {
         **entry,

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from analyzer._resolve import Resolver
-from analyzer._summary import Call, Stmt
+from analyzer._summary import Call, StatementSummary
 from analyzer._values import (
     ComputeV,
     DatasetClass,
@@ -96,7 +96,7 @@ class Classifier:
         return result, names
 
     def _statement(
-        self, module: str, stmt: Stmt, is_task: bool, names: dict[str, Kind]
+        self, module: str, stmt: StatementSummary, is_task: bool, names: dict[str, Kind]
     ) -> tuple[Classified, dict[str, Kind]]:
         if stmt.kind == "import":
             per_name = {imp.local: self._import_kind(module, imp) for imp in stmt.imports}
@@ -156,7 +156,7 @@ class Classifier:
     def _check_task_bodies(
         self,
         module: str,
-        statements: tuple[Stmt, ...],
+        statements: tuple[StatementSummary, ...],
         tasks: Mapping[int, object],
         names: dict[str, Kind],
     ) -> None:

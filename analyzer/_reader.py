@@ -47,7 +47,7 @@ from analyzer._summary import (
     Other,
     Param,
     Pos,
-    Stmt,
+    StatementSummary,
     Sub,
 )
 
@@ -96,7 +96,7 @@ def summarize(text: str, module: str, is_package: bool) -> ModuleSummary:
         and any(_dotted(alias.name) == "annotations" for alias in node.names)
         for node in body
     )
-    statements: list[Stmt] = []
+    statements: list[StatementSummary] = []
     previous_end = 0
     has_tasks = ".task" in text
     for index, node in enumerate(body):
@@ -615,7 +615,7 @@ class _Reader:
 
     # task registrations the module level cannot see
 
-    def mentions_task(self, stmt: Stmt) -> bool:
+    def mentions_task(self, stmt: StatementSummary) -> bool:
         return any(".task" in line for line in self.lines[stmt.start_line - 1 : stmt.end_line])
 
     def registrations(self, top: Any) -> tuple[tuple[Expr, str], ...]:
@@ -652,7 +652,7 @@ class _Reader:
 
     # statements
 
-    def statement(self, index: int, node: Any, previous_end: int) -> Stmt:
+    def statement(self, index: int, node: Any, previous_end: int) -> StatementSummary:
         pos = self.pos(node)
         if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
             pos = (*self._def_pos(node)[:2], *pos[2:])
@@ -663,7 +663,7 @@ class _Reader:
         end = pos[2]
         if isinstance(node, (cst.Import, cst.ImportFrom)):
             imports = self._imports(node)
-            return Stmt(
+            return StatementSummary(
                 index,
                 "import",
                 pos,
@@ -680,7 +680,7 @@ class _Reader:
             uses = set(_names_in(d.decorator for d in node.decorators))
             uses.update(_names_in(_signature_nodes(node.params, node.returns)))
             uses.update(name for name, _ in body_names)
-            return Stmt(
+            return StatementSummary(
                 index,
                 "function",
                 pos,
@@ -692,7 +692,7 @@ class _Reader:
             )
         if isinstance(node, cst.ClassDef):
             scan = self._scan_block(node)
-            return Stmt(
+            return StatementSummary(
                 index,
                 "class",
                 pos,
@@ -722,7 +722,7 @@ class _Reader:
                             (cast(cst.Name, cast(cst.Element, e).value).value, self.expr(v))
                             for e, v in zip(target.elements, values, strict=True)
                         )
-            return Stmt(
+            return StatementSummary(
                 index,
                 "assign",
                 pos,
@@ -740,7 +740,7 @@ class _Reader:
             uses = set(_names_in([annotation]))
             if node.value is not None:
                 uses.update(_names_in([node.value]))
-            return Stmt(
+            return StatementSummary(
                 index,
                 "assign",
                 pos,
@@ -753,7 +753,7 @@ class _Reader:
                 annotation=self.expr(annotation, payload=True),
             )
         if isinstance(node, cst.Expr):
-            return Stmt(
+            return StatementSummary(
                 index,
                 "expr",
                 pos,
@@ -766,7 +766,7 @@ class _Reader:
         # compound and other statements: if/try/with/for/while/match/augmented assignment...
         scan = self._scan_block(node)
         scan.defines.extend(i.local for i in scan.imports if i.attr != "*")
-        return Stmt(
+        return StatementSummary(
             index,
             "other",
             pos,
@@ -779,14 +779,16 @@ class _Reader:
             construct=_construct(node) or "a compound statement",
         )
 
-    def opaque(self, index: int, node: Any, previous_end: int) -> Stmt:
+    def opaque(self, index: int, node: Any, previous_end: int) -> StatementSummary:
         """A statement too deeply nested to summarise: only its extent is kept."""
         pos = self.pos(node)
-        return Stmt(index, "other", pos, max(previous_end + 1, pos[0]), pos[2], (), frozenset())
+        return StatementSummary(
+            index, "other", pos, max(previous_end + 1, pos[0]), pos[2], (), frozenset()
+        )
 
-    # what code generation needs (``Stmt.binds`` and the fields after it)
+    # what code generation needs (``StatementSummary.binds`` and the fields after it)
 
-    def with_codegen_facts(self, stmt: Stmt, top: Any) -> Stmt:
+    def with_codegen_facts(self, stmt: StatementSummary, top: Any) -> StatementSummary:
         """``stmt`` with the names and imports code generation reads, from one walk over
         ``top`` (iterative: a deeply nested statement cannot exhaust the stack)."""
         loads: set[str] = set()

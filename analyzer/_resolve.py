@@ -25,7 +25,7 @@ from analyzer._summary import (
     Or,
     Other,
     Pos,
-    Stmt,
+    StatementSummary,
     Sub,
 )
 from analyzer._values import (
@@ -35,7 +35,7 @@ from analyzer._values import (
     DatasetV,
     EnvV,
     Ext,
-    Function,
+    FunctionRef,
     Key,
     Lit,
     ModuleV,
@@ -271,14 +271,14 @@ class Resolver:
         if kind == "import":
             return self.import_value(what, module)
         if kind == "assign":
-            stmt: Stmt = what
+            stmt: StatementSummary = what
             if len(stmt.targets) and stmt.value is not None:
                 return self.stmt_value(module, stmt)
             return Opaque()  # an annotation without a value: `x: int`
         if kind == "unpacked":
             return Opaque(dynamic="bound by an unpacking the analyzer does not follow")
         if kind == "function":
-            return Function(module, name)
+            return FunctionRef(module, name)
         if kind == "part":
             return self.part_value(module, what, name)
         if what.kind == "class":
@@ -323,7 +323,7 @@ class Resolver:
             missing = f"module `{name}` cannot be found"
         return Ext(name, "other", missing)
 
-    def part_value(self, module: str, stmt: Stmt, name: str) -> Value:
+    def part_value(self, module: str, stmt: StatementSummary, name: str) -> Value:
         """The value ``name`` gets from an unpacking assignment ``a, b = x, y``."""
         expr = next(e for n, e in reversed(stmt.unpacked) if n == name)
         return self._once(
@@ -333,7 +333,7 @@ class Resolver:
             lambda: self.eval(module, expr, stmt.index),
         )
 
-    def stmt_value(self, module: str, stmt: Stmt) -> Value:
+    def stmt_value(self, module: str, stmt: StatementSummary) -> Value:
         assert stmt.value is not None
         value = stmt.value
         return self._once(
@@ -363,7 +363,9 @@ class Resolver:
 
     # -- expressions --------------------------------------------------------------------------
 
-    def eval(self, module: str, expr: Expr, at: int | None, stmt: Stmt | None = None) -> Value:
+    def eval(
+        self, module: str, expr: Expr, at: int | None, stmt: StatementSummary | None = None
+    ) -> Value:
         if isinstance(expr, Name):
             return self.lookup(module, expr.id, at)
         if isinstance(expr, Attr):
@@ -402,7 +404,7 @@ class Resolver:
             return value
         return Opaque(is_infrastructure(value))
 
-    def call(self, module: str, call: Call, at: int | None, stmt: Stmt | None) -> Value:
+    def call(self, module: str, call: Call, at: int | None, stmt: StatementSummary | None) -> Value:
         func = self.eval(module, call.func, at)
         key: Key = (module, call.pos[0], call.pos[1])
         if isinstance(func, DatasetClass) or _is_api(func, "glacier.Dataset"):
@@ -497,7 +499,7 @@ class Resolver:
             if entry is None and expr.id == "__doc__":
                 return True, self.modules[module].summary.docstring
             if entry is not None and entry[1] == "assign":
-                stmt: Stmt = entry[2]
+                stmt: StatementSummary = entry[2]
                 if len(stmt.targets) and stmt.value is not None:
                     return self.literal(module, stmt.value, entry[0], depth + 1)
             if entry is not None and entry[1] == "import":

@@ -37,7 +37,7 @@ __all__ = [
     "Other",
     "Param",
     "Pos",
-    "Stmt",
+    "StatementSummary",
     "Sub",
 ]
 
@@ -189,7 +189,7 @@ class Function:
 
 
 @dataclass(frozen=True, slots=True)
-class Stmt:
+class StatementSummary:
     index: int
     kind: Literal["import", "assign", "expr", "function", "class", "other"]
     pos: Pos  # the statement itself (a function's `def` line, not its decorators)
@@ -235,7 +235,7 @@ class Stmt:
 class ModuleSummary:
     name: str
     is_package: bool
-    statements: tuple[Stmt, ...]
+    statements: tuple[StatementSummary, ...]
     error: tuple[str, int, int] | None  # syntax error: detail, line, column
     suppressions: tuple[tuple[int, tuple[str, ...]], ...]  # line -> codes (empty: all)
     line_count: int
@@ -247,7 +247,7 @@ class ModuleSummary:
 # and names only these classes, which the cache's restricted unpickler allows.
 SUMMARY_CLASSES: tuple[type, ...] = (
     Name, Attr, Call, Sub, Const, Or, DictLit, Other,
-    Import, Param, Decorator, Function, Stmt, ModuleSummary, ImportAlias,
+    Import, Param, Decorator, Function, StatementSummary, ModuleSummary, ImportAlias,
 )  # fmt: skip
 
 

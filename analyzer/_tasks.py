@@ -6,7 +6,7 @@ on a ``def`` of any module of the project; a registration anywhere else is GLC00
 task silently missing.
 
 Nodes first (Hamilton's order): each task is read from its own decorator and signature here;
-the DAG's edges are drawn later from dataset names (``analyzer._checks``). Rules mirror the
+the DAG's edges are drawn later from dataset names (``analyzer._graph``). Rules mirror the
 runtime path's definition-time errors (``glacier._pipeline``) so both paths agree, in the
 words of one catalogue (``glacier.messages``).
 """
@@ -17,14 +17,26 @@ from dataclasses import dataclass
 from typing import Any
 
 from analyzer._resolve import Resolver, argument, text_of
-from analyzer._summary import Attr, Call, Const, Expr, Name, Or, Other, Param, Pos, Stmt, Sub
+from analyzer._summary import (
+    Attr,
+    Call,
+    Const,
+    Expr,
+    Name,
+    Or,
+    Other,
+    Param,
+    Pos,
+    StatementSummary,
+    Sub,
+)
 from analyzer._values import (
     BoundMethod,
     ComputeV,
     DatasetClass,
     DatasetV,
     Ext,
-    Function,
+    FunctionRef,
     Key,
     Opaque,
     PipelineV,
@@ -165,7 +177,9 @@ def _variable(resolver: Resolver, pipeline: PipelineV) -> str:
     return "pipeline"
 
 
-def _registered(resolver: Resolver, module: str, stmt: Stmt, call: Call) -> FoundTask | None:
+def _registered(
+    resolver: Resolver, module: str, stmt: StatementSummary, call: Call
+) -> FoundTask | None:
     """A module-level ``pipeline.task(...)(function)`` (or ``deco(function)`` with
     ``deco = pipeline.task(...)``): the task of that function, wherever it is defined."""
     deco = resolver.eval(module, call.func, stmt.index)
@@ -173,7 +187,7 @@ def _registered(resolver: Resolver, module: str, stmt: Stmt, call: Call) -> Foun
         return None
     target = call.args[0] if len(call.args) == 1 and not call.kwargs and not call.starred else None
     value = resolver.eval(module, target, stmt.index) if target is not None else None
-    if isinstance(value, Function):
+    if isinstance(value, FunctionRef):
         at = stmt.index if value.module == module else None
         entry = resolver.binding(value.module, value.name, at)
         if entry is not None and entry[1] == "function":
@@ -207,7 +221,9 @@ def _unresolved(resolver: Resolver, module: str, expr: Expr, value: Unknown, wha
     )
 
 
-def _task(resolver: Resolver, module: str, stmt: Stmt, deco: TaskDeco) -> FoundTask | None:
+def _task(
+    resolver: Resolver, module: str, stmt: StatementSummary, deco: TaskDeco
+) -> FoundTask | None:
     function = stmt.function
     assert function is not None
     call = deco.call
@@ -326,7 +342,7 @@ def _timeout(
 def _signature(
     resolver: Resolver,
     module: str,
-    stmt: Stmt,
+    stmt: StatementSummary,
     task: FoundTask,
     params: tuple[Param, ...],
     returns: Expr | None,
@@ -591,7 +607,7 @@ def mentioned_datasets(resolver: Resolver, task: FoundTask) -> set[Key]:
             value = resolver.eval(task.module, current, task.stmt)
             if isinstance(value, DatasetV):
                 found.add(value.key)
-            elif isinstance(value, Function):
+            elif isinstance(value, FunctionRef):
                 shadowed = _shadowed(resolver, task.module, current)
                 if shadowed is not None:
                     found.add(shadowed[2])

@@ -21,7 +21,7 @@ __all__ = [
     "DatasetV",
     "EnvV",
     "Ext",
-    "Function",
+    "FunctionRef",
     "Key",
     "Lit",
     "ModuleV",
@@ -153,7 +153,7 @@ class TaskDeco:
 
 
 @dataclass(frozen=True, slots=True)
-class Function:
+class FunctionRef:
     module: str
     name: str
 
@@ -193,7 +193,7 @@ Value = (
     | PulumiRes
     | BoundMethod
     | TaskDeco
-    | Function
+    | FunctionRef
     | Opaque
     | Unknown
 )

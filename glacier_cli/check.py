@@ -97,9 +97,9 @@ def _run(paths: tuple[str, ...], no_cache: bool) -> CheckResult:
 def _print_diff(result: CheckResult) -> int:
     if not any(d.fixable for d in result.diagnostics):
         return 0
-    from analyzer.fixes import plan_fixes, unified_diff
+    from analyzer.fixes import collect_fixes, unified_diff
 
-    planned = plan_fixes(result.root, result.diagnostics)
+    planned = collect_fixes(result.root, result.diagnostics)
     for fix in planned:
         click.echo(unified_diff(fix), nl=False)
     if planned:
@@ -119,9 +119,9 @@ def _fix(paths: tuple[str, ...], no_cache: bool, result: CheckResult) -> tuple[C
     for _ in range(_ROUNDS):
         if not any(d.fixable for d in result.diagnostics):
             break
-        from analyzer.fixes import plan_fixes, write_fixes
+        from analyzer.fixes import collect_fixes, write_fixes
 
-        planned = plan_fixes(result.root, result.diagnostics)
+        planned = collect_fixes(result.root, result.diagnostics)
         if not planned:
             break
         write_fixes(planned)

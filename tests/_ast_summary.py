@@ -26,7 +26,7 @@ from analyzer._summary import (
     Other,
     Param,
     Pos,
-    Stmt,
+    StatementSummary,
     Sub,
 )
 
@@ -62,7 +62,7 @@ def summarize(text: str, module: str, is_package: bool) -> ModuleSummary:
         and any(alias.name == "annotations" for alias in node.names)
         for node in tree.body
     )
-    statements: list[Stmt] = []
+    statements: list[StatementSummary] = []
     previous_end = 0
     has_tasks = ".task" in text
     for index, node in enumerate(tree.body):
@@ -202,7 +202,7 @@ class _Reader:
 
     # task registrations the module level cannot see
 
-    def mentions_task(self, stmt: Stmt) -> bool:
+    def mentions_task(self, stmt: StatementSummary) -> bool:
         return any(".task" in line for line in self.lines[stmt.start_line - 1 : stmt.end_line])
 
     def registrations(self, top: ast.stmt) -> tuple[tuple[Expr, str], ...]:
@@ -238,7 +238,7 @@ class _Reader:
 
     # statements
 
-    def statement(self, index: int, node: ast.stmt, previous_end: int) -> Stmt:
+    def statement(self, index: int, node: ast.stmt, previous_end: int) -> StatementSummary:
         first = node.lineno
         if isinstance(node, _DEFS) and node.decorator_list:
             first = min(first, *(d.lineno for d in node.decorator_list))
@@ -247,7 +247,7 @@ class _Reader:
         pos = _pos(node)
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             imports = self._imports(node)
-            return Stmt(
+            return StatementSummary(
                 index,
                 "import",
                 pos,
@@ -264,7 +264,7 @@ class _Reader:
             uses = set(_names_in(node.decorator_list))
             uses.update(_names_in(_signature_nodes(node.args, node.returns)))
             uses.update(name for name, _ in body_names)
-            return Stmt(
+            return StatementSummary(
                 index,
                 "function",
                 pos,
@@ -276,7 +276,7 @@ class _Reader:
             )
         if isinstance(node, ast.ClassDef):
             scan = self._scan_block(node)
-            return Stmt(
+            return StatementSummary(
                 index,
                 "class",
                 pos,
@@ -299,7 +299,7 @@ class _Reader:
                             (e.id, self.expr(v))  # type: ignore[attr-defined]
                             for e, v in zip(target.elts, node.value.elts, strict=True)
                         )
-            return Stmt(
+            return StatementSummary(
                 index,
                 "assign",
                 pos,
@@ -316,7 +316,7 @@ class _Reader:
             uses = set(_names_in([node.annotation]))
             if node.value is not None:
                 uses.update(_names_in([node.value]))
-            return Stmt(
+            return StatementSummary(
                 index,
                 "assign",
                 pos,
@@ -329,7 +329,7 @@ class _Reader:
                 annotation=self.expr(node.annotation, payload=True),
             )
         if isinstance(node, ast.Expr):
-            return Stmt(
+            return StatementSummary(
                 index,
                 "expr",
                 pos,
@@ -342,7 +342,7 @@ class _Reader:
         # compound and other statements: if/try/with/for/while/match/augmented assignment...
         scan = self._scan_block(node)
         scan.defines.extend(i.local for i in scan.imports if i.attr != "*")
-        return Stmt(
+        return StatementSummary(
             index,
             "other",
             pos,
@@ -355,16 +355,16 @@ class _Reader:
             construct=_CONSTRUCTS.get(type(node), "a compound statement"),
         )
 
-    def opaque(self, index: int, node: ast.stmt, previous_end: int) -> Stmt:
+    def opaque(self, index: int, node: ast.stmt, previous_end: int) -> StatementSummary:
         """A statement too deeply nested to summarise: only its extent is kept."""
         end = node.end_lineno or node.lineno
-        return Stmt(
+        return StatementSummary(
             index, "other", _pos(node), max(previous_end + 1, node.lineno), end, (), frozenset()
         )
 
-    # what code generation needs (``Stmt.binds`` and the fields after it)
+    # what code generation needs (``StatementSummary.binds`` and the fields after it)
 
-    def with_codegen_facts(self, stmt: Stmt, top: ast.stmt) -> Stmt:
+    def with_codegen_facts(self, stmt: StatementSummary, top: ast.stmt) -> StatementSummary:
         """``stmt`` with the names and imports code generation reads, from one breadth-first
         walk over ``top`` (iterative: a deeply nested statement cannot exhaust the stack)."""
         loads: set[str] = set()

@@ -72,7 +72,7 @@ def forbid_analysis(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*args: object, **kwargs: object) -> object:
         raise AssertionError("the analysis ran")
 
-    monkeypatch.setattr(analyzer._analyze, "run", refuse)
+    monkeypatch.setattr(analyzer._analyze, "analyze", refuse)
 
 
 def codes(result: object) -> list[str]:
@@ -244,14 +244,14 @@ def test_summaries_made_in_a_process_pool_are_the_sequential_ones(tmp_path: Path
 def runs(monkeypatch: pytest.MonkeyPatch) -> list[list[str] | None]:
     """For each analysis run from now on: the modules of a partial run, or None (everything)."""
     seen: list[list[str] | None] = []
-    real = analyzer._analyze.run
+    real = analyzer._analyze.analyze
 
     def recording(*args: object, **kwargs: object) -> object:
         only = kwargs.get("only")
         seen.append(None if only is None else [os.path.basename(str(p)) for p in only])  # type: ignore[union-attr]
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(analyzer._analyze, "run", recording)
+    monkeypatch.setattr(analyzer._analyze, "analyze", recording)
     return seen
 
 

@@ -166,7 +166,7 @@ def test_an_analyzer_bug_is_an_internal_error_not_a_finding(
     def broken(*args: object, **kwargs: object) -> object:
         raise RuntimeError("bug")
 
-    monkeypatch.setattr("analyzer._analyze.run", broken)
+    monkeypatch.setattr("analyzer._analyze.analyze", broken)
     result = CliRunner().invoke(main, ["check", "--no-cache", MANY])
     assert result.exit_code == 2
     assert "internal error: RuntimeError: bug" in result.output

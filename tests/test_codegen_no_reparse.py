@@ -1,6 +1,6 @@
 """Code generation reads the analyzer's facts; it never parses user source again.
 
-The analyzer's summary (``analyzer._summary.Stmt``) reads each module once and records, per
+The analyzer's summary (``analyzer._summary.StatementSummary``) reads each module once and records, per
 module-level statement, the names it binds and uses, its ``name.attr`` references, an import's
 names and every module it imports; ``analyzer.Statement`` carries them to code generation.
 The one parse left in codegen is libcst's rewrite of an import that mixes glacier names with
@@ -20,7 +20,7 @@ import pytest
 
 import codegen._slice
 from analyzer import _cache, analyze, summarize
-from analyzer._summary import ImportAlias, Stmt
+from analyzer._summary import ImportAlias, StatementSummary
 from codegen import build as build_artifacts
 from codegen._slice import carried_modules
 from codegen.aws._bundle import third_party_requirements
@@ -31,7 +31,7 @@ from tests._codegen_support import EXAMPLES, write_project
 CODEGEN = Path(__file__).resolve().parents[1] / "codegen"
 
 
-def _first(text: str, module: str = "pkg.mod", is_package: bool = False) -> Stmt:
+def _first(text: str, module: str = "pkg.mod", is_package: bool = False) -> StatementSummary:
     summary = summarize(text, module, is_package)
     assert summary.error is None
     return summary.statements[0]

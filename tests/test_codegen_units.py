@@ -81,7 +81,7 @@ def test_pystr_round_trips(value: str) -> None:
 
 
 @dataclass
-class Stmt:
+class StatementSummary:
     kind: str
     start_line: int
     end_line: int
@@ -113,14 +113,14 @@ def extract() -> raw2:
 
 def test_slice_keeps_lines_and_drops_declarations() -> None:
     statements = [
-        Stmt("task", 1, 1),
-        Stmt("glacier", 2, 2),
-        Stmt("task", 3, 3, drop_names=("raw",)),
-        Stmt("infrastructure", 4, 4),
-        Stmt("glacier", 5, 5),
-        Stmt("glacier", 6, 8),
-        Stmt("infrastructure", 9, 9),
-        Stmt("task", 12, 17, task_decorators=((12, 14),)),
+        StatementSummary("task", 1, 1),
+        StatementSummary("glacier", 2, 2),
+        StatementSummary("task", 3, 3, drop_names=("raw",)),
+        StatementSummary("infrastructure", 4, 4),
+        StatementSummary("glacier", 5, 5),
+        StatementSummary("glacier", 6, 8),
+        StatementSummary("infrastructure", 9, 9),
+        StatementSummary("task", 12, 17, task_decorators=((12, 14),)),
     ]
     sliced = slice_source(SOURCE, statements)
     lines = sliced.splitlines()
@@ -140,13 +140,22 @@ def test_slice_keeps_lines_and_drops_declarations() -> None:
 
 
 def test_slice_drops_an_import_whose_names_all_go() -> None:
-    sliced = slice_source("from x import a, b\n", [Stmt("task", 1, 1, drop_names=("a", "b"))])
+    sliced = slice_source(
+        "from x import a, b\n", [StatementSummary("task", 1, 1, drop_names=("a", "b"))]
+    )
     assert sliced == "# glacier build: left out a, b\n"
 
 
 def test_slice_normalises_line_endings_without_moving_lines() -> None:
     source = "a = 1\r\nb = 2\rc = 3\n"
-    sliced = slice_source(source, [Stmt("task", 1, 1), Stmt("glacier", 2, 2), Stmt("task", 3, 3)])
+    sliced = slice_source(
+        source,
+        [
+            StatementSummary("task", 1, 1),
+            StatementSummary("glacier", 2, 2),
+            StatementSummary("task", 3, 3),
+        ],
+    )
     assert sliced == "a = 1\n# glacier build: glacier statement left out\nc = 3\n"
 
 
@@ -209,7 +218,11 @@ def test_slice_keeps_the_layout_and_comments_of_a_mixed_import() -> None:
         "x = helper()\n"
     )
     sliced = slice_source(
-        source, [Stmt("task", 1, 5, drop_names=("raw", "clean")), Stmt("task", 6, 6)]
+        source,
+        [
+            StatementSummary("task", 1, 5, drop_names=("raw", "clean")),
+            StatementSummary("task", 6, 6),
+        ],
     )
     assert sliced.splitlines() == [
         "from .datasets import (  # what the tasks need  # glacier build: left out clean, raw",

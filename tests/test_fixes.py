@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from analyzer import RULES, analyze
-from analyzer.fixes import CASE_HEADER, FIXERS, fix_source, plan_fixes
+from analyzer.fixes import CASE_HEADER, FIXERS, collect_fixes, fix_source
 from glacier_cli import main
 
 CASES = [
@@ -84,7 +84,7 @@ def test_a_file_that_does_not_parse_is_left_alone(tmp_path: Path) -> None:
     module.write_text(broken)
     after = analyze([module], root=str(tmp_path)).diagnostics
     assert [d.code for d in after] == ["GLC001"]
-    assert plan_fixes(str(tmp_path), [*after, *diagnostics]) == []
+    assert collect_fixes(str(tmp_path), [*after, *diagnostics]) == []
 
 
 def test_a_stale_span_fixes_nothing(tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ from codegen._manifest import emit_manifest
 from codegen.aws._asl import (
     MAX_NESTING,
     TooDeep,
-    _plan,
+    _flow,
     definition_problem,
     state_machine,
 )
@@ -218,7 +218,7 @@ def test_the_linear_planner_plans_exactly_what_the_previous_one_did() -> None:
         model = _model(tasks)
         upstream = {name: set(ups) for name, ups in model.upstream().items()}
         order = {name: i for i, name in enumerate(model.topological_order())}
-        assert _plan(set(upstream), upstream, order) == reference_plan(
+        assert _flow(set(upstream), upstream, order) == reference_plan(
             set(upstream), upstream, order
         ), tasks
 

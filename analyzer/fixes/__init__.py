@@ -32,8 +32,8 @@ __all__ = [
     "FileFix",
     "Fixer",
     "Span",
+    "collect_fixes",
     "fix_source",
-    "plan_fixes",
     "register",
     "unified_diff",
     "write_fixes",
@@ -196,7 +196,7 @@ class _Replace(cst.CSTTransformer):
         return cast(CSTNodeT, replaced) if isinstance(replaced, cst.CSTNode) else replaced
 
 
-def plan_fixes(root: str, diagnostics: Iterable[Diagnostic]) -> list[FileFix]:
+def collect_fixes(root: str, diagnostics: Iterable[Diagnostic]) -> list[FileFix]:
     """The files the fixable ``diagnostics`` change, read afresh; files that have a syntax
     error or cannot be read (``GLC001``, ``GLC002``) are left alone."""
     by_file: dict[str, list[Diagnostic]] = {}

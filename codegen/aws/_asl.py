@@ -162,12 +162,12 @@ def _unique(name: str, taken: set[str]) -> str:
     return candidate
 
 
-Plan = tuple[Any, ...]
-"""("task", name) | ("seq", [plan, ...]) | ("par", [plan, ...])."""
+Flow = tuple[Any, ...]
+"""("task", name) | ("seq", [flow, ...]) | ("par", [flow, ...])."""
 
 
 class _Graph:
-    """The DAG once, for planning any convex part of it (every part the plan splits off is).
+    """The DAG once, for planning any convex part of it (every part the flow splits off is).
 
     ``ancestors[t]`` and ``descendants[t]`` are bit sets over the tasks' topological positions
     (Python integers), computed in one pass each: a part's ancestors of ``t`` are
@@ -215,16 +215,16 @@ class _Graph:
 
 
 class TooDeep(ValueError):
-    """The plan would nest more than ``MAX_NESTING`` Parallel states."""
+    """The flow would nest more than ``MAX_NESTING`` Parallel states."""
 
 
-def _plan(
+def _flow(
     tasks: set[str],
     upstream: dict[str, set[str]],
     order: dict[str, int],
     max_nesting: int = MAX_NESTING,
-) -> Plan:
-    """The series-parallel plan of ``tasks`` (see the module docstring).
+) -> Flow:
+    """The series-parallel flow of ``tasks`` (see the module docstring).
 
     The rules apply to the parts they split off until every part is one task; parts wait on a
     stack, not in recursive calls. A connected part is cut at every pivot at once: cutting at
@@ -233,10 +233,10 @@ def _plan(
     ``max_nesting``, so a pathological DAG costs no more than a writable one.
     """
     graph = _Graph(upstream, order)
-    # postfix program: ("part", (tasks, depth)) is planned, ("value", plan) pushed as is,
+    # postfix program: ("part", (tasks, depth)) is planned, ("value", flow) pushed as is,
     # ("par" | "seq", n) combines the last n results
     program: list[tuple[str, Any]] = [("part", (tasks, 0))]
-    results: list[Plan] = []
+    results: list[Flow] = []
     while program:
         op, arg = program.pop()
         if op == "value":
@@ -255,8 +255,8 @@ def _plan(
             program.extend(
                 (op, (arg, depth)) if op == "part" else (op, arg) for op, arg in reversed(steps)
             )
-    (plan,) = results
-    return plan
+    (flow,) = results
+    return flow
 
 
 def _opens_parallel(step: tuple[str, Any]) -> bool:
@@ -271,7 +271,7 @@ def _opens_parallel(step: tuple[str, Any]) -> bool:
 
 
 def _split(tasks: set[str], graph: _Graph) -> list[tuple[str, Any]]:
-    """One step of ``_plan`` on ``tasks``, in its postfix program, in execution order."""
+    """One step of ``_flow`` on ``tasks``, in its postfix program, in execution order."""
     if len(tasks) == 1:
         return [("value", ("task", next(iter(tasks))))]
     order = graph.order
@@ -282,7 +282,7 @@ def _split(tasks: set[str], graph: _Graph) -> list[tuple[str, Any]]:
     pivots = graph.pivots(tasks)
     if not pivots:
         levels = _levels(tasks, graph.upstream, order)
-        return [("value", _flat_seq([_plan_level(level) for level in levels]))]
+        return [("value", _flat_seq([_level_flow(level) for level in levels]))]
     # between two pivots (and before the first, after the last) lie the tasks downstream of
     # the one and upstream of the other: in topological order, exactly those in between
     steps: list[tuple[str, Any]] = []
@@ -301,12 +301,12 @@ def _split(tasks: set[str], graph: _Graph) -> list[tuple[str, Any]]:
     return [*steps, ("seq", len(steps))]
 
 
-def _plan_level(level: list[str]) -> Plan:
+def _level_flow(level: list[str]) -> Flow:
     return ("task", level[0]) if len(level) == 1 else ("par", [("task", t) for t in level])
 
 
-def _flat_seq(parts: list[Plan]) -> Plan:
-    flat: list[Plan] = []
+def _flat_seq(parts: list[Flow]) -> Flow:
+    flat: list[Flow] = []
     for part in parts:
         flat.extend(part[1] if part[0] == "seq" else [part])
     return flat[0] if len(flat) == 1 else ("seq", flat)
@@ -347,7 +347,7 @@ def _levels(
 
 
 class _Builder:
-    """Turns a plan into ASL states with unique names."""
+    """Turns a flow into ASL states with unique names."""
 
     def __init__(self, model: PipelineModel) -> None:
         self.model = model
@@ -358,9 +358,9 @@ class _Builder:
         self.fail = _unique(FAIL_STATE, self.taken)
         self.parallels = 0
 
-    def chain(self, plan: Plan, *, top: bool) -> tuple[str, dict[str, Any]]:
-        """(first state's name, states) of a plan run in sequence, ending the chain."""
-        parts = plan[1] if plan[0] == "seq" else [plan]
+    def chain(self, flow: Flow, *, top: bool) -> tuple[str, dict[str, Any]]:
+        """(first state's name, states) of a flow run in sequence, ending the chain."""
+        parts = flow[1] if flow[0] == "seq" else [flow]
         named = [self.state(part) for part in parts]
         states: dict[str, Any] = {}
         for index, (name, state) in enumerate(named):
@@ -373,18 +373,18 @@ class _Builder:
             states[name] = state
         return named[0][0], states
 
-    def state(self, plan: Plan) -> tuple[str, dict[str, Any]]:
-        if plan[0] == "task":
-            task = self.tasks[plan[1]]
+    def state(self, flow: Flow) -> tuple[str, dict[str, Any]]:
+        if flow[0] == "task":
+            task = self.tasks[flow[1]]
             database = any(
                 d in self.tables for d in (*(i.dataset for i in task.inputs), *task.outputs)
             )
-            return plan[1], _task_state(task, database=database)  # named after its task
+            return flow[1], _task_state(task, database=database)  # named after its task
         self.parallels += 1
         name = _unique(f"Parallel{self.parallels}", self.taken)
         branches = []
         tasks: list[str] = []
-        for branch in plan[1]:
+        for branch in flow[1]:
             start, states = self.chain(branch, top=False)
             branches.append({"StartAt": start, "States": states})
             tasks += _tasks_of(branch)
@@ -397,10 +397,10 @@ class _Builder:
         return name, state
 
 
-def _tasks_of(plan: Plan) -> list[str]:
-    if plan[0] == "task":
-        return [plan[1]]
-    return [t for part in plan[1] for t in _tasks_of(part)]
+def _tasks_of(flow: Flow) -> list[str]:
+    if flow[0] == "task":
+        return [flow[1]]
+    return [t for part in flow[1] for t in _tasks_of(part)]
 
 
 def levels(model: PipelineModel) -> list[list[str]]:
@@ -410,10 +410,10 @@ def levels(model: PipelineModel) -> list[list[str]]:
     return _levels(set(upstream), upstream, order)
 
 
-def _whole_plan(model: PipelineModel) -> Plan:
+def _whole_flow(model: PipelineModel) -> Flow:
     upstream = {name: set(ups) for name, ups in model.upstream().items()}
     order = {name: i for i, name in enumerate(model.topological_order())}
-    return _plan(set(upstream), upstream, order)
+    return _flow(set(upstream), upstream, order)
 
 
 def definition_problem(model: PipelineModel) -> str | None:
@@ -451,7 +451,7 @@ def state_machine(model: PipelineModel) -> dict[str, Any]:
     builder = _Builder(model)
     # raises TooDeep past MAX_NESTING (`glacier build` stops at GLC307 first): building and
     # writing the states recurses once per level
-    start, states = builder.chain(_whole_plan(model), top=True)
+    start, states = builder.chain(_whole_flow(model), top=True)
     states[builder.fail] = {
         "Type": "Fail",
         "Error": "GlacierTaskFailed",

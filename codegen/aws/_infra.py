@@ -82,7 +82,7 @@ class Placement:
 
 
 @dataclass(slots=True)
-class _Stmt:
+class _ProgramStatement:
     kind: str
     start_line: int
     end_line: int
@@ -94,7 +94,7 @@ class _Stmt:
     """An import statement's names (``analyzer._summary.ImportAlias``); empty otherwise."""
 
 
-def _statements(info: Any) -> list[_Stmt]:
+def _statements(info: Any) -> list[_ProgramStatement]:
     """The analyzer's statements of a module, each with its text and names."""
     cached = _CACHE.get(id(info))
     if cached is not None and cached[0] is info:
@@ -102,7 +102,7 @@ def _statements(info: Any) -> list[_Stmt]:
     source: str = info.source
     lines = source.splitlines(keepends=True)
     found = [
-        _Stmt(
+        _ProgramStatement(
             stmt.kind,
             stmt.start_line,
             stmt.end_line,
@@ -119,10 +119,10 @@ def _statements(info: Any) -> list[_Stmt]:
     return found
 
 
-_CACHE: dict[int, tuple[Any, list[_Stmt]]] = {}
+_CACHE: dict[int, tuple[Any, list[_ProgramStatement]]] = {}
 
 
-def _env_refs(stmt: _Stmt, env_vars: Mapping[str, str]) -> list[str]:
+def _env_refs(stmt: _ProgramStatement, env_vars: Mapping[str, str]) -> list[str]:
     """Environments a statement uses, the provider's first (``env.provider`` / ``env.s3``)."""
     providers: list[str] = []
     others: list[str] = []
@@ -137,7 +137,7 @@ def _env_refs(stmt: _Stmt, env_vars: Mapping[str, str]) -> list[str]:
     return ordered
 
 
-def _pulumi_names(stmts: Iterable[_Stmt]) -> set[str]:
+def _pulumi_names(stmts: Iterable[_ProgramStatement]) -> set[str]:
     names: set[str] = set()
     for stmt in stmts:
         for alias in stmt.imports:
@@ -151,7 +151,9 @@ def _pulumi_names(stmts: Iterable[_Stmt]) -> set[str]:
     return names
 
 
-def _import_block(module: str, file: str, stmt: _Stmt, needed: set[str]) -> Block | None:
+def _import_block(
+    module: str, file: str, stmt: _ProgramStatement, needed: set[str]
+) -> Block | None:
     """The import reduced to the ``needed`` names; verbatim when it binds only those."""
     aliases = stmt.imports
     first = aliases[0]
@@ -211,7 +213,7 @@ class _Resolver:
 
     def definition(
         self, module: str, name: str, before: int, depth: int = 0
-    ) -> tuple[str, _Stmt, str] | None:
+    ) -> tuple[str, _ProgramStatement, str] | None:
         """(module, statement, name there) of what ``name`` means at line ``before``."""
         info = self.modules.get(module)
         if info is None or depth > 20:
@@ -229,7 +231,7 @@ class _Resolver:
                 return found if found is not None else (module, binder, name)
         return module, binder, name
 
-    def is_project_import(self, module: str, stmt: _Stmt) -> bool:
+    def is_project_import(self, module: str, stmt: _ProgramStatement) -> bool:
         if not stmt.imports:
             return False
         if not stmt.imports[0].is_from:
@@ -266,9 +268,9 @@ def place_infrastructure(
         if var in stmt.binds and stmt.kind == "infrastructure"
     }
     memo: dict[tuple[str, int], str | None] = {}
-    roots: dict[str, list[tuple[str, _Stmt]]] = {}
+    roots: dict[str, list[tuple[str, _ProgramStatement]]] = {}
 
-    def env_vars(module: str, stmt: _Stmt) -> dict[str, str]:
+    def env_vars(module: str, stmt: _ProgramStatement) -> dict[str, str]:
         """Names ``stmt`` uses that denote an Environment (here or imported)."""
         found = {}
         for name in stmt.uses | stmt.binds:
@@ -277,7 +279,7 @@ def place_infrastructure(
                 found[name] = env_stmts[(where[0], where[1].start_line)]
         return found
 
-    def env_of(module: str, stmt: _Stmt) -> str | None:
+    def env_of(module: str, stmt: _ProgramStatement) -> str | None:
         key = (module, stmt.start_line)
         if key in memo:
             return memo[key]
@@ -332,7 +334,7 @@ def place_infrastructure(
 
 
 def _closure(
-    roots: list[tuple[str, _Stmt]],
+    roots: list[tuple[str, _ProgramStatement]],
     modules: Mapping[str, Any],
     placement: Placement,
     resolver: _Resolver,
@@ -342,7 +344,7 @@ def _closure(
     Within a module the source order is kept; a statement from another module (reached
     through ``from module import name``) comes before the statements that use it.
     """
-    chosen: dict[tuple[str, int], _Stmt] = {}
+    chosen: dict[tuple[str, int], _ProgramStatement] = {}
     deps: dict[tuple[str, int], set[tuple[str, int]]] = {}
     aliases: dict[tuple[str, int], list[str]] = {}
     needed_imports: dict[tuple[str, int], set[str]] = {}
@@ -426,7 +428,7 @@ def _ordered(deps: Mapping[tuple[str, int], set[tuple[str, int]]]) -> list[tuple
     return order
 
 
-def _binder(stmts: list[_Stmt], name: str, before: int) -> _Stmt | None:
+def _binder(stmts: list[_ProgramStatement], name: str, before: int) -> _ProgramStatement | None:
     """The last statement binding ``name`` before line ``before`` (or any, for functions)."""
     found = None
     for stmt in stmts:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import weakref
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from glacier.errors import SourceMissingError, UsageError
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 __all__ = ["LocalExecutor"]
 
 
-class _Plan:
+class _Prepared:
     """A pipeline's jobs and storage descriptions, built once per pipeline shape."""
 
     __slots__ = ("jobs", "key", "storages")
@@ -36,7 +36,7 @@ class _Plan:
         self.storages = storages
 
 
-_PLANS: weakref.WeakKeyDictionary[Any, _Plan] = weakref.WeakKeyDictionary()
+_PREPARED: weakref.WeakKeyDictionary[Any, _Prepared] = weakref.WeakKeyDictionary()
 
 
 class LocalExecutor:
@@ -82,11 +82,11 @@ class LocalExecutor:
         Raises ``SourceMissingError`` before any task starts when a source dataset has
         nothing stored, and ``UsageError`` for an unknown target.
         """
-        plan = _plan(pipeline)
-        names = None if targets is None else _target_names(pipeline, plan, targets)
+        prepared = _prepare(pipeline)
+        names = None if targets is None else _target_names(pipeline, prepared, targets)
         return _schedule.run(
-            plan.jobs,
-            _io.Store(plan.storages, self.data_dir),
+            prepared.jobs,
+            _io.Store(prepared.storages, self.data_dir),
             targets=names,
             max_workers=self.max_workers,
             mode=self.mode,
@@ -96,30 +96,30 @@ class LocalExecutor:
 
 
 def _target_names(
-    pipeline: Pipeline, plan: _Plan, targets: Iterable[Dataset[Any] | str]
+    pipeline: Pipeline, prepared: _Prepared, targets: Iterable[Dataset[Any] | str]
 ) -> list[str]:
     if isinstance(targets, str) or hasattr(targets, "__glacier_dataset__"):
         targets = [targets]  # type: ignore[list-item]
     names = []
     for target in targets:
         name = target if isinstance(target, str) else getattr(target, "name", None)
-        if not isinstance(name, str) or name not in plan.storages:
+        if not isinstance(name, str) or name not in prepared.storages:
             raise UsageError(
                 f"target {target!r} is not a dataset of pipeline `{pipeline.name}`; known: "
-                + ", ".join(f"`{n}`" for n in sorted(plan.storages))
+                + ", ".join(f"`{n}`" for n in sorted(prepared.storages))
             )
         names.append(name)
     return names
 
 
-def _plan(pipeline: Pipeline) -> _Plan:
+def _prepare(pipeline: Pipeline) -> _Prepared:
     """Jobs and storages for ``pipeline``; cached until its tasks or storages change."""
     tasks = pipeline.tasks
     datasets = pipeline.datasets
     key = (tasks, tuple(id(d.storage) for d in datasets))
-    plan = _PLANS.get(pipeline)
-    if plan is not None and plan.key == key:
-        return plan
+    prepared = _PREPARED.get(pipeline)
+    if prepared is not None and prepared.key == key:
+        return prepared
     jobs = [
         _schedule.Job(
             task.name,
@@ -133,9 +133,9 @@ def _plan(pipeline: Pipeline) -> _Plan:
         for task in tasks
     ]
     storages = {d.name: storage_description(d.storage) for d in datasets}
-    plan = _Plan(key, jobs, storages)
-    _PLANS[pipeline] = plan
-    return plan
+    prepared = _Prepared(key, jobs, storages)
+    _PREPARED[pipeline] = prepared
+    return prepared
 
 
 def storage_description(storage: Any) -> dict[str, Any] | None:
@@ -148,8 +148,3 @@ def storage_description(storage: Any) -> dict[str, Any] | None:
     if model is None:
         return None
     return {name: getattr(model, name) for name in LOCAL_FIELDS}
-
-
-def descriptions(pipeline: Pipeline) -> Mapping[str, dict[str, Any] | None]:
-    """Every dataset of ``pipeline`` → its storage description."""
-    return dict(_plan(pipeline).storages)
