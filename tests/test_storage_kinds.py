@@ -125,6 +125,26 @@ def test_every_layer_agrees_on_what_is_a_table(storage: StorageModel) -> None:
     assert program_is_table(DatasetModel("d", "p", None, None, storage, span)) is expected
 
 
+@pytest.mark.parametrize(
+    "storage", [s for s in EVERY_STORAGE if kinds.is_table(s)], ids=lambda s: s.kind
+)
+def test_the_deployed_handler_reaches_a_table_as_the_registry_grants(
+    storage: StorageModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The handler is embedded verbatim (standard library only) and names the kind whose
+    tables it reaches through the RDS instance's own secret: the registry grants exactly that
+    kind the RDS secret, every other table kind the URL secret."""
+    from codegen.embedded import glacier_handler
+
+    monkeypatch.delenv("GLACIER_DATABASE_SECRET_ARN", raising=False)
+    monkeypatch.delenv("GLACIER_DATABASE_URL_SECRET_ARN", raising=False)
+    with pytest.raises(RuntimeError) as refused:
+        glacier_handler._table(_description(storage))
+    reaches_rds_secret = "GLACIER_DATABASE_SECRET_ARN" in str(refused.value)
+    access = kind_named(storage.kind).access(storage.resource, storage.url)
+    assert reaches_rds_secret == (access is kinds.RDS_SECRET_ACCESS)
+
+
 def test_ephemeral_is_no_table() -> None:
     assert not kinds.is_table(None) and not _io.is_table(None)
 
