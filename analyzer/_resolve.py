@@ -81,6 +81,21 @@ _ENV_ARGUMENT_RULES: dict[str, tuple[Callable[[bool], _Rule], str]] = {
         'start with a letter, then letters, digits and single hyphens: `.rds("orders-db")`',
     ),
 }
+# What to write instead of an argument of a compute config AWS refuses, by (API, argument).
+_COMPUTE_ADVICE = {
+    ("glacier.Serverless", "memory_mb"): "use 128 to 10240 MB: `Serverless(memory_mb=512)`",
+    ("glacier.Serverless", "timeout_s"): (
+        "use 1 to 900 whole seconds: `Serverless(timeout_s=300)`; a longer task runs on "
+        "`Container(...)`"
+    ),
+    ("glacier.Container", "cpu"): (
+        "use a Fargate CPU size, 256, 512, 1024, 2048, 4096, 8192 or 16384: `Container(cpu=1024)`"
+    ),
+    ("glacier.Container", "memory_mb"): (
+        "pick a memory size Fargate pairs with the CPU size: `Container(cpu=256, memory_mb=512)`,"
+        " `Container(cpu=1024, memory_mb=2048)`"
+    ),
+}
 # The same for the arguments of a storage config, by (API, field).
 _CONFIG_ARGUMENT_RULES: dict[tuple[str, str], tuple[_Rule, str]] = {
     ("glacier.ObjectStorage", "bucket"): (
@@ -554,6 +569,18 @@ class Resolver:
             'schedule="rate(1 day)"',
             required=False,
         )
+        schedule_expr = _argument(call, 1, "schedule")
+        if schedule is not None and schedule_expr is not None:
+            self._validate(
+                module,
+                call,
+                schedule_expr,
+                "schedule",
+                schedule,
+                validate.schedule,
+                'write an EventBridge schedule: `schedule="rate(1 day)"`, '
+                '`schedule="cron(0 6 * * ? *)"`',
+            )
         description = self._description(module, call, at, name)
         return PipelineInfo(
             (module, call.pos[0], call.pos[1]), name, schedule, description, call.pos
@@ -774,37 +801,57 @@ class Resolver:
         else:
             names = (("image", None), ("cpu", 256), ("memory_mb", 512))
         fields = []
+        checked: dict[str, object] = {}  # what the rule sees: UNKNOWN where the model guesses
+        written: dict[str, Expr] = {}
         for index, (field_name, default) in enumerate(names):
             arg = _argument(call, index, field_name)
-            if arg is None:
-                fields.append((field_name, default))
-                continue
-            ok, value = self.literal(module, arg, at)
-            if not ok:
-                self.at(
-                    module,
-                    arg.pos,
-                    UnsupportedConstruct,
-                    what=f"`{field_name}` of `{api.rsplit('.', 1)[-1]}(...)`",
-                    advice=f"write it as a literal: `{field_name}={default!r}`",
-                )
-                value = default
-            elif field_name != "image":
-                # checked with the other arguments at their defaults, to point at this one
-                rule = validate.serverless if api == "glacier.Serverless" else validate.container
-                defaults = {n: d for n, d in names if n not in ("image", field_name)}
-                self._validate(
-                    module,
-                    call,
-                    arg,
-                    field_name,
-                    value,
-                    _with_defaults(rule, field_name, defaults),
-                    f"pass a positive number: `{field_name}={default!r}`",
-                )
+            value: object = default
+            if arg is not None:
+                written[field_name] = arg
+                ok, value = self.literal(module, arg, at)
+                if not ok:
+                    self.at(
+                        module,
+                        arg.pos,
+                        UnsupportedConstruct,
+                        what=f"`{field_name}` of `{api.rsplit('.', 1)[-1]}(...)`",
+                        advice=f"write it as a literal: `{field_name}={default!r}`",
+                    )
+                    value = default
+                    checked[field_name] = validate.UNKNOWN
+            checked.setdefault(field_name, value)
             fields.append((field_name, value))
+        checked.pop("image", None)
+        self._check_compute(module, call, api, checked, written)
         return ComputeV(
             (("kind", "serverless" if api == "glacier.Serverless" else "container"), *fields)
+        )
+
+    def _check_compute(
+        self, module: str, call: Call, api: str, values: dict[str, object], written: dict[str, Expr]
+    ) -> None:
+        """GLC402 at the argument the runtime rule blames (at a written argument it conflicts
+        with when the blamed one is left at its default: `Container(cpu=1024)`)."""
+        if api == "glacier.Serverless":
+            found = validate.serverless_argument(**values)
+        else:
+            found = validate.container_argument(**values)
+        if found is None:
+            return
+        argument, error = found
+        arg = written.get(argument) or next(
+            (written[name] for name in values if name in written), None
+        )
+        self.at(
+            module,
+            arg.pos if arg is not None else call.pos,
+            InvalidConfigValue,
+            call=_text(call),
+            exception=type(error).__name__,
+            argument=argument,
+            value=repr(values[argument]),
+            detail=str(error),
+            advice=_COMPUTE_ADVICE[api, argument],
         )
 
     def _pulumi_name(self, module: str, call: Call, at: int | None) -> str | None:
@@ -841,17 +888,6 @@ class Resolver:
 
 def _is_api(value: Value, api: str) -> bool:
     return isinstance(value, Ext) and value.api == api
-
-
-def _with_defaults(
-    rule: Callable[..., Exception | None], argument: str, defaults: dict[str, object]
-) -> Callable[[object], Exception | None]:
-    """``rule`` of one argument, the others at their defaults (to blame that argument)."""
-
-    def check(value: object) -> Exception | None:
-        return rule(**{argument: value, **defaults})
-
-    return check
 
 
 _KEYWORD_ONLY = 1 << 30  # an argument index no call reaches: the argument is keyword-only

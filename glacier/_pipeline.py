@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from glacier import messages
+from glacier import messages, validate
 from glacier._dataset import Dataset, is_dataset
 from glacier.compute import Container, Serverless
 from glacier.errors import (
@@ -89,6 +89,9 @@ class Pipeline:
     ) -> None:
         if not isinstance(name, str) or not name:
             raise TypeError(f"Pipeline name must be a non-empty string, got {name!r}")
+        error = validate.schedule(schedule)
+        if error is not None:
+            raise error
         self.name = name
         self.schedule = schedule
         self.description = description

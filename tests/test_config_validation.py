@@ -197,7 +197,7 @@ partner = env.s3("partner.landing", existing=True)  # S3 allows dots; Glacier cr
 raw = Dataset(name="raw", storage=ObjectStorage(bucket=LANDING, prefix="in"))
 out = Dataset(name="out", storage=env.s3("prod-out-1"))
 table = Dataset(name="table", storage=env.rds(name="orders-db"))
-small = Serverless(memory_mb=128, timeout_s=0.5)
+small = Serverless(memory_mb=128, timeout_s=1)
 box = Container(image="app:1", cpu=1024, memory_mb=2048)
 
 

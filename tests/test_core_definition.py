@@ -56,12 +56,12 @@ def test_inputs_outputs_and_sinks() -> None:
 def test_task_options_are_kept() -> None:
     p = Pipeline(name="p", schedule="rate(1 hour)", description="d")
 
-    @p.task(retries=3, timeout=5, compute=Container(image="x", cpu=512))
+    @p.task(retries=3, timeout=5, compute=Container(image="x", cpu=512, memory_mb=1024))
     def one() -> raw:
         return 1
 
     task = p.tasks[0]
-    assert (task.retries, task.timeout, task.compute) == (3, 5, Container("x", 512, 512))
+    assert (task.retries, task.timeout, task.compute) == (3, 5, Container("x", 512, 1024))
     assert (p.schedule, p.description) == ("rate(1 hour)", "d")
 
 
@@ -263,5 +263,5 @@ def test_usage_errors() -> None:
         p.task(compute="lambda")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="Dataset name"):
         Dataset(name="")
-    with pytest.raises(ValueError, match="positive"):
+    with pytest.raises(ValueError, match=r"128\.\.10240 MB"):
         Serverless(memory_mb=0)

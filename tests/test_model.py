@@ -68,7 +68,7 @@ def test_tasks(typed_model: PipelineModel) -> None:
     assert score.span == Span("tests/fixtures/runtime/typed_pipeline.py", 15, 1)
     assert store.function == "save"
     assert store.inputs == (InputModel("s", "scores"),)
-    assert store.compute == ComputeModel("container", 512, None, "img:1", 1024)
+    assert store.compute == ComputeModel("container", 2048, None, "img:1", 1024)
     assert store.timeout == 30.0
     assert store.span.line == 22  # the `async def` line, after a multi-line decorator
 

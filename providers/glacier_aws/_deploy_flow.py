@@ -10,6 +10,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from glacier import validate
 from glacier_aws._deploy_policy import trust_policy
 from glacier_aws._deploy_tasks import (
     FargateTask,
@@ -28,9 +29,6 @@ __all__ = [
 ]
 
 _PLACEHOLDER = re.compile(r"\$\{([a-z_]+)(?::([^}]*))?\}")
-_SCHEDULE = re.compile(
-    r"rate\(\s*\d+\s+(minute|minutes|hour|hours|day|days)\s*\)|cron\(\s*\S+(\s+\S+){5}\s*\)"
-)
 
 
 def placeholders_in(definition: Any) -> list[tuple[str, str | None]]:
@@ -300,11 +298,9 @@ class PipelineSchedule(pulumi.ComponentResource):
         tags: Mapping[str, str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        if not _SCHEDULE.fullmatch(schedule_expression.strip()):
-            raise ValueError(
-                f"invalid schedule {schedule_expression!r}: expected EventBridge "
-                "'rate(5 minutes)' or 'cron(0 12 * * ? *)'"
-            )
+        error = validate.schedule(schedule_expression)
+        if error is not None:
+            raise error
         super().__init__("glacier:aws:PipelineSchedule", _check_name(name), None, opts)
         child = pulumi.ResourceOptions(parent=self)
         self.rule = aws.cloudwatch.EventRule(

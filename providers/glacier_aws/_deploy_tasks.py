@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pulumi
 import pulumi_aws as aws
 
+from glacier import validate
 from glacier_aws._deploy_database import (
     DatabaseAccess,
     TaskNetwork,
@@ -50,7 +51,6 @@ LAMBDA_RUNTIMES = ("python3.12", "python3.13")
 """Python runtimes AWS Lambda supports (Security Hub Lambda.2) that Glacier deploys."""
 CONTAINER_NAME = "task"
 """The container's name in every task definition (the state machine's overrides use it)."""
-_FARGATE_CPU = (256, 512, 1024, 2048, 4096, 8192, 16384)
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}")
 
 
@@ -227,10 +227,9 @@ class LambdaTask(pulumi.ComponentResource):
     ) -> None:
         if runtime not in LAMBDA_RUNTIMES:
             raise ValueError(f"runtime {runtime!r} is not one of {LAMBDA_RUNTIMES}")
-        if not 128 <= memory_mb <= 10240:
-            raise ValueError(f"Lambda memory_mb must be 128..10240, got {memory_mb}")
-        if not 1 <= timeout_s <= 900:
-            raise ValueError(f"Lambda timeout_s must be 1..900 (15 minutes), got {timeout_s}")
+        error = validate.serverless(memory_mb, timeout_s)
+        if error is not None:
+            raise error
         super().__init__("glacier:aws:LambdaTask", _check_name(name), None, opts)
         child = pulumi.ResourceOptions(parent=self)
         self.log_group = log_group(
@@ -350,8 +349,9 @@ class FargateTask(pulumi.ComponentResource):
         tags: Mapping[str, str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        if cpu not in _FARGATE_CPU:
-            raise ValueError(f"Fargate cpu must be one of {_FARGATE_CPU}, got {cpu}")
+        error = validate.container(cpu, memory_mb)
+        if error is not None:
+            raise error
         super().__init__("glacier:aws:FargateTask", _check_name(name), None, opts)
         child = pulumi.ResourceOptions(parent=self)
         self.log_group = log_group(
