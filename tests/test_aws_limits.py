@@ -152,3 +152,67 @@ def test_an_unknown_cpu_still_checks_the_memory_on_its_own() -> None:
     found = validate.container_argument(validate.UNKNOWN, 3000)
     assert found is not None and found[0] == "memory_mb"
     assert validate.container_argument(300, validate.UNKNOWN) is not None
+
+
+# -- names Glacier derives: within AWS's limits by construction ------------------------------
+
+# AWS's length limit of each name, by resource type and the input that carries the name
+_NAME_LIMITS = {
+    "aws:iam/role:Role": ("name", 64),
+    "aws:iam/rolePolicy:RolePolicy": ("name", 128),
+    "aws:lambda/function:Function": ("name", 64),
+    "aws:sfn/stateMachine:StateMachine": ("name", 80),
+    "aws:cloudwatch/logGroup:LogGroup": ("name", 512),
+    "aws:cloudwatch/eventRule:EventRule": ("name", 64),
+    "aws:ecs/taskDefinition:TaskDefinition": ("family", 255),
+}
+_PULUMI_SUFFIX = 8  # auto-naming appends `-` and 7 random characters to the resource's name
+
+
+def test_names_glacier_derives_stay_within_aws_limits_for_the_longest_names(
+    tmp_path: Path,
+) -> None:
+    """No GLC3xx finding is needed for name lengths: a pipeline, task or environment name of
+    any length gives IAM role, Lambda function, log group, schedule and state machine names
+    AWS accepts, Pulumi's suffix included (component names are shortened with a hash)."""
+    from _codegen_support import write_files
+
+    from codegen.aws import emit_programs
+    from codegen.aws._preview import preview_in_child
+
+    env_name = "e" * 63  # the longest environment name (the stack) `glacier.validate` allows
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "p"\nversion = "0"\n')
+    module = tmp_path / "long.py"
+    module.write_text(
+        "from glacier import Container, Dataset, Pipeline, Serverless\n"
+        "from glacier_aws import Environment\n\n"
+        f'env = Environment(account="123456789012", region="us-east-1", name="{env_name}")\n'
+        f'pipeline = Pipeline(name="{"pipeline" * 25}", schedule="rate(1 day)")\n'
+        'src = Dataset(name="src", storage=env.s3("long-names-in"))\n'
+        'mid = Dataset(name="mid")\n'
+        'out = Dataset(name="out", storage=env.s3("long-names-out"))\n\n\n'
+        f'@pipeline.task(name="{"lambda_task_" * 20}", compute=Serverless())\n'
+        "def first(rows: src) -> mid:\n    return rows\n\n\n"
+        f'@pipeline.task(name="{"container_task_" * 20}", '
+        'compute=Container(image="app:1", cpu=256, memory_mb=512))\n'
+        "def second(rows: mid) -> out:\n    return rows\n"
+    )
+    analysis = analyze([str(module)], root=str(tmp_path))
+    assert [d for d in analysis.diagnostics if d.severity == "error"] == []
+    (model,) = analysis.pipelines
+    write_files(emit_programs(analysis, model), tmp_path / "build")
+    resources = preview_in_child(str(tmp_path / "build" / "pulumi" / env_name), env_name)[
+        "resources"
+    ]
+
+    checked: set[str] = set()
+    for resource in resources:
+        if resource["type"] not in _NAME_LIMITS:
+            continue
+        key, limit = _NAME_LIMITS[resource["type"]]
+        given = resource["inputs"].get(key)
+        name = given if isinstance(given, str) else f"{resource['name']}-xxxxxxx"
+        assert len(name) <= limit, (resource["type"], name)
+        checked.add(resource["type"])
+    # every kind of name above was derived from a long name, and checked
+    assert checked == set(_NAME_LIMITS), set(_NAME_LIMITS) - checked
