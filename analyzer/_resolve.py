@@ -50,6 +50,7 @@ from analyzer._values import (
     package_category,
 )
 from analyzer.diagnostics import (
+    BucketNameWithDots,
     Diagnostic,
     DynamicDescription,
     DynamicName,
@@ -465,7 +466,8 @@ class Resolver:
             arg = _argument(call, 0, first)
             ok, text = self.literal(module, arg, at) if arg is not None else (False, None)
             if ok and arg is not None:
-                self._validate(module, call, arg, first, text, rule(existing), hint)
+                if not self._validate(module, call, arg, first, text, rule(existing), hint):
+                    self._dotted_bucket(module, arg, text if first == "bucket" else None)
                 if not isinstance(text, str):
                     text = None
             elif not ok or not isinstance(text, str):
@@ -760,9 +762,25 @@ class Resolver:
         if "existing" in kind.fields:
             existing = self._existing(module, call, at, f"{api.rsplit('.', 1)[-1]}(...)")
             fields.append(("existing", existing))
+            names = [name for name, _ in kind.arguments]
+            bucket = _argument(call, names.index("bucket"), "bucket") if "bucket" in names else None
+            if existing and bucket is not None:
+                self._dotted_bucket(module, bucket, dict(fields).get("bucket"))
         storage = StorageV(key, kind.name, tuple(fields))
         self.storages[key] = storage
         return storage
+
+    def _dotted_bucket(self, module: str, arg: Expr, bucket: object) -> None:
+        """GLC403 for a bucket name S3 accepts with dots (only an existing bucket has one)."""
+        if validate.dotted_bucket(bucket):
+            assert isinstance(bucket, str)
+            self.at(
+                module,
+                arg.pos,
+                BucketNameWithDots,
+                bucket=bucket,
+                dashed=bucket.replace(".", "-"),
+            )
 
     def _existing(self, module: str, call: Call, at: int | None, where: str) -> bool:
         """``existing=`` of ``ObjectStorage`` / ``env.s3``: a bool literal, else a diagnostic.

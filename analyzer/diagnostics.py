@@ -484,6 +484,21 @@ class InvalidConfigValue(Rule):
     hint = "{advice}"
 
 
+@rule
+class BucketNameWithDots(Rule):
+    code = "GLC403"
+    name = "bucket-name-with-dots"
+    severity = "warning"
+    message = (
+        "the bucket `{bucket}` has dots: S3 cannot serve it over virtual-hosted-style HTTPS (its "
+        "certificate covers one label) nor through Transfer Acceleration"
+    )
+    hint = (
+        "S3 accepts it, so an existing bucket may keep it; a bucket you can rename is better "
+        'named with hyphens: `"{dashed}"`'
+    )
+
+
 # -- warnings (GLC5xx) ------------------------------------------------------------------------
 
 

@@ -26,6 +26,7 @@ __all__ = [
     "account",
     "container",
     "container_argument",
+    "dotted_bucket",
     "environment_name",
     "existing",
     "existing_s3_bucket",
@@ -311,6 +312,12 @@ def existing_s3_bucket(value: object) -> ValueError | None:
     if error is None and isinstance(value, str) and _IP_ADDRESS.fullmatch(value):
         return ValueError(f"invalid bucket {value!r}: S3 bucket names cannot be IP addresses")
     return error or _reserved_bucket(value)
+
+
+def dotted_bucket(value: object) -> bool:
+    """A bucket name S3 accepts with dots, which HTTPS virtual-hosted addressing and Transfer
+    Acceleration cannot serve: ``glacier check`` warns (GLC403); the runtime accepts it."""
+    return isinstance(value, str) and "." in value and existing_s3_bucket(value) is None
 
 
 def _reserved_bucket(value: object) -> ValueError | None:

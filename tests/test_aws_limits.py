@@ -87,6 +87,17 @@ def test_values_at_the_limits_are_clean_and_import() -> None:
     runpy.run_path(str(path))
 
 
+def test_dots_in_an_existing_bucket_are_a_warning_and_import() -> None:
+    path = LIMITS / "bucket_dots.py"
+    source = path.read_text(encoding="utf-8")
+    findings = _findings(path)
+    assert [(d.code, d.severity, d.line, d.column) for d in findings] == [
+        ("GLC403", "warning", *_position(source, '"partner.landing"'))
+    ]
+    assert '`"partner-landing"`' in (findings[0].hint or "")
+    runpy.run_path(str(path))  # S3 accepts the name: the runtime does too
+
+
 @pytest.mark.parametrize(
     "expression",
     [
