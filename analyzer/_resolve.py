@@ -89,6 +89,7 @@ _COMPUTE_ADVICE = {
         "use 1 to 900 whole seconds: `Serverless(timeout_s=300)`; a longer task runs on "
         "`Container(...)`"
     ),
+    ("glacier.Serverless", "tmp_mb"): "use 512 to 10240 MB: `Serverless(tmp_mb=2048)`",
     ("glacier.Container", "cpu"): (
         "use a Fargate CPU size, 256, 512, 1024, 2048, 4096, 8192 or 16384: `Container(cpu=1024)`"
     ),
@@ -815,7 +816,11 @@ class Resolver:
 
     def _compute(self, module: str, call: Call, at: int | None, api: str) -> Value:
         if api == "glacier.Serverless":
-            names: tuple[tuple[str, object], ...] = (("memory_mb", 512), ("timeout_s", 300))
+            names: tuple[tuple[str, object], ...] = (
+                ("memory_mb", 512),
+                ("timeout_s", 300),
+                ("tmp_mb", None),
+            )
         else:
             names = (("image", None), ("cpu", 256), ("memory_mb", 512))
         fields = []

@@ -277,7 +277,9 @@ def _compute(resolver: Resolver, module: str, at: int, call: Call) -> ComputeMod
     if isinstance(value, ComputeV):
         fields: dict[str, Any] = dict(value.fields)
         if fields["kind"] == "serverless":
-            return ComputeModel("serverless", fields["memory_mb"], fields["timeout_s"])
+            return ComputeModel(
+                "serverless", fields["memory_mb"], fields["timeout_s"], tmp_mb=fields["tmp_mb"]
+            )
         return ComputeModel("container", fields["memory_mb"], None, fields["image"], fields["cpu"])
     resolver.at(
         module,

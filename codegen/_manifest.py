@@ -23,6 +23,8 @@ def _compute(compute: ComputeModel | None) -> dict[str, Any] | None:
     data: dict[str, Any] = {"kind": compute.kind, "memory_mb": compute.memory_mb}
     if compute.kind == "serverless":
         data["timeout_s"] = compute.timeout_s
+        if compute.tmp_mb is not None:
+            data["tmp_mb"] = compute.tmp_mb
     else:
         data["image"] = compute.image
         data["cpu"] = compute.cpu

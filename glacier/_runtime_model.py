@@ -132,7 +132,9 @@ def _compute_model(compute: Serverless | Container | None) -> ComputeModel | Non
     if compute is None:
         return None
     if isinstance(compute, Serverless):
-        return ComputeModel("serverless", compute.memory_mb, compute.timeout_s)
+        return ComputeModel(
+            "serverless", compute.memory_mb, compute.timeout_s, tmp_mb=compute.tmp_mb
+        )
     return ComputeModel("container", compute.memory_mb, None, compute.image, compute.cpu)
 
 

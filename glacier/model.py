@@ -95,6 +95,7 @@ class ComputeModel:
     timeout_s: int | None = 300
     image: str | None = None
     cpu: int | None = None
+    tmp_mb: int | None = None  # a Lambda's /tmp size; None: Lambda's default (512 MB)
 
 
 @dataclass(frozen=True, slots=True)

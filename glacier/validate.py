@@ -22,6 +22,7 @@ __all__ = [
     "FARGATE_MEMORY",
     "LAMBDA_MEMORY_MB",
     "LAMBDA_TIMEOUT_S",
+    "LAMBDA_TMP_MB",
     "UNKNOWN",
     "account",
     "container",
@@ -59,6 +60,8 @@ LAMBDA_MEMORY_MB = (128, 10240)
 """AWS Lambda's memory range, in MB (1 MB steps)."""
 LAMBDA_TIMEOUT_S = (1, 900)
 """AWS Lambda's timeout range, in seconds (15 minutes at most)."""
+LAMBDA_TMP_MB = (512, 10240)
+"""AWS Lambda's ``/tmp`` (ephemeral storage) range, in MB."""
 
 
 def _steps(low: int, high: int, step: int) -> tuple[int, ...]:
@@ -104,17 +107,19 @@ def existing(value: object) -> TypeError | None:
     return None
 
 
-def serverless(memory_mb: object, timeout_s: object) -> Exception | None:
-    """``Serverless(memory_mb, timeout_s)``: what AWS Lambda accepts."""
-    found = serverless_argument(memory_mb, timeout_s)
+def serverless(memory_mb: object, timeout_s: object, tmp_mb: object = None) -> Exception | None:
+    """``Serverless(memory_mb, timeout_s, tmp_mb)``: what AWS Lambda accepts."""
+    found = serverless_argument(memory_mb, timeout_s, tmp_mb)
     return found[1] if found is not None else None
 
 
-def serverless_argument(memory_mb: object, timeout_s: object) -> tuple[str, Exception] | None:
+def serverless_argument(
+    memory_mb: object, timeout_s: object, tmp_mb: object = None
+) -> tuple[str, Exception] | None:
     """The argument of ``Serverless(...)`` to blame and its exception, or ``None``.
 
     ``memory_mb``: an int of 128..10,240 MB; ``timeout_s``: an int of 1..900 seconds (Lambda
-    takes whole seconds, 15 minutes at most).
+    takes whole seconds, 15 minutes at most); ``tmp_mb``: ``None`` or an int of 512..10,240 MB.
     """
     error = _int_in("Serverless", "memory_mb", memory_mb, LAMBDA_MEMORY_MB, "MB (AWS Lambda)")
     if error is not None:
@@ -124,6 +129,10 @@ def serverless_argument(memory_mb: object, timeout_s: object) -> tuple[str, Exce
     )
     if error is not None:
         return "timeout_s", error
+    if tmp_mb is not None:
+        error = _int_in("Serverless", "tmp_mb", tmp_mb, LAMBDA_TMP_MB, "MB (AWS Lambda's /tmp)")
+        if error is not None:
+            return "tmp_mb", error
     return None
 
 

@@ -1,7 +1,7 @@
 """AWS limits: a value no deployment accepts is refused where it is written, on both paths.
 
-Each fixture module in ``tests/fixtures/limits/`` holds one value AWS refuses (Lambda memory
-and timeout, Fargate CPU and memory pairs, EventBridge schedules, S3 bucket names, RDS
+Each fixture module in ``tests/fixtures/limits/`` holds one value AWS refuses (Lambda memory,
+timeout and /tmp, Fargate CPU and memory pairs, EventBridge schedules, S3 bucket names, RDS
 identifiers). ``glacier check`` reports exactly one finding, GLC402 at the offending argument,
 and importing the module raises the exception whose words the finding quotes: both paths
 apply the one rule of ``glacier.validate``.
@@ -16,6 +16,7 @@ import pytest
 
 from analyzer import Diagnostic, analyze
 from glacier import validate
+from glacier.model import ComputeModel
 
 ROOT = Path(__file__).resolve().parent.parent
 LIMITS = ROOT / "tests" / "fixtures" / "limits"
@@ -27,6 +28,8 @@ INVALID: list[tuple[str, str, type[Exception], str]] = [
     ("lambda_memory_high", "10241", ValueError, "must be 128..10240 MB"),
     ("lambda_timeout_high", "901", ValueError, "must be 1..900 seconds"),
     ("lambda_timeout_fraction", "2.5", TypeError, "must be an int"),
+    ("lambda_tmp_small", "256", ValueError, "must be 512..10240 MB (AWS Lambda's /tmp)"),
+    ("lambda_tmp_large", "10241", ValueError, "must be 512..10240 MB (AWS Lambda's /tmp)"),
     ("fargate_pair", "4096", ValueError, "accepts 512, 1024, 2048 MB with 256 CPU units"),
     ("fargate_cpu", "300", ValueError, "must be one of 256, 512, 1024"),
     ("fargate_default_memory", "1024)", ValueError, "does not fit cpu=1024"),
@@ -85,6 +88,23 @@ def test_values_at_the_limits_are_clean_and_import() -> None:
     path = LIMITS / "valid_limits.py"
     assert _findings(path) == []
     runpy.run_path(str(path))
+
+
+def test_a_tmp_size_reaches_the_model_on_both_paths_and_the_manifest() -> None:
+    from codegen._manifest import manifest_data
+
+    path = LIMITS / "valid_limits.py"
+    runtime = runpy.run_path(str(path))["pipeline"].to_model()
+    (static,) = [p for p in analyze([path], root=str(ROOT)).pipelines if p.name == "limits"]
+    expected = ComputeModel("serverless", 10240, 900, tmp_mb=10240)
+    assert [t.compute for t in runtime.tasks] == [t.compute for t in static.tasks] == [expected]
+    (task,) = manifest_data(static, version="0")["tasks"]
+    assert task["compute"] == {
+        "kind": "serverless",
+        "memory_mb": 10240,
+        "timeout_s": 900,
+        "tmp_mb": 10240,
+    }
 
 
 def test_dots_in_an_existing_bucket_are_a_warning_and_import() -> None:
@@ -202,7 +222,7 @@ def test_names_glacier_derives_stay_within_aws_limits_for_the_longest_names(
         'src = Dataset(name="src", storage=env.s3("long-names-in"))\n'
         'mid = Dataset(name="mid")\n'
         'out = Dataset(name="out", storage=env.s3("long-names-out"))\n\n\n'
-        f'@pipeline.task(name="{"lambda_task_" * 20}", compute=Serverless())\n'
+        f'@pipeline.task(name="{"lambda_task_" * 20}", compute=Serverless(tmp_mb=2048))\n'
         "def first(rows: src) -> mid:\n    return rows\n\n\n"
         f'@pipeline.task(name="{"container_task_" * 20}", '
         'compute=Container(image="app:1", cpu=256, memory_mb=512))\n'
@@ -216,6 +236,8 @@ def test_names_glacier_derives_stay_within_aws_limits_for_the_longest_names(
         "resources"
     ]
 
+    (function,) = [r for r in resources if r["type"] == "aws:lambda/function:Function"]
+    assert function["inputs"]["ephemeralStorage"] == {"size": 2048}  # Serverless(tmp_mb=...)
     checked: set[str] = set()
     for resource in resources:
         if resource["type"] not in _NAME_LIMITS:

@@ -251,7 +251,8 @@ def _task_context(
         timeout = compute.timeout_s if compute is not None and compute.timeout_s else 300
         if task.timeout is not None:
             timeout = min(timeout, max(1, round(task.timeout)))
-        context.update(memory_mb=memory, timeout_s=timeout)
+        tmp = compute.tmp_mb if compute is not None else None
+        context.update(memory_mb=memory, timeout_s=timeout, tmp_mb=tmp)
     return context
 
 

@@ -11,13 +11,18 @@ __all__ = ["Container", "Serverless"]
 
 @dataclass(frozen=True, slots=True)
 class Serverless:
-    """A function (AWS Lambda): the default compute of a task."""
+    """A function (AWS Lambda): the default compute of a task.
+
+    ``tmp_mb`` is the size of the function's ``/tmp`` (Lambda's ephemeral storage, 512 to
+    10,240 MB); ``None`` leaves Lambda's default, 512 MB.
+    """
 
     memory_mb: int = 512
     timeout_s: int = 300
+    tmp_mb: int | None = None
 
     def __post_init__(self) -> None:
-        error = validate.serverless(self.memory_mb, self.timeout_s)
+        error = validate.serverless(self.memory_mb, self.timeout_s, self.tmp_mb)
         if error is not None:
             raise error
 

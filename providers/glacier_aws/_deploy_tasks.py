@@ -193,7 +193,9 @@ class LambdaTask(pulumi.ComponentResource):
     """A task on AWS Lambda: log group, least-privilege role, function (X-Ray tracing on).
 
     ``code`` is the bundle: a ``LambdaBundle`` (uploaded directly or through S3, by size), a
-    ``pulumi.Archive`` or a directory path; ``handler`` the generated handler. ``memory_mb`` / ``timeout_s`` come from ``Serverless(...)``.
+    ``pulumi.Archive`` or a directory path; ``handler`` the generated handler. ``memory_mb`` /
+    ``timeout_s`` / ``tmp_mb`` (the size of ``/tmp``; ``None``: Lambda's 512 MB) come from
+    ``Serverless(...)``.
     ``environment`` adds variables to those of ``dataset_environment``.
     """
 
@@ -215,6 +217,7 @@ class LambdaTask(pulumi.ComponentResource):
         scratch_bucket: pulumi.Input[str] | None = None,
         memory_mb: int = 512,
         timeout_s: int = 300,
+        tmp_mb: int | None = None,
         runtime: str = "python3.12",
         architecture: str = "x86_64",
         log_retention_days: int = 30,
@@ -227,7 +230,7 @@ class LambdaTask(pulumi.ComponentResource):
     ) -> None:
         if runtime not in LAMBDA_RUNTIMES:
             raise ValueError(f"runtime {runtime!r} is not one of {LAMBDA_RUNTIMES}")
-        error = validate.serverless(memory_mb, timeout_s)
+        error = validate.serverless(memory_mb, timeout_s, tmp_mb)
         if error is not None:
             raise error
         super().__init__("glacier:aws:LambdaTask", _check_name(name), None, opts)
@@ -277,6 +280,7 @@ class LambdaTask(pulumi.ComponentResource):
             **code_args,
             memory_size=memory_mb,
             timeout=timeout_s,
+            ephemeral_storage={"size": tmp_mb} if tmp_mb is not None else None,
             architectures=[architecture],
             tracing_config={"mode": "Active"},
             logging_config={"log_format": "Text", "log_group": self.log_group.name},
