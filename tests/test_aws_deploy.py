@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from _pulumi_mocks import RecordedResource, RecordingMocks, Run, is_taggable, run_program
 
+from glacier.storage.kinds import OBJECT_EXTENSIONS
 from glacier_aws import Environment
 
 ACCOUNT = "111122223333"
@@ -61,6 +62,12 @@ DEFINITION = {
         },
     },
 }
+
+
+def _object_keys(base: str) -> list[str]:
+    """A dataset's object ARNs from ``arn:aws:s3:::<bucket>/<prefix>/<dataset>``: one per
+    extension the I/O layer writes, in its order (never ``<dataset>.*``)."""
+    return [base + ext for ext in OBJECT_EXTENSIONS]
 
 
 def _pipeline_program(bundle: str) -> Any:
@@ -176,7 +183,7 @@ def _as_list(value: Any) -> list[Any]:
 def test_lambda_task_role_allows_exactly_its_datasets(deployed: Run) -> None:
     s = _statements(deployed, "etl-extract-policy")
     assert s["ReadInputs0"]["Action"] == ["s3:GetObject"]
-    assert s["ReadInputs0"]["Resource"] == ["arn:aws:s3:::prod-raw/in/raw.*"]
+    assert s["ReadInputs0"]["Resource"] == [*_object_keys("arn:aws:s3:::prod-raw/in/raw")]
     assert s["ListInputs0"]["Action"] == ["s3:ListBucket"]
     assert s["ListInputs0"]["Resource"] == ["arn:aws:s3:::prod-raw"]
     assert s["ListInputs0"]["Condition"] == {"StringLike": {"s3:prefix": ["in/raw."]}}
@@ -187,19 +194,22 @@ def test_lambda_task_role_allows_exactly_its_datasets(deployed: Run) -> None:
         "s3:DeleteObject",
         "s3:AbortMultipartUpload",
     ]
-    assert s["WriteOutputs0"]["Resource"] == [f"arn:aws:s3:::{scratch}/*/staged.*"]
+    assert s["WriteOutputs0"]["Resource"] == [*_object_keys(f"arn:aws:s3:::{scratch}/*/staged")]
     assert set(s) == {"ReadInputs0", "ListInputs0", "WriteOutputs0", "OwnLogGroup", "XRayTracing"}
 
 
 def test_fargate_task_role_reads_scratch_and_writes_an_output_bucket(deployed: Run) -> None:
     s = _statements(deployed, "etl-transform-policy")
     scratch = deployed.one(BUCKET, "etl-scratch").outputs["bucket"]
-    assert s["ReadInputs0"]["Resource"] == [f"arn:aws:s3:::{scratch}/*/staged.*"]
+    assert s["ReadInputs0"]["Resource"] == [*_object_keys(f"arn:aws:s3:::{scratch}/*/staged")]
     assert s["ListInputs0"]["Resource"] == [f"arn:aws:s3:::{scratch}"]
     assert s["ListInputs0"]["Condition"] == {"StringLike": {"s3:prefix": ["*/staged."]}}
     # The bucket name came from a Pulumi output and was resolved into the ARN.
-    assert s["WriteOutputs0"]["Resource"] == ["arn:aws:s3:::prod-reports/daily/report.*"]
+    assert s["WriteOutputs0"]["Resource"] == [
+        *_object_keys("arn:aws:s3:::prod-reports/daily/report")
+    ]
     assert "XRayTracing" not in s
+    assert "OwnLogGroup" not in s  # ECS writes a container's logs with the execution role
 
 
 def test_no_data_action_has_a_wildcard_resource(deployed: Run) -> None:
@@ -216,9 +226,13 @@ def test_no_data_action_has_a_wildcard_resource(deployed: Run) -> None:
 
 
 def test_each_role_writes_only_its_own_log_group(deployed: Run) -> None:
-    for task in ("etl-extract", "etl-transform"):
+    """The Lambda task's role and the container's execution role, which writes its logs."""
+    for task, policy in (
+        ("etl-extract", "etl-extract"),
+        ("etl-transform", "etl-transform-execution"),
+    ):
         group = deployed.one(LOG_GROUP, f"{task}-logs")
-        statement = _statements(deployed, f"{task}-policy")["OwnLogGroup"]
+        statement = _statements(deployed, f"{policy}-policy")["OwnLogGroup"]
         assert statement["Resource"] == [group.outputs["arn"] + ":*"]
         assert statement["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
 
@@ -369,6 +383,10 @@ def test_state_machine_role_invokes_exactly_the_task_functions(deployed: Run) ->
         deployed.one(ROLE, "etl-transform-role").outputs["arn"],
         deployed.one(ROLE, "etl-transform-execution-role").outputs["arn"],
     ]
+    # the tasks of this cluster only: their ARNs are known at run time
+    cluster_name = cluster_arn.rsplit("/", 1)[1]
+    assert s["WatchTasks"]["Action"] == ["ecs:StopTask", "ecs:DescribeTasks"]
+    assert s["WatchTasks"]["Resource"] == [f"arn:aws:ecs:{REGION}:{ACCOUNT}:task/{cluster_name}/*"]
     assert s["SyncTaskEvents"]["Resource"] == [
         f"arn:aws:events:{REGION}:{ACCOUNT}:rule/StepFunctionsGetEventsForECSTaskRule"
     ]
@@ -441,9 +459,12 @@ def test_task_role_on_its_own_groups_datasets_by_bucket() -> None:
         )
 
     s = _statements(run_program(program), "solo-policy")
-    assert s["ReadInputs0"]["Resource"] == ["arn:aws:s3:::b1/a.*", "arn:aws:s3:::b1/x/y/b.*"]
+    assert s["ReadInputs0"]["Resource"] == [
+        *_object_keys("arn:aws:s3:::b1/a"),
+        *_object_keys("arn:aws:s3:::b1/x/y/b"),
+    ]
     assert s["ListInputs0"]["Condition"]["StringLike"]["s3:prefix"] == ["a.", "x/y/b."]
-    assert s["WriteOutputs0"]["Resource"] == ["arn:aws:s3:::b2/out/c.*"]
+    assert s["WriteOutputs0"]["Resource"] == [*_object_keys("arn:aws:s3:::b2/out/c")]
     assert s["OwnLogGroup"]["Resource"] == ["arn:aws:logs:us-east-1:123456789012:log-group:/g:*"]
 
 
@@ -584,10 +605,13 @@ def test_scratch_bucket_prefix_is_a_valid_bucket_name_start() -> None:
 def test_dataset_location_patterns() -> None:
     from glacier_aws.deploy import DatasetLocation
 
-    assert DatasetLocation("d", "b", "p/q").key_pattern() == "p/q/d.*"
+    extensions = [".json", ".parquet", ".bin", ".pkl", ".csv"]
+    assert DatasetLocation("d", "b", "p/q").object_keys() == [f"p/q/d{e}" for e in extensions]
     assert DatasetLocation("d", "b", "p/q").list_prefix() == "p/q/d."
-    assert DatasetLocation("d", "b").key_pattern() == "d.*"
-    assert DatasetLocation("d").key_pattern() == "*/d.*"
+    assert DatasetLocation("d", "b").object_keys() == [f"d{e}" for e in extensions]
+    assert DatasetLocation("d").object_keys() == [f"*/d{e}" for e in extensions]
+    # `d.eu`'s objects are no keys of `d`: `d.*` would have matched them
+    assert not {f"d.eu{e}" for e in extensions} & set(DatasetLocation("d", "b").object_keys())
     assert DatasetLocation("d").ephemeral and not DatasetLocation("d", "b").ephemeral
 
 
@@ -698,6 +722,33 @@ def test_service_roles_guard_against_the_confused_deputy(deployed: Run) -> None:
         "StringEquals": {"aws:SourceAccount": ACCOUNT},
         "ArnLike": {"aws:SourceArn": rule_arn},
     }
+
+
+def test_task_roles_trust_their_service_for_their_own_account_only(deployed: Run) -> None:
+    """Lambda and ECS may assume a task's roles only on behalf of the role's account; ECS,
+    for a task role, only for that account's ECS resources in the task's region."""
+    ecs_scope = {"ArnLike": {"aws:SourceArn": f"arn:aws:ecs:{REGION}:{ACCOUNT}:*"}}
+    expected = {
+        "etl-extract-role": ("lambda.amazonaws.com", {}),
+        "etl-transform-role": ("ecs-tasks.amazonaws.com", ecs_scope),
+        "etl-transform-execution-role": ("ecs-tasks.amazonaws.com", {}),
+    }
+    for role, (service, narrower) in expected.items():
+        trust = json.loads(deployed.one(ROLE, role).inputs["assumeRolePolicy"])
+        (statement,) = trust["Statement"]
+        assert statement["Principal"] == {"Service": service}, role
+        assert statement["Action"] == "sts:AssumeRole"
+        assert statement["Condition"] == {
+            "StringEquals": {"aws:SourceAccount": ACCOUNT},
+            **narrower,
+        }, role
+
+
+def test_every_role_trust_policy_names_the_source_account(deployed: Run) -> None:
+    roles = deployed.of_type(ROLE)
+    for role in roles:
+        (statement,) = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+        assert statement["Condition"]["StringEquals"] == {"aws:SourceAccount": ACCOUNT}, role.name
 
 
 def test_every_test_the_docs_name_as_proof_exists() -> None:
@@ -916,12 +967,20 @@ def test_database_lambda_role_reads_exactly_its_secrets_and_attaches_to_the_vpc(
             "Sid": "VpcNetworkInterfaces",
             "Effect": "Allow",
             "Action": [
-                "ec2:CreateNetworkInterface",
                 "ec2:DeleteNetworkInterface",
                 "ec2:AssignPrivateIpAddresses",
                 "ec2:UnassignPrivateIpAddresses",
             ],
-            "Resource": [f"arn:aws:ec2:{REGION}:{ACCOUNT}:*/*"],
+            "Resource": [f"arn:aws:ec2:{REGION}:{ACCOUNT}:network-interface/*"],
+        },
+        {
+            "Sid": "VpcCreateNetworkInterface",
+            "Effect": "Allow",
+            "Action": ["ec2:CreateNetworkInterface"],
+            "Resource": [
+                f"arn:aws:ec2:{REGION}:{ACCOUNT}:{kind}/*"
+                for kind in ("network-interface", "subnet", "security-group")
+            ],
         },
         {
             "Sid": "VpcDescribe",

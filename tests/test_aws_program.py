@@ -10,6 +10,7 @@ assertions below see the final resources, not a half-built program.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import sysconfig
@@ -27,6 +28,7 @@ from codegen.aws import emit_programs
 from codegen.aws._infra import DEFAULT_ENV
 from codegen.aws._program import component_name
 from glacier.model import DatasetModel, PipelineModel
+from glacier.storage.kinds import BUCKET_ACCESS, OBJECT_EXTENSIONS
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ["layer1_local.py", "layer2_environments.py", "layer3_raw_pulumi.py", "orders"]
@@ -465,6 +467,17 @@ def _keys(dataset: DatasetModel) -> str:
     return "".join(p + "/" for p in parts) + dataset.name + "."
 
 
+def _object_keys(base: str) -> list[str]:
+    """A dataset's object ARNs from ``arn:aws:s3:::<bucket>/<prefix>/<dataset>``: one per
+    extension the I/O layer writes, in its order (never ``<dataset>.*``)."""
+    return [base + ext for ext in OBJECT_EXTENSIONS]
+
+
+def _exact_keys(bucket: str, dataset: DatasetModel) -> set[str]:
+    """The grant on a dataset's objects: one key per extension, never ``<dataset>.*``."""
+    return {f"arn:aws:s3:::{bucket}/{_keys(dataset)[:-1]}{ext}" for ext in OBJECT_EXTENSIONS}
+
+
 def test_task_roles_allow_exactly_their_own_datasets(
     programs: dict[tuple[str, str], Program],
 ) -> None:
@@ -486,7 +499,7 @@ def test_task_roles_allow_exactly_their_own_datasets(
                 if _is_table(dataset):
                     continue
                 bucket = _bucket_name(program, dataset)
-                expected["s3:GetObject"].add(f"arn:aws:s3:::{bucket}/{_keys(dataset)}*")
+                expected["s3:GetObject"] |= _exact_keys(bucket, dataset)
                 expected["s3:ListBucket"].add(f"arn:aws:s3:::{bucket}")
                 prefixes.add(_keys(dataset))
             for name in task.outputs:
@@ -495,7 +508,7 @@ def test_task_roles_allow_exactly_their_own_datasets(
                     continue
                 bucket = _bucket_name(program, dataset)
                 for write in ("s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"):
-                    expected[write].add(f"arn:aws:s3:::{bucket}/{_keys(dataset)}*")
+                    expected[write] |= _exact_keys(bucket, dataset)
             granted: dict[str, set[str]] = {action: set() for action in expected}
             listed_prefixes: set[str] = set()
             for statement in document["Statement"]:
@@ -1098,7 +1111,7 @@ def test_the_existing_landing_bucket_is_still_read_exactly(
             "Sid": "ReadInputs0",
             "Effect": "Allow",
             "Action": ["s3:GetObject"],
-            "Resource": ["arn:aws:s3:::orders-landing/incoming/raw_orders.*"],
+            "Resource": [*_object_keys("arn:aws:s3:::orders-landing/incoming/raw_orders")],
         },
         {
             "Sid": "ListInputs0",
@@ -1191,7 +1204,7 @@ def test_kms_tasks_may_use_exactly_the_key_and_only_through_s3(kms_program: Prog
             "Sid": "ReadInputs0",
             "Effect": "Allow",
             "Action": ["s3:GetObject"],
-            "Resource": [f"{vault}/readings.*"],
+            "Resource": [*_object_keys(f"{vault}/readings")],
         },
         {
             "Sid": "ListInputs0",
@@ -1204,7 +1217,7 @@ def test_kms_tasks_may_use_exactly_the_key_and_only_through_s3(kms_program: Prog
             "Sid": "WriteOutputs0",
             "Effect": "Allow",
             "Action": ["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
-            "Resource": [f"{scratch}/*/normalised.*"],
+            "Resource": [*_object_keys(f"{scratch}/*/normalised")],
         },
         {
             "Sid": "DecryptInputs",
@@ -1222,7 +1235,7 @@ def test_kms_tasks_may_use_exactly_the_key_and_only_through_s3(kms_program: Prog
             "Sid": "ReadInputs0",
             "Effect": "Allow",
             "Action": ["s3:GetObject"],
-            "Resource": [f"{vault}/readings.*"],
+            "Resource": [*_object_keys(f"{vault}/readings")],
         },
         {
             "Sid": "ListInputs0",
@@ -1235,7 +1248,7 @@ def test_kms_tasks_may_use_exactly_the_key_and_only_through_s3(kms_program: Prog
             "Sid": "ReadInputs1",
             "Effect": "Allow",
             "Action": ["s3:GetObject"],
-            "Resource": [f"{scratch}/*/normalised.*"],
+            "Resource": [*_object_keys(f"{scratch}/*/normalised")],
         },
         {
             "Sid": "ListInputs1",
@@ -1248,7 +1261,7 @@ def test_kms_tasks_may_use_exactly_the_key_and_only_through_s3(kms_program: Prog
             "Sid": "WriteOutputs0",
             "Effect": "Allow",
             "Action": ["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
-            "Resource": [f"{vault}/summary.*"],
+            "Resource": [*_object_keys(f"{vault}/summary")],
         },
         {
             "Sid": "DecryptInputs",
@@ -1282,3 +1295,219 @@ def test_no_other_role_may_use_the_key(kms_program: Program) -> None:
         }
         uses_kms = any(action.startswith("kms:") for action in actions)
         assert uses_kms == (policy["name"] in ("kms-normalise-policy", "kms-summarise-policy"))
+
+
+# -- exact least privilege --------------------------------------------------------------------
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _iam_match(pattern: str, value: str) -> bool:
+    """IAM's wildcards in actions and ARNs: ``*`` any run of characters (``/`` too), ``?`` one."""
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, value, re.DOTALL) is not None
+
+
+def _allows(document: dict[str, Any], action: str, arn: str) -> bool:
+    """Whether any ``Allow`` statement names ``action`` on ``arn``. Conditions are ignored, so
+    this says *more* than IAM would allow: enough to prove a grant absent."""
+    return any(
+        statement["Effect"] == "Allow"
+        and any(_iam_match(a.lower(), action.lower()) for a in _as_list(statement["Action"]))
+        and any(_iam_match(r, arn) for r in _as_list(statement.get("Resource", [])))
+        for statement in document["Statement"]
+    )
+
+
+def _object_arns(program: Program, dataset: DatasetModel) -> list[str]:
+    """Every object a dataset can be stored as (ephemeral: in one execution's folder)."""
+    keys = _keys(dataset)[:-1]
+    if dataset.storage is None:
+        keys = keys.replace("*", "exec-0001", 1)
+    bucket = _bucket_name(program, dataset)
+    return [f"arn:aws:s3:::{bucket}/{keys}{ext}" for ext in OBJECT_EXTENSIONS]
+
+
+def _key_grants_beyond_own_datasets(program: Program) -> list[str]:
+    """What a task role may do to the objects of datasets that are not its own, or may not
+    do to its own: each task's policy held against every key of every dataset."""
+    model = program.model
+    objects = {d.name: _object_arns(program, d) for d in model.datasets if not _is_table(d)}
+    problems: list[str] = []
+    for task in model.tasks:
+        prefix = component_name(model.name, task.name)
+        policy = program.named("aws:iam/rolePolicy:RolePolicy", f"{prefix}-policy")
+        document = json.loads(policy["inputs"]["policy"])
+        reads = {i.dataset for i in task.inputs}
+        for name, arns in objects.items():
+            for action in (*BUCKET_ACCESS.read, *BUCKET_ACCESS.write):
+                own = name in (reads if action in BUCKET_ACCESS.read else task.outputs)
+                for arn in arns:
+                    if _allows(document, action, arn) != own:
+                        verb = "may not" if own else "may"
+                        problems.append(f"{task.name} {verb} {action} {arn}")
+    return problems
+
+
+def test_no_task_may_touch_another_datasets_objects(
+    programs: dict[tuple[str, str], Program],
+) -> None:
+    checked = 0
+    for program in _each(programs):
+        if program.deploys:
+            assert _key_grants_beyond_own_datasets(program) == [], program.example
+            checked += 1
+    assert checked == len(EXPECTED_PROGRAMS) - 1
+
+
+def test_a_dataset_named_like_another_plus_a_suffix_stays_out_of_reach(tmp_path: Path) -> None:
+    """`sales` and `sales.eu` in one bucket and prefix (and `tmp`, `tmp.x` in the scratch
+    bucket): `<prefix>/sales.*` would let the producer of `sales` overwrite `sales.eu`."""
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "p"\nversion = "0"\n')
+    module = tmp_path / "dotted.py"
+    module.write_text(
+        "from glacier import Dataset, ObjectStorage, Pipeline\n\n"
+        'pipeline = Pipeline(name="dotted")\n'
+        'store = ObjectStorage(bucket="shared-bucket", prefix="data")\n'
+        'sales = Dataset(name="sales", storage=store)\n'
+        'sales_eu = Dataset(name="sales.eu", storage=store)\n'
+        'tmp = Dataset(name="tmp")\n'
+        'tmp_x = Dataset(name="tmp.x")\n\n\n'
+        "@pipeline.task()\n"
+        "def make() -> tuple[tmp, tmp_x]:\n"
+        "    return 1, 2\n\n\n"
+        "@pipeline.task()\n"
+        "def total(a: tmp) -> sales:\n"
+        "    return a\n\n\n"
+        "@pipeline.task()\n"
+        "def europe(b: tmp_x) -> sales_eu:\n"
+        "    return b\n"
+    )
+    analysis = analyze([str(module)])
+    (model,) = analysis.pipelines
+    files = emit_programs(analysis, model)
+    write_files(files, tmp_path / "build")
+    directory = tmp_path / "build" / "pulumi" / DEFAULT_ENV
+    project = yaml.safe_load((directory / "Pulumi.yaml").read_text())["name"]
+    data = _run(directory, project, DEFAULT_ENV, tmp_path)
+    program = Program(
+        "dotted.py", DEFAULT_ENV, model, directory, files, data["resources"], {}, [], {}, []
+    )
+    assert _key_grants_beyond_own_datasets(program) == []
+    # ... which the former grant `<prefix>/<dataset>.*` fails
+    eu = "arn:aws:s3:::shared-bucket/data/sales.eu.json"
+    total = program.named("aws:iam/rolePolicy:RolePolicy", "dotted-total-policy")
+    assert not _allows(json.loads(total["inputs"]["policy"]), "s3:PutObject", eu)
+    former = {
+        "Effect": "Allow",
+        "Action": ["s3:PutObject"],
+        "Resource": [eu[: -len("eu.json")] + "*"],
+    }
+    assert _allows({"Statement": [former]}, "s3:PutObject", eu)
+
+
+# -- parliament -------------------------------------------------------------------------------
+
+_ACCEPTED_HEADING = "### Findings of parliament we accept"
+
+
+ROLE = "aws:iam/role:Role"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+
+
+def _accepted_findings() -> dict[tuple[str, str], str]:
+    """``docs/deploy-aws.md``'s table of accepted findings: (issue, statement) -> reason."""
+    text = (ROOT / "docs" / "deploy-aws.md").read_text(encoding="utf-8")
+    section = text.split(_ACCEPTED_HEADING, 1)[1].split("\n#", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    accepted: dict[tuple[str, str], str] = {}
+    for row in rows:
+        issue, statement, reason = (cell.strip() for cell in row.strip("|").split("|"))
+        accepted[(issue.strip("`"), statement.strip("`"))] = reason
+    return accepted
+
+
+def _policy_documents(program: Program) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """Every IAM policy document of a program, as ``(where, statements)``: role policies,
+    trust policies (given the role as their resource, which parliament requires and IAM
+    implies), bucket and other resource policies."""
+    for resource in program.resources:
+        for key in ("policy", "assumeRolePolicy"):
+            text = resource["inputs"].get(key)
+            if not isinstance(text, str) or not text.lstrip().startswith("{"):
+                continue
+            document = json.loads(text)
+            if "Statement" not in document:  # an ECR lifecycle policy, not IAM
+                continue
+            statements = _as_list(document["Statement"])
+            if key == "assumeRolePolicy":
+                role = resource["outputs"]["arn"]
+                statements = [{"Sid": "Trust", **s, "Resource": role} for s in statements]
+            yield (
+                f"{program.example}/{program.env}: {resource['type']} {resource['name']}",
+                statements,
+            )
+
+
+def _parliament_findings(statements: list[dict[str, Any]]) -> list[tuple[str, str, str, str]]:
+    """parliament's findings on one document as ``(severity, issue, statement Sid, detail)``:
+    one statement per line, so a finding's line names its statement."""
+    import parliament
+    from parliament import analyze_policy_string, enhance_finding
+
+    # as `parliament --include-community-auditors` does: their findings' severities
+    community = Path(parliament.__file__).parent / "community_auditors"
+    parliament.override_config(str(community / "config_override.yaml"))
+    text = '{"Version": "2012-10-17", "Statement": [\n'
+    text += ",\n".join(json.dumps(s) for s in statements) + "\n]}"
+    policy = analyze_policy_string(text, include_community_auditors=True)
+    found = []
+    for finding in map(enhance_finding, policy.findings):
+        location = finding.location if isinstance(finding.location, dict) else {}
+        line = location.get("line")
+        if isinstance(line, int) and 2 <= line < 2 + len(statements):
+            culprits = [statements[line - 2]]
+        elif len(statements) > 1:  # a finding on the whole document: whose statements raise it
+            culprits = [
+                s for s in statements if finding.issue in {f[1] for f in _parliament_findings([s])}
+            ]
+        else:
+            culprits = statements
+        for statement in culprits or [{"Sid": "(document)"}]:
+            found.append(
+                (finding.severity, finding.issue, statement.get("Sid", "?"), str(finding.detail))
+            )
+    return found
+
+
+def _community_issues() -> set[str]:
+    import parliament
+
+    community = Path(parliament.__file__).parent / "community_auditors"
+    return set(yaml.safe_load((community / "config_override.yaml").read_text()))
+
+
+def test_every_policy_document_passes_parliament(programs: dict[tuple[str, str], Program]) -> None:
+    """Every policy document of every example's programs, audited by parliament with its
+    community auditors: no finding of its own auditors above LOW; a LOW one, or one of the
+    stricter community auditors, only where docs/deploy-aws.md lists it with a reason."""
+    accepted = _accepted_findings()
+    assert all(reason for reason in accepted.values())
+    community = _community_issues()
+    used: set[tuple[str, str]] = set()
+    problems: list[str] = []
+    audited: set[str] = set()
+    for program in _each(programs):
+        for where, statements in _policy_documents(program):
+            audited.add(where.split()[1])
+            for severity, issue, sid, detail in _parliament_findings(statements):
+                acceptable = severity == "LOW" or issue in community
+                if acceptable and (issue, sid) in accepted:
+                    used.add((issue, sid))
+                    continue
+                problems.append(f"{where}: {severity} {issue} in {sid}: {detail}")
+    assert problems == [], "\n".join(problems)
+    assert audited >= {ROLE, ROLE_POLICY, "aws:s3/bucketPolicy:BucketPolicy"}
+    assert used == set(accepted), "docs/deploy-aws.md accepts findings that no longer occur"

@@ -145,6 +145,12 @@ def test_the_deployed_handler_reaches_a_table_as_the_registry_grants(
     assert reaches_rds_secret == (access is kinds.RDS_SECRET_ACCESS)
 
 
+def test_the_io_layer_writes_the_extensions_the_registry_grants() -> None:
+    """A deployed task may touch exactly ``<dataset><extension>`` for these extensions: one the
+    I/O layer could write and the registry did not list would be denied at run time."""
+    assert tuple(_io.EXTENSIONS.values()) == kinds.OBJECT_EXTENSIONS
+
+
 def test_ephemeral_is_no_table() -> None:
     assert not kinds.is_table(None) and not _io.is_table(None)
 

@@ -27,6 +27,7 @@ __all__ = [
     "LITERAL_URL_ACCESS",
     "LOCAL_FIELDS",
     "OBJECT",
+    "OBJECT_EXTENSIONS",
     "RAW_RESOURCE",
     "RDS",
     "RDS_SECRET_ACCESS",
@@ -67,7 +68,14 @@ BUCKET_ACCESS = DeployAccess(
     listing=("s3:ListBucket",),
     write=("s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"),
 )
-"""Files in an S3 bucket: the dataset's keys ``<bucket>/<prefix>/<dataset>.*``."""
+"""Files in an S3 bucket: the dataset's keys ``<bucket>/<prefix>/<dataset><extension>``."""
+
+OBJECT_EXTENSIONS = (".json", ".parquet", ".bin", ".pkl", ".csv")
+"""The file extensions the I/O layer writes a dataset's object with, one per format: a deployed
+task is granted exactly ``<prefix>/<dataset><extension>`` for each, never ``<dataset>.*`` (which
+would also match another dataset named ``<dataset>.<more>``). ``glacier_local._io.EXTENSIONS``
+keeps its own copy (it is embedded and imports nothing); ``tests/test_storage_kinds.py`` holds
+the two equal."""
 
 _SECRET = ("secretsmanager:GetSecretValue",)
 

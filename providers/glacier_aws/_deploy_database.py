@@ -78,9 +78,9 @@ def vpc_access_statements(arn_in_region: pulumi.Input[str]) -> list[dict[str, An
     actions), scoped as far as AWS allows.
 
     ``arn_in_region`` is any ARN of the function's account and region (its log group's): the
-    network-interface actions are limited to ``arn:<partition>:ec2:<region>:<account>:*/*``,
-    the form AWS documents for them; the two ``Describe`` actions have no resource-level
-    permissions, so they need ``*``. Neither touches data.
+    network-interface actions are limited to the network interfaces (and, to create one, the
+    subnets and security groups) of that account and region; the two ``Describe`` actions have
+    no resource-level permissions, so they need ``*``. Neither touches data.
     """
     scope = pulumi.Output.from_input(arn_in_region).apply(_ec2_scope)
     return [
@@ -88,12 +88,21 @@ def vpc_access_statements(arn_in_region: pulumi.Input[str]) -> list[dict[str, An
             "Sid": "VpcNetworkInterfaces",
             "Effect": "Allow",
             "Action": [
-                "ec2:CreateNetworkInterface",
                 "ec2:DeleteNetworkInterface",
                 "ec2:AssignPrivateIpAddresses",
                 "ec2:UnassignPrivateIpAddresses",
             ],
-            "Resource": [scope],
+            "Resource": [pulumi.Output.concat(scope, "network-interface/*")],
+        },
+        {
+            # creating an interface also names the subnet and security groups it is put in
+            "Sid": "VpcCreateNetworkInterface",
+            "Effect": "Allow",
+            "Action": ["ec2:CreateNetworkInterface"],
+            "Resource": [
+                pulumi.Output.concat(scope, kind, "/*")
+                for kind in ("network-interface", "subnet", "security-group")
+            ],
         },
         {
             "Sid": "VpcDescribe",
@@ -105,9 +114,9 @@ def vpc_access_statements(arn_in_region: pulumi.Input[str]) -> list[dict[str, An
 
 
 def _ec2_scope(arn: str) -> str:
-    """``arn:aws:logs:eu-west-1:111122223333:...`` -> ``arn:aws:ec2:eu-west-1:111122223333:*/*``."""
+    """``arn:aws:logs:eu-west-1:111122223333:...`` -> ``arn:aws:ec2:eu-west-1:111122223333:``."""
     _, partition, _, region, account = arn.split(":")[:5]
-    return f"arn:{partition}:ec2:{region}:{account}:*/*"
+    return f"arn:{partition}:ec2:{region}:{account}:"
 
 
 def database_environment(

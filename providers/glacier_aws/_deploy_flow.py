@@ -221,11 +221,11 @@ def _ecs_statements(cluster: aws.ecs.Cluster, tasks: Sequence[FargateTask]) -> l
             "Condition": on_cluster,
         },
         {
-            # Task ARNs are only known at run time; the condition pins them to the cluster.
+            # Task ARNs are only known at run time: any task of this cluster, none of another.
             "Sid": "WatchTasks",
             "Effect": "Allow",
             "Action": ["ecs:StopTask", "ecs:DescribeTasks"],
-            "Resource": "*",
+            "Resource": [cluster.arn.apply(_tasks_of_cluster)],
             "Condition": on_cluster,
         },
         {
@@ -242,6 +242,12 @@ def _ecs_statements(cluster: aws.ecs.Cluster, tasks: Sequence[FargateTask]) -> l
             "Resource": [rule],
         },
     ]
+
+
+def _tasks_of_cluster(cluster_arn: str) -> str:
+    """``arn:<partition>:ecs:<region>:<account>:cluster/<name>`` -> ``...:task/<name>/*``."""
+    head, _, name = cluster_arn.partition(":cluster/")
+    return f"{head}:task/{name}/*"
 
 
 def _logging_and_tracing_statements() -> list[dict[str, Any]]:

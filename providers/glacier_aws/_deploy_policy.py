@@ -2,15 +2,17 @@
 
 The key layout is the one the generated handler (``glacier_handler.py``) uses:
 
-- a stored dataset ``D`` with ``prefix=P`` in bucket ``B`` is the object ``B/P/D.<ext>``; the
+- a stored dataset ``D`` with ``prefix=P`` in bucket ``B`` is the object ``B/P/D<ext>``, ``<ext>``
+  one of the I/O layer's extensions (``OBJECT_EXTENSIONS``: ``.json``, ``.parquet`` ...); the
   handler lists ``P/D.`` to find the extension, reads the newest, and on write uploads
-  ``P/D.<ext>`` and deletes the stale siblings ``P/D.<other ext>``;
-- an ephemeral dataset ``D`` lives in the scratch bucket ``S`` at ``S/<execution>/D.<ext>``.
+  ``P/D<ext>`` and deletes the stale siblings ``P/D<other ext>``;
+- an ephemeral dataset ``D`` lives in the scratch bucket ``S`` at ``S/<execution>/D<ext>``.
 
-So a task gets ``s3:GetObject`` on exactly ``arn:aws:s3:::B/P/D.*`` for each input,
-``s3:ListBucket`` on ``B`` only for the prefix ``P/D.``, and ``s3:PutObject``,
-``s3:DeleteObject``, ``s3:AbortMultipartUpload`` on exactly ``B/P/D.*`` for each output.
-No data action ever has a ``*`` resource.
+So a task gets ``s3:GetObject`` on exactly the keys ``arn:aws:s3:::B/P/D<ext>`` (one per
+extension) of each input, ``s3:ListBucket`` on ``B`` only for the prefix ``P/D.``, and
+``s3:PutObject``, ``s3:DeleteObject``, ``s3:AbortMultipartUpload`` on exactly the keys of each
+output. Never ``B/P/D.*``: that also matches the keys of a dataset named ``D.eu`` in the same
+place, so the producer of ``D`` could overwrite it. No data action ever has a ``*`` resource.
 
 A bucket encrypted with a customer managed KMS key (SSE-KMS) also needs the key: S3 calls
 KMS on the task's behalf, with the task's permissions. For inputs in such a bucket the task
@@ -29,7 +31,7 @@ from typing import Any
 
 import pulumi
 
-from glacier.storage.kinds import BUCKET_ACCESS
+from glacier.storage.kinds import BUCKET_ACCESS, OBJECT_EXTENSIONS
 
 __all__ = [
     "KMS_READ_ACTIONS",
@@ -95,11 +97,11 @@ class DatasetLocation:
     def ephemeral(self) -> bool:
         return self.bucket is None
 
-    def key_pattern(self) -> str:
-        """The object keys of this dataset, as an IAM/S3 wildcard pattern."""
-        if self.ephemeral:
-            return f"*/{self.dataset}.*"
-        return f"{key_prefix(self.prefix)}{self.dataset}.*"
+    def object_keys(self) -> list[str]:
+        """The object keys this dataset can have, one per extension (in the scratch bucket,
+        under any execution: ``*/``)."""
+        where = "*/" if self.ephemeral else key_prefix(self.prefix)
+        return [f"{where}{self.dataset}{extension}" for extension in OBJECT_EXTENSIONS]
 
     def list_prefix(self) -> str:
         """The ``s3:prefix`` the handler lists with (a ``StringLike`` pattern)."""
@@ -186,7 +188,9 @@ def dataset_statements(
                 "Sid": f"ReadInputs{index}",
                 "Effect": "Allow",
                 "Action": list(READ_ACTIONS),
-                "Resource": [_bucket_arn(bucket, "/" + m.key_pattern()) for m in members],
+                "Resource": [
+                    _bucket_arn(bucket, "/" + key) for m in members for key in m.object_keys()
+                ],
             }
         )
         statements.append(
@@ -204,7 +208,9 @@ def dataset_statements(
                 "Sid": f"WriteOutputs{index}",
                 "Effect": "Allow",
                 "Action": list(WRITE_ACTIONS),
-                "Resource": [_bucket_arn(bucket, "/" + m.key_pattern()) for m in members],
+                "Resource": [
+                    _bucket_arn(bucket, "/" + key) for m in members for key in m.object_keys()
+                ],
             }
         )
     read_keys, write_keys = _keys(reads), _keys(writes)

@@ -45,6 +45,7 @@ __all__ = [
     "dataset_environment",
     "ecs_cluster",
     "log_group",
+    "service_trust_policy",
 ]
 
 LAMBDA_RUNTIMES = ("python3.12", "python3.13")
@@ -122,7 +123,10 @@ class TaskRole(pulumi.ComponentResource):
 
     ``reads`` / ``writes`` are the task's inputs and outputs; ephemeral ones (``bucket=None``)
     are scoped to their keys in ``scratch_bucket``. ``service`` is the principal that runs
-    the task (``lambda.amazonaws.com`` or ``ecs-tasks.amazonaws.com``).
+    the task (``lambda.amazonaws.com`` or ``ecs-tasks.amazonaws.com``); it may assume the role
+    only for the account of ``log_group_arn`` (and ECS only for that account's tasks in that
+    region). ``writes_logs``: the task writes to its log group itself (Lambda); a container's
+    logs are written by ECS with the execution role, so its task role gets no log action.
     ``extra_statements`` are appended verbatim (e.g. ``kms:Decrypt`` on a specific key).
     The policy is an ``aws.iam.RolePolicy`` (never ``Role.inline_policies``).
     """
@@ -141,21 +145,25 @@ class TaskRole(pulumi.ComponentResource):
         scratch_bucket: pulumi.Input[str] | None = None,
         service: str = "lambda.amazonaws.com",
         tracing: bool = True,
+        writes_logs: bool = True,
         extra_statements: Sequence[dict[str, Any]] = (),
         tags: Mapping[str, str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("glacier:aws:TaskRole", _check_name(name), None, opts)
-        # The task's region, for SSE-KMS keys used through S3: its log group's region
-        # (arn:aws:logs:<region>:...), the provider's, without an extra invoke.
-        region = pulumi.Output.from_input(log_group_arn).apply(lambda arn: arn.split(":")[3])
+        # The task's region, for SSE-KMS keys used through S3, and its account, for the trust
+        # policy: its log group's (arn:aws:logs:<region>:<account>:...), without an invoke.
+        arn = pulumi.Output.from_input(log_group_arn)
+        region = arn.apply(lambda text: text.split(":")[3])
         self.role, self.policy = _role_with_policy(
             name,
-            assume_role_policy=trust_policy(service),
+            assume_role_policy=service_trust_policy(
+                service, arn, tasks_only=service == "ecs-tasks.amazonaws.com"
+            ),
             description=f"glacier task {name}: its datasets and its log group, nothing else",
             statements=[
                 *dataset_statements(reads, writes, scratch_bucket, region=region),
-                *log_statements(log_group_arn),
+                *(log_statements(log_group_arn) if writes_logs else []),
                 *(xray_statements() if tracing else []),
                 *extra_statements,
             ],
@@ -164,6 +172,21 @@ class TaskRole(pulumi.ComponentResource):
         )
         self.arn = self.role.arn
         self.register_outputs({"arn": self.arn})
+
+
+def service_trust_policy(
+    service: str, arn_in_account: pulumi.Input[str], *, tasks_only: bool = False
+) -> Any:
+    """``service`` may assume the role on behalf of the account of ``arn_in_account`` only
+    (``aws:SourceAccount``, AWS's confused-deputy guard). ``tasks_only`` (an ECS task role,
+    for which ECS documents ``aws:SourceArn``): only for that account's ECS resources in the
+    region of ``arn_in_account``."""
+    parts = pulumi.Output.from_input(arn_in_account).apply(lambda text: text.split(":"))
+    account = parts.apply(lambda p: p[4])
+    source_arn = None
+    if tasks_only:
+        source_arn = parts.apply(lambda p: f"arn:{p[1]}:ecs:{p[3]}:{p[4]}:*")
+    return trust_policy(service, source_account=account, source_arn=source_arn)
 
 
 def dataset_environment(
@@ -369,6 +392,7 @@ class FargateTask(pulumi.ComponentResource):
             scratch_bucket=scratch_bucket,
             service="ecs-tasks.amazonaws.com",
             tracing=False,
+            writes_logs=False,
             extra_statements=[*database_statements(databases), *extra_statements],
             tags=tags,
             opts=child,
@@ -376,7 +400,7 @@ class FargateTask(pulumi.ComponentResource):
         # The execution role is ECS's own: pull the image, write the container's logs.
         self.execution_role, execution_policy = _role_with_policy(
             f"{name}-execution",
-            assume_role_policy=trust_policy("ecs-tasks.amazonaws.com"),
+            assume_role_policy=service_trust_policy("ecs-tasks.amazonaws.com", self.log_group.arn),
             description=f"ECS agent for glacier task {name}: image pull and its log group",
             statements=[
                 *log_statements(self.log_group.arn),
