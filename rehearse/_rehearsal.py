@@ -57,6 +57,8 @@ class Report:
     pipeline: str
     environment: str
     status: str = "NOT STARTED"
+    error: str | None = None
+    """The failed execution's error: the failing task's (the state machine's Fail state)."""
     cause: str | None = None
     tasks: dict[str, TaskRecord] = field(default_factory=dict)
     copied: list[tuple[str, str]] = field(default_factory=list)
@@ -483,6 +485,7 @@ class _Rehearsal:
         while self._running:  # a branch still running when another failed the execution
             time.sleep(0.05)
         self.report.status = described["status"]
+        self.report.error = described.get("error")
         self.report.cause = described.get("cause") or described.get("error")
         if self.report.status != "SUCCEEDED" and not self.report.cause:
             self.report.cause = _failure_cause(sfn, arn)

@@ -17,7 +17,17 @@ from typing import Any
 
 import pytest
 
-from codegen.aws._asl import LAMBDA_TRANSIENT, levels, state_machine, state_machine_json
+from codegen.aws._asl import (
+    CONTAINER_TIMEOUT_S,
+    ECS_STARTUP_S,
+    ECS_TRANSIENT,
+    LAMBDA_TRANSIENT,
+    MAX_EXECUTION_S,
+    STATE_ALLOWANCE_S,
+    levels,
+    state_machine,
+    state_machine_json,
+)
 from glacier.model import ComputeModel, InputModel, PipelineModel, Span, TaskModel
 from glacier_aws.deploy import CONTAINER_NAME
 
@@ -75,7 +85,7 @@ def _model(tasks: list[tuple[str, list[str], list[str]]], **extra: Any) -> Pipel
             tuple(outs),
             extra.get("compute", {}).get(name),
             extra.get("retries", {}).get(name, 0),
-            None,
+            extra.get("timeout", {}).get(name),
             span,
         )
         for name, ins, outs in tasks
@@ -265,7 +275,7 @@ def test_retries_timeouts_and_failures() -> None:
     assert lam["Resource"] == "arn:aws:states:::lambda:invoke"
     assert lam["Parameters"]["Payload"] == {"execution.$": "$$.Execution.Name"}
     assert [r["ErrorEquals"] for r in lam["Retry"]] == [LAMBDA_TRANSIENT]  # no retries of its own
-    assert "Retry" not in container
+    assert [r["ErrorEquals"] for r in container["Retry"]] == [ECS_TRANSIENT]  # ECS's own only
 
 
 def test_example_task_settings_reach_the_definition() -> None:
@@ -376,3 +386,87 @@ def test_only_container_tasks_that_touch_a_database_get_the_task_security_group(
         "AwsvpcConfiguration": {"Subnets": "${subnets}", "AssignPublicIp": "${assign_public_ip}"}
     }
     assert network("load") is None  # Lambda's network is the function's own (vpc_config)
+
+
+# -- states that do not hang or hide errors -----------------------------------------------------
+
+BOX = ComputeModel(kind="container", memory_mb=512, timeout_s=None, image="img", cpu=256)
+
+
+def _task_states(definition: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every Task state, at any depth, by name."""
+    found: dict[str, dict[str, Any]] = {}
+    pending = [definition["States"]]
+    while pending:
+        for name, state in pending.pop().items():
+            if state["Type"] == "Task":
+                found[name] = state
+            for branch in state.get("Branches", []):
+                pending.append(branch["States"])
+    return found
+
+
+def test_every_container_state_has_a_timeout() -> None:
+    """The task's `timeout`, else the documented default, plus Fargate's start-up time; a
+    Lambda state keeps the task's `timeout` (the function's own bounds it otherwise)."""
+    model = _model(
+        [("a", [], ["x"]), ("b", ["x"], ["y"]), ("c", ["y"], ["z"]), ("d", ["z"], [])],
+        compute={"a": BOX, "b": BOX},
+        timeout={"b": 90.4, "d": 30},
+    )
+    states = _task_states(state_machine(model))
+    assert states["a"]["TimeoutSeconds"] == CONTAINER_TIMEOUT_S + ECS_STARTUP_S
+    assert states["b"]["TimeoutSeconds"] == 90 + ECS_STARTUP_S
+    assert "TimeoutSeconds" not in states["c"]
+    assert states["d"]["TimeoutSeconds"] == 30
+    assert not any("HeartbeatSeconds" in s for s in states.values())  # nothing sends heartbeats
+
+
+def test_ecs_transient_errors_are_retried_before_and_apart_from_the_tasks_retries() -> None:
+    """Step Functions uses the first retrier whose ErrorEquals matches, each with its own
+    count: ECS's errors (capacity included) never use up `retries`; States.ALL comes last."""
+    model = _model([("a", [], ["x"]), ("b", ["x"], [])], compute={"a": BOX}, retries={"a": 2})
+    transient, own = _task_states(state_machine(model))["a"]["Retry"]
+    assert transient["ErrorEquals"] == ECS_TRANSIENT
+    assert ECS_TRANSIENT == ["ECS.AmazonECSException", "ECS.ServerException"]
+    assert transient["MaxAttempts"] == 5 and transient["IntervalSeconds"] == 10
+    assert own == {
+        "ErrorEquals": ["States.ALL"],
+        "IntervalSeconds": 2,
+        "MaxAttempts": 2,
+        "BackoffRate": 2.0,
+    }
+
+
+def test_the_machine_times_out_after_its_longest_path_can_take() -> None:
+    """Sequence: the sum of its states' bounds; Parallel: its slowest branch. A Lambda state
+    without a timeout is bounded by its function's (300 s by default)."""
+    lambda_bound = 4 * 300 + (2 + 4 + 8) + STATE_ALLOWANCE_S  # 3 transient retries
+    chain = state_machine(CORPUS["chain"])
+    assert chain["TimeoutSeconds"] == 3 * lambda_bound
+    diamond = _model(
+        [("a", [], ["x"]), ("b", ["x"], ["y"]), ("c", ["x"], ["z"]), ("d", ["y", "z"], [])],
+        compute={"c": BOX},
+        retries={"c": 1},
+    )
+    c_timeout = CONTAINER_TIMEOUT_S + ECS_STARTUP_S
+    c_bound = (1 + 5 + 1) * c_timeout + (10 + 20 + 40 + 80 + 160) + 2 + STATE_ALLOWANCE_S
+    assert state_machine(diamond)["TimeoutSeconds"] == 2 * lambda_bound + c_bound  # c, not b
+    long = _model(
+        [(f"t{i}", [f"d{i}"] if i else [], [f"d{i + 1}"]) for i in range(3000)],
+        compute={f"t{i}": BOX for i in range(3000)},
+    )
+    assert state_machine(long)["TimeoutSeconds"] == MAX_EXECUTION_S  # a year at most
+
+
+def test_the_fail_state_carries_the_failing_tasks_error_and_cause() -> None:
+    definition = state_machine(CORPUS["nested"])
+    states = definition["States"]
+    (fail,) = [s for s in states.values() if s["Type"] == "Fail"]
+    assert fail["ErrorPath"] == "$.error.Error" and fail["CausePath"] == "$.error.Cause"
+    assert "Error" not in fail and "Cause" not in fail  # no fixed string in their place
+    for state in states.values():
+        if state["Type"] != "Fail":  # where every top-level state puts what it caught
+            assert state["Catch"] == [
+                {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "PipelineFailed"}
+            ]

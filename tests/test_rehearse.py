@@ -255,3 +255,17 @@ def test_an_object_in_an_sse_kms_bucket_needs_the_key(grant: str, expected: str)
     assert done.returncode == 0, done.stderr
     put = json.loads(done.stdout.strip().splitlines()[-1])[0]
     assert put == "ok" if expected == "ok" else "AccessDenied" in put, put
+
+
+def test_a_failed_task_fails_the_execution_with_its_own_error_and_cause(tmp_path: Path) -> None:
+    """`check` raises in a branch of a Parallel state: moto's interpreter passes its error out
+    of the Parallel state into the Catch's `$.error`, and the Fail state's ErrorPath/CausePath
+    make them the execution's error and cause."""
+    done, report = _rehearse(FIXTURES / "broken.py", "default", tmp_path / "data", tmp_path)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert report["status"] == "FAILED"
+    assert report["error"] == "ValueError"
+    assert "order 7 has no customer" in report["cause"]
+    assert "  error: ValueError" in done.stdout
+    tasks = {t["name"]: t["status"] for t in report["tasks"].values()}
+    assert tasks["check"] == "failed" and tasks["report"] == "not run"

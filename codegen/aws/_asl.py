@@ -16,6 +16,13 @@ wait for its whole previous level. Every producer is in an earlier part of the s
 each of its consumers under all three, so it has finished before they start. The result
 nests at most as deep as the DAG is long and reads like the graph.
 
+Nothing waits forever and a failure keeps its reason: every Fargate state has a
+``TimeoutSeconds`` and the machine one bounding its longest path; the services' own transient
+errors (``LAMBDA_TRANSIENT``, ``ECS_TRANSIENT``) have a retrier of their own before the task's
+``retries``; top-level states catch into ``$.error`` and the ``Fail`` state's
+``ErrorPath``/``CausePath`` make the failing task's error and cause the execution's
+(docs/deploy-aws.md, "Timeouts, retries and failures").
+
 Values that only exist at deploy time (function and task-definition ARNs, the cluster,
 subnets, the security group of tasks that touch a database) are placeholders,
 ``"${kind:name}"`` strings, which the Pulumi program replaces in the parsed JSON (never by
@@ -26,6 +33,7 @@ it keys the scratch prefix of ephemeral datasets.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -33,12 +41,19 @@ from codegen.aws._database import is_table
 from glacier.model import PipelineModel, TaskModel
 
 __all__ = [
+    "CONTAINER_TIMEOUT_S",
+    "ECS_STARTUP_S",
+    "ECS_TRANSIENT",
     "FAIL_STATE",
+    "LAMBDA_TRANSIENT",
     "MAX_DEFINITION_BYTES",
+    "MAX_EXECUTION_S",
     "MAX_NESTING",
     "TooDeep",
     "definition_problem",
+    "function_timeout_s",
     "levels",
+    "machine_timeout_s",
     "placeholder",
     "state_machine",
     "state_machine_json",
@@ -50,6 +65,17 @@ MAX_DEFINITION_BYTES = 1024 * 1024
 MAX_NESTING = 100
 """Parallel states nested deeper than this are not written (Glacier's bound, not AWS's): the
 definition grows with the square of the depth, and writing it would recurse that deep."""
+CONTAINER_TIMEOUT_S = 3600
+"""How long a `Container` task may run when neither its `timeout` nor its compute gives one."""
+ECS_STARTUP_S = 300
+"""Added to a `Container` task's timeout in its state: the state's clock also runs while
+Fargate provisions the task, pulls the image and stops it, which the task's own code does not
+see."""
+STATE_ALLOWANCE_S = 60
+"""Per task on the longest path, in the machine-level timeout: Step Functions' own time to
+schedule the state and see its result."""
+MAX_EXECUTION_S = 365 * 24 * 3600
+"""The longest a Standard workflow execution may run (one year)."""
 CLUSTER = "${cluster}"
 SUBNETS = "${subnets}"
 SECURITY_GROUPS = "${security_groups}"
@@ -77,6 +103,15 @@ LAMBDA_TRANSIENT = [
 ]
 
 
+# Errors of ECS itself when the state calls RunTask: a throttled or failed request, and no
+# Fargate capacity ("Capacity is unavailable at this time", which Step Functions reports as
+# ECS.AmazonECSException). Capacity comes back in minutes, not seconds: longer intervals.
+# The retrier is the first of the state's, so these errors never count against `retries`.
+ECS_TRANSIENT = ["ECS.AmazonECSException", "ECS.ServerException"]
+_ECS_INTERVAL_S = 10
+_ECS_ATTEMPTS = 5
+
+
 def _retry(task: TaskModel, *, lambda_invoke: bool) -> list[dict[str, Any]]:
     rules: list[dict[str, Any]] = []
     if lambda_invoke:
@@ -85,6 +120,15 @@ def _retry(task: TaskModel, *, lambda_invoke: bool) -> list[dict[str, Any]]:
                 "ErrorEquals": list(LAMBDA_TRANSIENT),
                 "IntervalSeconds": _INTERVAL_S,
                 "MaxAttempts": 3,
+                "BackoffRate": _BACKOFF,
+            }
+        )
+    else:
+        rules.append(
+            {
+                "ErrorEquals": list(ECS_TRANSIENT),
+                "IntervalSeconds": _ECS_INTERVAL_S,
+                "MaxAttempts": _ECS_ATTEMPTS,
                 "BackoffRate": _BACKOFF,
             }
         )
@@ -100,19 +144,54 @@ def _retry(task: TaskModel, *, lambda_invoke: bool) -> list[dict[str, Any]]:
     return rules
 
 
+def _is_container(task: TaskModel) -> bool:
+    return task.compute is not None and task.compute.kind == "container"
+
+
+def function_timeout_s(task: TaskModel) -> int:
+    """The Lambda function's own timeout: its `Serverless` compute's (300 s by default),
+    shortened to the task's `timeout`."""
+    compute = task.compute
+    timeout = compute.timeout_s if compute is not None and compute.timeout_s else 300
+    if task.timeout is not None:
+        timeout = min(timeout, max(1, round(task.timeout)))
+    return timeout
+
+
 def _timeout(task: TaskModel) -> int | None:
+    """The state's `TimeoutSeconds`: every container state has one (a Fargate task that hangs
+    would otherwise hold the execution for a year); a Lambda state has the task's, when it has
+    one (the function's own timeout bounds it anyway)."""
+    if _is_container(task):
+        compute = task.compute
+        assert compute is not None
+        if task.timeout is not None:
+            run = max(1, round(task.timeout))
+        else:
+            run = compute.timeout_s or CONTAINER_TIMEOUT_S
+        return run + ECS_STARTUP_S
     if task.timeout is not None:
         return max(1, round(task.timeout))
-    compute = task.compute
-    if compute is not None and compute.kind == "container" and compute.timeout_s:
-        return compute.timeout_s
     return None
+
+
+def _worst_case_s(task: TaskModel, state: dict[str, Any]) -> float:
+    """An upper bound of the time ``state`` (``task``'s) can take: every attempt its retriers
+    allow running to the state's timeout, plus every retry interval."""
+    timeout = state.get("TimeoutSeconds") or function_timeout_s(task)
+    attempts, waits = 1, 0.0
+    for rule in state.get("Retry", []):
+        attempts += rule["MaxAttempts"]
+        waits += sum(
+            rule["IntervalSeconds"] * rule["BackoffRate"] ** k for k in range(rule["MaxAttempts"])
+        )
+    return attempts * timeout + waits + STATE_ALLOWANCE_S
 
 
 def _task_state(task: TaskModel, *, database: bool) -> dict[str, Any]:
     execution = {"Name": "GLACIER_EXECUTION", "Value.$": "$$.Execution.Name"}
     state: dict[str, Any] = {"Type": "Task", "Comment": f"task `{task.name}`"}
-    container = task.compute is not None and task.compute.kind == "container"
+    container = _is_container(task)
     if container:
         state["Resource"] = "arn:aws:states:::ecs:runTask.sync"
         state["Parameters"] = {
@@ -357,6 +436,8 @@ class _Builder:
         self.taken = {t.name for t in model.tasks}
         self.fail = _unique(FAIL_STATE, self.taken)
         self.parallels = 0
+        self.worst_case_s: dict[str, float] = {}
+        """Per task, an upper bound of its state's time (``_worst_case_s``)."""
 
     def chain(self, flow: Flow, *, top: bool) -> tuple[str, dict[str, Any]]:
         """(first state's name, states) of a flow run in sequence, ending the chain."""
@@ -379,7 +460,9 @@ class _Builder:
             database = any(
                 d in self.tables for d in (*(i.dataset for i in task.inputs), *task.outputs)
             )
-            return flow[1], _task_state(task, database=database)  # named after its task
+            state = _task_state(task, database=database)
+            self.worst_case_s[task.name] = _worst_case_s(task, state)
+            return flow[1], state  # named after its task
         self.parallels += 1
         name = _unique(f"Parallel{self.parallels}", self.taken)
         branches = []
@@ -401,6 +484,21 @@ def _tasks_of(flow: Flow) -> list[str]:
     if flow[0] == "task":
         return [flow[1]]
     return [t for part in flow[1] for t in _tasks_of(part)]
+
+
+def _flow_worst_case_s(flow: Flow, worst_case_s: dict[str, float]) -> float:
+    """The longest the flow can take: a sequence its parts' sum, a Parallel its slowest branch."""
+    if flow[0] == "task":
+        return worst_case_s[flow[1]]
+    parts = [_flow_worst_case_s(part, worst_case_s) for part in flow[1]]
+    return sum(parts) if flow[0] == "seq" else max(parts)
+
+
+def machine_timeout_s(flow: Flow, worst_case_s: dict[str, float]) -> int:
+    """The machine-level ``TimeoutSeconds``: the flow's worst case (every state bounded by its
+    own timeout and retries), within the year a Standard execution may last. It is a backstop:
+    a state that is never scheduled, or a Parallel state that never closes, still ends."""
+    return min(MAX_EXECUTION_S, math.ceil(_flow_worst_case_s(flow, worst_case_s)))
 
 
 def levels(model: PipelineModel) -> list[list[str]]:
@@ -451,13 +549,22 @@ def state_machine(model: PipelineModel) -> dict[str, Any]:
     builder = _Builder(model)
     # raises TooDeep past MAX_NESTING (`glacier build` stops at GLC307 first): building and
     # writing the states recurses once per level
-    start, states = builder.chain(_whole_flow(model), top=True)
+    flow = _whole_flow(model)
+    start, states = builder.chain(flow, top=True)
+    # every top-level state catches into `$.error` ({"Error", "Cause"}); a Parallel state fails
+    # with the error of the branch that failed, so this is the failing task's own error
     states[builder.fail] = {
         "Type": "Fail",
-        "Error": "GlacierTaskFailed",
-        "Cause": f"a task of pipeline `{model.name}` failed; see the execution's events",
+        "Comment": f"a task of pipeline `{model.name}` failed: its error and cause",
+        "ErrorPath": "$.error.Error",
+        "CausePath": "$.error.Cause",
     }
-    return {"Comment": f"Glacier pipeline `{model.name}`", "StartAt": start, "States": states}
+    return {
+        "Comment": f"Glacier pipeline `{model.name}`",
+        "StartAt": start,
+        "TimeoutSeconds": machine_timeout_s(flow, builder.worst_case_s),
+        "States": states,
+    }
 
 
 def state_machine_json(model: PipelineModel) -> str:
