@@ -470,3 +470,46 @@ def test_the_fail_state_carries_the_failing_tasks_error_and_cause() -> None:
             assert state["Catch"] == [
                 {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "PipelineFailed"}
             ]
+
+
+def _wait_benchmark() -> Any:
+    import importlib.util
+    import sys
+
+    path = ROOT / "benchmarks" / "asl_wait.py"
+    spec = importlib.util.spec_from_file_location("_glacier_asl_wait", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(path.parent))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(path.parent))
+    return module
+
+
+def test_the_documented_extra_wait_is_what_the_plan_and_the_benchmark_give() -> None:
+    """docs/deploy-aws.md, "What a task waits for": cut below level 1, `d` waits 9 minutes
+    for `a`, the run takes 21 minutes for a critical path of 12."""
+    bench = _wait_benchmark()
+    dag = {"a": [], "b": [], "c": ["a", "b"], "d": ["b"], "e": ["d"]}
+    duration = {"a": 10.0, "b": 1.0, "c": 1.0, "d": 1.0, "e": 10.0}
+    states = state_machine(bench.model_of(dag))["States"]
+    first, second = (s for s in states.values() if s["Type"] == "Parallel")
+    assert [b["StartAt"] for b in first["Branches"]] == ["a", "b"]
+    assert [list(b["States"]) for b in second["Branches"]] == [["c"], ["d", "e"]]
+    best, actual, waits = bench.measure(dag, duration)
+    assert (best, actual) == (12.0, 21.0)
+    assert dict(zip(dag, waits, strict=True)) == {"a": 0, "b": 0, "c": 0, "d": 9, "e": 9}
+    assert bench.measure(dict(_diamond_dag()), duration | {"d": 1.0})[2] == [0, 0, 0, 0]
+
+
+def _diamond_dag() -> dict[str, list[str]]:
+    return {"a": [], "b": ["a"], "c": ["a"], "d": ["b", "c"]}
+
+
+def test_the_wait_benchmark_runs_and_prints_its_table(capsys: pytest.CaptureFixture[str]) -> None:
+    _wait_benchmark().main(["--sizes", "12", "--dags", "5"])
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("| ") and "family" not in line]
+    assert [row.split("|")[1].strip() for row in rows] == ["chainy", "local", "wide"]

@@ -8,13 +8,17 @@ into those two compositions, recursively (a series-parallel decomposition):
 - a connected group is cut at the first task (in topological order) that every other task of
   the group is either upstream or downstream of: upstream, then that task, then downstream;
 - a connected group without such a task (the DAG is not series-parallel there, e.g. ``a->c``,
-  ``b->c``, ``b->d``) runs by *level* (longest chain of producers before a task): levels in
-  sequence, the tasks of a level in parallel.
+  ``b->c``, ``b->d``) is cut once, at a *level* (longest chain of producers before a task, in
+  the whole DAG): the tasks below it, then the others, each part planned again by these
+  rules. The level chosen adds the fewest orderings the DAG does not ask for (``_Graph.cut``).
 
-The first two rules add no waiting the DAG does not ask for; only the fallback makes a task
-wait for its whole previous level. Every producer is in an earlier part of the sequence than
-each of its consumers under all three, so it has finished before they start. The result
-nests at most as deep as the DAG is long and reads like the graph.
+The first two rules add no waiting the DAG does not ask for; only the cut makes a task wait
+for tasks before the cut it does not depend on (``d`` waits for ``a`` above). It never waits
+longer than running the group level by level would (each cut is a level boundary), and
+``benchmarks/asl_wait.py`` measures what it costs on random DAGs. Every producer is in an
+earlier part of the sequence than each of its consumers under all three, so it has finished
+before they start. The result nests at most as deep as the DAG is long and reads like the
+graph.
 
 Nothing waits forever and a failure keeps its reason: every Fargate state has a
 ``TimeoutSeconds`` and the machine one bounding its longest path; the services' own transient
@@ -76,6 +80,8 @@ STATE_ALLOWANCE_S = 60
 schedule the state and see its result."""
 MAX_EXECUTION_S = 365 * 24 * 3600
 """The longest a Standard workflow execution may run (one year)."""
+_CUT_CANDIDATES = 16
+"""Level boundaries ``_Graph.cut`` weighs at most, so planning stays near-linear."""
 CLUSTER = "${cluster}"
 SUBNETS = "${subnets}"
 SECURITY_GROUPS = "${security_groups}"
@@ -273,6 +279,10 @@ class _Graph:
             for down in self.downstream[task]:
                 bits |= self.descendants[down] | (1 << order[down])
             self.descendants[task] = bits
+        self.level: dict[str, int] = {}
+        """Longest chain of producers before a task, in the whole DAG."""
+        for task in by_order:
+            self.level[task] = 1 + max((self.level[u] for u in upstream[task]), default=-1)
 
     def mask(self, tasks: Iterable[str]) -> int:
         bits = bytearray(len(self.order) // 8 + 1)
@@ -280,6 +290,35 @@ class _Graph:
             position = self.order[task]
             bits[position >> 3] |= 1 << (position & 7)
         return int.from_bytes(bits, "little")
+
+    def cut(self, tasks: set[str]) -> tuple[set[str], set[str]]:
+        """``tasks`` (connected, at least two levels) in two: the tasks below a level, then the
+        others. Every task's ancestors in ``tasks`` are below its level, so the first part has
+        them all and the parts run in sequence. The level chosen adds the fewest orderings the
+        DAG does not ask for (a task after the cut waits for each task before it it does not
+        depend on), the middle one on a tie; past ``_CUT_CANDIDATES`` levels, evenly spaced
+        ones are tried."""
+        levels = sorted({self.level[t] for t in tasks})[1:]
+        if len(levels) > _CUT_CANDIDATES:
+            step = len(levels) / _CUT_CANDIDATES
+            levels = [levels[int(i * step)] for i in range(_CUT_CANDIDATES)]
+        middle = (levels[0] + levels[-1]) / 2
+        best: tuple[int, float, int] | None = None
+        for level in levels:
+            before = [t for t in tasks if self.level[t] < level]
+            mask = self.mask(before)
+            added = sum(
+                len(before) - (self.ancestors[t] & mask).bit_count()
+                for t in tasks
+                if self.level[t] >= level
+            )
+            key = (added, abs(level - middle), level)
+            if best is None or key < best:
+                best = key
+        assert best is not None
+        chosen = best[2]
+        before_set = {t for t in tasks if self.level[t] < chosen}
+        return before_set, tasks - before_set
 
     def pivots(self, tasks: set[str]) -> list[str]:
         """The tasks every other task of ``tasks`` is upstream or downstream of, in order."""
@@ -339,14 +378,8 @@ def _flow(
 
 
 def _opens_parallel(step: tuple[str, Any]) -> bool:
-    """Whether the last step of ``_split`` puts its parts in a Parallel state: a split into
-    groups, or levels run by the fallback (planned at once, a sequence of tasks and Parallels)."""
-    op, arg = step
-    if op == "par":
-        return True
-    if op != "value" or arg[0] == "task":
-        return False
-    return arg[0] == "par" or any(part[0] == "par" for part in arg[1])
+    """Whether the last step of ``_split`` puts its parts in a Parallel state."""
+    return step[0] == "par"
 
 
 def _split(tasks: set[str], graph: _Graph) -> list[tuple[str, Any]]:
@@ -359,9 +392,9 @@ def _split(tasks: set[str], graph: _Graph) -> list[tuple[str, Any]]:
         first = sorted(groups, key=lambda g: min(order[t] for t in g))
         return [*(("part", g) for g in first), ("par", len(first))]
     pivots = graph.pivots(tasks)
-    if not pivots:
-        levels = _levels(tasks, graph.upstream, order)
-        return [("value", _flat_seq([_level_flow(level) for level in levels]))]
+    if not pivots:  # not series-parallel here: cut once, by level, and plan each side again
+        before, after = graph.cut(tasks)
+        return [("part", before), ("part", after), ("seq", 2)]
     # between two pivots (and before the first, after the last) lie the tasks downstream of
     # the one and upstream of the other: in topological order, exactly those in between
     steps: list[tuple[str, Any]] = []
@@ -378,10 +411,6 @@ def _split(tasks: set[str], graph: _Graph) -> list[tuple[str, Any]]:
     if segment:
         steps.append(("part", segment))
     return [*steps, ("seq", len(steps))]
-
-
-def _level_flow(level: list[str]) -> Flow:
-    return ("task", level[0]) if len(level) == 1 else ("par", [("task", t) for t in level])
 
 
 def _flat_seq(parts: list[Flow]) -> Flow:
