@@ -513,3 +513,30 @@ def test_the_wait_benchmark_runs_and_prints_its_table(capsys: pytest.CaptureFixt
     out = capsys.readouterr().out
     rows = [line for line in out.splitlines() if line.startswith("| ") and "family" not in line]
     assert [row.split("|")[1].strip() for row in rows] == ["chainy", "local", "wide"]
+
+
+def test_the_per_task_cost_against_the_step_functions_limits() -> None:
+    """What a task costs in definition bytes and history events, for 3,000 tasks in a chain
+    and in a fan, Lambda and Fargate: the two quotas a large pipeline crosses. (Splitting such a
+    pipeline into child state machines is not done yet: this only measures.)"""
+    import json
+
+    from codegen.aws._asl import MAX_DEFINITION_BYTES, MAX_HISTORY_EVENTS, execution_events
+
+    n = 3000
+    chain = [(f"t{i}", [f"d{i - 1}"] if i else [], [f"d{i}"]) for i in range(n)]
+    fan = [("t0", [], ["d0"]), *((f"t{i}", ["d0"], [f"d{i}"]) for i in range(1, n))]
+    costs = {}
+    for shape, tasks in (("chain", chain), ("fan", fan)):
+        for kind, compute in (("lambda", {}), ("fargate", {t: BOX for t, _, _ in tasks})):
+            definition = state_machine(_model(tasks, compute=compute))
+            size = len(json.dumps(definition, ensure_ascii=False).encode())
+            costs[shape, kind] = (size / n, execution_events(definition))
+    for (shape, kind), (per_task, events) in costs.items():
+        assert 300 < per_task < 1100, (shape, kind, per_task)
+        assert per_task * n > MAX_DEFINITION_BYTES  # 3,000 tasks: over 1 MB in every shape
+        assert events < MAX_HISTORY_EVENTS  # but not over 25,000 events without retries
+    assert costs["chain", "lambda"][1] == 2 + 5 * n
+    assert costs["fan", "fargate"][1] == 2 + 6 * n + 4  # one Parallel state
+    # the event quota is crossed first by retries: one failed attempt per task adds 3 each
+    assert costs["chain", "fargate"][1] + 3 * n > MAX_HISTORY_EVENTS

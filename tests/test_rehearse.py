@@ -159,6 +159,13 @@ def test_a_dag_that_is_not_series_parallel_runs_every_task_after_its_inputs(
     assert _io.read(storage, "c", tmp_path / "data") == 6
     assert _io.read(storage, "d", tmp_path / "data") == 103
     assert {t["status"] for t in report["tasks"].values()} == {"ok"}
+    # the history holds the events execution_events counts (2 Parallel states, 4 Lambda tasks)
+    from analyzer import analyze
+    from codegen.aws._asl import execution_events, state_machine
+
+    (model,) = analyze([str(FIXTURES / "crossed.py")]).pipelines
+    assert sum(report["events"].values()) == execution_events(state_machine(model)) == 30
+    assert report["events"]["TaskSucceeded"] == 4
 
 
 def test_a_missing_source_is_a_setup_error_naming_where_to_seed(tmp_path: Path) -> None:

@@ -52,9 +52,11 @@ __all__ = [
     "LAMBDA_TRANSIENT",
     "MAX_DEFINITION_BYTES",
     "MAX_EXECUTION_S",
+    "MAX_HISTORY_EVENTS",
     "MAX_NESTING",
     "TooDeep",
     "definition_problem",
+    "execution_events",
     "function_timeout_s",
     "levels",
     "machine_timeout_s",
@@ -66,6 +68,8 @@ __all__ = [
 FAIL_STATE = "PipelineFailed"
 MAX_DEFINITION_BYTES = 1024 * 1024
 """Step Functions' hard quota on the size of a state machine definition (1 MB)."""
+MAX_HISTORY_EVENTS = 25_000
+"""Step Functions' hard quota on the events in one execution's history."""
 MAX_NESTING = 100
 """Parallel states nested deeper than this are not written (Glacier's bound, not AWS's): the
 definition grows with the square of the depth, and writing it would recurse that deep."""
@@ -594,6 +598,25 @@ def state_machine(model: PipelineModel) -> dict[str, Any]:
         "TimeoutSeconds": machine_timeout_s(flow, builder.worst_case_s),
         "States": states,
     }
+
+
+def execution_events(definition: dict[str, Any]) -> int:
+    """The events in the history of a successful execution of ``definition`` without retries
+    (Step Functions keeps at most ``MAX_HISTORY_EVENTS``): the execution's start and end; per
+    Task state entered, scheduled, started, succeeded, exited, and submitted for a ``.sync``
+    job; per Parallel state entered, started, succeeded, exited. A retried attempt adds three
+    (scheduled, started, failed). Counted as moto's interpreter records them
+    (``tests/test_rehearse.py``)."""
+    events = 2
+    pending = [definition["States"]]
+    while pending:
+        for state in pending.pop().values():
+            if state["Type"] == "Task":
+                events += 6 if str(state["Resource"]).endswith(".sync") else 5
+            elif state["Type"] == "Parallel":
+                events += 4
+                pending.extend(branch["States"] for branch in state["Branches"])
+    return events
 
 
 def state_machine_json(model: PipelineModel) -> str:
