@@ -49,6 +49,8 @@ def main(argv: list[str]) -> int:
         )
     else:
         say(f"rehearsal of `{report.pipeline}` ({report.environment}): {report.status}")
+        if report.error:
+            say(f"  error: {report.error}")
         if report.cause:
             say(f"  cause: {report.cause}")
     if args.report:

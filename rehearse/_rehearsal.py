@@ -57,7 +57,11 @@ class Report:
     pipeline: str
     environment: str
     status: str = "NOT STARTED"
+    error: str | None = None
+    """The failed execution's error: the failing task's (the state machine's Fail state)."""
     cause: str | None = None
+    events: dict[str, int] = field(default_factory=dict)
+    """The execution's history, counted by event type (Step Functions keeps 25,000)."""
     tasks: dict[str, TaskRecord] = field(default_factory=dict)
     copied: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -483,9 +487,11 @@ class _Rehearsal:
         while self._running:  # a branch still running when another failed the execution
             time.sleep(0.05)
         self.report.status = described["status"]
+        self.report.error = described.get("error")
         self.report.cause = described.get("cause") or described.get("error")
         if self.report.status != "SUCCEEDED" and not self.report.cause:
             self.report.cause = _failure_cause(sfn, arn)
+        self.report.events = _history_counts(sfn, arn)
 
     def _copy_back(self, emulator: Emulator, buckets: dict[str, str]) -> None:
         s3 = emulator.client("s3")
@@ -532,6 +538,14 @@ def _bucket_args(bucket: str, region: str) -> dict[str, Any]:
     if region != "us-east-1":
         args["CreateBucketConfiguration"] = {"LocationConstraint": region}
     return args
+
+
+def _history_counts(sfn: Any, arn: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for page in sfn.get_paginator("get_execution_history").paginate(executionArn=arn):
+        for event in page["events"]:
+            counts[event["type"]] = counts.get(event["type"], 0) + 1
+    return dict(sorted(counts.items()))
 
 
 def _failure_cause(sfn: Any, arn: str) -> str | None:

@@ -17,7 +17,17 @@ from typing import Any
 
 import pytest
 
-from codegen.aws._asl import LAMBDA_TRANSIENT, levels, state_machine, state_machine_json
+from codegen.aws._asl import (
+    CONTAINER_TIMEOUT_S,
+    ECS_STARTUP_S,
+    ECS_TRANSIENT,
+    LAMBDA_TRANSIENT,
+    MAX_EXECUTION_S,
+    STATE_ALLOWANCE_S,
+    levels,
+    state_machine,
+    state_machine_json,
+)
 from glacier.model import ComputeModel, InputModel, PipelineModel, Span, TaskModel
 from glacier_aws.deploy import CONTAINER_NAME
 
@@ -75,7 +85,7 @@ def _model(tasks: list[tuple[str, list[str], list[str]]], **extra: Any) -> Pipel
             tuple(outs),
             extra.get("compute", {}).get(name),
             extra.get("retries", {}).get(name, 0),
-            None,
+            extra.get("timeout", {}).get(name),
             span,
         )
         for name, ins, outs in tasks
@@ -265,7 +275,7 @@ def test_retries_timeouts_and_failures() -> None:
     assert lam["Resource"] == "arn:aws:states:::lambda:invoke"
     assert lam["Parameters"]["Payload"] == {"execution.$": "$$.Execution.Name"}
     assert [r["ErrorEquals"] for r in lam["Retry"]] == [LAMBDA_TRANSIENT]  # no retries of its own
-    assert "Retry" not in container
+    assert [r["ErrorEquals"] for r in container["Retry"]] == [ECS_TRANSIENT]  # ECS's own only
 
 
 def test_example_task_settings_reach_the_definition() -> None:
@@ -376,3 +386,157 @@ def test_only_container_tasks_that_touch_a_database_get_the_task_security_group(
         "AwsvpcConfiguration": {"Subnets": "${subnets}", "AssignPublicIp": "${assign_public_ip}"}
     }
     assert network("load") is None  # Lambda's network is the function's own (vpc_config)
+
+
+# -- states that do not hang or hide errors -----------------------------------------------------
+
+BOX = ComputeModel(kind="container", memory_mb=512, timeout_s=None, image="img", cpu=256)
+
+
+def _task_states(definition: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every Task state, at any depth, by name."""
+    found: dict[str, dict[str, Any]] = {}
+    pending = [definition["States"]]
+    while pending:
+        for name, state in pending.pop().items():
+            if state["Type"] == "Task":
+                found[name] = state
+            for branch in state.get("Branches", []):
+                pending.append(branch["States"])
+    return found
+
+
+def test_every_container_state_has_a_timeout() -> None:
+    """The task's `timeout`, else the documented default, plus Fargate's start-up time; a
+    Lambda state keeps the task's `timeout` (the function's own bounds it otherwise)."""
+    model = _model(
+        [("a", [], ["x"]), ("b", ["x"], ["y"]), ("c", ["y"], ["z"]), ("d", ["z"], [])],
+        compute={"a": BOX, "b": BOX},
+        timeout={"b": 90.4, "d": 30},
+    )
+    states = _task_states(state_machine(model))
+    assert states["a"]["TimeoutSeconds"] == CONTAINER_TIMEOUT_S + ECS_STARTUP_S
+    assert states["b"]["TimeoutSeconds"] == 90 + ECS_STARTUP_S
+    assert "TimeoutSeconds" not in states["c"]
+    assert states["d"]["TimeoutSeconds"] == 30
+    assert not any("HeartbeatSeconds" in s for s in states.values())  # nothing sends heartbeats
+
+
+def test_ecs_transient_errors_are_retried_before_and_apart_from_the_tasks_retries() -> None:
+    """Step Functions uses the first retrier whose ErrorEquals matches, each with its own
+    count: ECS's errors (capacity included) never use up `retries`; States.ALL comes last."""
+    model = _model([("a", [], ["x"]), ("b", ["x"], [])], compute={"a": BOX}, retries={"a": 2})
+    transient, own = _task_states(state_machine(model))["a"]["Retry"]
+    assert transient["ErrorEquals"] == ECS_TRANSIENT
+    assert ECS_TRANSIENT == ["ECS.AmazonECSException", "ECS.ServerException"]
+    assert transient["MaxAttempts"] == 5 and transient["IntervalSeconds"] == 10
+    assert own == {
+        "ErrorEquals": ["States.ALL"],
+        "IntervalSeconds": 2,
+        "MaxAttempts": 2,
+        "BackoffRate": 2.0,
+    }
+
+
+def test_the_machine_times_out_after_its_longest_path_can_take() -> None:
+    """Sequence: the sum of its states' bounds; Parallel: its slowest branch. A Lambda state
+    without a timeout is bounded by its function's (300 s by default)."""
+    lambda_bound = 4 * 300 + (2 + 4 + 8) + STATE_ALLOWANCE_S  # 3 transient retries
+    chain = state_machine(CORPUS["chain"])
+    assert chain["TimeoutSeconds"] == 3 * lambda_bound
+    diamond = _model(
+        [("a", [], ["x"]), ("b", ["x"], ["y"]), ("c", ["x"], ["z"]), ("d", ["y", "z"], [])],
+        compute={"c": BOX},
+        retries={"c": 1},
+    )
+    c_timeout = CONTAINER_TIMEOUT_S + ECS_STARTUP_S
+    c_bound = (1 + 5 + 1) * c_timeout + (10 + 20 + 40 + 80 + 160) + 2 + STATE_ALLOWANCE_S
+    assert state_machine(diamond)["TimeoutSeconds"] == 2 * lambda_bound + c_bound  # c, not b
+    long = _model(
+        [(f"t{i}", [f"d{i}"] if i else [], [f"d{i + 1}"]) for i in range(3000)],
+        compute={f"t{i}": BOX for i in range(3000)},
+    )
+    assert state_machine(long)["TimeoutSeconds"] == MAX_EXECUTION_S  # a year at most
+
+
+def test_the_fail_state_carries_the_failing_tasks_error_and_cause() -> None:
+    definition = state_machine(CORPUS["nested"])
+    states = definition["States"]
+    (fail,) = [s for s in states.values() if s["Type"] == "Fail"]
+    assert fail["ErrorPath"] == "$.error.Error" and fail["CausePath"] == "$.error.Cause"
+    assert "Error" not in fail and "Cause" not in fail  # no fixed string in their place
+    for state in states.values():
+        if state["Type"] != "Fail":  # where every top-level state puts what it caught
+            assert state["Catch"] == [
+                {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "PipelineFailed"}
+            ]
+
+
+def _wait_benchmark() -> Any:
+    import importlib.util
+    import sys
+
+    path = ROOT / "benchmarks" / "asl_wait.py"
+    spec = importlib.util.spec_from_file_location("_glacier_asl_wait", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(path.parent))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(path.parent))
+    return module
+
+
+def test_the_documented_extra_wait_is_what_the_plan_and_the_benchmark_give() -> None:
+    """docs/deploy-aws.md, "What a task waits for": cut below level 1, `d` waits 9 minutes
+    for `a`, the run takes 21 minutes for a critical path of 12."""
+    bench = _wait_benchmark()
+    dag = {"a": [], "b": [], "c": ["a", "b"], "d": ["b"], "e": ["d"]}
+    duration = {"a": 10.0, "b": 1.0, "c": 1.0, "d": 1.0, "e": 10.0}
+    states = state_machine(bench.model_of(dag))["States"]
+    first, second = (s for s in states.values() if s["Type"] == "Parallel")
+    assert [b["StartAt"] for b in first["Branches"]] == ["a", "b"]
+    assert [list(b["States"]) for b in second["Branches"]] == [["c"], ["d", "e"]]
+    best, actual, waits = bench.measure(dag, duration)
+    assert (best, actual) == (12.0, 21.0)
+    assert dict(zip(dag, waits, strict=True)) == {"a": 0, "b": 0, "c": 0, "d": 9, "e": 9}
+    assert bench.measure(dict(_diamond_dag()), duration | {"d": 1.0})[2] == [0, 0, 0, 0]
+
+
+def _diamond_dag() -> dict[str, list[str]]:
+    return {"a": [], "b": ["a"], "c": ["a"], "d": ["b", "c"]}
+
+
+def test_the_wait_benchmark_runs_and_prints_its_table(capsys: pytest.CaptureFixture[str]) -> None:
+    _wait_benchmark().main(["--sizes", "12", "--dags", "5"])
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("| ") and "family" not in line]
+    assert [row.split("|")[1].strip() for row in rows] == ["chainy", "local", "wide"]
+
+
+def test_the_per_task_cost_against_the_step_functions_limits() -> None:
+    """What a task costs in definition bytes and history events, for 3,000 tasks in a chain
+    and in a fan, Lambda and Fargate: the two quotas a large pipeline crosses. (Splitting such a
+    pipeline into child state machines is not done yet: this only measures.)"""
+    import json
+
+    from codegen.aws._asl import MAX_DEFINITION_BYTES, MAX_HISTORY_EVENTS, execution_events
+
+    n = 3000
+    chain = [(f"t{i}", [f"d{i - 1}"] if i else [], [f"d{i}"]) for i in range(n)]
+    fan = [("t0", [], ["d0"]), *((f"t{i}", ["d0"], [f"d{i}"]) for i in range(1, n))]
+    costs = {}
+    for shape, tasks in (("chain", chain), ("fan", fan)):
+        for kind, compute in (("lambda", {}), ("fargate", {t: BOX for t, _, _ in tasks})):
+            definition = state_machine(_model(tasks, compute=compute))
+            size = len(json.dumps(definition, ensure_ascii=False).encode())
+            costs[shape, kind] = (size / n, execution_events(definition))
+    for (shape, kind), (per_task, events) in costs.items():
+        assert 300 < per_task < 1100, (shape, kind, per_task)
+        assert per_task * n > MAX_DEFINITION_BYTES  # 3,000 tasks: over 1 MB in every shape
+        assert events < MAX_HISTORY_EVENTS  # but not over 25,000 events without retries
+    assert costs["chain", "lambda"][1] == 2 + 5 * n
+    assert costs["fan", "fargate"][1] == 2 + 6 * n + 4  # one Parallel state
+    # the event quota is crossed first by retries: one failed attempt per task adds 3 each
+    assert costs["chain", "fargate"][1] + 3 * n > MAX_HISTORY_EVENTS

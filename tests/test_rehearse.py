@@ -159,6 +159,13 @@ def test_a_dag_that_is_not_series_parallel_runs_every_task_after_its_inputs(
     assert _io.read(storage, "c", tmp_path / "data") == 6
     assert _io.read(storage, "d", tmp_path / "data") == 103
     assert {t["status"] for t in report["tasks"].values()} == {"ok"}
+    # the history holds the events execution_events counts (2 Parallel states, 4 Lambda tasks)
+    from analyzer import analyze
+    from codegen.aws._asl import execution_events, state_machine
+
+    (model,) = analyze([str(FIXTURES / "crossed.py")]).pipelines
+    assert sum(report["events"].values()) == execution_events(state_machine(model)) == 30
+    assert report["events"]["TaskSucceeded"] == 4
 
 
 def test_a_missing_source_is_a_setup_error_naming_where_to_seed(tmp_path: Path) -> None:
@@ -255,3 +262,17 @@ def test_an_object_in_an_sse_kms_bucket_needs_the_key(grant: str, expected: str)
     assert done.returncode == 0, done.stderr
     put = json.loads(done.stdout.strip().splitlines()[-1])[0]
     assert put == "ok" if expected == "ok" else "AccessDenied" in put, put
+
+
+def test_a_failed_task_fails_the_execution_with_its_own_error_and_cause(tmp_path: Path) -> None:
+    """`check` raises in a branch of a Parallel state: moto's interpreter passes its error out
+    of the Parallel state into the Catch's `$.error`, and the Fail state's ErrorPath/CausePath
+    make them the execution's error and cause."""
+    done, report = _rehearse(FIXTURES / "broken.py", "default", tmp_path / "data", tmp_path)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert report["status"] == "FAILED"
+    assert report["error"] == "ValueError"
+    assert "order 7 has no customer" in report["cause"]
+    assert "  error: ValueError" in done.stdout
+    tasks = {t["name"]: t["status"] for t in report["tasks"].values()}
+    assert tasks["check"] == "failed" and tasks["report"] == "not run"

@@ -8,13 +8,24 @@ into those two compositions, recursively (a series-parallel decomposition):
 - a connected group is cut at the first task (in topological order) that every other task of
   the group is either upstream or downstream of: upstream, then that task, then downstream;
 - a connected group without such a task (the DAG is not series-parallel there, e.g. ``a->c``,
-  ``b->c``, ``b->d``) runs by *level* (longest chain of producers before a task): levels in
-  sequence, the tasks of a level in parallel.
+  ``b->c``, ``b->d``) is cut once, at a *level* (longest chain of producers before a task, in
+  the whole DAG): the tasks below it, then the others, each part planned again by these
+  rules. The level chosen adds the fewest orderings the DAG does not ask for (``_Graph.cut``).
 
-The first two rules add no waiting the DAG does not ask for; only the fallback makes a task
-wait for its whole previous level. Every producer is in an earlier part of the sequence than
-each of its consumers under all three, so it has finished before they start. The result
-nests at most as deep as the DAG is long and reads like the graph.
+The first two rules add no waiting the DAG does not ask for; only the cut makes a task wait
+for tasks before the cut it does not depend on (``d`` waits for ``a`` above). It never waits
+longer than running the group level by level would (each cut is a level boundary), and
+``benchmarks/asl_wait.py`` measures what it costs on random DAGs. Every producer is in an
+earlier part of the sequence than each of its consumers under all three, so it has finished
+before they start. The result nests at most as deep as the DAG is long and reads like the
+graph.
+
+Nothing waits forever and a failure keeps its reason: every Fargate state has a
+``TimeoutSeconds`` and the machine one bounding its longest path; the services' own transient
+errors (``LAMBDA_TRANSIENT``, ``ECS_TRANSIENT``) have a retrier of their own before the task's
+``retries``; top-level states catch into ``$.error`` and the ``Fail`` state's
+``ErrorPath``/``CausePath`` make the failing task's error and cause the execution's
+(docs/deploy-aws.md, "Timeouts, retries and failures").
 
 Values that only exist at deploy time (function and task-definition ARNs, the cluster,
 subnets, the security group of tasks that touch a database) are placeholders,
@@ -26,6 +37,7 @@ it keys the scratch prefix of ephemeral datasets.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -33,12 +45,21 @@ from codegen.aws._database import is_table
 from glacier.model import PipelineModel, TaskModel
 
 __all__ = [
+    "CONTAINER_TIMEOUT_S",
+    "ECS_STARTUP_S",
+    "ECS_TRANSIENT",
     "FAIL_STATE",
+    "LAMBDA_TRANSIENT",
     "MAX_DEFINITION_BYTES",
+    "MAX_EXECUTION_S",
+    "MAX_HISTORY_EVENTS",
     "MAX_NESTING",
     "TooDeep",
     "definition_problem",
+    "execution_events",
+    "function_timeout_s",
     "levels",
+    "machine_timeout_s",
     "placeholder",
     "state_machine",
     "state_machine_json",
@@ -47,9 +68,24 @@ __all__ = [
 FAIL_STATE = "PipelineFailed"
 MAX_DEFINITION_BYTES = 1024 * 1024
 """Step Functions' hard quota on the size of a state machine definition (1 MB)."""
+MAX_HISTORY_EVENTS = 25_000
+"""Step Functions' hard quota on the events in one execution's history."""
 MAX_NESTING = 100
 """Parallel states nested deeper than this are not written (Glacier's bound, not AWS's): the
 definition grows with the square of the depth, and writing it would recurse that deep."""
+CONTAINER_TIMEOUT_S = 3600
+"""How long a `Container` task may run when neither its `timeout` nor its compute gives one."""
+ECS_STARTUP_S = 300
+"""Added to a `Container` task's timeout in its state: the state's clock also runs while
+Fargate provisions the task, pulls the image and stops it, which the task's own code does not
+see."""
+STATE_ALLOWANCE_S = 60
+"""Per task on the longest path, in the machine-level timeout: Step Functions' own time to
+schedule the state and see its result."""
+MAX_EXECUTION_S = 365 * 24 * 3600
+"""The longest a Standard workflow execution may run (one year)."""
+_CUT_CANDIDATES = 16
+"""Level boundaries ``_Graph.cut`` weighs at most, so planning stays near-linear."""
 CLUSTER = "${cluster}"
 SUBNETS = "${subnets}"
 SECURITY_GROUPS = "${security_groups}"
@@ -77,6 +113,15 @@ LAMBDA_TRANSIENT = [
 ]
 
 
+# Errors of ECS itself when the state calls RunTask: a throttled or failed request, and no
+# Fargate capacity ("Capacity is unavailable at this time", which Step Functions reports as
+# ECS.AmazonECSException). Capacity comes back in minutes, not seconds: longer intervals.
+# The retrier is the first of the state's, so these errors never count against `retries`.
+ECS_TRANSIENT = ["ECS.AmazonECSException", "ECS.ServerException"]
+_ECS_INTERVAL_S = 10
+_ECS_ATTEMPTS = 5
+
+
 def _retry(task: TaskModel, *, lambda_invoke: bool) -> list[dict[str, Any]]:
     rules: list[dict[str, Any]] = []
     if lambda_invoke:
@@ -85,6 +130,15 @@ def _retry(task: TaskModel, *, lambda_invoke: bool) -> list[dict[str, Any]]:
                 "ErrorEquals": list(LAMBDA_TRANSIENT),
                 "IntervalSeconds": _INTERVAL_S,
                 "MaxAttempts": 3,
+                "BackoffRate": _BACKOFF,
+            }
+        )
+    else:
+        rules.append(
+            {
+                "ErrorEquals": list(ECS_TRANSIENT),
+                "IntervalSeconds": _ECS_INTERVAL_S,
+                "MaxAttempts": _ECS_ATTEMPTS,
                 "BackoffRate": _BACKOFF,
             }
         )
@@ -100,19 +154,54 @@ def _retry(task: TaskModel, *, lambda_invoke: bool) -> list[dict[str, Any]]:
     return rules
 
 
+def _is_container(task: TaskModel) -> bool:
+    return task.compute is not None and task.compute.kind == "container"
+
+
+def function_timeout_s(task: TaskModel) -> int:
+    """The Lambda function's own timeout: its `Serverless` compute's (300 s by default),
+    shortened to the task's `timeout`."""
+    compute = task.compute
+    timeout = compute.timeout_s if compute is not None and compute.timeout_s else 300
+    if task.timeout is not None:
+        timeout = min(timeout, max(1, round(task.timeout)))
+    return timeout
+
+
 def _timeout(task: TaskModel) -> int | None:
+    """The state's `TimeoutSeconds`: every container state has one (a Fargate task that hangs
+    would otherwise hold the execution for a year); a Lambda state has the task's, when it has
+    one (the function's own timeout bounds it anyway)."""
+    if _is_container(task):
+        compute = task.compute
+        assert compute is not None
+        if task.timeout is not None:
+            run = max(1, round(task.timeout))
+        else:
+            run = compute.timeout_s or CONTAINER_TIMEOUT_S
+        return run + ECS_STARTUP_S
     if task.timeout is not None:
         return max(1, round(task.timeout))
-    compute = task.compute
-    if compute is not None and compute.kind == "container" and compute.timeout_s:
-        return compute.timeout_s
     return None
+
+
+def _worst_case_s(task: TaskModel, state: dict[str, Any]) -> float:
+    """An upper bound of the time ``state`` (``task``'s) can take: every attempt its retriers
+    allow running to the state's timeout, plus every retry interval."""
+    timeout = state.get("TimeoutSeconds") or function_timeout_s(task)
+    attempts, waits = 1, 0.0
+    for rule in state.get("Retry", []):
+        attempts += rule["MaxAttempts"]
+        waits += sum(
+            rule["IntervalSeconds"] * rule["BackoffRate"] ** k for k in range(rule["MaxAttempts"])
+        )
+    return attempts * timeout + waits + STATE_ALLOWANCE_S
 
 
 def _task_state(task: TaskModel, *, database: bool) -> dict[str, Any]:
     execution = {"Name": "GLACIER_EXECUTION", "Value.$": "$$.Execution.Name"}
     state: dict[str, Any] = {"Type": "Task", "Comment": f"task `{task.name}`"}
-    container = task.compute is not None and task.compute.kind == "container"
+    container = _is_container(task)
     if container:
         state["Resource"] = "arn:aws:states:::ecs:runTask.sync"
         state["Parameters"] = {
@@ -194,6 +283,10 @@ class _Graph:
             for down in self.downstream[task]:
                 bits |= self.descendants[down] | (1 << order[down])
             self.descendants[task] = bits
+        self.level: dict[str, int] = {}
+        """Longest chain of producers before a task, in the whole DAG."""
+        for task in by_order:
+            self.level[task] = 1 + max((self.level[u] for u in upstream[task]), default=-1)
 
     def mask(self, tasks: Iterable[str]) -> int:
         bits = bytearray(len(self.order) // 8 + 1)
@@ -201,6 +294,35 @@ class _Graph:
             position = self.order[task]
             bits[position >> 3] |= 1 << (position & 7)
         return int.from_bytes(bits, "little")
+
+    def cut(self, tasks: set[str]) -> tuple[set[str], set[str]]:
+        """``tasks`` (connected, at least two levels) in two: the tasks below a level, then the
+        others. Every task's ancestors in ``tasks`` are below its level, so the first part has
+        them all and the parts run in sequence. The level chosen adds the fewest orderings the
+        DAG does not ask for (a task after the cut waits for each task before it it does not
+        depend on), the middle one on a tie; past ``_CUT_CANDIDATES`` levels, evenly spaced
+        ones are tried."""
+        levels = sorted({self.level[t] for t in tasks})[1:]
+        if len(levels) > _CUT_CANDIDATES:
+            step = len(levels) / _CUT_CANDIDATES
+            levels = [levels[int(i * step)] for i in range(_CUT_CANDIDATES)]
+        middle = (levels[0] + levels[-1]) / 2
+        best: tuple[int, float, int] | None = None
+        for level in levels:
+            before = [t for t in tasks if self.level[t] < level]
+            mask = self.mask(before)
+            added = sum(
+                len(before) - (self.ancestors[t] & mask).bit_count()
+                for t in tasks
+                if self.level[t] >= level
+            )
+            key = (added, abs(level - middle), level)
+            if best is None or key < best:
+                best = key
+        assert best is not None
+        chosen = best[2]
+        before_set = {t for t in tasks if self.level[t] < chosen}
+        return before_set, tasks - before_set
 
     def pivots(self, tasks: set[str]) -> list[str]:
         """The tasks every other task of ``tasks`` is upstream or downstream of, in order."""
@@ -260,14 +382,8 @@ def _flow(
 
 
 def _opens_parallel(step: tuple[str, Any]) -> bool:
-    """Whether the last step of ``_split`` puts its parts in a Parallel state: a split into
-    groups, or levels run by the fallback (planned at once, a sequence of tasks and Parallels)."""
-    op, arg = step
-    if op == "par":
-        return True
-    if op != "value" or arg[0] == "task":
-        return False
-    return arg[0] == "par" or any(part[0] == "par" for part in arg[1])
+    """Whether the last step of ``_split`` puts its parts in a Parallel state."""
+    return step[0] == "par"
 
 
 def _split(tasks: set[str], graph: _Graph) -> list[tuple[str, Any]]:
@@ -280,9 +396,9 @@ def _split(tasks: set[str], graph: _Graph) -> list[tuple[str, Any]]:
         first = sorted(groups, key=lambda g: min(order[t] for t in g))
         return [*(("part", g) for g in first), ("par", len(first))]
     pivots = graph.pivots(tasks)
-    if not pivots:
-        levels = _levels(tasks, graph.upstream, order)
-        return [("value", _flat_seq([_level_flow(level) for level in levels]))]
+    if not pivots:  # not series-parallel here: cut once, by level, and plan each side again
+        before, after = graph.cut(tasks)
+        return [("part", before), ("part", after), ("seq", 2)]
     # between two pivots (and before the first, after the last) lie the tasks downstream of
     # the one and upstream of the other: in topological order, exactly those in between
     steps: list[tuple[str, Any]] = []
@@ -299,10 +415,6 @@ def _split(tasks: set[str], graph: _Graph) -> list[tuple[str, Any]]:
     if segment:
         steps.append(("part", segment))
     return [*steps, ("seq", len(steps))]
-
-
-def _level_flow(level: list[str]) -> Flow:
-    return ("task", level[0]) if len(level) == 1 else ("par", [("task", t) for t in level])
 
 
 def _flat_seq(parts: list[Flow]) -> Flow:
@@ -357,6 +469,8 @@ class _Builder:
         self.taken = {t.name for t in model.tasks}
         self.fail = _unique(FAIL_STATE, self.taken)
         self.parallels = 0
+        self.worst_case_s: dict[str, float] = {}
+        """Per task, an upper bound of its state's time (``_worst_case_s``)."""
 
     def chain(self, flow: Flow, *, top: bool) -> tuple[str, dict[str, Any]]:
         """(first state's name, states) of a flow run in sequence, ending the chain."""
@@ -379,7 +493,9 @@ class _Builder:
             database = any(
                 d in self.tables for d in (*(i.dataset for i in task.inputs), *task.outputs)
             )
-            return flow[1], _task_state(task, database=database)  # named after its task
+            state = _task_state(task, database=database)
+            self.worst_case_s[task.name] = _worst_case_s(task, state)
+            return flow[1], state  # named after its task
         self.parallels += 1
         name = _unique(f"Parallel{self.parallels}", self.taken)
         branches = []
@@ -401,6 +517,21 @@ def _tasks_of(flow: Flow) -> list[str]:
     if flow[0] == "task":
         return [flow[1]]
     return [t for part in flow[1] for t in _tasks_of(part)]
+
+
+def _flow_worst_case_s(flow: Flow, worst_case_s: dict[str, float]) -> float:
+    """The longest the flow can take: a sequence its parts' sum, a Parallel its slowest branch."""
+    if flow[0] == "task":
+        return worst_case_s[flow[1]]
+    parts = [_flow_worst_case_s(part, worst_case_s) for part in flow[1]]
+    return sum(parts) if flow[0] == "seq" else max(parts)
+
+
+def machine_timeout_s(flow: Flow, worst_case_s: dict[str, float]) -> int:
+    """The machine-level ``TimeoutSeconds``: the flow's worst case (every state bounded by its
+    own timeout and retries), within the year a Standard execution may last. It is a backstop:
+    a state that is never scheduled, or a Parallel state that never closes, still ends."""
+    return min(MAX_EXECUTION_S, math.ceil(_flow_worst_case_s(flow, worst_case_s)))
 
 
 def levels(model: PipelineModel) -> list[list[str]]:
@@ -451,13 +582,41 @@ def state_machine(model: PipelineModel) -> dict[str, Any]:
     builder = _Builder(model)
     # raises TooDeep past MAX_NESTING (`glacier build` stops at GLC307 first): building and
     # writing the states recurses once per level
-    start, states = builder.chain(_whole_flow(model), top=True)
+    flow = _whole_flow(model)
+    start, states = builder.chain(flow, top=True)
+    # every top-level state catches into `$.error` ({"Error", "Cause"}); a Parallel state fails
+    # with the error of the branch that failed, so this is the failing task's own error
     states[builder.fail] = {
         "Type": "Fail",
-        "Error": "GlacierTaskFailed",
-        "Cause": f"a task of pipeline `{model.name}` failed; see the execution's events",
+        "Comment": f"a task of pipeline `{model.name}` failed: its error and cause",
+        "ErrorPath": "$.error.Error",
+        "CausePath": "$.error.Cause",
     }
-    return {"Comment": f"Glacier pipeline `{model.name}`", "StartAt": start, "States": states}
+    return {
+        "Comment": f"Glacier pipeline `{model.name}`",
+        "StartAt": start,
+        "TimeoutSeconds": machine_timeout_s(flow, builder.worst_case_s),
+        "States": states,
+    }
+
+
+def execution_events(definition: dict[str, Any]) -> int:
+    """The events in the history of a successful execution of ``definition`` without retries
+    (Step Functions keeps at most ``MAX_HISTORY_EVENTS``): the execution's start and end; per
+    Task state entered, scheduled, started, succeeded, exited, and submitted for a ``.sync``
+    job; per Parallel state entered, started, succeeded, exited. A retried attempt adds three
+    (scheduled, started, failed). Counted as moto's interpreter records them
+    (``tests/test_rehearse.py``)."""
+    events = 2
+    pending = [definition["States"]]
+    while pending:
+        for state in pending.pop().values():
+            if state["Type"] == "Task":
+                events += 6 if str(state["Resource"]).endswith(".sync") else 5
+            elif state["Type"] == "Parallel":
+                events += 4
+                pending.extend(branch["States"] for branch in state["Branches"])
+    return events
 
 
 def state_machine_json(model: PipelineModel) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 from codegen._graph_data import tasks_in_order
 from codegen._names import is_identifier
 from codegen._templates import _py, render
+from codegen.aws._asl import function_timeout_s
 from codegen.aws._database import access_of, is_table, task_tables
 from codegen.aws._infra import DEFAULT_ENV, Block
 from glacier.model import DatasetModel, PipelineModel, StorageModel, TaskModel
@@ -248,11 +249,8 @@ def _task_context(
         )
     else:
         memory = compute.memory_mb if compute is not None else 512
-        timeout = compute.timeout_s if compute is not None and compute.timeout_s else 300
-        if task.timeout is not None:
-            timeout = min(timeout, max(1, round(task.timeout)))
         tmp = compute.tmp_mb if compute is not None else None
-        context.update(memory_mb=memory, timeout_s=timeout, tmp_mb=tmp)
+        context.update(memory_mb=memory, timeout_s=function_timeout_s(task), tmp_mb=tmp)
     return context
 
 
