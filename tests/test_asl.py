@@ -9,6 +9,7 @@ started, and that every task of the pipeline appears exactly once.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -23,6 +24,7 @@ from codegen.aws._asl import (
     ECS_TRANSIENT,
     LAMBDA_TRANSIENT,
     MAX_EXECUTION_S,
+    START_CHILD,
     STATE_ALLOWANCE_S,
     levels,
     state_machine,
@@ -158,8 +160,14 @@ def _duration(task: str) -> int:
 
 
 def _run(
-    states: dict[str, Any], start: str, clock: list[int], seen: dict[str, tuple[int, int]]
+    states: dict[str, Any],
+    start: str,
+    clock: list[int],
+    seen: dict[str, tuple[int, int]],
+    children: dict[str, dict[str, Any]] | None = None,
 ) -> None:
+    """Run states from ``start``; a state starting a child machine (one of ``children``) runs
+    the child's states and ends when they end, as ``startExecution.sync:2`` does."""
     name: str | None = start
     steps = 0
     while name is not None:
@@ -167,7 +175,11 @@ def _run(
         assert steps < 10_000, "the definition loops"
         state = states[name]
         kind = state["Type"]
-        if kind == "Task":
+        if kind == "Task" and state["Resource"] == START_CHILD:
+            ref = state["Parameters"]["StateMachineArn"]
+            child = (children or {})[ref.removeprefix("${state_machine:").removesuffix("}")]
+            _run(child["States"], child["StartAt"], clock, seen, children)
+        elif kind == "Task":
             task = _task_of(state)
             assert task not in seen, f"task {task!r} runs twice"
             begin = clock[0]
@@ -179,7 +191,7 @@ def _run(
             ends = []
             for branch in state["Branches"]:
                 branch_clock = [start_time]
-                _run(branch["States"], branch["StartAt"], branch_clock, seen)
+                _run(branch["States"], branch["StartAt"], branch_clock, seen, children)
                 ends.append(branch_clock[0])
             clock[0] = max(ends, default=start_time)
         elif kind in ("Succeed", "Fail"):
@@ -540,3 +552,119 @@ def test_the_per_task_cost_against_the_step_functions_limits() -> None:
     assert costs["fan", "fargate"][1] == 2 + 6 * n + 4  # one Parallel state
     # the event quota is crossed first by retries: one failed attempt per task adds 3 each
     assert costs["chain", "fargate"][1] + 3 * n > MAX_HISTORY_EVENTS
+
+
+# -- a pipeline too large for one machine: a parent and child machines ------------------------
+
+SPLIT_N = 3000
+
+
+def _big(shape: str) -> PipelineModel:
+    """3,000 tasks: a chain of Lambda tasks, a fan of Fargate tasks, or a DAG that is not
+    series-parallel (each task reads two earlier ones, Lambda and Fargate alternating)."""
+    n = SPLIT_N
+    if shape == "chain":
+        return _model([(f"t{i}", [f"d{i - 1}"] if i else [], [f"d{i}"]) for i in range(n)])
+    if shape == "fan":
+        fan = [("t0", [], ["d0"]), *((f"t{i}", ["d0"], [f"d{i}"]) for i in range(1, n))]
+        return _model(fan, compute={t: BOX for t, _, _ in fan})
+    tasks = []
+    for i in range(n):
+        ups = sorted({i - 1 - (i * 7) % 13, i - 1 - (i * 11) % 29} - {j for j in range(-40, 0)})
+        tasks.append((f"t{i}", [f"d{j}" for j in ups], [f"d{i}"]))
+    return _model(tasks, compute={t: BOX for t, _, _ in tasks[::2]}, retries={"t5": 2})
+
+
+@pytest.mark.parametrize("shape", ["chain", "fan", "mesh"])
+def test_a_3000_task_pipeline_is_split_into_machines_within_both_quotas(
+    shape: str, asl_validator: Path, tmp_path: Path
+) -> None:
+    from codegen.aws._asl import (
+        MAX_DEFINITION_BYTES,
+        MAX_HISTORY_EVENTS,
+        definition_bytes_bound,
+        execution_events,
+        history_events_bound,
+        state_machines,
+    )
+
+    model = _big(shape)
+    whole = state_machine(model)
+    assert len(json.dumps(whole).encode()) > MAX_DEFINITION_BYTES  # one machine cannot do
+    machines = state_machines(model)
+    assert len(machines.children) >= 2
+    paths = []
+    for name, definition in machines.all().items():
+        compact = json.dumps(definition, ensure_ascii=False).encode()
+        assert len(compact) < definition_bytes_bound(definition) <= 0.9 * MAX_DEFINITION_BYTES
+        assert execution_events(definition) <= history_events_bound(definition)
+        assert history_events_bound(definition) <= 0.9 * MAX_HISTORY_EVENTS
+        path = tmp_path / f"{name or 'parent'}.asl.json"
+        path.write_text(json.dumps(definition, indent=2), encoding="utf-8")
+        paths.append(path)
+    result = _validate(asl_validator, *paths)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert sum("is valid" in line for line in result.stdout.splitlines()) == len(paths)
+    # every child is started by exactly one state, in a machine written after it
+    started = [
+        ref
+        for definition in machines.all().values()
+        for ref in re.findall(r'"\$\{state_machine:([^}]*)\}"', json.dumps(definition))
+    ]
+    assert sorted(started) == sorted(machines.children)
+    order = list(machines.all())
+    for parent_name, definition in machines.all().items():
+        for child in re.findall(r'"\$\{state_machine:([^}]*)\}"', json.dumps(definition)):
+            assert order.index(child) < order.index(parent_name)
+    # run as Step Functions would: every task exactly once, after its producers
+    seen: dict[str, tuple[int, int]] = {}
+    parent = machines.parent
+    _run(parent["States"], parent["StartAt"], [0], seen, machines.children)
+    assert sorted(seen) == sorted(t.name for t in model.tasks)
+    for task, ups in model.upstream().items():
+        for up in ups:
+            assert seen[up][1] <= seen[task][0], f"{up} must end before {task} starts"
+    if shape != "mesh":  # series-parallel: splitting adds no wait the DAG does not ask for
+        assert seen == _schedule(model)
+
+
+def test_a_child_machine_runs_under_the_parents_execution_name_and_fails_it() -> None:
+    from codegen.aws._asl import FAIL_STATE, state_machines
+
+    machines = state_machines(_big("chain"))
+    states = machines.parent["States"]
+    starts = {n: s for n, s in states.items() if s.get("Resource") == START_CHILD}
+    assert list(starts) == list(machines.children)  # a chain: the parts in order
+    for state in starts.values():
+        assert state["Resource"] == "arn:aws:states:::states:startExecution.sync:2"
+        assert state["Parameters"]["Name.$"] == "$$.Execution.Name"  # the scratch prefix
+        assert state["Catch"] == [
+            {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": FAIL_STATE}
+        ]
+    assert states[FAIL_STATE]["CausePath"] == "$.error.Cause"
+    for child in machines.children.values():  # a failing task fails its child machine
+        assert child["States"][FAIL_STATE]["ErrorPath"] == "$.error.Error"
+        assert all("Catch" in s for n, s in child["States"].items() if n != FAIL_STATE)
+    # the parent's timeout bounds its children's, each plus Step Functions' allowance
+    bound = sum(c["TimeoutSeconds"] + STATE_ALLOWANCE_S for c in machines.children.values())
+    assert machines.parent["TimeoutSeconds"] == min(MAX_EXECUTION_S, bound)
+
+
+def test_a_pipeline_that_fits_one_machine_is_not_split() -> None:
+    from codegen.aws._asl import state_machines
+
+    models = [m for _, m in _example_models()] + list(CORPUS.values())
+    models.append(_model([(f"t{i}", [], [f"d{i}"]) for i in range(1000)]))
+    for model in models:
+        machines = state_machines(model)
+        assert machines.children == {}
+        assert machines.parent == state_machine(model)
+
+
+def test_a_child_start_state_counts_as_a_sync_task_in_the_history() -> None:
+    from codegen.aws._asl import execution_events, state_machines
+
+    machines = state_machines(_big("chain"))
+    n = len(machines.children)
+    # start and end, a .sync task per child (6 events each)
+    assert execution_events(machines.parent) == 2 + 6 * n

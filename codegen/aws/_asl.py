@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -54,15 +55,23 @@ __all__ = [
     "MAX_EXECUTION_S",
     "MAX_HISTORY_EVENTS",
     "MAX_NESTING",
+    "PLACEHOLDER_BYTES",
+    "SPLIT_MARGIN",
+    "START_CHILD",
+    "StateMachines",
     "TooDeep",
+    "TooLarge",
+    "definition_bytes_bound",
     "definition_problem",
     "execution_events",
     "function_timeout_s",
+    "history_events_bound",
     "levels",
     "machine_timeout_s",
     "placeholder",
     "state_machine",
     "state_machine_json",
+    "state_machines",
 ]
 
 FAIL_STATE = "PipelineFailed"
@@ -252,7 +261,8 @@ def _unique(name: str, taken: set[str]) -> str:
 
 
 Flow = tuple[Any, ...]
-"""("task", name) | ("seq", [flow, ...]) | ("par", [flow, ...])."""
+"""("task", name) | ("seq", [flow, ...]) | ("par", [flow, ...]) | ("child", machine): the
+last only in a split pipeline (``state_machines``), a child machine started and waited for."""
 
 
 class _Graph:
@@ -488,6 +498,8 @@ class _Builder:
         return named[0][0], states
 
     def state(self, flow: Flow) -> tuple[str, dict[str, Any]]:
+        if flow[0] == "child":
+            return flow[1], _child_state(flow[1])
         if flow[0] == "task":
             task = self.tasks[flow[1]]
             database = any(
@@ -514,14 +526,14 @@ class _Builder:
 
 
 def _tasks_of(flow: Flow) -> list[str]:
-    if flow[0] == "task":
+    if flow[0] in ("task", "child"):
         return [flow[1]]
     return [t for part in flow[1] for t in _tasks_of(part)]
 
 
 def _flow_worst_case_s(flow: Flow, worst_case_s: dict[str, float]) -> float:
     """The longest the flow can take: a sequence its parts' sum, a Parallel its slowest branch."""
-    if flow[0] == "task":
+    if flow[0] in ("task", "child"):
         return worst_case_s[flow[1]]
     parts = [_flow_worst_case_s(part, worst_case_s) for part in flow[1]]
     return sum(parts) if flow[0] == "seq" else max(parts)
@@ -583,17 +595,22 @@ def state_machine(model: PipelineModel) -> dict[str, Any]:
     # raises TooDeep past MAX_NESTING (`glacier build` stops at GLC307 first): building and
     # writing the states recurses once per level
     flow = _whole_flow(model)
+    return _definition(builder, flow, f"Glacier pipeline `{model.name}`")
+
+
+def _definition(builder: _Builder, flow: Flow, comment: str) -> dict[str, Any]:
+    """A whole machine running ``flow``: its states, the Fail state, its timeout."""
     start, states = builder.chain(flow, top=True)
     # every top-level state catches into `$.error` ({"Error", "Cause"}); a Parallel state fails
     # with the error of the branch that failed, so this is the failing task's own error
     states[builder.fail] = {
         "Type": "Fail",
-        "Comment": f"a task of pipeline `{model.name}` failed: its error and cause",
+        "Comment": f"a task of pipeline `{builder.model.name}` failed: its error and cause",
         "ErrorPath": "$.error.Error",
         "CausePath": "$.error.Cause",
     }
     return {
-        "Comment": f"Glacier pipeline `{model.name}`",
+        "Comment": comment,
         "StartAt": start,
         "TimeoutSeconds": machine_timeout_s(flow, builder.worst_case_s),
         "States": states,
@@ -612,7 +629,7 @@ def execution_events(definition: dict[str, Any]) -> int:
     while pending:
         for state in pending.pop().values():
             if state["Type"] == "Task":
-                events += 6 if str(state["Resource"]).endswith(".sync") else 5
+                events += 6 if str(state["Resource"]).endswith((".sync", ".sync:2")) else 5
             elif state["Type"] == "Parallel":
                 events += 4
                 pending.extend(branch["States"] for branch in state["Branches"])
@@ -622,3 +639,205 @@ def execution_events(definition: dict[str, Any]) -> int:
 def state_machine_json(model: PipelineModel) -> str:
     """``statemachine.asl.json``: stable key order as built, two-space indent, final newline."""
     return json.dumps(state_machine(model), indent=2, ensure_ascii=False) + "\n"
+
+
+# -- a pipeline too large for one machine: a parent and child machines -----------------------
+
+SPLIT_MARGIN = 0.9
+"""Each machine of a split pipeline stays within this share of both quotas, bounded as
+``definition_bytes_bound`` and ``history_events_bound`` measure them."""
+PLACEHOLDER_BYTES = {
+    "function": 160,
+    "state_machine": 160,
+    "cluster": 330,
+    "task_definition": 330,
+    "subnets": 512,
+    "security_groups": 512,
+    "assign_public_ip": 10,
+}
+"""What a placeholder of each kind may weigh, quoted, once the program replaced it: an ARN
+(a function's name is at most 64 characters, a machine's 80, a cluster's or task definition
+family's 255), a list of subnets or security groups, ``"DISABLED"``."""
+START_CHILD = "arn:aws:states:::states:startExecution.sync:2"
+_PLACEHOLDER_TEXT = re.compile(r'"\$\{([a-z_]+)(?::[^}"]*)?\}"')
+_MACHINE_BYTES = 600
+"""A machine's own bytes besides its states: comment, start, timeout, the Fail state."""
+_MACHINE_EVENTS = 8
+"""A machine's own events besides its states: start, end, and the path to its Fail state."""
+
+
+class TooLarge(ValueError):
+    """Even split into child machines, one machine would cross a Step Functions quota."""
+
+
+class StateMachines:
+    """A pipeline's machines: ``parent`` is the one the schedule starts; ``children`` (name to
+    definition, each before any machine that starts it) are started by
+    ``${state_machine:<name>}`` states and waited for. No children when one machine fits."""
+
+    def __init__(self, parent: dict[str, Any], children: dict[str, dict[str, Any]]) -> None:
+        self.parent = parent
+        self.children = children
+
+    def all(self) -> dict[str, dict[str, Any]]:
+        """Every definition by name, the parent last under ``""``."""
+        return {**self.children, "": self.parent}
+
+
+def definition_bytes_bound(definition: Any) -> int:
+    """An upper bound of the deployed definition's size: its compact JSON, each placeholder
+    counted as what its value may weigh (``PLACEHOLDER_BYTES``), never less than itself."""
+    text = json.dumps(definition, ensure_ascii=False)
+    size = len(text.encode())
+    for match in _PLACEHOLDER_TEXT.finditer(text):
+        written = len(match.group(0).encode())
+        size += max(0, PLACEHOLDER_BYTES.get(match.group(1), 512) - written)
+    return size
+
+
+def history_events_bound(definition: dict[str, Any]) -> int:
+    """An upper bound of one execution's history: ``execution_events`` plus three events for
+    every attempt every retrier allows (each task retried to the last)."""
+    return execution_events(definition) + 3 * _retry_attempts(definition["States"])
+
+
+def _retry_attempts(states: dict[str, Any]) -> int:
+    attempts = 0
+    pending = [states]
+    while pending:
+        for state in pending.pop().values():
+            attempts += sum(rule["MaxAttempts"] for rule in state.get("Retry", []))
+            pending.extend(branch["States"] for branch in state.get("Branches", []))
+    return attempts
+
+
+def _child_state(machine: str) -> dict[str, Any]:
+    """Starts child machine ``machine`` and waits for it. The child execution takes the
+    parent's name (names are unique per machine, and a run starts each child once), so
+    ``$$.Execution.Name``, the scratch prefix of ephemeral datasets, is the run's in every
+    machine. A child that fails fails this state: its error and cause are in the cause."""
+    return {
+        "Type": "Task",
+        "Comment": f"child machine `{machine}`",
+        "Resource": START_CHILD,
+        "Parameters": {
+            "StateMachineArn": placeholder("state_machine", machine),
+            "Name.$": "$$.Execution.Name",
+            "Input": {"AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID.$": "$$.Execution.Id"},
+        },
+        "ResultPath": None,
+    }
+
+
+Cost = tuple[int, int]
+"""(bytes, events) bounds of a flow's states."""
+
+
+class _Planner:
+    """Moves sub-flows into child machines until every machine fits the budgets.
+
+    Bottom-up: a part of a sequence or a Parallel state is fitted first; when the parts
+    together do not fit, consecutive parts are packed into as few child machines as fit (a
+    run of a sequence, a group of branches in a Parallel state of its own), each replaced by
+    one state that starts it. Packing the starts again when there are too many nests
+    machines. Order is kept: a sequence stays a sequence, branches stay side by side.
+    """
+
+    def __init__(self, builder: _Builder, max_bytes: float, max_events: float) -> None:
+        self.builder = builder
+        self.max_bytes = max_bytes - _MACHINE_BYTES - 2 * len(builder.model.name.encode())
+        self.max_events = max_events - _MACHINE_EVENTS
+        self.children: list[tuple[str, Flow]] = []
+
+    def fits(self, cost: Cost) -> bool:
+        return cost[0] <= self.max_bytes and cost[1] <= self.max_events
+
+    def state_cost(self, name: str, state: dict[str, Any]) -> Cost:
+        # the state's name twice (its key and a Next), its Catch
+        extra = 2 * len(json.dumps(name, ensure_ascii=False).encode()) + 120
+        events = history_events_bound({"States": {name: state}}) - 2
+        return definition_bytes_bound(state) + extra, events
+
+    def share(self, kind: str, part: tuple[Flow, Cost]) -> Cost:
+        """What ``part`` adds to a sequence or a Parallel state: its states, and in a
+        Parallel state its branch and its tasks' names in the state's comment."""
+        (flow, (size, events)) = part
+        if kind == "par":
+            names = _tasks_of(flow)
+            size += 60 + sum(len(json.dumps(t, ensure_ascii=False).encode()) + 4 for t in names)
+        return size, events
+
+    def fit(self, flow: Flow) -> tuple[Flow, Cost]:
+        if flow[0] in ("task", "child"):
+            name, state = self.builder.state(flow)
+            cost = self.state_cost(name, state)
+            if not self.fits(cost):
+                raise TooLarge(f"the state of `{name}` alone crosses a Step Functions quota")
+            return flow, cost
+        kind = flow[0]
+        own: Cost = (300, 4) if kind == "par" else (0, 0)  # the Parallel state itself
+        parts = [self.fit(part) for part in flow[1]]
+        while True:
+            shares = [self.share(kind, part) for part in parts]
+            cost = (own[0] + sum(c[0] for c in shares), own[1] + sum(c[1] for c in shares))
+            if self.fits(cost):
+                flows = [f for f, _ in parts]
+                return (_flat_seq(flows) if kind == "seq" else ("par", flows)), cost
+            chunks: list[list[tuple[Flow, Cost]]] = [[]]
+            total = own
+            for part, (size, events) in zip(parts, shares, strict=True):
+                total = (total[0] + size, total[1] + events)
+                if chunks[-1] and not self.fits(total):
+                    chunks.append([])
+                    total = (own[0] + size, own[1] + events)
+                chunks[-1].append(part)
+            if all(len(chunk) == 1 for chunk in chunks):
+                raise TooLarge("starting the child machines alone crosses a quota")
+            parts = [self.move(kind, chunk) for chunk in chunks]
+
+    def move(self, kind: str, chunk: list[tuple[Flow, Cost]]) -> tuple[Flow, Cost]:
+        """One state starting a child machine that runs ``chunk`` (a child already, as is)."""
+        if len(chunk) == 1 and chunk[0][0][0] == "child":
+            return chunk[0]
+        flows = [f for f, _ in chunk]
+        if len(flows) == 1:
+            inner = flows[0]
+        else:
+            inner = _flat_seq(flows) if kind == "seq" else ("par", flows)
+        name = _unique(f"part{len(self.children) + 1}", self.builder.taken)
+        self.children.append((name, inner))
+        start = ("child", name)
+        return start, self.state_cost(name, _child_state(name))
+
+
+def _within(definition: dict[str, Any], share: float) -> bool:
+    return (
+        definition_bytes_bound(definition) <= MAX_DEFINITION_BYTES * share
+        and history_events_bound(definition) <= MAX_HISTORY_EVENTS * share
+    )
+
+
+def state_machines(model: PipelineModel) -> StateMachines:
+    """The pipeline's machines: ``state_machine(model)`` alone when it fits within
+    ``SPLIT_MARGIN`` of both quotas, else a parent and child machines that each do. Every
+    machine is measured once built; a plan whose estimate was short is made again with smaller
+    budgets. Raises ``TooDeep`` as ``state_machine`` does, ``TooLarge`` when no split fits."""
+    whole = state_machine(model)
+    if _within(whole, SPLIT_MARGIN):
+        return StateMachines(whole, {})
+    scale = SPLIT_MARGIN
+    for _ in range(4):
+        builder = _Builder(model)
+        planner = _Planner(builder, MAX_DEFINITION_BYTES * scale, MAX_HISTORY_EVENTS * scale)
+        top, _cost = planner.fit(_whole_flow(model))
+        children: dict[str, dict[str, Any]] = {}
+        for name, flow in planner.children:  # each child before the machine that starts it
+            comment = f"Glacier pipeline `{model.name}`: child machine `{name}`"
+            children[name] = definition = _definition(builder, flow, comment)
+            builder.worst_case_s[name] = definition["TimeoutSeconds"] + STATE_ALLOWANCE_S
+        parent = _definition(builder, top, f"Glacier pipeline `{model.name}`")
+        machines = StateMachines(parent, children)
+        if all(_within(d, SPLIT_MARGIN) for d in machines.all().values()):
+            return machines
+        scale *= 0.8
+    raise TooLarge("no split into child machines fits Step Functions' quotas")
