@@ -1347,3 +1347,49 @@ def test_a_bundle_over_lambdas_unzipped_quota_is_refused(tmp_path: Path) -> None
         fh.truncate(251 * 1024 * 1024)
     with pytest.raises(ValueError, match="over AWS Lambda's 262,144,000"):
         run_program(_lambda_program(bundle, None))
+
+
+def test_a_parent_machine_starts_exactly_its_child_machines() -> None:
+    """A split pipeline: the parent's definition gets the child's ARN, and its role may start,
+    watch and stop that child's executions only (startExecution.sync:2)."""
+    from _pulumi_mocks import ACCOUNT as MOCK_ACCOUNT
+    from _pulumi_mocks import REGION as MOCK_REGION
+
+    from codegen.aws._asl import _child_state
+    from glacier_aws.deploy import PipelineStateMachine
+
+    function = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:a"
+    child_definition = {"StartAt": "a", "States": {"a": {**DEFINITION["States"]["extract"]}}}
+    child_definition["States"]["a"]["Parameters"] = {"FunctionName": "${function:a}"}
+    parent_definition = {"StartAt": "part1", "States": {"part1": _child_state("part1")}}
+    parent_definition["States"]["part1"]["End"] = True
+
+    def program() -> None:
+        child = PipelineStateMachine(
+            "etl-part1", definition=child_definition, functions={"a": function}
+        )
+        PipelineStateMachine("etl", definition=parent_definition, children={"part1": child})
+
+    run = run_program(program)
+    machines = {r.name: r for r in run.of_type(STATE_MACHINE)}
+    child_arn = machines["etl-part1-state-machine"].outputs["arn"]
+    parent = json.loads(machines["etl-state-machine"].inputs["definition"])
+    assert parent["States"]["part1"]["Parameters"]["StateMachineArn"] == child_arn
+    s = _statements(run, "etl-sfn-policy")
+    assert set(s) >= {"StartChildMachines", "WatchChildExecutions", "SyncChildEvents"}
+    assert s["StartChildMachines"]["Resource"] == [child_arn]
+    assert s["WatchChildExecutions"]["Action"] == [
+        "states:DescribeExecution",
+        "states:StopExecution",
+    ]
+    assert s["WatchChildExecutions"]["Resource"] == [
+        child_arn.replace(":stateMachine:", ":execution:") + ":*"
+    ]
+    rule = "rule/StepFunctionsGetEventsForStepFunctionsExecutionRule"
+    assert s["SyncChildEvents"]["Resource"] == [
+        f"arn:aws:events:{MOCK_REGION}:{MOCK_ACCOUNT}:{rule}"
+    ]
+    assert "InvokeTaskFunctions" not in s  # the parent runs no task itself
+    assert "StartChildMachines" not in _statements(run, "etl-part1-sfn-policy")
+    with pytest.raises(ValueError, match="unknown child machines"):
+        run_program(lambda: PipelineStateMachine("x", definition=parent_definition))

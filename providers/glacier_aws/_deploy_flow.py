@@ -89,6 +89,11 @@ class PipelineStateMachine(pulumi.ComponentResource):
     ``${assign_public_ip}``. ``functions`` maps task names to Lambda ARNs (or ``LambdaTask``s),
     ``task_definitions`` to ``FargateTask``s. The role may invoke exactly the functions and
     run exactly the task definitions the definition names.
+
+    A pipeline too large for one machine (``codegen.aws._asl.state_machines``) also has
+    ``${state_machine:<child>}`` placeholders: ``children`` maps those names to the child
+    machines (``PipelineStateMachine``s or ARNs), which the role may then start, watch and
+    stop (``startExecution.sync:2``, with the EventBridge rule Step Functions manages for it).
     """
 
     state_machine: aws.sfn.StateMachine
@@ -104,6 +109,7 @@ class PipelineStateMachine(pulumi.ComponentResource):
         definition: str | Mapping[str, Any],
         functions: Mapping[str, Any] | None = None,
         task_definitions: Mapping[str, FargateTask] | None = None,
+        children: Mapping[str, Any] | None = None,
         cluster: aws.ecs.Cluster | None = None,
         subnets: Sequence[pulumi.Input[str]] = (),
         security_groups: Sequence[pulumi.Input[str]] = (),
@@ -127,6 +133,11 @@ class PipelineStateMachine(pulumi.ComponentResource):
         ]
         if unknown:
             raise ValueError(f"the definition names tasks with no function or task: {unknown}")
+        children = dict(children or {})
+        used_children = sorted({n for k, n in used if k == "state_machine" and n is not None})
+        missing_children = [n for n in used_children if n not in children]
+        if missing_children:
+            raise ValueError(f"the definition starts unknown child machines: {missing_children}")
         if used_tasks and cluster is None:
             raise ValueError("container tasks need the shared `cluster`")
         if ("security_groups", None) in used and not security_groups:
@@ -138,6 +149,7 @@ class PipelineStateMachine(pulumi.ComponentResource):
             f"${{function:{n}}}": _arn_of(functions[n]) for n in used_functions
         }
         values.update({f"${{task_definition:{n}}}": task_definitions[n].arn for n in used_tasks})
+        values.update({f"${{state_machine:{n}}}": _arn_of(children[n]) for n in used_children})
         if cluster is not None:
             values["${cluster}"] = cluster.arn
         values["${subnets}"] = list(subnets)
@@ -171,6 +183,8 @@ class PipelineStateMachine(pulumi.ComponentResource):
         if used_tasks:
             assert cluster is not None
             statements.extend(_ecs_statements(cluster, [task_definitions[n] for n in used_tasks]))
+        if used_children:
+            statements.extend(_child_statements([_arn_of(children[n]) for n in used_children]))
         statements.extend(_logging_and_tracing_statements())
         self.role, self.policy = _role_with_policy(
             f"{name}-sfn",
@@ -242,6 +256,44 @@ def _ecs_statements(cluster: aws.ecs.Cluster, tasks: Sequence[FargateTask]) -> l
             "Resource": [rule],
         },
     ]
+
+
+def _child_statements(arns: Sequence[Any]) -> list[dict[str, Any]]:
+    """Start, watch and stop exactly the child machines' executions (AWS's documented policy
+    for ``states:startExecution.sync``)."""
+    first = pulumi.Output.from_input(arns[0])
+    rule = first.apply(
+        lambda arn: (
+            "arn:aws:events:{}:{}:rule/StepFunctionsGetEventsForStepFunctionsExecutionRule".format(
+                *arn.split(":")[3:5]
+            )
+        )
+    )
+    return [
+        {
+            "Sid": "StartChildMachines",
+            "Effect": "Allow",
+            "Action": ["states:StartExecution"],
+            "Resource": list(arns),
+        },
+        {
+            "Sid": "WatchChildExecutions",
+            "Effect": "Allow",
+            "Action": ["states:DescribeExecution", "states:StopExecution"],
+            "Resource": [pulumi.Output.from_input(a).apply(_executions_of) for a in arns],
+        },
+        {
+            "Sid": "SyncChildEvents",
+            "Effect": "Allow",
+            "Action": ["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+            "Resource": [rule],
+        },
+    ]
+
+
+def _executions_of(machine_arn: str) -> str:
+    """``arn:...:stateMachine:<name>`` -> ``arn:...:execution:<name>:*``."""
+    return machine_arn.replace(":stateMachine:", ":execution:", 1) + ":*"
 
 
 def _tasks_of_cluster(cluster_arn: str) -> str:
