@@ -668,3 +668,49 @@ def test_a_child_start_state_counts_as_a_sync_task_in_the_history() -> None:
     n = len(machines.children)
     # start and end, a .sync task per child (6 events each)
     assert execution_events(machines.parent) == 2 + 6 * n
+
+
+def test_the_program_of_a_split_pipeline_creates_each_child_before_its_parent() -> None:
+    """One ``PipelineStateMachine`` per machine, from its own file, given only the tasks it
+    runs and the children it starts, each child created before the machine that starts it."""
+    import ast
+
+    from codegen.aws._asl import machines_json, state_machines
+    from codegen.aws._bundle import HANDLER
+    from codegen.aws._program import program_text
+
+    model = _big("mesh")
+    machines = state_machines(model)
+    files = machines_json(machines)
+    assert set(files) == {"statemachine.asl.json"} | {
+        f"statemachine.{child}.asl.json" for child in machines.children
+    }
+    assert json.loads(files["statemachine.asl.json"]) == machines.parent
+    text = program_text(model, "default", [], deploys=True, source_file="p.py", handler=HANDLER)
+    calls = {}
+    for node in ast.parse(text).body:
+        if isinstance(node, ast.Assign) and "PipelineStateMachine" in ast.unparse(node.value):
+            assert isinstance(node.value, ast.Call)
+            calls[ast.unparse(node.targets[0])] = {k.arg: k.value for k in node.value.keywords}
+    variables = [
+        *(f"glacier_state_machine_{c}" for c in machines.children),
+        "glacier_state_machine",
+    ]
+    assert list(calls) == variables  # the children first, in the order they are started
+    tasks = []
+    for (child, definition), variable in zip(machines.all().items(), variables, strict=True):
+        args = calls[variable]
+        file = f"statemachine.{child}.asl.json" if child else "statemachine.asl.json"
+        assert file in ast.unparse(args["definition"])
+        started = re.findall(r'"\$\{state_machine:([^}]*)\}"', json.dumps(definition))
+        if started:
+            children = args["children"]
+            assert isinstance(children, ast.Dict)
+            assert [ast.literal_eval(k) for k in children.keys if k] == started
+            assert [ast.unparse(v) for v in children.values] == [
+                f"glacier_state_machine_{c}" for c in started
+            ]
+        for keyword in ("functions", "task_definitions"):
+            if keyword in args:
+                tasks += [ast.literal_eval(k) for k in args[keyword].keys]  # type: ignore[attr-defined]
+    assert sorted(tasks) == sorted(t.name for t in model.tasks)  # each given to one machine

@@ -23,11 +23,16 @@ from click.testing import CliRunner
 from codegen._graph import emit_dot, emit_graph_json, emit_mermaid
 from codegen._manifest import emit_manifest
 from codegen.aws._asl import (
+    MAX_DEFINITION_BYTES,
+    MAX_HISTORY_EVENTS,
     MAX_NESTING,
     TooDeep,
     _flow,
+    definition_bytes_bound,
     definition_problem,
+    history_events_bound,
     state_machine,
+    state_machines,
 )
 from glacier import Dataset, Pipeline
 from glacier.errors import CycleError
@@ -167,7 +172,9 @@ def test_the_graph_renderers_and_the_manifest_take_10000_tasks(make: Any) -> Non
 
 
 @pytest.mark.parametrize("make", [_chain, _fan], ids=["chain", "fan"])
-def test_the_state_machine_of_10000_tasks_is_planned_and_reported_too_large(make: Any) -> None:
+def test_the_state_machine_of_10000_tasks_is_planned_and_split_into_child_machines(
+    make: Any,
+) -> None:
     model = make(TASKS)
     definition = state_machine(model)
     states = definition["States"]
@@ -177,10 +184,13 @@ def test_the_state_machine_of_10000_tasks_is_planned_and_reported_too_large(make
     else:  # first task, one Parallel state of 9,998 branches, last task
         assert [s["Type"] for s in states.values()] == ["Task", "Parallel", "Task", "Fail"]
         assert len(states["Parallel1"]["Branches"]) == TASKS - 2
-    problem = definition_problem(model)
-    assert problem is not None
-    assert "over the 1 MB Step Functions accepts" in problem
-    assert definition_problem(make(1_000)) is None
+    assert len(json.dumps(definition).encode()) > MAX_DEFINITION_BYTES  # too large as one
+    assert definition_problem(model) is None  # but split into child machines
+    machines = state_machines(model)
+    assert len(machines.children) >= 5
+    for machine in machines.all().values():
+        assert definition_bytes_bound(machine) <= MAX_DEFINITION_BYTES
+        assert history_events_bound(machine) <= MAX_HISTORY_EVENTS
 
 
 def _nested(depth: int) -> PipelineModel:
@@ -287,13 +297,17 @@ def test_inspect_takes_10000_tasks(project: str) -> None:
 
 
 @pytest.mark.slow
-def test_build_of_10000_tasks_says_the_state_machine_is_too_large(project: str) -> None:
+def test_build_of_10000_tasks_writes_a_parent_and_child_state_machines(project: str) -> None:
     built = CliRunner().invoke(main, ["build", "pipe.py"])
-    assert built.exit_code == 1
-    assert isinstance(built.exception, SystemExit)  # an exit, not a traceback
-    assert f"GLC307 the state machine of pipeline `{project}_{TASKS}` cannot be deployed" in (
-        built.output
-    )
+    assert built.exit_code == 0, built.output
+    (program,) = Path("build").glob("*/pulumi/*/__main__.py")
+    machines = sorted(p.name for p in program.parent.glob("statemachine*.asl.json"))
+    assert "statemachine.asl.json" in machines and "statemachine.part1.asl.json" in machines
+    for machine in machines:
+        definition = json.loads((program.parent / machine).read_text(encoding="utf-8"))
+        assert definition_bytes_bound(definition) <= MAX_DEFINITION_BYTES
+        assert history_events_bound(definition) <= MAX_HISTORY_EVENTS
+    assert program.read_text(encoding="utf-8").count("PipelineStateMachine(") == len(machines)
 
 
 @pytest.mark.slow

@@ -67,11 +67,15 @@ __all__ = [
     "function_timeout_s",
     "history_events_bound",
     "levels",
+    "machine_file",
     "machine_timeout_s",
+    "machines_json",
     "placeholder",
+    "started_children",
     "state_machine",
     "state_machine_json",
     "state_machines",
+    "tasks_run",
 ]
 
 FAIL_STATE = "PipelineFailed"
@@ -560,26 +564,22 @@ def _whole_flow(model: PipelineModel) -> Flow:
 
 
 def definition_problem(model: PipelineModel) -> str | None:
-    """Why the pipeline's state machine cannot be deployed, or ``None`` when it can.
+    """Why the pipeline's state machines cannot be deployed, or ``None`` when they can.
 
-    The size is the compact JSON the Pulumi program submits, with the placeholders still in:
-    the ARNs that replace them are longer, so the deployed definition is larger still.
+    A pipeline too large for one machine is split into child machines (``state_machines``);
+    only a split that cannot fit, or Parallel states nested too deep, is a problem.
     """
     if not model.tasks:
         return None
     try:
-        definition = state_machine(model)
+        state_machines(model)
     except TooDeep:
         return (
             f"its DAG nests `Parallel` states more than {MAX_NESTING} levels deep, which "
             "Glacier does not write"
         )
-    size = len(json.dumps(definition, ensure_ascii=False).encode())
-    if size > MAX_DEFINITION_BYTES:
-        return (
-            f"its definition is at least {size:,} bytes for {len(model.tasks):,} tasks, over the "
-            "1 MB Step Functions accepts"
-        )
+    except TooLarge as error:
+        return f"even split into child state machines, {error}"
     return None
 
 
@@ -638,7 +638,7 @@ def execution_events(definition: dict[str, Any]) -> int:
 
 def state_machine_json(model: PipelineModel) -> str:
     """``statemachine.asl.json``: stable key order as built, two-space indent, final newline."""
-    return json.dumps(state_machine(model), indent=2, ensure_ascii=False) + "\n"
+    return _json_text(state_machine(model))
 
 
 # -- a pipeline too large for one machine: a parent and child machines -----------------------
@@ -822,22 +822,58 @@ def state_machines(model: PipelineModel) -> StateMachines:
     ``SPLIT_MARGIN`` of both quotas, else a parent and child machines that each do. Every
     machine is measured once built; a plan whose estimate was short is made again with smaller
     budgets. Raises ``TooDeep`` as ``state_machine`` does, ``TooLarge`` when no split fits."""
-    whole = state_machine(model)
+    if not model.tasks:
+        return StateMachines(state_machine(model), {})
+    flow = _whole_flow(model)  # planned once: the planner builds new flows, never edits it
+    whole = _definition(_Builder(model), flow, f"Glacier pipeline `{model.name}`")
     if _within(whole, SPLIT_MARGIN):
         return StateMachines(whole, {})
     scale = SPLIT_MARGIN
     for _ in range(4):
         builder = _Builder(model)
         planner = _Planner(builder, MAX_DEFINITION_BYTES * scale, MAX_HISTORY_EVENTS * scale)
-        top, _cost = planner.fit(_whole_flow(model))
+        top, _cost = planner.fit(flow)
         children: dict[str, dict[str, Any]] = {}
-        for name, flow in planner.children:  # each child before the machine that starts it
+        for name, part in planner.children:  # each child before the machine that starts it
             comment = f"Glacier pipeline `{model.name}`: child machine `{name}`"
-            children[name] = definition = _definition(builder, flow, comment)
+            children[name] = definition = _definition(builder, part, comment)
             builder.worst_case_s[name] = definition["TimeoutSeconds"] + STATE_ALLOWANCE_S
         parent = _definition(builder, top, f"Glacier pipeline `{model.name}`")
         machines = StateMachines(parent, children)
         if all(_within(d, SPLIT_MARGIN) for d in machines.all().values()):
             return machines
         scale *= 0.8
-    raise TooLarge("no split into child machines fits Step Functions' quotas")
+    raise TooLarge("no plan of child machines fits both quotas")
+
+
+def machine_file(child: str | None = None) -> str:
+    """The file of a machine's definition: ``statemachine.asl.json`` for the one the
+    schedule starts, ``statemachine.<child>.asl.json`` for a child machine."""
+    return "statemachine.asl.json" if child is None else f"statemachine.{child}.asl.json"
+
+
+def machines_json(machines: StateMachines) -> dict[str, str]:
+    """Every machine's definition file (``machine_file``), as ``state_machine_json`` writes."""
+    files = {machine_file(n): _json_text(d) for n, d in machines.children.items()}
+    files[machine_file()] = _json_text(machines.parent)
+    return files
+
+
+def started_children(definition: dict[str, Any]) -> list[str]:
+    """The child machines ``definition`` starts, in the order their states appear."""
+    text = json.dumps(definition, ensure_ascii=False)
+    return [m.group(2) for m in _CHILD_TEXT.finditer(text)]
+
+
+def tasks_run(definition: dict[str, Any]) -> set[str]:
+    """The tasks ``definition`` runs itself (not in the child machines it starts)."""
+    text = json.dumps(definition, ensure_ascii=False)
+    return {m.group(2) for m in _TASK_TEXT.finditer(text)}
+
+
+_CHILD_TEXT = re.compile(r'"\$\{(state_machine):([^}"]*)\}"')
+_TASK_TEXT = re.compile(r'"\$\{(function|task_definition):([^}"]*)\}"')
+
+
+def _json_text(definition: dict[str, Any]) -> str:
+    return json.dumps(definition, indent=2, ensure_ascii=False) + "\n"

@@ -26,7 +26,7 @@ from typing import Any
 
 from codegen._runner import package_dir
 from codegen._templates import render
-from codegen.aws._asl import state_machine_json
+from codegen.aws._asl import machines_json, state_machines
 from codegen.aws._bundle import HANDLER, bundle_files
 from codegen.aws._infra import DEFAULT_ENV, Block, Placement, place_infrastructure
 from glacier.model import DatasetModel, PipelineModel
@@ -250,7 +250,8 @@ def emit_programs(analysis: Any, model: PipelineModel) -> dict[str, bytes]:
         for rel, text in vendored.items():
             files[base + rel] = text
         if deploys:
-            files[base + "statemachine.asl.json"] = state_machine_json(model)
+            for rel, text in machines_json(state_machines(model)).items():
+                files[base + rel] = text
             for rel, text in bundle_files(model, modules, source_file=source_file).items():
                 files[base + "bundle/" + rel] = text
     return {path: text.encode("utf-8") for path, text in sorted(files.items())}

@@ -16,7 +16,13 @@ from typing import Any
 from codegen._graph_data import tasks_in_order
 from codegen._names import is_identifier
 from codegen._templates import _py, render
-from codegen.aws._asl import function_timeout_s
+from codegen.aws._asl import (
+    function_timeout_s,
+    machine_file,
+    started_children,
+    state_machines,
+    tasks_run,
+)
 from codegen.aws._database import access_of, is_table, task_tables
 from codegen.aws._infra import DEFAULT_ENV, Block
 from glacier.model import DatasetModel, PipelineModel, StorageModel, TaskModel
@@ -306,6 +312,32 @@ def _rule(title: str) -> str:
     return head + "-" * max(3, 99 - len(head))
 
 
+def _machine_contexts(
+    model: PipelineModel, task_contexts: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The state machines to create, each child before the machines that start it: the
+    pipeline's one, or a parent and its children when one machine would be too large
+    (``codegen.aws._asl.state_machines``). Each gets the tasks it runs itself."""
+    machines = state_machines(model)
+    var_of = {child: f"glacier_state_machine_{child}" for child in machines.children}
+    contexts = []
+    for child, definition in machines.all().items():
+        runs = tasks_run(definition)
+        tasks = [t for t in task_contexts if t["name"] in runs]
+        contexts.append(
+            {
+                "var": var_of.get(child, "glacier_state_machine"),
+                "name": component_name(model.name, child) if child else component_name(model.name),
+                "file": machine_file(child or None),
+                "tasks": tasks,
+                "children": [(c, var_of[c]) for c in started_children(definition)],
+                "containers": any(t["container"] for t in tasks),
+                "database_containers": any(t["network"] and t["container"] for t in tasks),
+            }
+        )
+    return contexts
+
+
 def program_text(
     model: PipelineModel,
     env: str,
@@ -380,6 +412,7 @@ def program_text(
         database_containers=any(t["network"] and t["container"] for t in task_contexts),
         containers=containers,
         tasks=task_contexts,
+        machines=_machine_contexts(model, task_contexts) if deploys else [],
         handler=handler,
         bucket_exports=bucket_exports,
     )
