@@ -529,8 +529,8 @@ def test_the_wait_benchmark_runs_and_prints_its_table(capsys: pytest.CaptureFixt
 
 def test_the_per_task_cost_against_the_step_functions_limits() -> None:
     """What a task costs in definition bytes and history events, for 3,000 tasks in a chain
-    and in a fan, Lambda and Fargate: the two quotas a large pipeline crosses. (Splitting such a
-    pipeline into child state machines is not done yet: this only measures.)"""
+    and in a fan, Lambda and Fargate: the two quotas a large pipeline crosses (such a pipeline is then
+    split into child state machines: the tests below)."""
     import json
 
     from codegen.aws._asl import MAX_DEFINITION_BYTES, MAX_HISTORY_EVENTS, execution_events

@@ -27,8 +27,12 @@ errors (``LAMBDA_TRANSIENT``, ``ECS_TRANSIENT``) have a retrier of their own bef
 ``ErrorPath``/``CausePath`` make the failing task's error and cause the execution's
 (docs/deploy-aws.md, "Timeouts, retries and failures").
 
+A pipeline too large for one machine (Step Functions' 1 MB definition and 25,000-event
+history quotas) is split into a parent and child machines, each started by a
+``startExecution.sync:2`` state and waited for (``state_machines``, docs/deploy-aws.md).
+
 Values that only exist at deploy time (function and task-definition ARNs, the cluster,
-subnets, the security group of tasks that touch a database) are placeholders,
+subnets, the security group of tasks that touch a database, child machines) are placeholders,
 ``"${kind:name}"`` strings, which the Pulumi program replaces in the parsed JSON (never by
 text substitution). The execution's name is passed to every task:
 it keys the scratch prefix of ephemeral datasets.
