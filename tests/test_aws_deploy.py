@@ -277,9 +277,26 @@ def test_log_groups_have_retention(deployed: Run) -> None:
     groups = deployed.of_type(LOG_GROUP)
     assert len(groups) == 3
     for group in groups:
-        assert group.inputs["retentionInDays"] == 30
+        # Security Hub CloudWatch.16: at least 365 days by default
+        assert group.inputs["retentionInDays"] == 365
     state_logs = deployed.one(LOG_GROUP, "etl-sfn-logs")
     assert state_logs.inputs["name"].startswith("/aws/vendedlogs/states/")
+
+
+def test_log_retention_is_overridable_per_component(tmp_path: Path) -> None:
+    from glacier_aws.deploy import FargateTask, LambdaTask, PipelineStateMachine, log_group
+
+    def program() -> None:
+        log_group("plain", retention_days=7)
+        LambdaTask("l", pipeline="p", task="t", code=str(tmp_path), log_retention_days=14)
+        FargateTask("f", pipeline="p", task="t", image="img", log_retention_days=90)
+        PipelineStateMachine(
+            "m", definition={"StartAt": "a", "States": {}}, log_retention_days=3653
+        )
+
+    run = run_program(program)
+    days = {g.name: g.inputs["retentionInDays"] for g in run.of_type(LOG_GROUP)}
+    assert days == {"plain": 7, "l-logs": 14, "f-logs": 90, "m-sfn-logs": 3653}
 
 
 def test_fargate_task_definition(deployed: Run) -> None:

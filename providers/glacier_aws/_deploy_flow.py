@@ -13,6 +13,7 @@ import pulumi_aws as aws
 from glacier import validate
 from glacier_aws._deploy_policy import trust_policy
 from glacier_aws._deploy_tasks import (
+    LOG_RETENTION_DAYS,
     FargateTask,
     _check_name,
     _role_with_policy,
@@ -114,7 +115,7 @@ class PipelineStateMachine(pulumi.ComponentResource):
         subnets: Sequence[pulumi.Input[str]] = (),
         security_groups: Sequence[pulumi.Input[str]] = (),
         assign_public_ip: bool = False,
-        log_retention_days: int = 30,
+        log_retention_days: int = LOG_RETENTION_DAYS,
         log_level: str = "ALL",
         include_execution_data: bool = False,
         tags: Mapping[str, str] | None = None,

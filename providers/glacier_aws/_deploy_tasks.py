@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CONTAINER_NAME",
     "LAMBDA_RUNTIMES",
+    "LOG_RETENTION_DAYS",
     "FargateTask",
     "LambdaTask",
     "ScratchBucket",
@@ -50,6 +51,9 @@ __all__ = [
 
 LAMBDA_RUNTIMES = ("python3.12", "python3.13")
 """Python runtimes AWS Lambda supports (Security Hub Lambda.2) that Glacier deploys."""
+LOG_RETENTION_DAYS = 365
+"""Default retention of every log group Glacier makes: the minimum Security Hub's
+CloudWatch.16 expects by default. Each component takes ``log_retention_days`` to override it."""
 CONTAINER_NAME = "task"
 """The container's name in every task definition (the state machine's overrides use it)."""
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}")
@@ -102,7 +106,7 @@ def log_group(
     name: str,
     *,
     log_group_name: str | None = None,
-    retention_days: int = 30,
+    retention_days: int = LOG_RETENTION_DAYS,
     tags: Mapping[str, str] | None = None,
     opts: pulumi.ResourceOptions | None = None,
 ) -> aws.cloudwatch.LogGroup:
@@ -243,7 +247,7 @@ class LambdaTask(pulumi.ComponentResource):
         tmp_mb: int | None = None,
         runtime: str = "python3.12",
         architecture: str = "x86_64",
-        log_retention_days: int = 30,
+        log_retention_days: int = LOG_RETENTION_DAYS,
         environment: Mapping[str, pulumi.Input[str]] | None = None,
         databases: Sequence[DatabaseAccess] = (),
         network: TaskNetwork | None = None,
@@ -369,7 +373,7 @@ class FargateTask(pulumi.ComponentResource):
         writes: Sequence[DatasetLocation] = (),
         scratch_bucket: pulumi.Input[str] | None = None,
         architecture: str = "X86_64",
-        log_retention_days: int = 30,
+        log_retention_days: int = LOG_RETENTION_DAYS,
         environment: Mapping[str, pulumi.Input[str]] | None = None,
         databases: Sequence[DatabaseAccess] = (),
         extra_statements: Sequence[dict[str, Any]] = (),

@@ -24,6 +24,7 @@ from glacier_aws._deploy_policy import DatasetLocation, dataset_statements, imag
 from glacier_aws._deploy_tasks import (
     CONTAINER_NAME,
     LAMBDA_RUNTIMES,
+    LOG_RETENTION_DAYS,
     FargateTask,
     LambdaTask,
     ScratchBucket,
@@ -45,6 +46,7 @@ __all__ = [
     "LAMBDA_DIRECT_UPLOAD_LIMIT",
     "LAMBDA_RUNTIMES",
     "LAMBDA_UNZIPPED_LIMIT",
+    "LOG_RETENTION_DAYS",
     "ContainerImage",
     "DatabaseUrlSecret",
     "DatasetLocation",
