@@ -195,7 +195,18 @@ def test_lambda_task_role_allows_exactly_its_datasets(deployed: Run) -> None:
         "s3:AbortMultipartUpload",
     ]
     assert s["WriteOutputs0"]["Resource"] == [*_object_keys(f"arn:aws:s3:::{scratch}/*/staged")]
-    assert set(s) == {"ReadInputs0", "ListInputs0", "WriteOutputs0", "OwnLogGroup", "XRayTracing"}
+    # listed before a write, so that only stale siblings that exist are deleted
+    assert s["ListOutputs0"]["Action"] == ["s3:ListBucket"]
+    assert s["ListOutputs0"]["Resource"] == [f"arn:aws:s3:::{scratch}"]
+    assert s["ListOutputs0"]["Condition"] == {"StringLike": {"s3:prefix": ["*/staged."]}}
+    assert set(s) == {
+        "ReadInputs0",
+        "ListInputs0",
+        "WriteOutputs0",
+        "ListOutputs0",
+        "OwnLogGroup",
+        "XRayTracing",
+    }
 
 
 def test_fargate_task_role_reads_scratch_and_writes_an_output_bucket(deployed: Run) -> None:

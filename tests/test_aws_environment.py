@@ -140,6 +140,38 @@ def test_bucket_policy_denies_non_tls_requests(prod: Run) -> None:
     assert statement["Resource"] == ["arn:aws:s3:::prod-data", "arn:aws:s3:::prod-data/*"]
 
 
+def test_data_bucket_lifecycle_expires_noncurrent_versions_and_delete_markers(prod: Run) -> None:
+    lifecycle = _companion(prod, "bucketLifecycleConfiguration")
+    assert lifecycle.name == "prod-data-lifecycle"
+    assert lifecycle.inputs["bucket"] == "prod-data"
+    (rule,) = lifecycle.inputs["rules"]
+    assert rule["status"] == "Enabled"
+    assert rule["filter"] == {"prefix": ""}  # the whole bucket
+    assert rule["noncurrentVersionExpiration"] == {"noncurrentDays": 90}
+    assert rule["expiration"] == {"expiredObjectDeleteMarker": True}
+    # current objects are never expired: their lifetime is the user's
+    assert set(rule["expiration"]) == {"expiredObjectDeleteMarker"}
+    assert rule["abortIncompleteMultipartUpload"] == {"daysAfterInitiation": 7}
+
+
+def test_data_bucket_lifecycle_can_be_replaced_or_omitted() -> None:
+    own = [{"id": "mine", "status": "Enabled", "expiration": {"days": 400}}]
+
+    def program() -> None:
+        env = Environment(ACCOUNT, "eu-west-1", "prod")
+        env.s3("prod-own", lifecycle=own)
+        env.s3("prod-none", lifecycle=None)
+
+    run = run_program(program)
+    lifecycle = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
+    assert [r.name for r in run.of_type(lifecycle)] == ["prod-own-lifecycle"]
+    assert run.one(lifecycle).inputs["rules"] == [
+        {"id": "mine", "status": "Enabled", "expiration": {"days": 400}}
+    ]
+    with pytest.raises(TypeError, match="lifecycle rules"):
+        run_program(lambda: Environment(ACCOUNT, "eu-west-1", "prod").s3("p-x", lifecycle={}))
+
+
 # -- provider and tags ----------------------------------------------------------------------
 
 
@@ -325,6 +357,7 @@ def test_inside_a_program_the_description_forwards_to_the_resource() -> None:
         "encryption",
         "versioning",
         "ownership",
+        "lifecycle",
         "policy",
     }
     assert run.exports == {"arn": "arn:aws:s3:::prod-data", "id": "prod-data"}
@@ -461,7 +494,7 @@ def test_data_buckets_are_protected_and_retained(prod: Run) -> None:
     """`pulumi destroy` must not delete data: the bucket is protected (so are its companions,
     by inheritance) and everything is retained on delete, so a retained bucket stays secure."""
     s3 = [r for r in prod if r.type.startswith("aws:s3/")]
-    assert len(s3) == 6
+    assert len(s3) == 7  # the bucket and its six companions
     for resource in s3:
         assert (resource.protect, resource.retain_on_delete) == (True, True), resource.name
     for resource in prod:

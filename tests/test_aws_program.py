@@ -509,6 +509,9 @@ def test_task_roles_allow_exactly_their_own_datasets(
                 bucket = _bucket_name(program, dataset)
                 for write in ("s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"):
                     expected[write] |= _exact_keys(bucket, dataset)
+                # listed before a write: only existing stale siblings are deleted
+                expected["s3:ListBucket"].add(f"arn:aws:s3:::{bucket}")
+                prefixes.add(_keys(dataset))
             granted: dict[str, set[str]] = {action: set() for action in expected}
             listed_prefixes: set[str] = set()
             for statement in document["Statement"]:
@@ -1220,6 +1223,13 @@ def test_kms_tasks_may_use_exactly_the_key_and_only_through_s3(kms_program: Prog
             "Resource": [*_object_keys(f"{scratch}/*/normalised")],
         },
         {
+            "Sid": "ListOutputs0",
+            "Effect": "Allow",
+            "Action": ["s3:ListBucket"],
+            "Resource": [scratch],
+            "Condition": {"StringLike": {"s3:prefix": ["*/normalised."]}},
+        },
+        {
             "Sid": "DecryptInputs",
             "Effect": "Allow",
             "Action": ["kms:Decrypt"],
@@ -1262,6 +1272,13 @@ def test_kms_tasks_may_use_exactly_the_key_and_only_through_s3(kms_program: Prog
             "Effect": "Allow",
             "Action": ["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
             "Resource": [*_object_keys(f"{vault}/summary")],
+        },
+        {
+            "Sid": "ListOutputs0",
+            "Effect": "Allow",
+            "Action": ["s3:ListBucket"],
+            "Resource": [vault],
+            "Condition": {"StringLike": {"s3:prefix": ["summary."]}},
         },
         {
             "Sid": "DecryptInputs",

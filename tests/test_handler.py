@@ -456,3 +456,69 @@ def test_handler_names_the_missing_database_secret(
     handler = _tables_handler(tmp_path, 'Database(table="t")', aws_env, monkeypatch)
     with pytest.raises(RuntimeError, match="^GLACIER_DATABASE_URL_SECRET_ARN is not set"):
         handler.run("record", "exec-x")
+
+
+SIBLINGS_PROJECT = """
+from glacier import Dataset, ObjectStorage, Pipeline
+
+pipeline = Pipeline(name="siblings")
+report = Dataset(name="report", storage=ObjectStorage(bucket="out", prefix="daily"))
+
+
+@pipeline.task()
+def make() -> report:
+    return {"rows": 3}
+"""
+
+
+def test_handler_deletes_only_siblings_that_exist(
+    tmp_path: Path, aws_env: Any, isolated_imports: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a versioned bucket a delete of a missing key leaves a delete marker: a write must
+    delete only the stale siblings that exist, so repeated writes leave no marker at all."""
+    s3 = aws_env
+    project = tmp_path / "siblings-project"
+    project.mkdir()
+    (project / "pyproject.toml").write_text('[project]\nname = "s"\nversion = "0"\n')
+    (project / "siblings_pipe.py").write_text(SIBLINGS_PROJECT)
+    analysis = analyze([str(project / "siblings_pipe.py")])
+    (model,) = analysis.pipelines
+    bundle = _write_bundle(model, analysis, tmp_path / "bundle")
+    bucket = f"siblings-{os.getpid()}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    s3.create_bucket(Bucket=f"{bucket}-scratch")
+    monkeypatch.setenv("GLACIER_SCRATCH_BUCKET", f"{bucket}-scratch")
+    monkeypatch.setenv("GLACIER_BUCKETS", json.dumps({"report": bucket}))
+    monkeypatch.setenv("GLACIER_TASK", "make")
+    for name in [m for m in sys.modules if m.split(".")[0] in _bundle_modules(bundle)]:
+        del sys.modules[name]
+    sys.path.insert(0, str(bundle))
+    handler = importlib.import_module("glacier_handler")
+    # moto (unlike S3) makes no marker for a missing key: record the handler's deletes.
+    deleted: list[str] = []
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
+    boto3.setup_default_session()
+    boto3.DEFAULT_SESSION.events.register(
+        "provide-client-params.s3.DeleteObject", lambda params, **_: deleted.append(params["Key"])
+    )
+
+    def markers() -> list[str]:
+        versions = s3.list_object_versions(Bucket=bucket)
+        return sorted(m["Key"] for m in versions.get("DeleteMarkers", []))
+
+    handler.handler({"execution": "exec-1"}, None)
+    handler.handler({"execution": "exec-2"}, None)
+    assert deleted == []  # nothing stale existed: no delete at all
+    assert markers() == []
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]]
+    assert keys == ["daily/report.json"]
+
+    # A stale sibling (an earlier format) is deleted: exactly one marker, for it.
+    s3.put_object(Bucket=bucket, Key="daily/report.pkl", Body=b"old")
+    s3.put_object(Bucket=bucket, Key="daily/report.json.bak", Body=b"not a sibling")
+    handler.handler({"execution": "exec-3"}, None)
+    assert deleted == ["daily/report.pkl"]
+    assert markers() == ["daily/report.pkl"]
+    keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"])
+    assert keys == ["daily/report.json", "daily/report.json.bak"]

@@ -40,7 +40,7 @@ def test_plan_table_lists_the_deployment(tmp_path: Path) -> None:
     assert code == 0, err
     lines = out.splitlines()
     # 68: the landing bucket is `existing=True`, looked up, not one of the program's resources
-    assert lines[0] == "pipeline `orders`, environment `default`: 68 resources"
+    assert lines[0] == "pipeline `orders`, environment `default`: 69 resources"
     assert lines[1].split() == ["TYPE", "NAME", "KEY", "PROPERTIES"]
     rows = {(line.split()[0], line.split()[1]): line for line in lines[2:-1]}
     function = rows[("aws:lambda/function:Function", "orders-validate-function")]
@@ -96,6 +96,7 @@ def test_plan_json_for_an_environment_program() -> None:
     (dev,) = json.loads(out)
     assert sorted({r["type"] for r in dev["resources"]} - {"pulumi:providers:aws"}) == [
         "aws:s3/bucket:Bucket",
+        "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
         "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
         "aws:s3/bucketPolicy:BucketPolicy",
         "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",

@@ -206,9 +206,12 @@ def write(dataset: str, value: Any, execution: str, data_dir: str) -> str:
     key = prefix + os.path.splitext(path)[1]
     client = _s3()
     client.upload_file(path, where["bucket"], key)
-    for ext in _glacier_io.EXTENSIONS.values():
-        if prefix + ext != key:
-            client.delete_object(Bucket=where["bucket"], Key=prefix + ext)
+    # Only siblings that exist: deleting a missing key leaves a delete marker on a versioned
+    # bucket at every write. The listing is the one reads use (`<prefix><dataset>.`).
+    listed = client.list_objects_v2(Bucket=where["bucket"], Prefix=prefix + ".")
+    siblings = {prefix + ext for ext in _glacier_io.EXTENSIONS.values()} - {key}
+    for stale in sorted(o["Key"] for o in listed.get("Contents", []) if o["Key"] in siblings):
+        client.delete_object(Bucket=where["bucket"], Key=stale)
     return f"s3://{where['bucket']}/{key}"
 
 

@@ -175,7 +175,7 @@ def dataset_statements(
     *,
     region: Any = None,
 ) -> list[dict[str, Any]]:
-    """IAM statements for exactly these datasets: read inputs, list them, write outputs.
+    """IAM statements for exactly these datasets: read and list inputs, write and list outputs.
 
     With locations in SSE-KMS buckets, also ``DecryptInputs`` / ``EncryptOutputs`` on their
     keys, conditioned on ``kms:ViaService`` = ``s3.<region>.amazonaws.com``: ``region``
@@ -211,6 +211,17 @@ def dataset_statements(
                 "Resource": [
                     _bucket_arn(bucket, "/" + key) for m in members for key in m.object_keys()
                 ],
+            }
+        )
+        # The handler lists an output's keys before a write, to delete only siblings that
+        # exist: a delete of a missing key leaves a delete marker on a versioned bucket.
+        statements.append(
+            {
+                "Sid": f"ListOutputs{index}",
+                "Effect": "Allow",
+                "Action": list(LIST_ACTIONS),
+                "Resource": [_bucket_arn(bucket)],
+                "Condition": {"StringLike": {"s3:prefix": [m.list_prefix() for m in members]}},
             }
         )
     read_keys, write_keys = _keys(reads), _keys(writes)

@@ -95,7 +95,9 @@ class Environment:
         over ``{"sse_algorithm": "AES256"}``, may add ``kms_master_key_id`` and
         ``bucket_key_enabled``), ``versioning`` (status, default ``"Enabled"``),
         ``ownership`` (default ``"BucketOwnerEnforced"``), ``policy`` (a policy document
-        replacing the TLS-only one) and ``policy_statements`` (statements appended to it).
+        replacing the TLS-only one), ``policy_statements`` (statements appended to it) and
+        ``lifecycle`` (a list of rules replacing the default one, which removes noncurrent
+        versions after 90 days, expired delete markers and abandoned uploads).
         The bucket is protected and, like its companions, retained on delete.
 
         ``existing=True`` names a bucket another system owns: inside a Pulumi program it is

@@ -19,6 +19,7 @@ __all__ = [
     "create_database",
     "create_provider",
     "data_bucket",
+    "data_lifecycle_rules",
     "existing_bucket",
     "secure_bucket",
     "tls_only_statement",
@@ -26,8 +27,37 @@ __all__ = [
 
 # Keys of ``Environment.s3(**overrides)`` that configure companion resources, not the Bucket.
 COMPANION_KEYS = frozenset(
-    {"public_access_block", "encryption", "versioning", "ownership", "policy", "policy_statements"}
+    {
+        "public_access_block",
+        "encryption",
+        "versioning",
+        "ownership",
+        "policy",
+        "policy_statements",
+        "lifecycle",
+    }
 )
+
+NONCURRENT_VERSION_DAYS = 90
+"""Days a data bucket keeps an object's superseded versions (the time to notice and undo an
+overwrite or a delete) before its lifecycle rule removes them."""
+
+
+def data_lifecycle_rules(noncurrent_days: int = NONCURRENT_VERSION_DAYS) -> list[dict[str, Any]]:
+    """The lifecycle rule of a data bucket: never touches current objects (their lifetime is
+    the user's), removes superseded versions after ``noncurrent_days``, delete markers left
+    with no version behind them, and abandoned multipart uploads (S3.13; storage does not
+    grow forever on a versioned bucket)."""
+    return [
+        {
+            "id": "glacier-noncurrent-versions",
+            "status": "Enabled",
+            "filter": {"prefix": ""},
+            "noncurrent_version_expiration": {"noncurrent_days": noncurrent_days},
+            "expiration": {"expired_object_delete_marker": True},
+            "abort_incomplete_multipart_upload": {"days_after_initiation": 7},
+        }
+    ]
 
 
 def create_provider(env: Environment) -> aws.Provider:
@@ -80,7 +110,13 @@ def data_bucket(
     override wins (``protect=False`` for a throwaway environment).
     """
     return secure_bucket(
-        bucket, bucket=bucket, tags=tags, provider=provider, overrides=overrides, keep=True
+        bucket,
+        bucket=bucket,
+        tags=tags,
+        provider=provider,
+        overrides=overrides,
+        keep=True,
+        lifecycle_rules=data_lifecycle_rules(),
     )
 
 
@@ -105,6 +141,7 @@ def secure_bucket(
     overrides: dict[str, Any] | None = None,
     parent: pulumi.Resource | None = None,
     keep: bool = False,
+    lifecycle_rules: list[dict[str, Any]] | None = None,
     **bucket_args: Any,
 ) -> dict[str, pulumi.Resource]:
     """A bucket with the secure defaults, its companions parented to it, keyed by role.
@@ -112,6 +149,8 @@ def secure_bucket(
     Shared by ``Environment.s3``, ``ObjectStorage`` buckets and the deployment's scratch
     bucket. ``overrides`` is the user's ``**overrides`` of ``Environment.s3`` (see its
     docstring). ``keep`` protects the bucket and retains it and its companions on delete.
+    ``lifecycle_rules`` are the default rules of a lifecycle configuration (none by default);
+    the ``lifecycle`` override replaces them (a list of rules) or omits it (``None``).
     """
     overrides = dict(overrides or {})
     companions = {key: overrides.pop(key) for key in COMPANION_KEYS if key in overrides}
@@ -175,6 +214,21 @@ def secure_bucket(
             bucket=main.id,
             rule={"object_ownership": ownership},
             opts=child,
+        )
+
+    rules = companions.get("lifecycle", lifecycle_rules)
+    if rules is not None:
+        if not isinstance(rules, list):
+            raise TypeError(f"expected a list of lifecycle rules or None, got {rules!r}")
+        # After versioning: a noncurrent-version rule needs the bucket's versioning in place.
+        after_versioning = [created["versioning"]] if "versioning" in created else []
+        created["lifecycle"] = aws.s3.BucketLifecycleConfiguration(
+            f"{resource_name}-lifecycle",
+            bucket=main.id,
+            rules=rules,
+            opts=pulumi.ResourceOptions.merge(
+                child, pulumi.ResourceOptions(depends_on=after_versioning)
+            ),
         )
 
     policy = companions.get("policy", _DEFAULT)
