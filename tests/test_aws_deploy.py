@@ -326,6 +326,7 @@ def test_fargate_task_definition(deployed: Run) -> None:
     assert container["command"] == ["python", "-m", "glacier_handler", "transform"]
     assert container["readonlyRootFilesystem"] is True
     assert container["privileged"] is False
+    assert container["user"] == "1000:1000"  # non-root (Security Hub ECS.20)
     assert container["logConfiguration"]["options"]["awslogs-group"] == (
         "/glacier/test/etl-transform-logs"
     )
@@ -335,6 +336,22 @@ def test_fargate_task_definition(deployed: Run) -> None:
     assert json.loads(env["GLACIER_BUCKETS"]) == {"report": "prod-reports"}
     cluster = deployed.one("aws:ecs/cluster:Cluster").inputs
     assert cluster["settings"] == [{"name": "containerInsights", "value": "enabled"}]
+
+
+def test_fargate_container_user_is_overridable() -> None:
+    from glacier_aws.deploy import FargateTask
+
+    def program() -> None:
+        FargateTask("own", pipeline="p", task="t", image="img", user="app")
+        FargateTask("image-user", pipeline="p", task="t", image="img", user=None)
+
+    run = run_program(program)
+    containers = {
+        r.name: json.loads(r.inputs["containerDefinitions"])[0]
+        for r in run.of_type(TASK_DEFINITION)
+    }
+    assert containers["own-task"]["user"] == "app"
+    assert "user" not in containers["image-user-task"]
 
 
 # -- scratch bucket -------------------------------------------------------------------------
@@ -396,6 +413,20 @@ def test_state_machine_logging_and_tracing(deployed: Run) -> None:
     assert machine["loggingConfiguration"]["logDestination"] == group.outputs["arn"] + ":*"
     assert machine["tracingConfiguration"] == {"enabled": True}
     assert machine["roleArn"] == deployed.one(ROLE, "etl-sfn-role").outputs["arn"]
+    # payloads may be sensitive: not logged unless the user opts in
+    assert machine["loggingConfiguration"]["includeExecutionData"] is False
+
+
+def test_state_machine_logs_execution_data_only_when_asked() -> None:
+    from glacier_aws.deploy import PipelineStateMachine
+
+    def program() -> None:
+        PipelineStateMachine(
+            "m", definition={"StartAt": "a", "States": {}}, include_execution_data=True
+        )
+
+    machine = run_program(program).one(STATE_MACHINE).inputs
+    assert machine["loggingConfiguration"]["includeExecutionData"] is True
 
 
 def test_state_machine_role_invokes_exactly_the_task_functions(deployed: Run) -> None:

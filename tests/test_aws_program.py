@@ -800,6 +800,9 @@ def test_a_user_image_is_used_as_is_and_never_pasted_into_the_dockerfile(
         "COPY . /var/task",
         "RUN python -m pip install --no-cache-dir boto3 -r requirements.txt",
         "ENV PYTHONPATH=/var/task",
+        "RUN chmod 1777 /tmp",
+        'VOLUME ["/tmp"]',
+        "USER 1000:1000",  # the task definition's non-root user (ECS.20)
     ]
     assert "evil" not in dockerfile
     main_py = files["pulumi/default/__main__.py"].decode()

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CONTAINER_NAME",
+    "CONTAINER_USER",
     "LAMBDA_RUNTIMES",
     "LOG_RETENTION_DAYS",
     "FargateTask",
@@ -54,6 +55,9 @@ LAMBDA_RUNTIMES = ("python3.12", "python3.13")
 LOG_RETENTION_DAYS = 365
 """Default retention of every log group Glacier makes: the minimum Security Hub's
 CloudWatch.16 expects by default. Each component takes ``log_retention_days`` to override it."""
+CONTAINER_USER = "1000:1000"
+"""The non-root ``uid:gid`` a Fargate task's container runs as (Security Hub ECS.20); the
+generated image makes ``/tmp`` (the task's writable volume) writable by it."""
 CONTAINER_NAME = "task"
 """The container's name in every task definition (the state machine's overrides use it)."""
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}")
@@ -374,6 +378,7 @@ class FargateTask(pulumi.ComponentResource):
         scratch_bucket: pulumi.Input[str] | None = None,
         architecture: str = "X86_64",
         log_retention_days: int = LOG_RETENTION_DAYS,
+        user: str | None = CONTAINER_USER,
         environment: Mapping[str, pulumi.Input[str]] | None = None,
         databases: Sequence[DatabaseAccess] = (),
         extra_statements: Sequence[dict[str, Any]] = (),
@@ -430,6 +435,8 @@ class FargateTask(pulumi.ComponentResource):
             "environment": [{"name": k, "value": v} for k, v in sorted(variables.items())],
             "readonlyRootFilesystem": True,
             "privileged": False,
+            # a non-root user (Security Hub ECS.20); `user=None` runs as the image's own user
+            **({"user": user} if user is not None else {}),
             "mountPoints": [{"sourceVolume": "tmp", "containerPath": "/tmp"}],
             "logConfiguration": {
                 "logDriver": "awslogs",

@@ -23,6 +23,7 @@ from glacier_aws._deploy_image import ContainerImage
 from glacier_aws._deploy_policy import DatasetLocation, dataset_statements, image_pull_statements
 from glacier_aws._deploy_tasks import (
     CONTAINER_NAME,
+    CONTAINER_USER,
     LAMBDA_RUNTIMES,
     LOG_RETENTION_DAYS,
     FargateTask,
@@ -43,6 +44,7 @@ from glacier_aws.archive import LAMBDA_DIRECT_UPLOAD_LIMIT, LAMBDA_UNZIPPED_LIMI
 
 __all__ = [
     "CONTAINER_NAME",
+    "CONTAINER_USER",
     "LAMBDA_DIRECT_UPLOAD_LIMIT",
     "LAMBDA_RUNTIMES",
     "LAMBDA_UNZIPPED_LIMIT",
