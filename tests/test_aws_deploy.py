@@ -819,7 +819,13 @@ def test_every_test_the_docs_name_as_proof_exists() -> None:
     named = set(re.findall(r"`(test_\w+)`", docs))
     assert len(named) >= 15
     defined = set()
-    for module in ("test_aws_environment.py", "test_aws_deploy.py", "test_aws_program.py"):
+    modules = (
+        "test_aws_environment.py",
+        "test_aws_deploy.py",
+        "test_aws_program.py",
+        "test_handler.py",
+    )
+    for module in modules:
         source = (root / "tests" / module).read_text(encoding="utf-8")
         defined |= set(re.findall(r"^def (test_\w+)\(", source, re.MULTILINE))
     assert named <= defined, sorted(named - defined)
@@ -985,8 +991,8 @@ def test_rds_instance_admits_only_the_task_security_group(with_databases: Run) -
         "securityGroupId": database.id,
         "referencedSecurityGroupId": tasks.id,
         "ipProtocol": "tcp",
-        "fromPort": 5432,
-        "toPort": 5432,
+        "fromPort": 5433,
+        "toPort": 5433,
         "description": "glacier pipeline tasks",
         "tags": TAGS,
     }
@@ -1065,7 +1071,7 @@ def test_database_lambda_runs_in_the_vpc_with_secret_arns_not_passwords(
         "GLACIER_SCRATCH_BUCKET": scratch,
         "GLACIER_DATABASE_SECRET_ARN": _rds_secret_arn(with_databases),
         "GLACIER_DATABASE_HOST": instance["address"],
-        "GLACIER_DATABASE_PORT": "5432",
+        "GLACIER_DATABASE_PORT": "5433",
         "GLACIER_DATABASE_NAME": "warehouse",
         "GLACIER_DATABASE_URL_SECRET_ARN": with_databases.one(SECRET).outputs["arn"],
     }
@@ -1105,7 +1111,7 @@ def test_fargate_database_task_reads_the_rds_secret_in_the_task_security_group(
     (container,) = json.loads(definition["containerDefinitions"])
     env = {e["name"]: e["value"] for e in container["environment"]}
     assert env["GLACIER_DATABASE_SECRET_ARN"] == _rds_secret_arn(with_databases)
-    assert env["GLACIER_DATABASE_PORT"] == "5432"
+    assert env["GLACIER_DATABASE_PORT"] == "5433"
     assert "GLACIER_DATABASE_URL_SECRET_ARN" not in env
     s = _statements(with_databases, "shop-rank-policy")
     assert s["ReadRdsSecret"]["Resource"] == [_rds_secret_arn(with_databases)]

@@ -188,7 +188,13 @@ def test_one_provider_for_the_environment_account_and_region(prod: Run) -> None:
 
 def test_every_taggable_resource_carries_the_environment_tags(prod: Run) -> None:
     taggable = [r for r in prod if is_taggable(r.type)]
-    assert {r.type for r in taggable} == {BUCKET, INSTANCE, SUBNET_GROUP, SECURITY_GROUP}
+    assert {r.type for r in taggable} == {
+        BUCKET,
+        INSTANCE,
+        SUBNET_GROUP,
+        SECURITY_GROUP,
+        "aws:rds/parameterGroup:ParameterGroup",
+    }
     for resource in taggable:
         assert resource.tags == _expected_tags(), resource.name
 
@@ -225,6 +231,39 @@ def test_rds_postgres_secure_defaults(prod: Run) -> None:
     assert db["enabledCloudwatchLogsExports"] == ["postgresql", "upgrade"]
     assert db["skipFinalSnapshot"] is False
     assert db["finalSnapshotIdentifier"] == "warehouse-final"
+    assert db["port"] == 5433  # RDS.23: not PostgreSQL's default port
+    assert db["performanceInsightsEnabled"] is True
+    assert db["performanceInsightsRetentionPeriod"] == 7
+
+
+def test_rds_logs_slow_queries_ddl_and_connections(prod: Run) -> None:
+    db = prod.one(INSTANCE).inputs
+    group = prod.one("aws:rds/parameterGroup:ParameterGroup", "warehouse-parameters")
+    assert db["parameterGroupName"] == group.outputs["name"] == "warehouse-parameters"
+    assert group.inputs["family"] == "postgres16"  # the instance's engine version
+    parameters = {p["name"]: p["value"] for p in group.inputs["parameters"]}
+    assert parameters == {
+        "log_min_duration_statement": "1000",
+        "log_statement": "ddl",
+        "log_connections": "1",
+        "log_disconnections": "1",
+        "log_lock_waits": "1",
+    }
+    assert group.tags == _expected_tags()
+
+
+def test_rds_parameter_group_follows_the_engine_version_or_is_the_users() -> None:
+    def program() -> None:
+        env = Environment(ACCOUNT, "eu-west-1", "prod")
+        env.rds("newer", engine_version="17.2", port=6000)
+        env.rds("own", parameter_group_name="my-params")
+
+    run = run_program(program, config=CONFIG)
+    groups = run.of_type("aws:rds/parameterGroup:ParameterGroup")
+    assert [(g.name, g.inputs["family"]) for g in groups] == [("newer-parameters", "postgres17")]
+    instances = {r.name: r.inputs for r in run.of_type(INSTANCE)}
+    assert instances["newer"]["port"] == 6000
+    assert instances["own"]["parameterGroupName"] == "my-params"
 
 
 def test_rds_is_placed_in_the_stack_subnets_behind_its_own_security_group(prod: Run) -> None:

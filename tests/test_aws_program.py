@@ -982,12 +982,12 @@ def test_rds_tables_are_reached_through_the_instance_secret(tmp_path: Path) -> N
     ]
     assert ingress["inputs"]["securityGroupId"] == db_group["outputs"]["id"]
     assert ingress["inputs"]["referencedSecurityGroupId"] == tasks_group["outputs"]["id"]
-    assert (ingress["inputs"]["fromPort"], ingress["inputs"]["toPort"]) == (5432, 5432)
+    assert (ingress["inputs"]["fromPort"], ingress["inputs"]["toPort"]) == (5433, 5433)
     assert not [r for r in resources if r["type"].startswith("aws:secretsmanager/")]
     rds_variables = {
         "GLACIER_DATABASE_SECRET_ARN": secret_arn,
         "GLACIER_DATABASE_HOST": instance["address"],
-        "GLACIER_DATABASE_PORT": "5432",
+        "GLACIER_DATABASE_PORT": "5433",
         "GLACIER_DATABASE_NAME": "warehouse",
     }
     subnets = ["subnet-placeholder-a", "subnet-placeholder-b"]  # `glacier plan`'s placeholders

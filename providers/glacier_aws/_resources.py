@@ -311,6 +311,9 @@ def create_database(
         "publicly_accessible": False,  # RDS.2
         "db_subnet_group_name": subnet_group.name,
         "vpc_security_group_ids": [security_group.id, *extra_groups],
+        "port": DATABASE_PORT,  # RDS.23: not the engine's default 5432
+        "performance_insights_enabled": True,
+        "performance_insights_retention_period": 7,  # days; the free tier
         "backup_retention_period": 7,  # RDS.11
         "copy_tags_to_snapshot": True,  # RDS.17
         "auto_minor_version_upgrade": True,  # RDS.13
@@ -323,8 +326,51 @@ def create_database(
         **({"final_snapshot_identifier": f"{name.lower()}-final"} if production else {}),
         **overrides,
     }
+    created: dict[str, pulumi.Resource] = {}
+    if "parameter_group_name" not in overrides:
+        created["parameter_group"] = _query_logging_parameters(name, args, tags, opts)
+        args["parameter_group_name"] = created["parameter_group"].name  # type: ignore[attr-defined]
     instance = aws.rds.Instance(name, opts=opts, **args)
-    return {"instance": instance, "subnet_group": subnet_group, "security_group": security_group}
+    return {
+        "instance": instance,
+        "subnet_group": subnet_group,
+        "security_group": security_group,
+        **created,
+    }
+
+
+DATABASE_PORT = 5433
+"""The port of an ``Environment.rds`` instance: not PostgreSQL's default 5432 (RDS.23); tasks
+get the instance's port, whatever it is, and its security group admits them on it."""
+
+SLOW_QUERY_MS = 1000
+"""Statements running this long or longer are logged (with their text, which may hold
+literal values) to the ``postgresql`` log RDS exports to CloudWatch Logs."""
+
+
+def _query_logging_parameters(
+    name: str, args: dict[str, Any], tags: dict[str, str], opts: pulumi.ResourceOptions
+) -> aws.rds.ParameterGroup:
+    """A DB parameter group of the instance's major version logging slow statements, DDL,
+    connections and lock waits: what an audit or an incident needs, without logging every
+    statement's data."""
+    major = str(args["engine_version"]).split(".")[0]
+    parameters = {
+        "log_min_duration_statement": str(SLOW_QUERY_MS),
+        "log_statement": "ddl",
+        "log_connections": "1",
+        "log_disconnections": "1",
+        "log_lock_waits": "1",
+    }
+    return aws.rds.ParameterGroup(
+        f"{name}-parameters",
+        name=f"{name.lower()}-parameters",
+        family=f"postgres{major}",
+        description=f"glacier: query logging of RDS instance {name}",
+        parameters=[{"name": k, "value": v} for k, v in parameters.items()],
+        tags=tags,
+        opts=opts,
+    )
 
 
 def _subnets(name: str) -> list[str]:
