@@ -328,8 +328,9 @@ def create_database(
     }
     created: dict[str, pulumi.Resource] = {}
     if "parameter_group_name" not in overrides:
-        created["parameter_group"] = _query_logging_parameters(name, args, tags, opts)
-        args["parameter_group_name"] = created["parameter_group"].name  # type: ignore[attr-defined]
+        parameters = _query_logging_parameters(name, args, tags, opts)
+        created["parameter_group"] = parameters
+        args["parameter_group_name"] = parameters.name
     instance = aws.rds.Instance(name, opts=opts, **args)
     return {
         "instance": instance,
