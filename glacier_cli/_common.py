@@ -1,9 +1,10 @@
 """Shared by the commands: analyse, report, stop on errors, render the build.
 
 Everything here is on the static path: modules are read by the analyzer, never imported.
-A command ends early by raising ``Stop`` (its message, if any, is printed as it is) or
-``click.UsageError`` (exit 2); ``glacier.errors.GlacierError`` raised below the CLI ends it
-with that error's ``exit_code`` (``glacier_cli.main`` turns it into a ``Stop``).
+A command ends early by raising ``Stop`` (exit 1; its message, if any, printed as it is),
+``Misuse`` (the same, exit 2) or ``click.UsageError`` (exit 2, with the usage line); a
+``glacier.errors.GlacierError`` raised below the CLI ends it with that error's ``exit_code``
+(``Command.invoke`` turns it into one of these).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ class Stop(click.ClickException):
     stderr as it is: what went wrong was usually reported already, as diagnostics."""
 
     def __init__(self, message: str = "") -> None:
-        super().__init__(message)
+        super().__init__(message)  # no message: the findings were printed already
 
     def show(self, file: IO[Any] | None = None) -> None:
         if self.message:
