@@ -40,6 +40,7 @@ it keys the scratch prefix of ephemeral datasets.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -821,11 +822,16 @@ def _within(definition: dict[str, Any], share: float) -> bool:
     )
 
 
+@functools.lru_cache(maxsize=8)
 def state_machines(model: PipelineModel) -> StateMachines:
     """The pipeline's machines: ``state_machine(model)`` alone when it fits within
     ``SPLIT_MARGIN`` of both quotas, else a parent and child machines that each do. Every
     machine is measured once built; a plan whose estimate was short is made again with smaller
-    budgets. Raises ``TooDeep`` as ``state_machine`` does, ``TooLarge`` when no split fits."""
+    budgets. Raises ``TooDeep`` as ``state_machine`` does, ``TooLarge`` when no split fits.
+
+    Cached by model: a build asks three times (the GLC307 check, the definition files, the
+    program), and planning 10,000 tasks takes most of a second. The result is shared: read it,
+    never edit it."""
     if not model.tasks:
         return StateMachines(state_machine(model), {})
     flow = _whole_flow(model)  # planned once: the planner builds new flows, never edits it
