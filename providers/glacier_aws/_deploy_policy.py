@@ -182,48 +182,33 @@ def dataset_statements(
     (``str`` or output) is then required.
     """
     statements: list[dict[str, Any]] = []
-    for index, (bucket, members) in enumerate(_grouped(reads, scratch_bucket)):
-        statements.append(
-            {
-                "Sid": f"ReadInputs{index}",
-                "Effect": "Allow",
-                "Action": list(READ_ACTIONS),
-                "Resource": [
-                    _bucket_arn(bucket, "/" + key) for m in members for key in m.object_keys()
-                ],
-            }
-        )
-        statements.append(
-            {
-                "Sid": f"ListInputs{index}",
-                "Effect": "Allow",
-                "Action": list(LIST_ACTIONS),
-                "Resource": [_bucket_arn(bucket)],
-                "Condition": {"StringLike": {"s3:prefix": [m.list_prefix() for m in members]}},
-            }
-        )
-    for index, (bucket, members) in enumerate(_grouped(writes, scratch_bucket)):
-        statements.append(
-            {
-                "Sid": f"WriteOutputs{index}",
-                "Effect": "Allow",
-                "Action": list(WRITE_ACTIONS),
-                "Resource": [
-                    _bucket_arn(bucket, "/" + key) for m in members for key in m.object_keys()
-                ],
-            }
-        )
-        # The handler lists an output's keys before a write, to delete only siblings that
-        # exist: a delete of a missing key leaves a delete marker on a versioned bucket.
-        statements.append(
-            {
-                "Sid": f"ListOutputs{index}",
-                "Effect": "Allow",
-                "Action": list(LIST_ACTIONS),
-                "Resource": [_bucket_arn(bucket)],
-                "Condition": {"StringLike": {"s3:prefix": [m.list_prefix() for m in members]}},
-            }
-        )
+    # The handler lists an input's keys to find its object, and an output's before a write,
+    # to delete only siblings that exist: a delete of a missing key leaves a delete marker on
+    # a versioned bucket.
+    for verb, kind, granted, locations in (
+        ("Read", "Inputs", READ_ACTIONS, reads),
+        ("Write", "Outputs", WRITE_ACTIONS, writes),
+    ):
+        for index, (bucket, members) in enumerate(_grouped(locations, scratch_bucket)):
+            statements.append(
+                {
+                    "Sid": f"{verb}{kind}{index}",
+                    "Effect": "Allow",
+                    "Action": list(granted),
+                    "Resource": [
+                        _bucket_arn(bucket, "/" + key) for m in members for key in m.object_keys()
+                    ],
+                }
+            )
+            statements.append(
+                {
+                    "Sid": f"List{kind}{index}",
+                    "Effect": "Allow",
+                    "Action": list(LIST_ACTIONS),
+                    "Resource": [_bucket_arn(bucket)],
+                    "Condition": {"StringLike": {"s3:prefix": [m.list_prefix() for m in members]}},
+                }
+            )
     read_keys, write_keys = _keys(reads), _keys(writes)
     if (read_keys or write_keys) and region is None:
         raise ValueError("datasets in SSE-KMS buckets need the region of kms:ViaService")
