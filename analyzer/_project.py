@@ -23,6 +23,8 @@ import tokenize
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
+from glacier.source import marked_ancestor
+
 __all__ = [
     "DEFAULT_EXCLUDE",
     "Config",
@@ -84,16 +86,7 @@ def find_root(paths: Sequence[str | os.PathLike[str]]) -> str:
     absolute = [os.path.abspath(os.fspath(p)) for p in paths] or [os.getcwd()]
     directories = [p if os.path.isdir(p) else os.path.dirname(p) for p in absolute]
     start = os.path.commonpath(directories)
-    here = start
-    while True:
-        if os.path.exists(os.path.join(here, "pyproject.toml")) or os.path.exists(
-            os.path.join(here, ".git")
-        ):
-            return here
-        parent = os.path.dirname(here)
-        if parent == here:
-            return start
-        here = parent
+    return marked_ancestor(start) or start
 
 
 def load_config(root: str) -> Config:

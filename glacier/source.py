@@ -18,6 +18,7 @@ from typing import Any
 __all__ = [
     "CallSite",
     "call_site",
+    "marked_ancestor",
     "module_name_for",
     "normalize_type_text",
     "project_root",
@@ -112,13 +113,10 @@ def variable_in(namespace: dict[str, Any], obj: object) -> str | None:
     return None
 
 
-@functools.cache
-def project_root(path: str) -> str:
-    """The nearest ancestor directory of ``path`` holding ``pyproject.toml`` or ``.git``.
-
-    Falls back to the file's own directory when there is none.
-    """
-    here = os.path.dirname(os.path.abspath(path))
+def marked_ancestor(directory: str) -> str | None:
+    """The nearest directory at or above ``directory`` (absolute) holding ``pyproject.toml``
+    or ``.git``, or ``None``: how both paths find a project's root."""
+    here = directory
     while True:
         if os.path.exists(os.path.join(here, "pyproject.toml")) or os.path.exists(
             os.path.join(here, ".git")
@@ -126,8 +124,18 @@ def project_root(path: str) -> str:
             return here
         parent = os.path.dirname(here)
         if parent == here:
-            return os.path.dirname(os.path.abspath(path))
+            return None
         here = parent
+
+
+@functools.cache
+def project_root(path: str) -> str:
+    """The nearest ancestor directory of ``path`` holding ``pyproject.toml`` or ``.git``.
+
+    Falls back to the file's own directory when there is none.
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    return marked_ancestor(directory) or directory
 
 
 @functools.cache
