@@ -361,9 +361,10 @@ def test_the_dag_check_catches_a_consumer_started_too_early() -> None:
                 assert wrong[up][1] <= wrong[task][0]
 
 
-def test_only_container_tasks_that_touch_a_database_get_the_task_security_group() -> None:
+def test_container_tasks_get_the_task_or_the_container_security_group() -> None:
     """Fargate's network is chosen at run time: a task that touches a table gets the group
-    its database admits (``${security_groups}``); every other task keeps the VPC default."""
+    its database admits (``${security_groups}``); every other Fargate task the containers'
+    group (``${container_security_groups}``)."""
     import dataclasses
 
     from glacier.model import StorageModel
@@ -394,8 +395,13 @@ def test_only_container_tasks_that_touch_a_database_get_the_task_security_group(
             "AssignPublicIp": "${assign_public_ip}",
         }
     }
+    # never without a group: ECS would use the VPC's default one (closed under EC2.2)
     assert network("ship") == {
-        "AwsvpcConfiguration": {"Subnets": "${subnets}", "AssignPublicIp": "${assign_public_ip}"}
+        "AwsvpcConfiguration": {
+            "Subnets": "${subnets}",
+            "SecurityGroups": "${container_security_groups}",
+            "AssignPublicIp": "${assign_public_ip}",
+        }
     }
     assert network("load") is None  # Lambda's network is the function's own (vpc_config)
 

@@ -1152,6 +1152,33 @@ def test_database_resources_are_tagged_and_use_the_environment_provider(
             "need `security_groups`",
         ),
         (
+            lambda d: d.PipelineStateMachine(
+                "x",
+                definition={
+                    "StartAt": "ship",
+                    "States": {
+                        "ship": {
+                            "Type": "Task",
+                            "Resource": "arn:aws:states:::ecs:runTask.sync",
+                            "Parameters": {
+                                "TaskDefinition": "${task_definition:ship}",
+                                "NetworkConfiguration": {
+                                    "AwsvpcConfiguration": {
+                                        "Subnets": "${subnets}",
+                                        "SecurityGroups": "${container_security_groups}",
+                                    }
+                                },
+                            },
+                            "End": True,
+                        }
+                    },
+                },
+                task_definitions={"ship": object()},
+                cluster=object(),
+            ),
+            "VPC's default security group",
+        ),
+        (
             lambda d: d.LambdaTask(
                 "x",
                 pipeline="p",

@@ -83,13 +83,16 @@ def test_errors_in_the_program_propagate() -> None:
 # -- S3 -------------------------------------------------------------------------------------
 
 
-def _companion(run: Run, kind: str) -> RecordedResource:
-    (found,) = [r for r in run if r.type.startswith(f"aws:s3/{kind}:")]
+def _companion(run: Run, kind: str, bucket: str = "prod-data") -> RecordedResource:
+    """The ``kind`` companion of ``bucket`` (``prod`` also has its access log bucket)."""
+    (found,) = [
+        r for r in run if r.type.startswith(f"aws:s3/{kind}:") and r.name.startswith(f"{bucket}-")
+    ]
     return found
 
 
 def test_bucket_is_the_v7_bucket_not_bucket_v2(prod: Run) -> None:
-    bucket = prod.one(BUCKET)
+    bucket = prod.one(BUCKET, "prod-data")
     assert bucket.inputs["bucket"] == "prod-data"
     assert not [r for r in prod if "bucketV2" in r.type or r.type.endswith("V2")]
     # No deprecated inline configuration on the bucket itself.
@@ -162,7 +165,7 @@ def test_data_bucket_lifecycle_can_be_replaced_or_omitted() -> None:
         env.s3("prod-own", lifecycle=own)
         env.s3("prod-none", lifecycle=None)
 
-    run = run_program(program)
+    run = run_program(program, config={"glacier:accessLogs": "false"})
     lifecycle = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
     assert [r.name for r in run.of_type(lifecycle)] == ["prod-own-lifecycle"]
     assert run.one(lifecycle).inputs["rules"] == [
@@ -170,6 +173,115 @@ def test_data_bucket_lifecycle_can_be_replaced_or_omitted() -> None:
     ]
     with pytest.raises(TypeError, match="lifecycle rules"):
         run_program(lambda: Environment(ACCOUNT, "eu-west-1", "prod").s3("p-x", lifecycle={}))
+
+
+# -- S3 server access logs (S3.9) ------------------------------------------------------------
+
+LOGGING = "aws:s3/bucketLogging:BucketLogging"
+
+
+def test_data_buckets_log_their_accesses_to_the_environments_log_bucket(prod: Run) -> None:
+    logs = prod.one(BUCKET, "prod-access-logs")
+    assert logs.inputs["bucketPrefix"] == "prod-access-logs-"  # AWS adds a unique suffix
+    (logging,) = prod.of_type(LOGGING)  # the log bucket does not log into itself
+    assert logging.name == "prod-data-access-logging"
+    assert logging.inputs["bucket"] == "prod-data"
+    assert logging.inputs["targetBucket"] == logs.id
+    assert logging.inputs["targetPrefix"] == "prod-data/"
+
+
+def test_the_log_bucket_is_secure_kept_and_expires_logs_after_a_year(prod: Run) -> None:
+    logs = prod.one(BUCKET, "prod-access-logs")
+    assert (logs.protect, logs.retain_on_delete) == (True, True)  # audit records
+    block = _companion(prod, "bucketPublicAccessBlock", "prod-access-logs")
+    assert all(block.inputs[flag] is True for flag in ("blockPublicAcls", "blockPublicPolicy"))
+    sse = _companion(prod, "bucketServerSideEncryptionConfiguration", "prod-access-logs")
+    # S3 delivers access logs only to a bucket encrypted with SSE-S3
+    assert sse.inputs["rules"][0]["applyServerSideEncryptionByDefault"] == {
+        "sseAlgorithm": "AES256"
+    }
+    ownership = _companion(prod, "bucketOwnershipControls", "prod-access-logs")
+    assert ownership.inputs["rule"] == {"objectOwnership": "BucketOwnerEnforced"}
+    (rule,) = _companion(prod, "bucketLifecycleConfiguration", "prod-access-logs").inputs["rules"]
+    assert rule["expiration"] == {"days": 365}
+    assert rule["noncurrentVersionExpiration"] == {"noncurrentDays": 1}
+
+
+def test_only_s3_log_delivery_for_the_accounts_buckets_may_write_the_logs(prod: Run) -> None:
+    """ACLs are disabled (BucketOwnerEnforced), so the log delivery is granted by the bucket
+    policy: AWS's documented statement, with its confused-deputy conditions."""
+    policy = _companion(prod, "bucketPolicy", "prod-access-logs")
+    arn = prod.one(BUCKET, "prod-access-logs").outputs["arn"]
+    deny, delivery = json.loads(policy.inputs["policy"])["Statement"]
+    assert deny["Sid"] == "DenyInsecureTransport" and deny["Resource"] == [arn, f"{arn}/*"]
+    assert delivery == {
+        "Sid": "S3ServerAccessLogDelivery",
+        "Effect": "Allow",
+        "Principal": {"Service": "logging.s3.amazonaws.com"},
+        "Action": "s3:PutObject",
+        "Resource": f"{arn}/*",
+        "Condition": {
+            "StringEquals": {"aws:SourceAccount": ACCOUNT},
+            "ArnLike": {"aws:SourceArn": "arn:aws:s3:::*"},
+        },
+    }
+
+
+def test_one_log_bucket_per_environment_in_its_partition() -> None:
+    def program() -> None:
+        env = Environment(ACCOUNT, "cn-north-1", "china")
+        env.s3("china-a")
+        env.s3("china-b")
+
+    run = run_program(program)
+    assert [b.name for b in run.of_type(BUCKET)] == ["china-access-logs", "china-a", "china-b"]
+    assert [(r.inputs["bucket"], r.inputs["targetPrefix"]) for r in run.of_type(LOGGING)] == [
+        ("china-a", "china-a/"),
+        ("china-b", "china-b/"),
+    ]
+    policy = _companion(run, "bucketPolicy", "china-access-logs")
+    delivery = json.loads(policy.inputs["policy"])["Statement"][1]
+    assert delivery["Condition"]["ArnLike"] == {"aws:SourceArn": "arn:aws-cn:s3:::*"}
+
+
+@pytest.mark.parametrize(
+    ("name", "config", "logged"),
+    [
+        ("dev", {}, False),  # off by default in dev only
+        ("dev", {"glacier:accessLogs": "true"}, True),
+        ("staging", {}, True),
+        ("prod", {"glacier:accessLogs": "false"}, False),
+    ],
+)
+def test_access_logging_is_on_except_in_dev_and_the_stack_config_decides(
+    name: str, config: dict[str, str], logged: bool
+) -> None:
+    run = run_program(
+        lambda: Environment(ACCOUNT, "eu-west-1", name).s3(f"{name}-x"), config=config
+    )
+    assert bool(run.of_type(LOGGING)) is logged
+    assert [b.name for b in run.of_type(BUCKET)] == (
+        [f"{name}-access-logs", f"{name}-x"] if logged else [f"{name}-x"]
+    )
+
+
+def test_a_bucket_can_log_elsewhere_or_not_at_all() -> None:
+    def program() -> None:
+        env = Environment(ACCOUNT, "eu-west-1", "prod")
+        env.s3("prod-quiet", access_logs=None)
+        env.s3("prod-own", access_logs={"target_bucket": "my-logs", "target_prefix": "own/"})
+
+    run = run_program(program)
+    assert [b.name for b in run.of_type(BUCKET)] == ["prod-quiet", "prod-own"]  # no log bucket
+    (logging,) = run.of_type(LOGGING)
+    assert (logging.inputs["bucket"], logging.inputs["targetBucket"]) == ("prod-own", "my-logs")
+    with pytest.raises(TypeError, match="target_bucket and target_prefix"):
+        run_program(lambda: Environment(ACCOUNT, "eu-west-1", "prod").s3("p-x", access_logs="x"))
+
+
+def test_the_log_bucket_exists_only_inside_a_program() -> None:
+    with pytest.raises(RuntimeError, match="outside a Pulumi program"):
+        Environment(ACCOUNT, "eu-west-1", "prod").access_logs  # noqa: B018
 
 
 # -- provider and tags ----------------------------------------------------------------------
@@ -194,6 +306,8 @@ def test_every_taggable_resource_carries_the_environment_tags(prod: Run) -> None
         SUBNET_GROUP,
         SECURITY_GROUP,
         "aws:rds/parameterGroup:ParameterGroup",
+        "aws:cloudwatch/logGroup:LogGroup",
+        "aws:iam/role:Role",
     }
     for resource in taggable:
         assert resource.tags == _expected_tags(), resource.name
@@ -308,6 +422,82 @@ def test_rds_in_dev_has_no_deletion_protection() -> None:
     assert db["storageEncrypted"] is True and db["publiclyAccessible"] is False
 
 
+def test_rds_has_enhanced_monitoring_with_a_role_for_this_instance_only(prod: Run) -> None:
+    """RDS.6: OS metrics every 60 s, published by a role RDS's monitoring service may assume
+    only for this instance, allowed only the ``RDSOSMetrics`` log group of the account."""
+    db = prod.one(INSTANCE).inputs
+    role = prod.one("aws:iam/role:Role", "warehouse-monitoring-role")
+    assert db["monitoringInterval"] == 60
+    assert db["monitoringRoleArn"] == role.outputs["arn"]
+    (trust,) = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+    assert trust["Principal"] == {"Service": "monitoring.rds.amazonaws.com"}
+    assert trust["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": ACCOUNT},
+        "ArnLike": {"aws:SourceArn": f"arn:aws:rds:eu-west-1:{ACCOUNT}:db:warehouse"},
+    }
+    policy = prod.one("aws:iam/rolePolicy:RolePolicy", "warehouse-monitoring-policy")
+    assert policy.inputs["role"] == role.id
+    group = f"arn:aws:logs:eu-west-1:{ACCOUNT}:log-group:RDSOSMetrics"
+    statements = json.loads(policy.inputs["policy"])["Statement"]
+    assert [(s["Action"], s["Resource"]) for s in statements] == [
+        (["logs:CreateLogGroup", "logs:PutRetentionPolicy"], [group, f"{group}:*"]),
+        (
+            [
+                "logs:CreateLogStream",
+                "logs:PutLogEvents",
+                "logs:DescribeLogStreams",
+                "logs:GetLogEvents",
+            ],
+            f"{group}:log-stream:*",
+        ),
+    ]
+
+
+def test_rds_monitoring_can_be_off_or_use_the_users_role() -> None:
+    def program() -> None:
+        env = Environment(ACCOUNT, "eu-west-1", "prod")
+        env.rds("quiet", monitoring_interval=0)
+        env.rds("own", monitoring_role_arn="arn:aws:iam::111122223333:role/mine")
+
+    run = run_program(program, config=CONFIG)
+    assert not run.of_type("aws:iam/role:Role")
+    instances = {r.name: r.inputs for r in run.of_type(INSTANCE)}
+    assert instances["quiet"]["monitoringInterval"] == 0
+    assert "monitoringRoleArn" not in instances["quiet"]
+    assert instances["own"]["monitoringRoleArn"] == "arn:aws:iam::111122223333:role/mine"
+
+
+def test_rds_exported_logs_go_to_log_groups_that_expire(prod: Run) -> None:
+    """RDS would make ``/aws/rds/instance/<id>/<log>`` itself, kept forever (CloudWatch.16):
+    Glacier makes each one first, with a retention, before the instance."""
+    groups = prod.of_type("aws:cloudwatch/logGroup:LogGroup")
+    assert [(g.name, g.inputs["name"], g.inputs["retentionInDays"]) for g in groups] == [
+        ("warehouse-postgresql-log", "/aws/rds/instance/warehouse/postgresql", 365),
+        ("warehouse-upgrade-log", "/aws/rds/instance/warehouse/upgrade", 365),
+    ]
+    order = [r.name for r in prod]
+    assert max(order.index(g.name) for g in groups) < order.index("warehouse")
+
+
+def test_rds_log_groups_follow_the_exports_identifier_and_retention() -> None:
+    def program() -> None:
+        Environment(ACCOUNT, "eu-west-1", "prod").rds(
+            "Main",
+            identifier="main-db",
+            enabled_cloudwatch_logs_exports=["postgresql"],
+            log_retention_days=30,
+        )
+
+    run = run_program(program, config=CONFIG)
+    (group,) = run.of_type("aws:cloudwatch/logGroup:LogGroup")
+    assert group.inputs["name"] == "/aws/rds/instance/main-db/postgresql"
+    assert group.inputs["retentionInDays"] == 30
+    assert "logRetentionDays" not in run.one(INSTANCE).inputs
+    role = run.one("aws:iam/role:Role")
+    condition = json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]["Condition"]
+    assert condition["ArnLike"]["aws:SourceArn"].endswith(":db:main-db")
+
+
 # -- overrides win --------------------------------------------------------------------------
 
 
@@ -397,6 +587,7 @@ def test_inside_a_program_the_description_forwards_to_the_resource() -> None:
         "versioning",
         "ownership",
         "lifecycle",
+        "access_logs",
         "policy",
     }
     assert run.exports == {"arn": "arn:aws:s3:::prod-data", "id": "prod-data"}
@@ -533,7 +724,8 @@ def test_data_buckets_are_protected_and_retained(prod: Run) -> None:
     """`pulumi destroy` must not delete data: the bucket is protected (so are its companions,
     by inheritance) and everything is retained on delete, so a retained bucket stays secure."""
     s3 = [r for r in prod if r.type.startswith("aws:s3/")]
-    assert len(s3) == 7  # the bucket and its six companions
+    # the data bucket and its seven companions, the access log bucket and its six
+    assert len(s3) == 8 + 7
     for resource in s3:
         assert (resource.protect, resource.retain_on_delete) == (True, True), resource.name
     for resource in prod:

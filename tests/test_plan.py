@@ -39,8 +39,8 @@ def test_plan_table_lists_the_deployment(tmp_path: Path) -> None:
     code, out, err = _plan(str(EXAMPLES / "orders"), "--env", "default", "--out", str(tmp_path))
     assert code == 0, err
     lines = out.splitlines()
-    # 68: the landing bucket is `existing=True`, looked up, not one of the program's resources
-    assert lines[0] == "pipeline `orders`, environment `default`: 69 resources"
+    # the landing bucket is `existing=True`, looked up, not one of the program's resources
+    assert lines[0] == "pipeline `orders`, environment `default`: 72 resources"
     assert lines[1].split() == ["TYPE", "NAME", "KEY", "PROPERTIES"]
     rows = {(line.split()[0], line.split()[1]): line for line in lines[2:-1]}
     function = rows[("aws:lambda/function:Function", "orders-validate-function")]
@@ -58,6 +58,8 @@ def test_plan_table_lists_the_deployment(tmp_path: Path) -> None:
         ("aws:secretsmanager/secretVersion:SecretVersion", "orders-database-url-version"),
         ("aws:ec2/securityGroup:SecurityGroup", "orders-network-tasks"),
         ("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule", "orders-network-tasks-egress"),
+        # the Fargate task that touches no table: a group of its own, not the VPC's default
+        ("aws:ec2/securityGroup:SecurityGroup", "orders-containers-tasks"),
     ):
         assert row in rows, row
     assert ("aws:s3/bucket:Bucket", "orders-reports") in rows

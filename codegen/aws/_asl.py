@@ -107,6 +107,7 @@ _CUT_CANDIDATES = 16
 CLUSTER = "${cluster}"
 SUBNETS = "${subnets}"
 SECURITY_GROUPS = "${security_groups}"
+CONTAINER_SECURITY_GROUPS = "${container_security_groups}"
 ASSIGN_PUBLIC_IP = "${assign_public_ip}"
 CONTAINER = "task"
 """The container's name in every task definition (the overrides address it by name)."""
@@ -247,12 +248,14 @@ def _task_state(task: TaskModel, *, database: bool) -> dict[str, Any]:
 
 
 def _network(database: bool) -> dict[str, Any]:
-    """A task that touches a database runs with the tasks' security group, which it admits."""
-    network: dict[str, Any] = {"Subnets": SUBNETS}
-    if database:
-        network["SecurityGroups"] = SECURITY_GROUPS
-    network["AssignPublicIp"] = ASSIGN_PUBLIC_IP
-    return network
+    """A task that touches a database runs with the tasks' security group, which the database
+    admits; any other with the containers' group. Never without one: ECS would use the VPC's
+    default security group, which an account following Security Hub EC2.2 keeps closed."""
+    return {
+        "Subnets": SUBNETS,
+        "SecurityGroups": SECURITY_GROUPS if database else CONTAINER_SECURITY_GROUPS,
+        "AssignPublicIp": ASSIGN_PUBLIC_IP,
+    }
 
 
 def _catch(fail: str) -> list[dict[str, Any]]:
@@ -658,6 +661,7 @@ PLACEHOLDER_BYTES = {
     "task_definition": 330,
     "subnets": 512,
     "security_groups": 512,
+    "container_security_groups": 512,
     "assign_public_ip": 10,
 }
 """What a placeholder of each kind may weigh, quoted, once the program replaced it: an ARN

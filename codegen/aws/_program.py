@@ -154,12 +154,14 @@ def _call(head: str, args: list[str], indent: int, tail: str = "") -> str:
     return f"{pad}{head}(\n{lines}{pad}){tail}"
 
 
-def _bucket_entries(data_buckets: list[str], existing_buckets: list[str]) -> dict[str, list[str]]:
+def _bucket_entries(
+    data_buckets: list[str], existing_buckets: list[str], logs: list[str]
+) -> dict[str, list[str]]:
     """The entries of ``glacier_buckets`` (created) and ``glacier_existing_buckets`` (looked up)."""
     created = [
         _call(
             f"{_py(b)}: glacier_deploy.data_bucket",
-            [_py(b), "tags=glacier_tags", "provider=glacier_provider"],
+            [_py(b), "tags=glacier_tags", "provider=glacier_provider", *logs],
             4,
             ",",
         )
@@ -333,6 +335,7 @@ def _machine_contexts(
                 "children": [(c, var_of[c]) for c in started_children(definition)],
                 "containers": any(t["container"] for t in tasks),
                 "database_containers": any(t["network"] and t["container"] for t in tasks),
+                "plain_containers": any(not t["network"] and t["container"] for t in tasks),
             }
         )
     return contexts
@@ -378,6 +381,8 @@ def program_text(
     network = any(t["network"] for t in task_contexts)
     endpoints = ["S3", *(["ECR", "CloudWatch Logs"] if containers else [])]
     endpoints += ["Secrets Manager"] if network else []
+    # the environment's S3 server access log bucket, for the buckets the deployment makes
+    logs = ["access_logs=glacier_access_logs"] if env_var else []
     import_block = "\n\n".join(
         "\n".join(lines) for lines in _imports([*own, *user_imports]) if lines
     )
@@ -393,23 +398,35 @@ def program_text(
         deploy_rule=_rule("the deployment of the pipeline"),
         tags=f"{env_var}.default_tags" if env_var else _py(_DEFAULT_TAGS),
         provider=f"{env_var}.provider" if env_var else "None",
-        scratch_name=component_name(model.name, "scratch"),
+        access_logs=f"{env_var}.access_logs" if env_var else None,
+        scratch_call=_call(
+            "glacier_scratch = glacier_deploy.ScratchBucket",
+            [_py(component_name(model.name, "scratch")), "tags=glacier_tags", *logs]
+            + ["opts=glacier_opts"],
+            0,
+        ),
+        bundle_call=_call(
+            "glacier_bundle = glacier_deploy.LambdaBundle",
+            [_py(component_name(model.name, "bundle")), "tags=glacier_tags", *logs]
+            + ["opts=glacier_opts"],
+            0,
+        ),
         cluster_name=component_name(model.name, "cluster"),
         image_name=component_name(model.name, "image"),
-        bundle_name=component_name(model.name, "bundle"),
         machine_name=component_name(model.name),
         schedule_name=component_name(model.name),
-        buckets=_bucket_entries(data_buckets, existing_buckets),
+        buckets=_bucket_entries(data_buckets, existing_buckets, logs),
         functions=any(not t["container"] for t in task_contexts),
         built_image=any(t.get("built_image") for t in task_contexts),
         network=network,
         endpoints=_listed(endpoints),
         network_name=component_name(model.name, "network"),
+        plain_containers=any(not t["network"] and t["container"] for t in task_contexts),
+        container_network_name=component_name(model.name, "containers"),
         rds_accesses=_rds_accesses(model, task_contexts),
         url_secret=any(_URL_SECRET in t["databases"] for t in task_contexts),
         url_secret_var=_URL_SECRET,
         url_secret_name=component_name(model.name, "database-url"),
-        database_containers=any(t["network"] and t["container"] for t in task_contexts),
         containers=containers,
         tasks=task_contexts,
         machines=_machine_contexts(model, task_contexts) if deploys else [],

@@ -32,7 +32,8 @@ class LambdaBundle(pulumi.ComponentResource):
     redeploys them. The artifacts bucket has the secure defaults of ``Environment.s3``; its
     lifecycle rule removes only superseded versions (after ``noncurrent_days``) and abandoned
     uploads, never the current archive. A bundle over Lambda's 250 MB unzipped quota is
-    refused: no upload path can deploy it.
+    refused: no upload path can deploy it. ``access_logs`` is the bucket the artifacts
+    bucket's S3 server access logs go to (S3.9), if any.
     """
 
     size: BundleSize
@@ -50,6 +51,7 @@ class LambdaBundle(pulumi.ComponentResource):
         noncurrent_days: int = 30,
         force_destroy: bool = True,
         tags: Mapping[str, str] | None = None,
+        access_logs: aws.s3.Bucket | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("glacier:aws:LambdaBundle", _check_name(name), None, opts)
@@ -74,6 +76,7 @@ class LambdaBundle(pulumi.ComponentResource):
             parent=self,
             bucket_prefix=_bucket_prefix(f"{name}-artifacts"),
             force_destroy=force_destroy,
+            access_logs=access_logs,
         )
         self.bucket = resources["bucket"]  # type: ignore[assignment]
         assert self.bucket is not None

@@ -146,8 +146,16 @@ def database_statements(databases: Sequence[DatabaseAccess]) -> list[dict[str, A
     return statements
 
 
+DATABASE_TASKS = "tasks that touch a database"
+
+
 class TaskNetwork(pulumi.ComponentResource):
-    """Where tasks that touch a database run: ``subnets`` and one egress-only security group.
+    """Where tasks run in the VPC: ``subnets`` and one egress-only security group.
+
+    A program has one for the tasks that touch a database (``purpose``'s default) and, if it
+    has Fargate tasks that touch none, one for those: a Fargate task always runs with a group
+    of its own, never the VPC's default one (Security Hub EC2.2 wants that one closed), and a
+    database admits only the first.
 
     ``subnets`` are subnet ids (the stack's ``glacier:subnets``: private subnets with a NAT
     gateway, or VPC endpoints for S3 and Secrets Manager). The security group is in the VPC of
@@ -168,12 +176,13 @@ class TaskNetwork(pulumi.ComponentResource):
         *,
         subnets: Sequence[pulumi.Input[str]],
         vpc_id: pulumi.Input[str] | None = None,
+        purpose: str = DATABASE_TASKS,
         tags: Mapping[str, str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         if isinstance(subnets, str) or not subnets:
             raise ValueError(
-                "tasks that touch a database need subnets: "
+                f"{purpose} need subnets: "
                 "`pulumi config set --path 'glacier:subnets[0]' subnet-...`"
             )
         super().__init__("glacier:aws:TaskNetwork", _checked(name), None, opts)
@@ -186,7 +195,7 @@ class TaskNetwork(pulumi.ComponentResource):
         self.security_group = aws.ec2.SecurityGroup(
             f"{name}-tasks",
             vpc_id=self.vpc_id,
-            description=f"glacier {name}: tasks that touch a database, egress only",
+            description=f"glacier {name}: {purpose}, egress only",
             tags=_tags(tags),
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -196,7 +205,11 @@ class TaskNetwork(pulumi.ComponentResource):
             security_group_id=self.security_group.id,
             ip_protocol="-1",
             cidr_ipv4="0.0.0.0/0",
-            description="tasks reach S3, Secrets Manager and their database",
+            description=(
+                "tasks reach S3, Secrets Manager and their database"
+                if purpose == DATABASE_TASKS
+                else f"{purpose} reach ECR, S3 and CloudWatch Logs"
+            ),
             tags=_tags(tags),
             opts=pulumi.ResourceOptions(parent=self.security_group),
         )

@@ -87,6 +87,7 @@ class PipelineStateMachine(pulumi.ComponentResource):
     ``definition`` is the ASL document (JSON text or parsed) with placeholders
     ``${function:<task>}``, ``${task_definition:<task>}``, ``${cluster}``, ``${subnets}``,
     ``${security_groups}`` (Fargate tasks that touch a database: ``TaskNetwork``'s group),
+    ``${container_security_groups}`` (the other Fargate tasks: another ``TaskNetwork``'s),
     ``${assign_public_ip}``. ``functions`` maps task names to Lambda ARNs (or ``LambdaTask``s),
     ``task_definitions`` to ``FargateTask``s. The role may invoke exactly the functions and
     run exactly the task definitions the definition names.
@@ -114,6 +115,7 @@ class PipelineStateMachine(pulumi.ComponentResource):
         cluster: aws.ecs.Cluster | None = None,
         subnets: Sequence[pulumi.Input[str]] = (),
         security_groups: Sequence[pulumi.Input[str]] = (),
+        container_security_groups: Sequence[pulumi.Input[str]] = (),
         assign_public_ip: bool = False,
         log_retention_days: int = LOG_RETENTION_DAYS,
         log_level: str = "ALL",
@@ -143,6 +145,11 @@ class PipelineStateMachine(pulumi.ComponentResource):
             raise ValueError("container tasks need the shared `cluster`")
         if ("security_groups", None) in used and not security_groups:
             raise ValueError("container tasks that touch a database need `security_groups`")
+        if ("container_security_groups", None) in used and not container_security_groups:
+            raise ValueError(
+                "container tasks that touch no database need `container_security_groups` "
+                "(without one ECS would use the VPC's default security group)"
+            )
         super().__init__("glacier:aws:PipelineStateMachine", _check_name(name), None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
@@ -156,6 +163,8 @@ class PipelineStateMachine(pulumi.ComponentResource):
         values["${subnets}"] = list(subnets)
         if security_groups:
             values["${security_groups}"] = list(security_groups)
+        if container_security_groups:
+            values["${container_security_groups}"] = list(container_security_groups)
         values["${assign_public_ip}"] = "ENABLED" if assign_public_ip else "DISABLED"
         document = substitute(parsed, values)
 

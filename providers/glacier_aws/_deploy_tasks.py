@@ -30,7 +30,7 @@ from glacier_aws._deploy_policy import (
     trust_policy,
     xray_statements,
 )
-from glacier_aws._resources import secure_bucket
+from glacier_aws._resources import LOG_RETENTION_DAYS, secure_bucket
 
 if TYPE_CHECKING:
     from glacier_aws._deploy_code import LambdaBundle
@@ -52,9 +52,6 @@ __all__ = [
 
 LAMBDA_RUNTIMES = ("python3.12", "python3.13")
 """Python runtimes AWS Lambda supports (Security Hub Lambda.2) that Glacier deploys."""
-LOG_RETENTION_DAYS = 365
-"""Default retention of every log group Glacier makes: the minimum Security Hub's
-CloudWatch.16 expects by default. Each component takes ``log_retention_days`` to override it."""
 CONTAINER_USER = "1000:1000"
 """The non-root ``uid:gid`` a Fargate task's container runs as (Security Hub ECS.20); the
 generated image makes ``/tmp`` (the task's writable volume) writable by it."""
@@ -477,6 +474,7 @@ class ScratchBucket(pulumi.ComponentResource):
     Same secure defaults as ``Environment.s3`` (public access blocked, encryption,
     versioning, ACLs disabled, TLS-only policy) plus a lifecycle rule expiring objects
     after ``expire_days`` (and old versions a day later, and abandoned uploads).
+    ``access_logs`` is the bucket its S3 server access logs go to (S3.9), if any.
     """
 
     bucket: aws.s3.Bucket
@@ -492,6 +490,7 @@ class ScratchBucket(pulumi.ComponentResource):
         bucket_name: str | None = None,
         force_destroy: bool = True,
         tags: Mapping[str, str] | None = None,
+        access_logs: aws.s3.Bucket | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         if expire_days <= 0:
@@ -502,7 +501,9 @@ class ScratchBucket(pulumi.ComponentResource):
             args["bucket"] = bucket_name
         else:  # globally unique: AWS adds a random suffix to the prefix
             args["bucket_prefix"] = _bucket_prefix(name)
-        self.resources = secure_bucket(name, tags=_tags(tags), parent=self, **args)
+        self.resources = secure_bucket(
+            name, tags=_tags(tags), parent=self, access_logs=access_logs, **args
+        )
         self.bucket = self.resources["bucket"]  # type: ignore[assignment]
         lifecycle = aws.s3.BucketLifecycleConfiguration(
             f"{name}-lifecycle",

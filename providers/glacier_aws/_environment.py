@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 
 __all__ = ["Environment"]
 
+ACCESS_LOGS_CONFIG = "accessLogs"
+"""The stack config key (namespace ``glacier``) turning S3 server access logging on or off."""
+
 _PACKAGE_DIR = os.path.normcase(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
 
@@ -47,6 +50,8 @@ class Environment:
         self.tags: dict[str, str] = _check_tags(tags)
         self._provider: Any = None
         self._provider_monitor: Any = None
+        self._access_logs: Any = None
+        self._access_logs_monitor: Any = None
         providers.register_environment(self)
 
     def __repr__(self) -> str:
@@ -85,6 +90,32 @@ class Environment:
         provider: pulumi_aws.Provider = self._provider
         return provider
 
+    @property
+    def access_logs(self) -> pulumi_aws.s3.Bucket | None:
+        """The bucket the S3 server access logs of this environment's buckets go to (S3.9),
+        created once, on first use; None when access logging is off.
+
+        On by default except in ``dev``; the stack's config ``glacier:accessLogs`` (``true``
+        or ``false``) decides instead when set. Only available inside a Pulumi program.
+        """
+        if not pulumi_program_running():
+            raise RuntimeError(
+                f"Environment {self.name!r} has no access log bucket outside a Pulumi program"
+            )
+        import pulumi
+
+        enabled = pulumi.Config("glacier").get_bool(ACCESS_LOGS_CONFIG)
+        if not (not self.is_dev if enabled is None else enabled):
+            return None
+        monitor = pulumi.runtime.settings.get_monitor()
+        if self._access_logs is None or self._access_logs_monitor is not monitor:
+            from glacier_aws._resources import access_log_bucket
+
+            self._access_logs = access_log_bucket(self)["bucket"]
+            self._access_logs_monitor = monitor
+        bucket: pulumi_aws.s3.Bucket = self._access_logs
+        return bucket
+
     def s3(self, bucket: str, *, existing: bool = False, **overrides: Any) -> S3Bucket:
         """An S3 bucket with secure defaults; see ``docs/deploy-aws.md``.
 
@@ -97,7 +128,9 @@ class Environment:
         ``ownership`` (default ``"BucketOwnerEnforced"``), ``policy`` (a policy document
         replacing the TLS-only one), ``policy_statements`` (statements appended to it) and
         ``lifecycle`` (a list of rules replacing the default one, which removes noncurrent
-        versions after 90 days, expired delete markers and abandoned uploads).
+        versions after 90 days, expired delete markers and abandoned uploads) and
+        ``access_logs`` (a dict of ``target_bucket`` and ``target_prefix`` replacing the
+        environment's log bucket, see ``access_logs``).
         The bucket is protected and, like its companions, retained on delete.
 
         ``existing=True`` names a bucket another system owns: inside a Pulumi program it is
@@ -148,7 +181,9 @@ class Environment:
         are merged over the environment's, ``opts`` merged into the resource options, and
         ``vpc_security_group_ids`` added to Glacier's group. Inside a Pulumi program the
         instance is placed in the stack's subnets (``glacier:subnets``), with a DB subnet
-        group and a security group of its own.
+        group and a security group of its own, an Enhanced Monitoring role
+        (``monitoring_interval=0`` or your own ``monitoring_role_arn`` drops it) and a log
+        group per exported log, kept ``log_retention_days`` (default 365).
         """
         _raise(validate.rds_name(name))
         tags = {**self.default_tags, **_check_tags(overrides.get("tags"))}

@@ -6,6 +6,8 @@ The user's overrides are applied last, so they win over every default.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pulumi
@@ -15,6 +17,8 @@ if TYPE_CHECKING:
     from glacier_aws._environment import Environment
 
 __all__ = [
+    "LOG_RETENTION_DAYS",
+    "access_log_bucket",
     "create_bucket",
     "create_database",
     "create_provider",
@@ -35,8 +39,17 @@ COMPANION_KEYS = frozenset(
         "policy",
         "policy_statements",
         "lifecycle",
+        "access_logs",
     }
 )
+
+LOG_RETENTION_DAYS = 365
+"""Default retention of every log group Glacier makes (and of S3 server access logs): the
+minimum Security Hub's CloudWatch.16 expects by default. Each component takes
+``log_retention_days`` to override it."""
+
+LOG_DELIVERY_SERVICE = "logging.s3.amazonaws.com"
+"""The service principal that writes S3 server access logs into the target bucket."""
 
 NONCURRENT_VERSION_DAYS = 90
 """Days a data bucket keeps an object's superseded versions (the time to notice and undo an
@@ -71,6 +84,60 @@ def create_provider(env: Environment) -> aws.Provider:
     )
 
 
+def partition(region: str) -> str:
+    """The ARN partition of an AWS region."""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    return "aws-us-gov" if region.startswith("us-gov-") else "aws"
+
+
+def access_log_bucket(env: Environment) -> dict[str, pulumi.Resource]:
+    """The environment's bucket for S3 server access logs (S3.9), keyed like ``secure_bucket``.
+
+    Same secure defaults as a data bucket, kept on delete (logs are audit records), with an
+    autonamed bucket (``<env>-access-logs-`` plus AWS's suffix). Its policy lets S3's log
+    delivery write objects, only on behalf of buckets of the environment's account; logs
+    expire after ``LOG_RETENTION_DAYS``. It does not log its own accesses (a bucket logging
+    into itself logs its own log writes, endlessly).
+    """
+    name = f"{env.name}-access-logs"
+    bucket_prefix = re.sub(r"[^a-z0-9-]+", "-", name.lower())[:36].strip("-") + "-"
+    return secure_bucket(
+        name,
+        tags=env.default_tags,
+        provider=env.provider,
+        keep=True,
+        own_statements=lambda arn: [_log_delivery_statement(env, arn)],
+        lifecycle_rules=[
+            {
+                "id": "glacier-expire-access-logs",
+                "status": "Enabled",
+                "filter": {"prefix": ""},
+                "expiration": {"days": LOG_RETENTION_DAYS},
+                "noncurrent_version_expiration": {"noncurrent_days": 1},
+                "abort_incomplete_multipart_upload": {"days_after_initiation": 7},
+            }
+        ],
+        bucket_prefix=bucket_prefix,
+    )
+
+
+def _log_delivery_statement(env: Environment, bucket_arn: pulumi.Output[str]) -> dict[str, Any]:
+    """S3's log delivery may put objects, for this account's buckets only (AWS's documented
+    grant for a bucket whose ACLs are disabled, with its confused-deputy conditions)."""
+    return {
+        "Sid": "S3ServerAccessLogDelivery",
+        "Effect": "Allow",
+        "Principal": {"Service": LOG_DELIVERY_SERVICE},
+        "Action": "s3:PutObject",
+        "Resource": pulumi.Output.concat(bucket_arn, "/*"),
+        "Condition": {
+            "StringEquals": {"aws:SourceAccount": env.account},
+            "ArnLike": {"aws:SourceArn": f"arn:{partition(env.region)}:s3:::*"},
+        },
+    }
+
+
 def _options(provider: aws.Provider, extra: Any = None, **kwargs: Any) -> pulumi.ResourceOptions:
     base = pulumi.ResourceOptions(provider=provider, **kwargs)
     return pulumi.ResourceOptions.merge(base, extra) if extra is not None else base
@@ -92,7 +159,14 @@ def create_bucket(
     env: Environment, bucket: str, tags: dict[str, str], overrides: dict[str, Any]
 ) -> dict[str, pulumi.Resource]:
     """``Environment.s3``: an ``aws.s3.Bucket`` and its secure-default companions."""
-    return data_bucket(bucket, tags=tags, provider=env.provider, overrides=overrides)
+    return data_bucket(
+        bucket,
+        tags=tags,
+        provider=env.provider,
+        overrides=overrides,
+        # an ``access_logs`` override replaces the log bucket: none is made for it
+        access_logs=None if "access_logs" in overrides else env.access_logs,
+    )
 
 
 def data_bucket(
@@ -101,6 +175,7 @@ def data_bucket(
     tags: dict[str, str],
     provider: aws.Provider | None = None,
     overrides: dict[str, Any] | None = None,
+    access_logs: aws.s3.Bucket | None = None,
 ) -> dict[str, pulumi.Resource]:
     """A bucket that holds the user's data (``Environment.s3``, ``ObjectStorage``).
 
@@ -117,6 +192,7 @@ def data_bucket(
         overrides=overrides,
         keep=True,
         lifecycle_rules=data_lifecycle_rules(),
+        access_logs=access_logs,
     )
 
 
@@ -142,6 +218,8 @@ def secure_bucket(
     parent: pulumi.Resource | None = None,
     keep: bool = False,
     lifecycle_rules: list[dict[str, Any]] | None = None,
+    access_logs: aws.s3.Bucket | None = None,
+    own_statements: Callable[[pulumi.Output[str]], list[dict[str, Any]]] | None = None,
     **bucket_args: Any,
 ) -> dict[str, pulumi.Resource]:
     """A bucket with the secure defaults, its companions parented to it, keyed by role.
@@ -151,6 +229,10 @@ def secure_bucket(
     docstring). ``keep`` protects the bucket and retains it and its companions on delete.
     ``lifecycle_rules`` are the default rules of a lifecycle configuration (none by default);
     the ``lifecycle`` override replaces them (a list of rules) or omits it (``None``).
+    ``access_logs`` is the bucket S3 server access logs go to (S3.9), under the prefix
+    ``<resource_name>/``; the ``access_logs`` override replaces it (a dict of
+    ``target_bucket`` and ``target_prefix``) or omits it (``None``). ``own_statements`` adds
+    statements to the default bucket policy, given the bucket's ARN.
     """
     overrides = dict(overrides or {})
     companions = {key: overrides.pop(key) for key in COMPANION_KEYS if key in overrides}
@@ -231,10 +313,31 @@ def secure_bucket(
             ),
         )
 
+    logging = companions.get("access_logs", _DEFAULT)
+    if logging is _DEFAULT:
+        logging = (
+            None
+            if access_logs is None
+            else {"target_bucket": access_logs.id, "target_prefix": f"{resource_name}/"}
+        )
+    if logging is not None:
+        if not isinstance(logging, dict):
+            raise TypeError(
+                "expected access_logs to be a dict of target_bucket and target_prefix, or "
+                f"None, got {logging!r}"
+            )
+        created["access_logs"] = aws.s3.BucketLogging(
+            f"{resource_name}-access-logging", bucket=main.id, opts=child, **logging
+        )
+
     policy = companions.get("policy", _DEFAULT)
     if policy is not None:
         if policy is _DEFAULT:
-            statements = [tls_only_statement(main.arn), *companions.get("policy_statements", [])]
+            statements = [
+                tls_only_statement(main.arn),
+                *(own_statements(main.arn) if own_statements else []),
+                *companions.get("policy_statements", []),
+            ]
             policy = {"Version": "2012-10-17", "Statement": statements}
         document = policy if isinstance(policy, str) else pulumi.Output.json_dumps(policy)
         # After the public access block: S3 rejects concurrent bucket configuration calls.
@@ -264,7 +367,9 @@ def create_database(
 ) -> dict[str, pulumi.Resource]:
     """``Environment.rds``: an encrypted, private, backed-up PostgreSQL instance, in the
     stack's subnets (``glacier:subnets``) with a security group of its own, keyed by role:
-    ``instance``, ``subnet_group``, ``security_group``.
+    ``instance``, ``subnet_group``, ``security_group``, and the defaults' ``parameter_group``
+    (query logging), ``monitoring_role`` (Enhanced Monitoring, RDS.6) and one
+    ``<export>_log_group`` per exported log (retained ``log_retention_days``, CloudWatch.16).
 
     The security group admits nothing by itself; the deployment adds one rule admitting the
     pipeline's task security group (``glacier_aws.deploy.RdsAccess``). The VPC is the first
@@ -277,6 +382,7 @@ def create_database(
     overrides.pop("tags", None)  # already merged into ``tags`` by the caller
     # The user's security groups are kept, Glacier's (the tasks' way in) added to them.
     extra_groups = overrides.pop("vpc_security_group_ids", None) or []
+    log_retention_days = overrides.pop("log_retention_days", LOG_RETENTION_DAYS)
     subnets = _subnets(name)
     opts = _options(env.provider, extra_opts)
     subnet_group = aws.rds.SubnetGroup(
@@ -314,6 +420,7 @@ def create_database(
         "port": DATABASE_PORT,  # RDS.23: not the engine's default 5432
         "performance_insights_enabled": True,
         "performance_insights_retention_period": 7,  # days; the free tier
+        "monitoring_interval": MONITORING_INTERVAL_S,  # RDS.6: enhanced monitoring
         "backup_retention_period": 7,  # RDS.11
         "copy_tags_to_snapshot": True,  # RDS.17
         "auto_minor_version_upgrade": True,  # RDS.13
@@ -331,7 +438,29 @@ def create_database(
         parameters = _query_logging_parameters(name, args, tags, opts)
         created["parameter_group"] = parameters
         args["parameter_group_name"] = parameters.name
-    instance = aws.rds.Instance(name, opts=opts, **args)
+    before: list[pulumi.Resource] = []
+    if args.get("monitoring_interval") and "monitoring_role_arn" not in args:
+        role, role_policy = _monitoring_role(env, name, str(args["identifier"]), tags, opts)
+        created["monitoring_role"] = role
+        before.append(role_policy)
+        args["monitoring_role_arn"] = role.arn
+    # RDS makes the log group of each export itself, with no retention (CloudWatch.16): made
+    # here first, with one, RDS writes into it.
+    for export in args.get("enabled_cloudwatch_logs_exports") or []:
+        group = aws.cloudwatch.LogGroup(
+            f"{name}-{export}-log",
+            name=f"/aws/rds/instance/{args['identifier']}/{export}",
+            retention_in_days=log_retention_days,
+            tags=tags,
+            opts=opts,
+        )
+        created[f"{export}_log_group"] = group
+        before.append(group)
+    instance = aws.rds.Instance(
+        name,
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=before)),
+        **args,
+    )
     return {
         "instance": instance,
         "subnet_group": subnet_group,
@@ -343,6 +472,68 @@ def create_database(
 DATABASE_PORT = 5433
 """The port of an ``Environment.rds`` instance: not PostgreSQL's default 5432 (RDS.23); tasks
 get the instance's port, whatever it is, and its security group admits them on it."""
+
+MONITORING_INTERVAL_S = 60
+"""Seconds between Enhanced Monitoring samples of an ``Environment.rds`` instance (RDS.6);
+``monitoring_interval=0`` turns it off."""
+
+MONITORING_SERVICE = "monitoring.rds.amazonaws.com"
+
+
+def _monitoring_role(
+    env: Environment,
+    name: str,
+    identifier: str,
+    tags: dict[str, str],
+    opts: pulumi.ResourceOptions,
+) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
+    """The role RDS Enhanced Monitoring assumes to publish the instance's OS metrics to the
+    ``RDSOSMetrics`` log group (RDS makes it, with a 30-day retention): what AWS's managed
+    ``AmazonRDSEnhancedMonitoringRole`` grants, narrowed to that log group in the
+    environment's account and region, and trusted only for this instance."""
+    from glacier_aws._deploy_policy import policy_document, trust_policy
+
+    arn = f"arn:{partition(env.region)}"
+    group = f"{arn}:logs:{env.region}:{env.account}:log-group:RDSOSMetrics"
+    role = aws.iam.Role(
+        f"{name}-monitoring-role",
+        description=f"glacier: Enhanced Monitoring of RDS instance {name}",
+        assume_role_policy=trust_policy(
+            MONITORING_SERVICE,
+            source_account=env.account,
+            source_arn=f"{arn}:rds:{env.region}:{env.account}:db:{identifier}",
+        ),
+        tags=tags,
+        opts=opts,
+    )
+    policy = aws.iam.RolePolicy(
+        f"{name}-monitoring-policy",
+        role=role.id,
+        policy=policy_document(
+            [
+                {
+                    "Sid": "MetricsLogGroup",
+                    "Effect": "Allow",
+                    "Action": ["logs:CreateLogGroup", "logs:PutRetentionPolicy"],
+                    "Resource": [group, f"{group}:*"],
+                },
+                {
+                    "Sid": "MetricsLogStreams",
+                    "Effect": "Allow",
+                    "Action": [
+                        "logs:CreateLogStream",
+                        "logs:PutLogEvents",
+                        "logs:DescribeLogStreams",
+                        "logs:GetLogEvents",
+                    ],
+                    "Resource": f"{group}:log-stream:*",
+                },
+            ]
+        ),
+        opts=opts,
+    )
+    return role, policy
+
 
 SLOW_QUERY_MS = 1000
 """Statements running this long or longer are logged (with their text, which may hold
