@@ -825,10 +825,24 @@ def test_every_test_the_docs_name_as_proof_exists() -> None:
         "test_aws_program.py",
         "test_handler.py",
     )
+    tests_of: dict[str, set[str]] = {}
     for module in modules:
         source = (root / "tests" / module).read_text(encoding="utf-8")
-        defined |= set(re.findall(r"^def (test_\w+)\(", source, re.MULTILINE))
+        tests_of[module] = set(re.findall(r"^def (test_\w+)\(", source, re.MULTILINE))
+        defined |= tests_of[module]
     assert named <= defined, sorted(named - defined)
+    # "env `test_a`, `test_b`; deploy `test_c`": each in the file its abbreviation names
+    files = {
+        "env": "test_aws_environment.py",
+        "deploy": "test_aws_deploy.py",
+        "programs": "test_aws_program.py",
+    }
+    placed = 0
+    for where, names in re.findall(r"\b(env|deploy|programs) ((?:`test_\w+`(?:, )?)+)", docs):
+        for name in re.findall(r"`(test_\w+)`", names):
+            assert name in tests_of[files[where]], f"{where} `{name}`"
+            placed += 1
+    assert placed >= 40
 
 
 # -- tasks that touch a database ------------------------------------------------------------
