@@ -735,13 +735,16 @@ def test_default_environment_wiring_without_an_environment(tmp_path: Path) -> No
     assert all(r.provider is None for r in run if r.custom)
     for resource in run:
         if resource.custom and is_taggable(resource.type):
-            assert resource.tags == {"glacier:environment": "default", "managed-by": "glacier"}
+            default = {"glacier:environment": "default", "managed-by": "glacier"}
+            assert resource.tags == _task_tags(resource, default, "sales")
     function = run.one(FUNCTION)
     variables = function.inputs["environment"]["variables"]
     assert variables["GLACIER_DATABASE_URL_SECRET_ARN"] == run.one(SECRET).outputs["arn"]
     assert "postgresql://" not in json.dumps(variables)
     assert run.one(SECRET_VERSION).secrets == {"secretString"}  # a secret in the state
-    assert run.exports["buckets"] == {"glacier:scratch": "sales-scratch", "orders": "sales-landing"}
+    scratch = run.one(BUCKET, "sales-scratch").outputs["bucket"]
+    assert scratch.startswith("sales-scratch-") and len(scratch) == len("sales-scratch-") + 26
+    assert run.exports["buckets"] == {"glacier:scratch": scratch, "orders": "sales-landing"}
     assert {r.type.split(":")[-1] for r in run if r.name.startswith("sales-landing")} >= {
         "Bucket",
         "BucketPublicAccessBlock",

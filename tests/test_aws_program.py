@@ -1316,7 +1316,10 @@ def _statements(program: Program, task: str) -> list[dict[str, Any]]:
 def test_kms_tasks_may_use_exactly_the_key_and_only_through_s3(kms_program: Program) -> None:
     key = "arn:aws:kms:eu-west-1:123456789012:key/kms-data-key"
     through_s3 = {"StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}}
-    vault, scratch = "arn:aws:s3:::kms-vault", "arn:aws:s3:::kms-scratch"
+    # the scratch bucket is named by AWS from its prefix (26 characters appended)
+    scratch = kms_program.named("aws:s3/bucket:Bucket", "kms-scratch")["outputs"]["arn"]
+    vault = "arn:aws:s3:::kms-vault"
+    assert scratch.startswith("arn:aws:s3:::kms-scratch-")
     logs = "arn:aws:logs:eu-west-1:123456789012:log-group:/glacier/prod/kms-{}-logs:*"
     xray = {
         "Sid": "XRayTracing",

@@ -297,6 +297,11 @@ def computed_outputs(
     token: str, name: str, inputs: dict[str, Any], region: str, account: str
 ) -> dict[str, Any]:
     """The outputs AWS would compute: ``id``, ``arn``, ``name`` and type-specific ones."""
+    prefix = inputs.get("bucketPrefix")
+    if isinstance(prefix, str) and not inputs.get("bucket"):
+        # AWS appends 26 characters to a bucket prefix (a timestamp and a counter); a hash
+        # here, so names are as long as AWS's and stable from run to run
+        inputs = {**inputs, "bucket": prefix + hashlib.sha256(prefix.encode()).hexdigest()[:26]}
     physical = (
         inputs.get("name")
         or inputs.get("bucket")
