@@ -459,6 +459,21 @@ class StateMachineTooLarge(Rule):
     )
 
 
+@rule
+class TaskPolicyTooLarge(Rule):
+    code = "GLC308"
+    name = "task-policy-too-large"
+    message = (
+        "task `{task}` reads and writes {datasets} datasets: its role's IAM policy would be "
+        "up to {size} characters, over IAM's {limit} for a role"
+    )
+    hint = (
+        "each stored or ephemeral dataset a task touches is granted its exact keys, about 300 "
+        "characters; split the task, or gather its inputs into fewer datasets (one dataset "
+        "holding a dict or a DataFrame instead of one per part)"
+    )
+
+
 # -- infrastructure (GLC4xx) ------------------------------------------------------------------
 
 

@@ -30,6 +30,7 @@ NO_EXAMPLE = {
     "GLC305",
     "GLC306",
     "GLC307",
+    "GLC308",
     "GLC601",
 }
 

@@ -1680,3 +1680,135 @@ def _audit(
                 continue
             problems.append(f"{where}: {severity} {issue} in {sid}: {detail}")
     return problems
+
+
+# -- IAM's policy size quota ------------------------------------------------------------------
+
+ROLE_POLICY_LIMIT = 10_240
+
+
+def _policy_chars(text: str) -> int:
+    return len(re.sub(r"\s", "", text))
+
+
+def _chain_module(tasks: int, containers: int = 0) -> str:
+    """A chain of ``tasks`` tasks, the first ``containers`` of them on Fargate."""
+    lines = [
+        "from glacier import Container, Dataset, ObjectStorage, Pipeline",
+        "",
+        'pipeline = Pipeline(name="long")',
+    ]
+    lines += [f'd{i} = Dataset(name="d{i}")' for i in range(tasks - 1)]
+    lines.append(f'd{tasks - 1} = Dataset(name="d{tasks - 1}", storage=ObjectStorage(bucket="b"))')
+    for i in range(tasks):
+        compute = "compute=Container()" if i < containers else ""
+        argument = f"x: d{i - 1}" if i else ""
+        lines += ["", "", f"@pipeline.task({compute})", f"def t{i}({argument}) -> d{i}:"]
+        lines.append(f"    return {'x' if i else 0}")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture(scope="module")
+def long_program(tmp_path_factory: pytest.TempPathFactory) -> Program:
+    """90 tasks (3 on Fargate): exact ARNs of them all would be ~15,000 characters."""
+    tmp = tmp_path_factory.mktemp("long")
+    (tmp / "pyproject.toml").write_text('[project]\nname = "p"\nversion = "0"\n')
+    (tmp / "long.py").write_text(_chain_module(90, containers=3))
+    analysis = analyze([str(tmp / "long.py")])
+    (model,) = analysis.pipelines
+    files = emit_programs(analysis, model)
+    resources = _preview(files, tmp / "build", DEFAULT_ENV)
+    return Program("long.py", DEFAULT_ENV, model, tmp, files, resources, {}, [], {}, [])
+
+
+def test_no_role_policy_is_over_iams_quota(
+    programs: dict[tuple[str, str], Program], long_program: Program
+) -> None:
+    for program in [*_each(programs), long_program]:
+        for policy in program.of_type(ROLE_POLICY):
+            size = _policy_chars(policy["inputs"]["policy"])
+            assert size <= ROLE_POLICY_LIMIT, (program.example, policy["name"], size)
+
+
+def test_a_large_state_machine_is_allowed_exactly_its_tagged_tasks(long_program: Program) -> None:
+    """Over the quota, the state machine's role is allowed the functions, task definitions
+    and roles that carry the pipeline's and the stack's tags, on the account's ARNs of their
+    kind: the same resources as the exact ARNs, which would not fit."""
+    program = long_program
+    functions = program.of_type("aws:lambda/function:Function")
+    assert len(functions) == 87
+    exact = sum(2 * len(f["outputs"]["arn"]) + 8 for f in functions)
+    assert exact > ROLE_POLICY_LIMIT  # exact ARNs would not fit
+    tags = {"glacier:pipeline": "long", "glacier:stack": DEFAULT_ENV}
+    for resource in [
+        *functions,
+        *program.of_type("aws:ecs/taskDefinition:TaskDefinition"),
+        *[r for r in program.of_type(ROLE) if r["name"].endswith(("-task-role", "-exec-role"))],
+    ]:
+        assert tags.items() <= resource["inputs"]["tags"].items(), resource["name"]
+    policy = program.named(ROLE_POLICY, "long-sfn-policy")
+    statements = {s["Sid"]: s for s in json.loads(policy["inputs"]["policy"])["Statement"]}
+    condition = {f"aws:ResourceTag/{k}": v for k, v in tags.items()}
+    account = "arn:aws:{}:us-east-1:123456789012:"
+    invoke = statements["InvokeTaskFunctions"]
+    assert invoke["Resource"] == [account.format("lambda") + "function:*"]
+    assert invoke["Condition"] == {"StringEquals": condition}
+    run = statements["RunTaskDefinitions"]
+    assert run["Resource"] == [account.format("ecs") + "task-definition/*"]
+    assert run["Condition"]["StringEquals"] == condition
+    assert "ecs:cluster" in run["Condition"]["ArnEquals"]  # still on the pipeline's cluster
+    passing = statements["PassTaskRoles"]
+    assert passing["Resource"] == ["arn:aws:iam::123456789012:role/*"]
+    assert passing["Condition"]["StringEquals"] == {
+        "iam:PassedToService": "ecs-tasks.amazonaws.com",
+        **condition,
+    }
+    assert _audit(program, _accepted_findings(), set(), set()) == []
+
+
+def test_a_task_whose_policy_iam_would_refuse_is_reported(tmp_path: Path) -> None:
+    """GLC308 at the task, from `glacier build`: a fan-in of 30 ephemeral datasets (the
+    scratch bucket's long name makes each about 370 characters); 20 fit."""
+    from codegen.aws._diagnostics import deployment_diagnostics
+
+    def fan_in(inputs: int) -> list[Any]:
+        lines = ["from glacier import Dataset, Pipeline", "", 'pipeline = Pipeline(name="fan")']
+        lines += [f'd{i} = Dataset(name="d{i}")' for i in range(inputs)]
+        for i in range(inputs):
+            lines += ["", "", "@pipeline.task()", f"def t{i}() -> d{i}:", "    return 0"]
+        parameters = ", ".join(f"x{i}: d{i}" for i in range(inputs))
+        lines += ["", "", "@pipeline.task()", f"def gather({parameters}) -> None:", "    pass"]
+        path = tmp_path / f"fan{inputs}.py"
+        path.write_text("\n".join(lines) + "\n")
+        analysis = analyze([str(path)])
+        (model,) = analysis.pipelines
+        return [d for d in deployment_diagnostics(analysis, model) if d.code == "GLC308"]
+
+    (found,) = fan_in(30)
+    lines = (tmp_path / "fan30.py").read_text().splitlines()
+    assert lines[found.line - 1].startswith("def gather(")
+    assert found.severity == "error"
+    assert "task `gather` reads and writes 30 datasets" in found.message
+    assert fan_in(20) == []
+
+
+def test_the_task_policy_bound_holds_against_the_programs(
+    programs: dict[tuple[str, str], Program], long_program: Program
+) -> None:
+    """GLC308's size is an upper bound of the policy each program writes, and a close one."""
+    from codegen.aws._policies import task_policy_size
+
+    checked = 0
+    for program in [*_each(programs), long_program]:
+        model = program.model
+        datasets = {d.name: d for d in model.datasets}
+        policies = {p["name"]: p for p in program.of_type(ROLE_POLICY)}
+        for task in model.tasks:
+            policy = policies.get(f"{component_name(model.name, task.name)}-policy")
+            if policy is None:
+                continue
+            actual = _policy_chars(policy["inputs"]["policy"])
+            bound = task_policy_size(model, task, datasets)
+            assert actual <= bound <= actual + 800, (program.example, task.name, actual, bound)
+            checked += 1
+    assert checked >= 100

@@ -194,12 +194,12 @@ def test_every_kind_has_deploy_permissions(storage: StorageModel) -> None:
 
 def test_glacier_aws_grants_what_the_registry_says() -> None:
     pytest.importorskip("pulumi")
-    from glacier_aws import _deploy_database, _deploy_policy
+    from glacier_aws import _deploy_database, grants
 
     bucket = kinds.BUCKET_ACCESS
-    assert _deploy_policy.READ_ACTIONS == bucket.read == ("s3:GetObject",)
-    assert _deploy_policy.LIST_ACTIONS == bucket.listing == ("s3:ListBucket",)
-    assert _deploy_policy.WRITE_ACTIONS == bucket.write
+    assert grants.READ_ACTIONS == bucket.read == ("s3:GetObject",)
+    assert grants.LIST_ACTIONS == bucket.listing == ("s3:ListBucket",)
+    assert grants.WRITE_ACTIONS == bucket.write
     assert set(bucket.write) == {"s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"}
     statement = _deploy_database.secret_statement("S", "arn:aws:secretsmanager:r:1:secret:x")
     assert statement["Action"] == list(kinds.RDS_SECRET_ACCESS.read)

@@ -19,6 +19,8 @@ rule classes (declared with the others in ``analyzer.diagnostics``).
   not create it, or find it when it is ``existing=True``.
 - ``GLC307 state-machine-too-large`` (error): the pipeline's Step Functions definition is over
   the 1 MB AWS accepts (about 1,800 tasks), or nests Parallel states deeper than Glacier writes.
+- ``GLC308 task-policy-too-large`` (error): a task reads or writes so many stored datasets
+  that its role's policy would be over IAM's 10,240 characters; ``pulumi up`` would fail.
 """
 
 from __future__ import annotations
@@ -36,13 +38,16 @@ from analyzer.diagnostics import (
     Rule,
     StateMachineTooLarge,
     StorageSpansEnvironments,
+    TaskPolicyTooLarge,
 )
 from codegen.aws._asl import definition_problem
 from codegen.aws._emit import _modules_of, pipeline_home, program_modules
 from codegen.aws._infra import place_infrastructure
+from codegen.aws._policies import task_policy_size
 from glacier import validate
 from glacier.model import PipelineModel
 from glacier.storage.kinds import kind_of
+from glacier_aws.grants import ROLE_POLICY_LIMIT
 
 __all__ = ["CODES", "bundle_size_diagnostics", "deployment_diagnostics", "size_text"]
 
@@ -54,6 +59,7 @@ _RULES: tuple[type[Rule], ...] = (
     BundleTooLarge,
     InvalidBucketName,
     StateMachineTooLarge,
+    TaskPolicyTooLarge,
 )
 """The rules of deployment findings; their names, messages and hints are declared in
 ``analyzer.diagnostics``."""
@@ -98,8 +104,29 @@ def deployment_diagnostics(analysis: Any, model: PipelineModel) -> list[Diagnost
         problem = definition_problem(model)
         if problem is not None:
             found.append(StateMachineTooLarge.make_at(at, pipeline=model.name, why=problem))
+        found.extend(_task_policies(model))
     # the message last: two findings at one place (two unknown names) in a stable order
     return sorted(set(found), key=lambda d: (d.sort_key(), d.message))
+
+
+def _task_policies(model: PipelineModel) -> list[Diagnostic]:
+    """GLC308 for each task whose role's policy IAM would refuse."""
+    datasets = {d.name: d for d in model.datasets}
+    found = []
+    for task in model.tasks:
+        size = task_policy_size(model, task, datasets)
+        if size > ROLE_POLICY_LIMIT:
+            touched = len({*(i.dataset for i in task.inputs), *task.outputs})
+            found.append(
+                TaskPolicyTooLarge.make_at(
+                    task.span,
+                    task=task.name,
+                    size=f"{size:,}",
+                    limit=f"{ROLE_POLICY_LIMIT:,}",
+                    datasets=touched,
+                )
+            )
+    return found
 
 
 def size_text(size: int) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from glacier_aws._deploy_tasks import _bucket_prefix, _check_name, _tags
+from glacier_aws._deploy_tasks import _check_name, _tags
 from glacier_aws._resources import secure_bucket
 from glacier_aws.archive import (
     LAMBDA_DIRECT_UPLOAD_LIMIT,
@@ -17,6 +17,7 @@ from glacier_aws.archive import (
     measure_bundle,
     write_bundle_zip,
 )
+from glacier_aws.grants import bucket_prefix
 
 __all__ = ["LambdaBundle"]
 
@@ -74,7 +75,7 @@ class LambdaBundle(pulumi.ComponentResource):
             f"{name}-artifacts",
             tags=_tags(tags),
             parent=self,
-            bucket_prefix=_bucket_prefix(f"{name}-artifacts"),
+            bucket_prefix=bucket_prefix(f"{name}-artifacts"),
             force_destroy=force_destroy,
             access_logs=access_logs,
         )

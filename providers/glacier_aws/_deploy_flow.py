@@ -11,7 +11,12 @@ import pulumi
 import pulumi_aws as aws
 
 from glacier import validate
-from glacier_aws._deploy_policy import trust_policy
+from glacier_aws._deploy_policy import (
+    ROLE_POLICY_LIMIT,
+    policy_document,
+    policy_size,
+    trust_policy,
+)
 from glacier_aws._deploy_tasks import (
     LOG_RETENTION_DAYS,
     FargateTask,
@@ -196,6 +201,8 @@ class PipelineStateMachine(pulumi.ComponentResource):
         if used_children:
             statements.extend(_child_statements([_arn_of(children[n]) for n in used_children]))
         statements.extend(_logging_and_tracing_statements())
+        components = [functions[n] for n in used_functions]
+        components += [task_definitions[n] for n in used_tasks]
         self.role, self.policy = _role_with_policy(
             f"{name}-sfn",
             assume_role_policy=trust_policy(
@@ -204,7 +211,7 @@ class PipelineStateMachine(pulumi.ComponentResource):
                 source_arn=pulumi.Output.concat("arn:aws:states:*:", account, ":stateMachine:*"),
             ),
             description=f"Step Functions for glacier pipeline {name}: run its tasks only",
-            statements=statements,
+            statements=_fitting_policy(name, statements, components),
             tags=tags,
             opts=child,
         )
@@ -224,6 +231,55 @@ class PipelineStateMachine(pulumi.ComponentResource):
         )
         self.arn = self.state_machine.arn
         self.register_outputs({"arn": self.arn})
+
+
+def _fitting_policy(
+    name: str, statements: list[dict[str, Any]], components: Sequence[Any]
+) -> pulumi.Output[str]:
+    """The role's policy: exactly the functions, task definitions and roles it runs, or, when
+    that would be over IAM's quota for a role (a machine of more than about 60 tasks), the
+    ones that carry the tasks' deployment tags (``glacier:pipeline``, ``glacier:stack``):
+    attribute-based access, the same set of resources (docs/deploy-aws.md)."""
+    exact = policy_document(statements)
+    tag_sets = {tuple(sorted(getattr(c, "deployment_tags", {}).items())) for c in components}
+    if len(tag_sets) != 1 or not next(iter(tag_sets)):  # plain ARNs: no tags to rely on
+        return exact
+    condition = {f"aws:ResourceTag/{key}": value for key, value in next(iter(tag_sets))}
+    tagged = policy_document([_by_tag(s, condition) for s in statements])
+
+    def choose(documents: list[str]) -> str:
+        for document in documents:
+            if policy_size(document) <= ROLE_POLICY_LIMIT:
+                return document
+        raise ValueError(
+            f"the policy of state machine {name!r} is {policy_size(documents[-1]):,} characters "
+            f"even by tags, over IAM's {ROLE_POLICY_LIMIT:,} for a role"
+        )
+
+    return pulumi.Output.all(exact, tagged).apply(choose)
+
+
+_WILDCARDS = {
+    "InvokeTaskFunctions": ":function:",
+    "RunTaskDefinitions": ":task-definition/",
+    "PassTaskRoles": ":role/",
+}
+
+
+def _by_tag(statement: dict[str, Any], condition: dict[str, str]) -> dict[str, Any]:
+    """``statement`` on every resource of its kind in the account that carries the tags of
+    ``condition``, if it is one of the statements listing the tasks' resources."""
+    marker = _WILDCARDS.get(statement["Sid"])
+    if marker is None:
+        return statement
+    first = pulumi.Output.from_input(statement["Resource"][0])
+    merged = {**statement.get("Condition", {})}
+    merged["StringEquals"] = {**merged.get("StringEquals", {}), **condition}
+    return {
+        **statement,
+        "Resource": [first.apply(lambda arn: arn.split(marker)[0] + marker + "*")],
+        "Condition": merged,
+    }
 
 
 def _ecs_statements(cluster: aws.ecs.Cluster, tasks: Sequence[FargateTask]) -> list[dict[str, Any]]:

@@ -31,6 +31,7 @@ from glacier_aws._deploy_policy import (
     xray_statements,
 )
 from glacier_aws._resources import LOG_RETENTION_DAYS, secure_bucket
+from glacier_aws.grants import bucket_prefix
 
 if TYPE_CHECKING:
     from glacier_aws._deploy_code import LambdaBundle
@@ -69,10 +70,15 @@ def _check_name(name: str) -> str:
     return name
 
 
-def _bucket_prefix(name: str) -> str:
-    """An S3 ``bucket_prefix`` from a component name: lowercase letters, digits, hyphens."""
-    text = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")[:30].rstrip("-")
-    return f"{text or 'glacier'}-"
+PIPELINE_TAG = "glacier:pipeline"
+STACK_TAG = "glacier:stack"
+
+
+def deployment_tags(pipeline: str) -> dict[str, str]:
+    """The tags naming the deployment a task's resources belong to: its pipeline and the
+    stack. A state machine too large for exact ARNs in its role's policy is allowed the
+    functions, task definitions and roles that carry both (``PipelineStateMachine``)."""
+    return {PIPELINE_TAG: pipeline, STACK_TAG: pulumi.get_stack()}
 
 
 def _tags(tags: Mapping[str, str] | None) -> dict[str, str]:
@@ -84,12 +90,13 @@ def _role_with_policy(
     *,
     assume_role_policy: Any,
     description: str,
-    statements: Sequence[dict[str, Any]],
+    statements: Sequence[dict[str, Any]] | pulumi.Output[str],
     tags: Mapping[str, str] | None,
     opts: pulumi.ResourceOptions,
 ) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
     """``<prefix>-role`` and its inline ``<prefix>-policy`` (a ``RolePolicy``, never
-    ``Role.inline_policies``, so the policy can be depended on)."""
+    ``Role.inline_policies``, so the policy can be depended on); ``statements`` may be the
+    policy document itself."""
     role = aws.iam.Role(
         f"{prefix}-role",
         assume_role_policy=assume_role_policy,
@@ -98,7 +105,12 @@ def _role_with_policy(
         opts=opts,
     )
     policy = aws.iam.RolePolicy(
-        f"{prefix}-policy", role=role.id, policy=policy_document(statements), opts=opts
+        f"{prefix}-policy",
+        role=role.id,
+        policy=(
+            statements if isinstance(statements, pulumi.Output) else policy_document(statements)
+        ),
+        opts=opts,
     )
     return role, policy
 
@@ -262,6 +274,8 @@ class LambdaTask(pulumi.ComponentResource):
         if error is not None:
             raise error
         super().__init__("glacier:aws:LambdaTask", _check_name(name), None, opts)
+        self.deployment_tags = deployment_tags(pipeline)
+        tags = {**(tags or {}), **self.deployment_tags}
         child = pulumi.ResourceOptions(parent=self)
         self.log_group = log_group(
             f"{name}-logs", retention_days=log_retention_days, tags=tags, opts=child
@@ -386,6 +400,8 @@ class FargateTask(pulumi.ComponentResource):
         if error is not None:
             raise error
         super().__init__("glacier:aws:FargateTask", _check_name(name), None, opts)
+        self.deployment_tags = deployment_tags(pipeline)
+        tags = {**(tags or {}), **self.deployment_tags}
         child = pulumi.ResourceOptions(parent=self)
         self.log_group = log_group(
             f"{name}-logs", retention_days=log_retention_days, tags=tags, opts=child
@@ -500,7 +516,7 @@ class ScratchBucket(pulumi.ComponentResource):
         if bucket_name is not None:
             args["bucket"] = bucket_name
         else:  # globally unique: AWS adds a random suffix to the prefix
-            args["bucket_prefix"] = _bucket_prefix(name)
+            args["bucket_prefix"] = bucket_prefix(name)
         self.resources = secure_bucket(
             name, tags=_tags(tags), parent=self, access_logs=access_logs, **args
         )

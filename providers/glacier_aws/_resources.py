@@ -6,12 +6,13 @@ The user's overrides are applied last, so they win over every default.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pulumi
 import pulumi_aws as aws
+
+from glacier_aws.grants import bucket_prefix
 
 if TYPE_CHECKING:
     from glacier_aws._environment import Environment
@@ -101,7 +102,6 @@ def access_log_bucket(env: Environment) -> dict[str, pulumi.Resource]:
     into itself logs its own log writes, endlessly).
     """
     name = f"{env.name}-access-logs"
-    bucket_prefix = re.sub(r"[^a-z0-9-]+", "-", name.lower())[:36].strip("-") + "-"
     return secure_bucket(
         name,
         tags=env.default_tags,
@@ -118,7 +118,7 @@ def access_log_bucket(env: Environment) -> dict[str, pulumi.Resource]:
                 "abort_incomplete_multipart_upload": {"days_after_initiation": 7},
             }
         ],
-        bucket_prefix=bucket_prefix,
+        bucket_prefix=bucket_prefix(name),
     )
 
 
