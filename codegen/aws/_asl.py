@@ -518,9 +518,10 @@ class _Builder:
         """The states a failed child start (state ``start``) is caught into: the error a
         child machine fails with (its task's, by its own Fail state) is the state's error
         when the child ran and failed, in place of Step Functions' ``States.TaskFailed``."""
-        names = [_unique(f"{start}_{n}", self.taken) for n in ("failed", "error")]
+        choice = _unique(f"{start}_failed", self.taken)
+        merge = _unique(f"{start}_error", self.taken)
         fail = self.fail if top else _unique(f"{start}_fail", self.taken)
-        states = _child_failure_states(*names, fail)
+        states = _child_failure_states(choice, merge, fail)
         if not top:
             states[fail] = _fail_state(self.model.name)
         return states
