@@ -5,8 +5,9 @@
 2. Every source dataset found under the data directory (the local layout) is copied into its
    deployed storage; databases are a local PostgreSQL.
 3. IAM enforcement is switched on and one execution of the state machine starts on moto's
-   Step Functions interpreter. Each Lambda invocation and ECS task runs the generated handler
-   in a child process with its role's credentials (``_invoke``).
+   Step Functions interpreter (a split pipeline's parent, which starts its child machines).
+   Each Lambda invocation and ECS task runs the generated handler in a child process with its
+   role's credentials (``_invoke``); each child start is checked against its starter's role.
 4. At the end: a table per task, and every output copied back under the data directory in the
    local layout (ephemeral ones under ``.glacier-rehearse/<pipeline>/``).
 """

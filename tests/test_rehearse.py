@@ -384,3 +384,63 @@ def test_a_task_failing_in_a_nested_child_machine_fails_the_parent_with_its_erro
     tasks = {t["name"]: t["status"] for t in report["tasks"].values()}
     assert tasks["add_up"] == "failed" and tasks["summarise"] == "not run"
     assert not (data / "split-results").exists()
+
+
+_CHILD_START = """
+import json, sys, time
+from rehearse._emulator import Emulator
+
+emulator = Emulator("123456789012", "us-east-1")
+emulator.start()
+emulator.create_admin()
+iam = emulator.client("iam")
+role = iam.create_role(RoleName="parent", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+sfn = emulator.client("stepfunctions")
+child = sfn.create_state_machine(name="child", roleArn=role, definition=json.dumps(
+    {"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}))["stateMachineArn"]
+parent = sfn.create_state_machine(name="parent", roleArn=role, definition=json.dumps(
+    {"StartAt": "Child", "States": {"Child": {
+        "Type": "Task", "Resource": "arn:aws:states:::states:startExecution.sync:2",
+        "Parameters": {"StateMachineArn": child, "Name.$": "$$.Execution.Name"},
+        "ResultPath": None, "End": True}}}))["stateMachineArn"]
+statements = [{"Effect": "Allow", "Action": ["states:DescribeExecution"], "Resource": "*"}]
+if sys.argv[1] == "granted":
+    statements.append({"Effect": "Allow", "Action": ["states:StartExecution"], "Resource": child})
+iam.put_role_policy(RoleName="parent", PolicyName="p", PolicyDocument=json.dumps(
+    {"Version": "2012-10-17", "Statement": statements}))
+emulator.create_states_principal()
+if sys.argv[2] == "checked":
+    def start(starter, started):
+        assert starter == parent and started == child
+        allowed = emulator.role_allows("parent", "states:StartExecution", started)
+        return None if allowed else "the role may not start it"
+    emulator.hooks.start = start
+emulator.enforce_iam()
+run = sfn.start_execution(stateMachineArn=parent, name="run")["executionArn"]
+while (described := sfn.describe_execution(executionArn=run))["status"] == "RUNNING":
+    time.sleep(0.1)
+print(json.dumps([described["status"], described.get("error")]))
+"""
+
+
+@pytest.mark.parametrize(
+    ("grant", "hook", "expected"),
+    [
+        ("granted", "checked", ["SUCCEEDED", None]),
+        ("none", "checked", ["FAILED", "StepFunctions.AccessDeniedException"]),
+        # moto alone starts the child whatever the role: why the rehearsal checks it
+        ("none", "unchecked", ["SUCCEEDED", None]),
+    ],
+)
+def test_starting_a_child_machine_is_checked_against_the_starting_role(
+    grant: str, hook: str, expected: list[str | None]
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _CHILD_START, grant, hook],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == expected
