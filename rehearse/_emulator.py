@@ -14,6 +14,12 @@ every signed request against the caller's identity policies once enforcement is 
 - **SSE-KMS buckets**: reading or writing an object in a bucket whose default encryption is
   ``aws:kms`` needs ``kms:Decrypt`` / ``kms:GenerateDataKey`` on that key, as S3 asks KMS on
   the caller's behalf on AWS (moto encrypts without asking).
+- **Child machines** (``states:startExecution.sync:2``): moto's interpreter (LocalStack's,
+  without its casing of parameters and results) passes the state's ``StateMachineArn`` /
+  ``Name`` / ``Input`` to boto3 as written, which refuses them; the seam gives boto3 its own
+  names and gives the state AWS's (``Error``, ``Cause``, ``Status`` ... in the JSON a failed
+  child puts in the state's cause). Each start is handed to a callback (``hooks.start``) that
+  checks the starting machine's role: moto's interpreter signs as itself, not as the role.
 
 Condition blocks of identity policies are not evaluated by moto (``kms:ViaService``,
 ``s3:prefix``), key policies are not enforced, and a bucket policy's ``Deny`` statements apply
@@ -46,6 +52,8 @@ class InvocationResult:
 @dataclass
 class _Hooks:
     invoke: Callable[[str, str, bytes], InvocationResult] | None = None
+    start: Callable[[str, str], str | None] | None = None
+    """(starting machine's ARN, started machine's ARN) -> why it is denied, or None."""
 
 
 def _free_port() -> int:
@@ -146,8 +154,8 @@ class Emulator:
     def create_states_principal(self) -> None:
         """The identity of moto's interpreter, which signs with fixed keys.
 
-        It may call the APIs the definition uses; *what* it may invoke is decided by the
-        state machine's role, checked by the invocation callback (``role_allows``).
+        It may call the APIs the definition uses; *what* it may invoke or start is decided by
+        the state machine's role, checked by the callbacks (``role_allows``).
         """
         iam = self.client("iam")
         iam.create_user(UserName="glacier-rehearsal-states")
@@ -158,7 +166,16 @@ class Emulator:
                 {
                     "Version": "2012-10-17",
                     "Statement": [
-                        {"Effect": "Allow", "Action": ["lambda:Invoke", "ecs:*"], "Resource": "*"}
+                        {
+                            "Effect": "Allow",
+                            "Action": [
+                                "lambda:Invoke",
+                                "ecs:*",
+                                "states:StartExecution",
+                                "states:DescribeExecution",
+                            ],
+                            "Resource": "*",
+                        }
                     ],
                 }
             ),
@@ -213,6 +230,7 @@ class Emulator:
         LambdaSimpleBackend.invoke = invoke  # type: ignore[assignment,method-assign]
         self._install_secrets_seam()
         self._install_kms_seam()
+        self._install_child_machine_seam()
 
     def _install_secrets_seam(self) -> None:
         from moto.secretsmanager.exceptions import SecretNotFoundException
@@ -276,6 +294,67 @@ class Emulator:
                 request.check_action_permitted(key)
 
         S3Response._authenticate_and_authorize_s3_action = authorize  # type: ignore[method-assign,assignment]
+
+    def _install_child_machine_seam(self) -> None:
+        from botocore.exceptions import ClientError  # type: ignore[import-untyped]
+        from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+            state_task_service_sfn as sfn,
+        )
+
+        emulator = self
+        service = sfn.StateTaskServiceSfn
+        normalise_parameters = service._normalise_parameters
+        evaluate = service._eval_service_task
+
+        def parameters(
+            task: Any,
+            parameters: dict[str, Any],
+            boto_service_name: str | None = None,
+            service_action_name: str | None = None,
+        ) -> None:
+            normalise_parameters(task, parameters, boto_service_name, service_action_name)
+            for key in list(parameters):  # StateMachineArn -> stateMachineArn, as boto3 names it
+                parameters[key[:1].lower() + key[1:]] = parameters.pop(key)
+
+        def response(
+            task: Any,
+            response: Any,
+            boto_service_name: str | None = None,
+            service_action_name: str | None = None,
+        ) -> None:
+            if isinstance(response, dict):  # executionArn -> ExecutionArn, as AWS gives it
+                for key in list(response):
+                    response[key[:1].upper() + key[1:]] = response.pop(key)
+
+        def start(
+            task: Any,
+            env: Any,
+            resource_runtime_part: Any,
+            normalised_parameters: dict[str, Any],
+            state_credentials: Any,
+        ) -> Any:
+            hook = emulator.hooks.start
+            if hook is not None:
+                starter = env.states.context_object.context_object_data["StateMachine"]["Id"]
+                started = normalised_parameters.get("stateMachineArn")
+                denied = hook(str(starter), str(started))
+                if denied is not None:
+                    error = {"Code": "AccessDenied", "Message": denied}
+                    metadata = {"HTTPStatusCode": 400, "RequestId": "glacier-rehearsal"}
+                    raise ClientError(
+                        {"Error": error, "ResponseMetadata": metadata}, "StartExecution"
+                    )
+            return evaluate(
+                task,
+                env=env,
+                resource_runtime_part=resource_runtime_part,
+                normalised_parameters=normalised_parameters,
+                state_credentials=state_credentials,
+            )
+
+        service._normalise_parameters = parameters  # type: ignore[method-assign,assignment]
+        service._normalise_response = response  # type: ignore[method-assign,assignment]
+        service._eval_service_task = start  # type: ignore[method-assign,assignment]
 
     def bucket_kms_key(self, backends: Any, bucket_name: str) -> str | None:
         """The ARN of the KMS key a bucket encrypts new objects with, or None."""

@@ -5,8 +5,9 @@
 2. Every source dataset found under the data directory (the local layout) is copied into its
    deployed storage; databases are a local PostgreSQL.
 3. IAM enforcement is switched on and one execution of the state machine starts on moto's
-   Step Functions interpreter. Each Lambda invocation and ECS task runs the generated handler
-   in a child process with its role's credentials (``_invoke``).
+   Step Functions interpreter (a split pipeline's parent, which starts its child machines).
+   Each Lambda invocation and ECS task runs the generated handler in a child process with its
+   role's credentials (``_invoke``); each child start is checked against its starter's role.
 4. At the end: a table per task, and every output copied back under the data directory in the
    local layout (ephemeral ones under ``.glacier-rehearse/<pipeline>/``).
 """
@@ -61,7 +62,12 @@ class Report:
     """The failed execution's error: the failing task's (the state machine's Fail state)."""
     cause: str | None = None
     events: dict[str, int] = field(default_factory=dict)
-    """The execution's history, counted by event type (Step Functions keeps 25,000)."""
+    """The histories of the execution and of the child machines' executions it started,
+    counted by event type over all of them."""
+    histories: dict[str, int] = field(default_factory=dict)
+    """Events per execution, by state machine (the parent and each child): Step Functions
+    keeps 25,000 in each execution's history, so the quota applies to each count, not to
+    their sum."""
     tasks: dict[str, TaskRecord] = field(default_factory=dict)
     copied: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -232,13 +238,14 @@ class _Rehearsal:
             self.credentials[arn] = sts.assume_role(RoleArn=arn, RoleSessionName=name[:64])[
                 "Credentials"
             ]
+        machines = len(deployment.machines)
         created = ", ".join(
             f"{n} {what}"
             for what, n in (
                 ("buckets", len(deployment.buckets)),
                 ("roles", len(deployment.roles)),
                 ("Lambda functions", len(deployment.functions)),
-                ("state machine", 1 if deployment.state_machine_arn else 0),
+                ("state machines" if len(deployment.machines) > 1 else "state machine", machines),
             )
             if n
         )
@@ -246,6 +253,13 @@ class _Rehearsal:
         self.say(f"deployed: {created}")
         if skipped:
             self.say(f"not emulated: {skipped}")
+        if len(deployment.machines) > 1:
+            deployment.unenforced.append(
+                "child machines: `events:PutTargets`/`PutRule`/`DescribeRule` on the rule "
+                "`StepFunctionsGetEventsForStepFunctionsExecutionRule` (Step Functions' own rule "
+                "for `.sync`, not emulated) and `states:StopExecution` (used when the parent "
+                "stops); `states:StartExecution` and `states:DescribeExecution` are checked"
+            )
         for what in deployment.unenforced:
             self.say(f"not enforced: {what}")
         return deployment
@@ -405,15 +419,41 @@ class _Rehearsal:
             else:
                 self.say(f"[{self.pipeline}] ok     {task} ({outcome.duration_s:.2f} s)")
 
-        states_role = deployment.state_machine_role
-        assert states_role is not None
+        def role_invoking(arn: str) -> str:
+            """The role of the machine whose states invoke ``arn`` (a split pipeline's tasks
+            run in the parent or in one child machine)."""
+            machine = deployment.machine_naming(arn)
+            role = machine.role if machine is not None else deployment.state_machine_role
+            assert role is not None
+            return role
 
-        def denied(what: str) -> InvocationResult:
-            message = f"the state machine's role `{states_role}` may not {what}"
+        def refusal(role: str, what: str) -> str:
+            message = f"the state machine's role `{role}` may not {what}"
             self.say(f"[{self.pipeline}] denied: {message}")
+            return message
+
+        def denied(role: str, what: str) -> InvocationResult:
+            message = refusal(role, what)
             return InvocationResult(
                 {"errorType": "AccessDeniedException", "errorMessage": message}, True
             )
+
+        def start(starter: str, started: str) -> str | None:
+            """A child machine started by a ``startExecution.sync:2`` state of ``starter``:
+            its role must allow starting it and reading that execution."""
+            machine = deployment.machines.get(starter)
+            role = machine.role if machine is not None else deployment.state_machine_role
+            assert role is not None
+            execution = started.replace(":stateMachine:", ":execution:", 1) + f":{EXECUTION}"
+            for action, resource in (
+                ("states:StartExecution", started),
+                ("states:DescribeExecution", execution),
+            ):
+                if not emulator.role_allows(role, action, resource):
+                    return refusal(role, f"{action.split(':')[1]} on {resource}")
+            child = deployment.machines.get(started)
+            self.say(f"[{self.pipeline}] start  child machine {child.name if child else started}")
+            return None
 
         def invoke(function: str, arn: str, payload: bytes) -> InvocationResult:
             with self._lock:
@@ -427,8 +467,9 @@ class _Rehearsal:
         def dispatch(function: str, arn: str, payload: bytes) -> InvocationResult:
             if function in self.containers:
                 return run_container(*self.containers[function], payload)
-            if not emulator.role_allows(states_role, "lambda:InvokeFunction", arn):
-                return denied(f"invoke {arn}")
+            role = role_invoking(arn)
+            if not emulator.role_allows(role, "lambda:InvokeFunction", arn):
+                return denied(role, f"invoke {arn}")
             spec = deployment.functions[function]
             task = spec.environment.get("GLACIER_TASK", function)
             self.say(f"[{self.pipeline}] start  {task}")
@@ -446,11 +487,12 @@ class _Rehearsal:
             return InvocationResult(outcome.result, outcome.failed)
 
         def run_container(
-            task_definition: dict[str, Any], _: str, payload: bytes
+            task_definition: dict[str, Any], stand_in: str, payload: bytes
         ) -> InvocationResult:
             arn = task_definition["taskDefinitionArn"]
-            if not emulator.role_allows(states_role, "ecs:RunTask", arn):
-                return denied(f"run {arn}")
+            role = role_invoking(stand_in)
+            if not emulator.role_allows(role, "ecs:RunTask", arn):
+                return denied(role, f"run {arn}")
             container = task_definition["containerDefinitions"][0]
             command = list(container.get("command") or [])
             variables = {e["name"]: e["value"] for e in container.get("environment") or []}
@@ -472,6 +514,7 @@ class _Rehearsal:
             return InvocationResult(outcome.result, outcome.failed)
 
         emulator.hooks.invoke = invoke
+        emulator.hooks.start = start
 
     def _execute(self, emulator: Emulator, deployment: Deployment) -> None:
         sfn = emulator.client("stepfunctions")
@@ -479,11 +522,21 @@ class _Rehearsal:
             stateMachineArn=deployment.state_machine_arn, name=EXECUTION, input="{}"
         )["executionArn"]
         self.say(f"[{self.pipeline}] execution `{EXECUTION}` started")
-        while True:
-            described = sfn.describe_execution(executionArn=arn)
-            if described["status"] != "RUNNING":
-                break
-            time.sleep(0.1)
+        described = _finished(sfn, arn)
+        # the child machines' executions it started (each takes the parent's name), finished
+        # too: one may still run when another failed the parent
+        parent = deployment.state_machine_arn
+        assert parent is not None
+        executions = {parent: arn}
+        for machine in deployment.machines.values():
+            if machine.arn == parent:
+                continue
+            child = machine.arn.replace(":stateMachine:", ":execution:", 1) + f":{EXECUTION}"
+            try:
+                _finished(sfn, child)
+            except sfn.exceptions.ExecutionDoesNotExist:
+                continue  # not started: the parent failed before it
+            executions[machine.arn] = child
         while self._running:  # a branch still running when another failed the execution
             time.sleep(0.05)
         self.report.status = described["status"]
@@ -491,7 +544,20 @@ class _Rehearsal:
         self.report.cause = described.get("cause") or described.get("error")
         if self.report.status != "SUCCEEDED" and not self.report.cause:
             self.report.cause = _failure_cause(sfn, arn)
-        self.report.events = _history_counts(sfn, arn)
+        events: dict[str, int] = {}
+        for machine_arn, execution in executions.items():
+            counts = _history_counts(sfn, execution)
+            self.report.histories[deployment.machines[machine_arn].name] = sum(counts.values())
+            for kind, n in counts.items():
+                events[kind] = events.get(kind, 0) + n
+        self.report.events = dict(sorted(events.items()))
+        if len(executions) > 1:
+            name, most = max(self.report.histories.items(), key=lambda item: item[1])
+            self.say(
+                f"[{self.pipeline}] {len(executions)} executions (the parent and its child "
+                f"machines): {sum(self.report.histories.values())} events, at most {most} in "
+                f"one history (`{name}`; Step Functions keeps 25,000 per execution)"
+            )
 
     def _copy_back(self, emulator: Emulator, buckets: dict[str, str]) -> None:
         s3 = emulator.client("s3")
@@ -538,6 +604,15 @@ def _bucket_args(bucket: str, region: str) -> dict[str, Any]:
     if region != "us-east-1":
         args["CreateBucketConfiguration"] = {"LocationConstraint": region}
     return args
+
+
+def _finished(sfn: Any, arn: str) -> dict[str, Any]:
+    """The execution once it is no longer running, as ``describe_execution`` gives it."""
+    while True:
+        described: dict[str, Any] = sfn.describe_execution(executionArn=arn)
+        if described["status"] != "RUNNING":
+            return described
+        time.sleep(0.1)
 
 
 def _history_counts(sfn: Any, arn: str) -> dict[str, int]:

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Deployment", "FunctionSpec", "replay"]
+__all__ = ["Deployment", "FunctionSpec", "MachineSpec", "replay"]
 
 Resource = dict[str, Any]
 
@@ -38,14 +38,28 @@ class FunctionSpec:
     environment: dict[str, str]
 
 
+@dataclass(frozen=True, slots=True)
+class MachineSpec:
+    """A state machine as created: its definition once the rehearsal rewrote it."""
+
+    name: str
+    arn: str
+    role: str
+    """The name of its role."""
+    definition: dict[str, Any]
+
+
 @dataclass
 class Deployment:
     """What the replay created, and what the rehearsal needs to run it."""
 
     functions: dict[str, FunctionSpec] = field(default_factory=dict)
     state_machine_arn: str | None = None
+    """The machine to execute: the only one, or the parent of a split pipeline's."""
     state_machine_role: str | None = None
     definition: dict[str, Any] = field(default_factory=dict)
+    machines: dict[str, MachineSpec] = field(default_factory=dict)
+    """Every state machine by ARN, children before the machines that start them."""
     roles: dict[str, str] = field(default_factory=dict)
     """role ARN -> role name"""
     buckets: set[str] = field(default_factory=set)
@@ -56,6 +70,14 @@ class Deployment:
     aliases: dict[str, str] = field(default_factory=dict)
     unenforced: list[str] = field(default_factory=list)
     """Parts of the program the emulator holds but cannot enforce, said in the output."""
+
+    def machine_naming(self, value: str) -> MachineSpec | None:
+        """The state machine whose definition names ``value`` (a function's ARN, a child
+        machine's) as a whole string: the one that invokes or starts it."""
+        for machine in self.machines.values():
+            if _names(machine.definition, value):
+                return machine
+        return None
 
     def alias(self, value: Any) -> Any:
         """``value`` with every mocked value the emulator replaced by its own: ARNs wherever
@@ -84,6 +106,19 @@ class Deployment:
             return node
 
         return walk(value)
+
+
+def _names(node: Any, value: str) -> bool:
+    pending = [node]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+        elif item == value:
+            return True
+    return False
 
 
 def _physical(resource: Resource) -> str:
@@ -148,11 +183,40 @@ def replay(
             by_type.setdefault(resource["type"], []).append(resource)
         else:
             deployment.skipped[resource["type"]] = deployment.skipped.get(resource["type"], 0) + 1
+    machines = by_type.get("aws:sfn/stateMachine:StateMachine")
+    if machines:
+        by_type["aws:sfn/stateMachine:StateMachine"] = _started_first(machines)
     creators = _Creators(emulator, deployment, program_dir, database, definition)
     for token in _CREATORS:
         for resource in by_type.get(token, []):
             creators.create(token, resource)
     return deployment
+
+
+def _started_first(machines: list[Resource]) -> list[Resource]:
+    """State machines in an order that creates each before any machine whose definition
+    starts it (its ARN in the definition, as ``PipelineStateMachine(children=...)`` puts it);
+    the one no other machine starts last. The program declares them so already; this does
+    not rely on it."""
+
+    def arn(machine: Resource) -> str:
+        return str((machine.get("outputs") or {}).get("arn") or "")
+
+    def text(machine: Resource) -> str:
+        return _json_text((machine.get("inputs") or {}).get("definition") or "")
+
+    pending, ordered = list(machines), []
+    while pending:
+        ready = [
+            m
+            for m in pending
+            if not any(arn(o) and arn(o) in text(m) for o in pending if o is not m)
+        ]
+        if not ready:  # a cycle cannot be deployed either; keep the program's order
+            ready = pending[:1]
+        ordered.extend(ready)
+        pending = [m for m in pending if all(m is not r for r in ready)]
+    return ordered
 
 
 class _Creators:
@@ -369,9 +433,20 @@ class _Creators:
             roleArn=str(inputs["roleArn"]),
             type=str(inputs.get("type") or "STANDARD"),
         )
-        self.deployment.state_machine_arn = created["stateMachineArn"]
-        self.deployment.state_machine_role = str(inputs["roleArn"]).rsplit("/", 1)[-1]
-        self.deployment.definition = json.loads(definition)
+        mocked = (resource.get("outputs") or {}).get("arn")
+        if mocked and mocked != created["stateMachineArn"]:
+            self.deployment.aliases[str(mocked)] = created["stateMachineArn"]
+        machine = MachineSpec(
+            name=_physical(resource),
+            arn=created["stateMachineArn"],
+            role=str(inputs["roleArn"]).rsplit("/", 1)[-1],
+            definition=json.loads(definition),
+        )
+        self.deployment.machines[machine.arn] = machine
+        # created last: the machine no other starts (each child is created before its parent)
+        self.deployment.state_machine_arn = machine.arn
+        self.deployment.state_machine_role = machine.role
+        self.deployment.definition = machine.definition
 
 
 def _empty_zip() -> bytes:

@@ -644,9 +644,9 @@ def test_a_child_machine_runs_under_the_parents_execution_name_and_fails_it() ->
     for state in starts.values():
         assert state["Resource"] == "arn:aws:states:::states:startExecution.sync:2"
         assert state["Parameters"]["Name.$"] == "$$.Execution.Name"  # the scratch prefix
-        assert state["Catch"] == [
-            {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": FAIL_STATE}
-        ]
+        (catch,) = state["Catch"]
+        assert catch["ErrorEquals"] == ["States.ALL"] and catch["ResultPath"] == "$.error"
+        _assert_child_failure_reported(states, catch["Next"], FAIL_STATE)
     assert states[FAIL_STATE]["CausePath"] == "$.error.Cause"
     for child in machines.children.values():  # a failing task fails its child machine
         assert child["States"][FAIL_STATE]["ErrorPath"] == "$.error.Error"
@@ -654,6 +654,45 @@ def test_a_child_machine_runs_under_the_parents_execution_name_and_fails_it() ->
     # the parent's timeout bounds its children's, each plus Step Functions' allowance
     bound = sum(c["TimeoutSeconds"] + STATE_ALLOWANCE_S for c in machines.children.values())
     assert machines.parent["TimeoutSeconds"] == min(MAX_EXECUTION_S, bound)
+
+
+def _assert_child_failure_reported(states: dict[str, Any], caught: str, fail: str) -> None:
+    """From ``caught`` (where a child start catches its error): a child that ran and failed
+    (``States.TaskFailed``, the child's execution as JSON in the cause) has its own error and
+    cause merged over Step Functions'; any other error goes to ``fail`` as it is."""
+    choice = states[caught]
+    assert choice["Type"] == "Choice" and choice["Default"] == fail
+    (rule,) = choice["Choices"]
+    assert rule["Variable"] == "$.error.Error" and rule["StringEquals"] == "States.TaskFailed"
+    merge = states[rule["Next"]]
+    assert merge["Type"] == "Pass" and merge["Next"] == fail
+    assert merge["Parameters"] == {
+        "error.$": "States.JsonMerge($.error, States.StringToJson($.error.Cause), false)"
+    }
+    assert states[fail]["Type"] == "Fail"
+    assert (states[fail]["ErrorPath"], states[fail]["CausePath"]) == (
+        "$.error.Error",
+        "$.error.Cause",
+    )
+
+
+def test_a_child_started_in_a_parallel_branch_fails_the_branch_with_the_childs_error() -> None:
+    from codegen.aws._asl import state_machines
+
+    machines = state_machines(_big("fan"))
+    found = 0
+    pending = [
+        b["States"] for s in machines.parent["States"].values() for b in s.get("Branches", [])
+    ]
+    while pending:
+        states = pending.pop()
+        for name, state in states.items():
+            pending.extend(b["States"] for b in state.get("Branches", []))
+            if state.get("Resource") == START_CHILD:
+                (catch,) = state["Catch"]
+                _assert_child_failure_reported(states, catch["Next"], f"{name}_fail")
+                found += 1
+    assert found >= 2
 
 
 def test_a_pipeline_that_fits_one_machine_is_not_split() -> None:

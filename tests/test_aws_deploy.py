@@ -841,6 +841,7 @@ def test_every_test_the_docs_name_as_proof_exists() -> None:
         "test_aws_deploy.py",
         "test_aws_program.py",
         "test_handler.py",
+        "test_rehearse.py",
     )
     tests_of: dict[str, set[str]] = {}
     for module in modules:

@@ -276,3 +276,171 @@ def test_a_failed_task_fails_the_execution_with_its_own_error_and_cause(tmp_path
     assert "  error: ValueError" in done.stdout
     tasks = {t["name"]: t["status"] for t in report["tasks"].values()}
     assert tasks["check"] == "failed" and tasks["report"] == "not run"
+
+
+# -- a pipeline split into child state machines ------------------------------------------------
+
+SPLIT_HISTORY_EVENTS = 50
+"""Step Functions' history quota, lowered so that `split.py`'s five tasks need a parent and
+four child machines, one started by another (the build plans machines within 90% of it)."""
+_LOWERED_QUOTA_CLI = """
+import sys
+import codegen.aws._asl as asl
+asl.MAX_HISTORY_EVENTS = int(sys.argv.pop(1))
+from glacier_cli import main
+main()
+"""
+
+
+def _rehearse_split(
+    data_dir: Path, tmp_path: Path
+) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    """`glacier rehearse` of `split.py`, built with the lowered quota (the rehearsal itself
+    runs the program as built: nothing in it knows the quota was lowered)."""
+    report = tmp_path / "report.json"
+    done = subprocess.run(
+        [sys.executable, "-c", _LOWERED_QUOTA_CLI, str(SPLIT_HISTORY_EVENTS), "rehearse"]
+        + [str(FIXTURES / "split.py"), "--env", "default", "--data-dir", str(data_dir)]
+        + ["--report", str(report)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    return done, json.loads(report.read_text()) if report.exists() else {}
+
+
+@pytest.fixture
+def split_machines(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """`split.py`'s machines as the lowered quota plans them (``state_machines`` is cached
+    by model: cleared before and after)."""
+    from analyzer import analyze
+    from codegen.aws import _asl
+
+    (model,) = analyze([str(FIXTURES / "split.py")]).pipelines
+    monkeypatch.setattr(_asl, "MAX_HISTORY_EVENTS", SPLIT_HISTORY_EVENTS)
+    _asl.state_machines.cache_clear()
+    try:
+        yield _asl.state_machines(model)
+    finally:
+        _asl.state_machines.cache_clear()
+
+
+def _seed_numbers(data_dir: Path, values: list[int]) -> None:
+    _io.write({"kind": "object", "bucket": "split-data"}, "numbers", values, data_dir)
+
+
+def test_a_pipeline_split_into_child_machines_runs_every_task(
+    split_machines: Any, tmp_path: Path
+) -> None:
+    from codegen.aws._asl import execution_events, started_children, tasks_run
+
+    # the plan: the parent only starts children; `add_up` runs in a child that another
+    # child starts, in a branch of its Parallel state
+    parent, children = split_machines.parent, split_machines.children
+    assert tasks_run(parent) == set() and len(children) == 4
+    (inner,) = [name for name, d in children.items() if "add_up" in tasks_run(d)]
+    assert any(inner in started_children(d) for d in children.values())
+
+    data = tmp_path / "data"
+    _seed_numbers(data, [3, 1, 4, 1, 5, -9])
+    done, report = _rehearse_split(data, tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert report["status"] == "SUCCEEDED"
+    assert {t["name"]: (t["status"], t["attempts"]) for t in report["tasks"].values()} == {
+        task: ("ok", 1)
+        for task in ("validate", "add_up", "find_largest", "find_smallest", "summarise")
+    }
+    summary = _io.read({"kind": "object", "bucket": "split-results"}, "summary", data)
+    assert summary == {"total": 14, "largest": 5, "smallest": 1}
+    assert "deployed: " in done.stdout and "5 state machines" in done.stdout
+    # moto checks nothing for the interpreter's own calls: the rehearsal checks the starting
+    # machine's role, and says what it cannot check
+    assert done.stdout.count("start  child machine") == 4
+    assert "not enforced: child machines: `events:PutTargets`" in done.stdout
+    # one history per execution, each as execution_events counts it; `events` sums them
+    assert sorted(report["histories"].values()) == sorted(
+        execution_events(d) for d in split_machines.all().values()
+    )
+    assert sum(report["events"].values()) == sum(report["histories"].values())
+    _seed_numbers(tmp_path / "local", [3, 1, 4, 1, 5, -9])
+    _assert_runner_agrees(FIXTURES / "split.py", data, tmp_path / "local", tmp_path)
+
+
+def test_a_task_failing_in_a_nested_child_machine_fails_the_parent_with_its_error(
+    split_machines: Any, tmp_path: Path
+) -> None:
+    """`add_up` raises in a child machine started in a branch of another child: each
+    machine's failure reaches the one that started it as the task's own error and cause."""
+    data = tmp_path / "data"
+    _seed_numbers(data, [600_000, 700_000])
+    done, report = _rehearse_split(data, tmp_path)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert report["status"] == "FAILED"
+    assert report["error"] == "ValueError"
+    assert "add up to 1300000, more than a million" in report["cause"]
+    assert "  error: ValueError" in done.stdout
+    tasks = {t["name"]: t["status"] for t in report["tasks"].values()}
+    assert tasks["add_up"] == "failed" and tasks["summarise"] == "not run"
+    assert not (data / "split-results").exists()
+
+
+_CHILD_START = """
+import json, sys, time
+from rehearse._emulator import Emulator
+
+emulator = Emulator("123456789012", "us-east-1")
+emulator.start()
+emulator.create_admin()
+iam = emulator.client("iam")
+role = iam.create_role(RoleName="parent", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+sfn = emulator.client("stepfunctions")
+child = sfn.create_state_machine(name="child", roleArn=role, definition=json.dumps(
+    {"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}))["stateMachineArn"]
+parent = sfn.create_state_machine(name="parent", roleArn=role, definition=json.dumps(
+    {"StartAt": "Child", "States": {"Child": {
+        "Type": "Task", "Resource": "arn:aws:states:::states:startExecution.sync:2",
+        "Parameters": {"StateMachineArn": child, "Name.$": "$$.Execution.Name"},
+        "ResultPath": None, "End": True}}}))["stateMachineArn"]
+statements = [{"Effect": "Allow", "Action": ["states:DescribeExecution"], "Resource": "*"}]
+if sys.argv[1] == "granted":
+    statements.append({"Effect": "Allow", "Action": ["states:StartExecution"], "Resource": child})
+iam.put_role_policy(RoleName="parent", PolicyName="p", PolicyDocument=json.dumps(
+    {"Version": "2012-10-17", "Statement": statements}))
+emulator.create_states_principal()
+if sys.argv[2] == "checked":
+    def start(starter, started):
+        assert starter == parent and started == child
+        allowed = emulator.role_allows("parent", "states:StartExecution", started)
+        return None if allowed else "the role may not start it"
+    emulator.hooks.start = start
+emulator.enforce_iam()
+run = sfn.start_execution(stateMachineArn=parent, name="run")["executionArn"]
+while (described := sfn.describe_execution(executionArn=run))["status"] == "RUNNING":
+    time.sleep(0.1)
+print(json.dumps([described["status"], described.get("error")]))
+"""
+
+
+@pytest.mark.parametrize(
+    ("grant", "hook", "expected"),
+    [
+        ("granted", "checked", ["SUCCEEDED", None]),
+        ("none", "checked", ["FAILED", "StepFunctions.AccessDeniedException"]),
+        # moto alone starts the child whatever the role: why the rehearsal checks it
+        ("none", "unchecked", ["SUCCEEDED", None]),
+    ],
+)
+def test_starting_a_child_machine_is_checked_against_the_starting_role(
+    grant: str, hook: str, expected: list[str | None]
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _CHILD_START, grant, hook],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == expected

@@ -502,12 +502,29 @@ class _Builder:
         for index, (name, state) in enumerate(named):
             if top:
                 state["Catch"] = _catch(self.fail)
+            if state.get("Resource") == START_CHILD:
+                failure = self.child_failure(name, top=top)
+                state["Catch"] = _catch(next(iter(failure)))
             if index + 1 < len(named):
                 state["Next"] = named[index + 1][0]
             else:
                 state["End"] = True
             states[name] = state
+            if state.get("Resource") == START_CHILD:
+                states.update(failure)
         return named[0][0], states
+
+    def child_failure(self, start: str, *, top: bool) -> dict[str, Any]:
+        """The states a failed child start (state ``start``) is caught into: the error a
+        child machine fails with (its task's, by its own Fail state) is the state's error
+        when the child ran and failed, in place of Step Functions' ``States.TaskFailed``."""
+        choice = _unique(f"{start}_failed", self.taken)
+        merge = _unique(f"{start}_error", self.taken)
+        fail = self.fail if top else _unique(f"{start}_fail", self.taken)
+        states = _child_failure_states(choice, merge, fail)
+        if not top:
+            states[fail] = _fail_state(self.model.name)
+        return states
 
     def state(self, flow: Flow) -> tuple[str, dict[str, Any]]:
         if flow[0] == "child":
@@ -611,17 +628,21 @@ def _definition(builder: _Builder, flow: Flow, comment: str) -> dict[str, Any]:
     start, states = builder.chain(flow, top=True)
     # every top-level state catches into `$.error` ({"Error", "Cause"}); a Parallel state fails
     # with the error of the branch that failed, so this is the failing task's own error
-    states[builder.fail] = {
-        "Type": "Fail",
-        "Comment": f"a task of pipeline `{builder.model.name}` failed: its error and cause",
-        "ErrorPath": "$.error.Error",
-        "CausePath": "$.error.Cause",
-    }
+    states[builder.fail] = _fail_state(builder.model.name)
     return {
         "Comment": comment,
         "StartAt": start,
         "TimeoutSeconds": machine_timeout_s(flow, builder.worst_case_s),
         "States": states,
+    }
+
+
+def _fail_state(pipeline: str) -> dict[str, Any]:
+    return {
+        "Type": "Fail",
+        "Comment": f"a task of pipeline `{pipeline}` failed: its error and cause",
+        "ErrorPath": "$.error.Error",
+        "CausePath": "$.error.Cause",
     }
 
 
@@ -724,7 +745,9 @@ def _child_state(machine: str) -> dict[str, Any]:
     """Starts child machine ``machine`` and waits for it. The child execution takes the
     parent's name (names are unique per machine, and a run starts each child once), so
     ``$$.Execution.Name``, the scratch prefix of ephemeral datasets, is the run's in every
-    machine. A child that fails fails this state: its error and cause are in the cause."""
+    machine. A child that fails fails this state with ``States.TaskFailed``, the child's
+    execution (its ``Error`` and ``Cause`` among it) as JSON in the cause: the states of
+    ``_child_failure_states`` make those the state's error and cause."""
     return {
         "Type": "Task",
         "Comment": f"child machine `{machine}`",
@@ -737,6 +760,38 @@ def _child_state(machine: str) -> dict[str, Any]:
         "ResultPath": None,
     }
 
+
+def _child_failure_states(choice: str, merge: str, fail: str) -> dict[str, Any]:
+    """``choice`` (where a child start catches ``$.error``): when the child ran and failed
+    (``States.TaskFailed``, whose cause is the child's execution as JSON), ``merge`` puts the
+    child's ``Error`` and ``Cause`` over it; any other error (the start denied, a timeout)
+    stays as it is. Both go on to ``fail``. A child aborted by hand has no ``Error``: the
+    merge keeps ``States.TaskFailed`` then."""
+    return {
+        choice: {
+            "Type": "Choice",
+            "Comment": "did the child machine fail? then its error is the one to report",
+            "Choices": [
+                {"Variable": "$.error.Error", "StringEquals": "States.TaskFailed", "Next": merge}
+            ],
+            "Default": fail,
+        },
+        merge: {
+            "Type": "Pass",
+            "Comment": "the child's error and cause over Step Functions' States.TaskFailed",
+            "Parameters": {
+                "error.$": "States.JsonMerge($.error, States.StringToJson($.error.Cause), false)"
+            },
+            "Next": fail,
+        },
+    }
+
+
+_CHILD_FAILURE_BYTES = 60 + definition_bytes_bound(
+    {**_child_failure_states("a", "b", "c"), "c": _fail_state("")}
+)
+"""What the states a child start is caught into may weigh besides their names (a suffix of up
+to 10 bytes on the start's name, six times) and the pipeline's."""
 
 Cost = tuple[int, int]
 """(bytes, events) bounds of a flow's states."""
@@ -764,6 +819,8 @@ class _Planner:
     def state_cost(self, name: str, state: dict[str, Any]) -> Cost:
         # the state's name twice (its key and a Next), its Catch
         extra = 2 * len(json.dumps(name, ensure_ascii=False).encode()) + 120
+        if state.get("Resource") == START_CHILD:  # and the states its failure is caught into
+            extra += _CHILD_FAILURE_BYTES + 6 * len(name.encode()) + len(self.builder.model.name)
         events = history_events_bound({"States": {name: state}}) - 2
         return definition_bytes_bound(state) + extra, events
 
