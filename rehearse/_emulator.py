@@ -30,8 +30,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -188,17 +189,31 @@ class Emulator:
 
     # -- policy evaluation ------------------------------------------------------------------
 
-    def role_allows(self, role_name: str, action: str, resource: str) -> bool:
+    def role_allows(
+        self,
+        role_name: str,
+        action: str,
+        resource: str,
+        tags: Mapping[str, str] | None = None,
+    ) -> bool:
         """Whether the role's identity policies allow ``action`` on ``resource`` (moto's
-        evaluator: an explicit deny wins, else any allow)."""
+        evaluator: an explicit deny wins, else any allow), the resource carrying ``tags``
+        (what ``aws:ResourceTag/<key>`` conditions read)."""
         from moto.iam.access_control import IAMPolicy, PermissionResult
         from moto.iam.models import iam_backends
 
         backend = iam_backends[self.account]["aws"]
+        context = {f"aws:ResourceTag/{key}": value for key, value in (tags or {}).items()}
         allowed = False
         for name in backend.list_role_policies(role_name):
             _, document = backend.get_role_policy(role_name, name)
-            result = IAMPolicy(document).is_action_permitted(action, resource)
+            # moto counts a condition on a key the request lacks as met; IAM does not: a tag
+            # the resource lacks is given as empty, which no StringEquals matches
+            for key in set(re.findall(r'"(aws:ResourceTag/[^"]+)"', document)) - set(context):
+                context[key] = ""
+            result = IAMPolicy(document).is_action_permitted(
+                action, resource, incoming_condition_values=context
+            )
             if result == PermissionResult.DENIED:
                 return False
             allowed = allowed or result == PermissionResult.PERMITTED

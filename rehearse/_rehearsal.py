@@ -395,6 +395,7 @@ class _Rehearsal:
     ) -> None:
         logs = os.path.join(self.work_dir, "logs")
         os.makedirs(logs, exist_ok=True)
+        ecs = self._admin_client("ecs")  # the task definitions' tags, for tag conditions
 
         def finished(task: str, outcome: ChildResult) -> None:
             with self._lock:
@@ -468,9 +469,9 @@ class _Rehearsal:
             if function in self.containers:
                 return run_container(*self.containers[function], payload)
             role = role_invoking(arn)
-            if not emulator.role_allows(role, "lambda:InvokeFunction", arn):
-                return denied(role, f"invoke {arn}")
             spec = deployment.functions[function]
+            if not emulator.role_allows(role, "lambda:InvokeFunction", arn, spec.tags):
+                return denied(role, f"invoke {arn}")
             task = spec.environment.get("GLACIER_TASK", function)
             self.say(f"[{self.pipeline}] start  {task}")
             outcome = processes.run_handler(
@@ -491,7 +492,11 @@ class _Rehearsal:
         ) -> InvocationResult:
             arn = task_definition["taskDefinitionArn"]
             role = role_invoking(stand_in)
-            if not emulator.role_allows(role, "ecs:RunTask", arn):
+            tags = {
+                t["key"]: t["value"]
+                for t in ecs.list_tags_for_resource(resourceArn=arn).get("tags", [])
+            }
+            if not emulator.role_allows(role, "ecs:RunTask", arn, tags):
                 return denied(role, f"run {arn}")
             container = task_definition["containerDefinitions"][0]
             command = list(container.get("command") or [])

@@ -36,6 +36,7 @@ class FunctionSpec:
     timeout_s: int
     memory_mb: int
     environment: dict[str, str]
+    tags: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -388,6 +389,7 @@ class _Creators:
             Timeout=int(inputs.get("timeout") or 3),
             MemorySize=int(inputs.get("memorySize") or 128),
             Environment={"Variables": variables},
+            Tags=_tags(inputs),
         )
         mocked = (resource.get("outputs") or {}).get("arn")
         if mocked and mocked != created["FunctionArn"]:
@@ -401,6 +403,7 @@ class _Creators:
             timeout_s=int(inputs.get("timeout") or 3),
             memory_mb=int(inputs.get("memorySize") or 128),
             environment=variables,
+            tags=_tags(inputs),
         )
 
     def _cluster(self, resource: Resource, inputs: dict[str, Any]) -> None:
@@ -419,6 +422,7 @@ class _Creators:
             requiresCompatibilities=list(inputs.get("requiresCompatibilities") or ["FARGATE"]),
             cpu=str(inputs.get("cpu") or "256"),
             memory=str(inputs.get("memory") or "512"),
+            tags=[{"key": k, "value": v} for k, v in _tags(inputs).items()],
         )
 
     def _state_machine(self, resource: Resource, inputs: dict[str, Any]) -> None:
@@ -460,3 +464,9 @@ def _empty_zip() -> bytes:
 
 
 _EMPTY_ZIP = _empty_zip()
+
+
+def _tags(inputs: dict[str, Any]) -> dict[str, str]:
+    """The tags a resource is created with (the provider's default tags are not in its
+    inputs; Glacier's resources name theirs)."""
+    return {str(k): str(v) for k, v in (inputs.get("tags") or {}).items()}

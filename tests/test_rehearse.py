@@ -444,3 +444,45 @@ def test_starting_a_child_machine_is_checked_against_the_starting_role(
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.strip().splitlines()[-1]) == expected
+
+
+_TAGGED_INVOKE = """
+import json
+from rehearse._emulator import Emulator
+
+emulator = Emulator("123456789012", "us-east-1")
+emulator.start()
+emulator.create_admin()
+iam = emulator.client("iam")
+iam.create_role(RoleName="machine", AssumeRolePolicyDocument="{}")
+iam.put_role_policy(RoleName="machine", PolicyName="p", PolicyDocument=json.dumps({
+    "Version": "2012-10-17",
+    "Statement": [{
+        "Sid": "InvokeTaskFunctions", "Effect": "Allow", "Action": ["lambda:InvokeFunction"],
+        "Resource": ["arn:aws:lambda:us-east-1:123456789012:function:*"],
+        "Condition": {"StringEquals": {
+            "aws:ResourceTag/glacier:pipeline": "long", "aws:ResourceTag/glacier:stack": "prod"}},
+    }],
+}))
+arn = "arn:aws:lambda:us-east-1:123456789012:function:long-t1-function"
+ours = {"glacier:pipeline": "long", "glacier:stack": "prod", "team": "data"}
+print(json.dumps([
+    emulator.role_allows("machine", "lambda:InvokeFunction", arn, ours),
+    emulator.role_allows("machine", "lambda:InvokeFunction", arn, {**ours, "glacier:stack": "dev"}),
+    emulator.role_allows("machine", "lambda:InvokeFunction", arn, {}),
+]))
+"""
+
+
+def test_a_tag_conditioned_grant_is_checked_against_the_resources_tags() -> None:
+    """A large pipeline's state machine is allowed its tasks by tag (docs/deploy-aws.md): the
+    rehearsal gives moto's evaluator the tags of the function or task definition invoked."""
+    done = subprocess.run(
+        [sys.executable, "-c", _TAGGED_INVOKE],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == [True, False, False]
