@@ -685,6 +685,9 @@ def _pipelines(
                 retries=t.retries,
                 timeout=t.timeout,
                 span=Span(modules[t.module].span_file, t.pos[0], t.pos[1]),
+                retry_delay_s=t.retry_delay_s,
+                backoff=t.backoff,
+                retry_on=t.retry_on,
             )
             for t in kept
         ]

@@ -27,6 +27,7 @@ from analyzer._summary import (
     Pos,
     StatementSummary,
     Sub,
+    TupleLit,
 )
 from analyzer._values import (
     BoundMethod,
@@ -398,7 +399,7 @@ class Resolver:
             return self.call(module, expr, at, stmt)
         if isinstance(expr, DictLit):
             return Opaque()
-        if isinstance(expr, (Or, Other)):
+        if isinstance(expr, (Or, Other, TupleLit)):
             return Opaque()
         return Opaque()  # pragma: no cover
 
@@ -941,7 +942,7 @@ def _text(expr: Expr) -> str:
         return f"{_text(expr.value)}[{expr.slice_text}]"
     if isinstance(expr, Or):
         return f"{_text(expr.left)} | {_text(expr.right)}"
-    if isinstance(expr, Other):
+    if isinstance(expr, (Other, TupleLit)):
         return expr.text
     if isinstance(expr, DictLit):
         return "{...}"

@@ -105,6 +105,9 @@ def emit_runner(
                 "returns_tuple": t.returns_tuple,
                 "retries": t.retries,
                 "timeout": t.timeout,
+                "retry_delay_s": t.retry_delay_s,
+                "backoff": t.backoff,
+                "retry_on": list(t.retry_on),
             }
             for t in tasks
         ],

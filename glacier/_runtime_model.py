@@ -108,6 +108,9 @@ def _task_model(task: Task) -> TaskModel:
         retries=task.retries,
         timeout=float(task.timeout) if task.timeout is not None else None,
         span=span,
+        retry_delay_s=task.retry_delay_s,
+        backoff=task.backoff,
+        retry_on=tuple(cls.__name__ for cls in task.retry_on),
     )
 
 

@@ -23,6 +23,8 @@ from typing import Any, Literal, TypeVar
 from glacier.storage.kinds import KINDS, kind_named
 
 __all__ = [
+    "RETRY_BACKOFF",
+    "RETRY_DELAY_S",
     "SCHEMA_VERSION",
     "ComputeModel",
     "DatasetModel",
@@ -35,6 +37,11 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 1
+
+RETRY_DELAY_S = 2.0
+"""Seconds before a task's first retry, by default: Step Functions' ``IntervalSeconds``."""
+RETRY_BACKOFF = 2.0
+"""What each next retry's delay is multiplied by, by default: Step Functions' ``BackoffRate``."""
 
 StorageKind = str
 """A name in ``glacier.storage.kinds.KINDS``."""
@@ -129,6 +136,12 @@ class TaskModel:
     retries: int
     timeout: float | None
     span: Span
+    retry_delay_s: float = RETRY_DELAY_S
+    """Seconds before the first retry; each next one waits ``backoff`` times longer."""
+    backoff: float = RETRY_BACKOFF
+    retry_on: tuple[str, ...] = ()
+    """The class names (``__name__``) of the exceptions a retry is for; empty: every exception.
+    Names, not classes: Step Functions matches a Lambda error by its class name."""
 
     @property
     def returns_tuple(self) -> bool:

@@ -539,6 +539,56 @@ def test_module_info_paths(ext: str) -> None:
     assert analysis.root == str(ROOT)
 
 
+def test_retry_options_are_read_and_checked(tmp_path: Path) -> None:
+    (tmp_path / "errors.py").write_text("class Flaky(Exception):\n    pass\n")
+    source = (
+        "import socket\n"
+        "from errors import Flaky as Renamed\n"
+        "from glacier import Dataset, ObjectStorage, Pipeline\n"
+        "p = Pipeline(name='p')\n"
+        "s = ObjectStorage(bucket='b')\n"
+        "a = Dataset(name='a', storage=s)\n"
+        "b = Dataset(name='b', storage=s)\n"
+        "c = Dataset(name='c', storage=s)\n"
+        "TRANSIENT = (TimeoutError, OSError)\n"
+        "@p.task(retries=2, retry_delay_s=0.5, backoff=3, retry_on=(socket.timeout, Renamed))\n"
+        "def one() -> a: ...\n"
+        "@p.task(retries=2, retry_delay_s=-1, backoff=0.5, retry_on=TRANSIENT)\n"  # line 12
+        "def two() -> b: ...\n"
+        "@p.task(retries=2, retry_on=[TimeoutError])\n"  # line 14
+        "def three() -> c: ...\n"
+    )
+    (tmp_path / "flow.py").write_text(source)
+    analysis = analyze([tmp_path / "flow.py"])
+    found = sorted((d.code, d.line, d.message.split("`")[1]) for d in analysis.diagnostics)
+    assert found == [
+        ("GLC208", 12, "backoff"),
+        ("GLC208", 12, "retry_delay_s"),
+        ("GLC208", 12, "retry_on"),  # a variable holding a tuple is not followed
+        ("GLC208", 14, "retry_on"),  # a list
+    ]
+    hints = {d.hint for d in analysis.diagnostics}
+    assert "name the classes in the decorator: `retry_on=(TimeoutError, ConnectionError)`" in hints
+
+
+def test_retry_options_of_a_valid_task_reach_the_model(tmp_path: Path) -> None:
+    (tmp_path / "errors.py").write_text("class Flaky(Exception):\n    pass\n")
+    (tmp_path / "flow.py").write_text(
+        "import socket\n"
+        "from errors import Flaky as Renamed\n"
+        "from glacier import Dataset, ObjectStorage, Pipeline\n"
+        "p = Pipeline(name='p')\n"
+        "a = Dataset(name='a', storage=ObjectStorage(bucket='b'))\n"
+        "@p.task(retries=2, retry_delay_s=0.5, backoff=3, retry_on=(socket.gaierror, Renamed))\n"
+        "def one() -> a: ...\n"
+    )
+    analysis = analyze([tmp_path / "flow.py"])
+    assert codes(analysis) == []
+    (task,) = analysis.pipelines[0].tasks
+    # library classes by their own name, project classes through the import chain
+    assert (task.retry_delay_s, task.backoff, task.retry_on) == (0.5, 3.0, ("gaierror", "Flaky"))
+
+
 # -- registrations by a call, and what the static path cannot follow ------------------------------
 
 

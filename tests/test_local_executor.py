@@ -252,7 +252,10 @@ def test_retries_are_honoured_and_counted(tmp_path: Path) -> None:
         raise ConnectionError(f"attempt {calls['hopeless']} failed")
 
     log: list[str] = []
-    result = LocalExecutor(tmp_path, log=log.append).execute(p)
+    waits: list[float] = []
+    result = LocalExecutor(tmp_path, log=log.append, sleep=waits.append).execute(p)
+    # the deployed state machine's defaults: 2 s, then twice as long each time
+    assert sorted(waits) == [2.0, 2.0, 4.0]
     assert result.tasks["flaky"].status == "succeeded"
     assert result.tasks["flaky"].attempts == 3
     assert result.outputs["ok_out"] == "finally"

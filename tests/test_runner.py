@@ -492,7 +492,7 @@ def meet_right() -> right:
     return "right"
 
 
-@pipeline.task(retries=1)
+@pipeline.task(retries=1, retry_delay_s=0.01)
 def settle() -> settled:
     if not os.path.exists("tried"):
         open("tried", "w").close()
@@ -539,6 +539,73 @@ def test_runner_retries_failed_attempts_and_runs_branches_in_parallel(tmp_path: 
     assert statuses["meet_left"][0] == statuses["meet_right"][0] == "failed"
     assert statuses["settle"] == ("succeeded", 1)
     assert "BrokenBarrierError" in alone.stdout
+
+
+RETRYING = """\
+import os
+
+from glacier import Dataset, ObjectStorage, Pipeline
+
+pipeline = Pipeline(name="retrying")
+healed = Dataset(name="healed", storage=ObjectStorage(bucket="out"))
+broken = Dataset(name="broken", storage=ObjectStorage(bucket="out"))
+
+
+def attempt(name):
+    count = int(open(name).read()) + 1 if os.path.exists(name) else 1
+    with open(name, "w") as fh:
+        fh.write(str(count))
+    return count
+
+
+@pipeline.task(retries=3, retry_delay_s=0.01, backoff=3, retry_on=(TimeoutError, ConnectionError))
+def heal() -> healed:
+    if attempt("heal") < 3:
+        raise ConnectionRefusedError("not yet")  # a ConnectionError: retried
+    return "healed"
+
+
+@pipeline.task(retries=3, retry_delay_s=0.01, retry_on=ConnectionError)
+def fail() -> broken:
+    attempt("fail")
+    raise ValueError("not transient")  # not a ConnectionError: fails at once
+"""
+
+
+def test_retries_wait_back_off_and_match_alike_in_the_runner_and_the_executor(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = write_project(tmp_path, {"retrying.py": RETRYING})
+    analysis, runners = _build(root, "retrying.py")
+    static = next(p for p in analysis.pipelines if p.name == "retrying")
+    assert [(t.name, t.retry_delay_s, t.backoff, t.retry_on) for t in static.tasks] == [
+        ("fail", 0.01, 2.0, ("ConnectionError",)),
+        ("heal", 0.01, 3.0, ("TimeoutError", "ConnectionError")),
+    ]
+    runner_dir, runtime_dir = tmp_path / "runner", tmp_path / "runtime"
+    runner_dir.mkdir()
+    runtime_dir.mkdir()
+
+    run = run_isolated(tmp_path, runners["retrying"], cwd=runner_dir)
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert _statuses(run.stdout) == {"fail": ("failed", 1), "heal": ("succeeded", 3)}
+    retried = [line for line in run.stderr.splitlines() if line.startswith("[retrying] retry ")]
+    waits = [line.split(" in ")[1].split()[0] for line in retried]
+    assert waits == ["0.01s", "0.03s"]
+
+    from glacier_local import LocalExecutor
+
+    monkeypatch.syspath_prepend(str(root))
+    monkeypatch.chdir(runtime_dir)
+    import retrying  # type: ignore[import-not-found]
+
+    assert retrying.pipeline.to_model() == static
+    slept: list[float] = []
+    result = LocalExecutor("data", sleep=slept.append).execute(retrying.pipeline)
+    statuses = {name: (t.status, t.attempts) for name, t in result.tasks.items()}
+    assert statuses == {"fail": ("failed", 1), "heal": ("succeeded", 3)}
+    assert slept == pytest.approx([0.01, 0.03])
+    assert "ValueError: not transient" in (result.tasks["fail"].error or "")
 
 
 def test_glacier_run_chooses_a_pipeline_and_passes_runner_options(tmp_path: Path) -> None:

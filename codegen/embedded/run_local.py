@@ -349,6 +349,9 @@ def main(argv: list[str] | None = None) -> int:
             returns_tuple=task["returns_tuple"],
             retries=task["retries"],
             timeout=task["timeout"],
+            retry_delay_s=task["retry_delay_s"],
+            backoff=task["backoff"],
+            retry_on=task["retry_on"],
         )
         for task in tasks
     ]

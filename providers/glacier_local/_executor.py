@@ -8,6 +8,7 @@ standalone runner uses the same two modules).
 from __future__ import annotations
 
 import os
+import time
 import weakref
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
@@ -46,7 +47,8 @@ class LocalExecutor:
     bounds parallel tasks (``None``: CPUs + 4 threads, or CPUs processes; ``1``: sequential,
     in the calling thread); ``mode`` is ``"thread"`` or ``"process"`` (functions, inputs and
     results must then be picklable); ``verbose`` prints a line per task start and finish on
-    standard error (or passes it to ``log``). Silent by default.
+    standard error (or passes it to ``log``). Silent by default. ``sleep`` waits between a
+    task's attempts (default ``time.sleep``; tests pass a recorder).
     """
 
     def __init__(
@@ -57,6 +59,7 @@ class LocalExecutor:
         verbose: bool = False,
         *,
         log: Callable[[str], None] | None = None,
+        sleep: Callable[[float], object] | None = None,
     ) -> None:
         if mode not in ("thread", "process"):
             raise UsageError(f"mode must be 'thread' or 'process', got {mode!r}")
@@ -67,6 +70,7 @@ class LocalExecutor:
         self.mode = mode
         self.verbose = verbose
         self._log = log if log is not None else (_schedule.print_log if verbose else None)
+        self._sleep = sleep if sleep is not None else time.sleep
 
     def __repr__(self) -> str:
         return (
@@ -92,6 +96,7 @@ class LocalExecutor:
             mode=self.mode,
             log=self._log,
             source_missing=SourceMissingError,
+            sleep=self._sleep,
         )
 
 
@@ -129,6 +134,9 @@ def _prepare(pipeline: Pipeline) -> _Prepared:
             returns_tuple=task.returns_tuple,
             retries=task.retries,
             timeout=task.timeout,
+            retry_delay_s=task.retry_delay_s,
+            backoff=task.backoff,
+            retry_on=tuple(cls.__name__ for cls in task.retry_on),
         )
         for task in tasks
     ]

@@ -11,6 +11,11 @@ Semantics
 - A job whose upstream job failed (or was skipped) is skipped; independent branches finish.
 - A job is attempted ``1 + retries`` times; an attempt is the call, the check of its result
   (a ``tuple[a, b]`` output must return a 2-tuple) and the writing of its stored outputs.
+  Like the deployed state machine's ``Retry`` (``IntervalSeconds``, ``BackoffRate``,
+  ``ErrorEquals``): the first retry waits ``retry_delay_s``, each next one ``backoff`` times
+  longer, and only an exception whose class, or one of its base classes, is named in
+  ``retry_on`` is retried (empty: every exception). ``run(..., sleep=)`` replaces
+  ``time.sleep`` for the waits (tests).
 - ``async def`` functions run with ``asyncio.run``.
 - ``timeout`` (seconds): an async function is cancelled; a sync function runs in a helper
   thread and is abandoned when the timeout passes (Python cannot stop a thread: it keeps
@@ -90,12 +95,15 @@ class Job:
     """One task as the scheduler sees it: plain names, no Glacier objects."""
 
     __slots__ = (
+        "backoff",
         "function",
         "inputs",
         "is_async",
         "name",
         "outputs",
         "retries",
+        "retry_delay_s",
+        "retry_on",
         "returns_tuple",
         "timeout",
     )
@@ -110,6 +118,9 @@ class Job:
         returns_tuple: bool | None = None,
         retries: int = 0,
         timeout: float | None = None,
+        retry_delay_s: float = 0.0,
+        backoff: float = 1.0,
+        retry_on: Sequence[str] = (),
     ) -> None:
         self.name = name
         self.function = function
@@ -118,10 +129,22 @@ class Job:
         self.returns_tuple = len(self.outputs) > 1 if returns_tuple is None else returns_tuple
         self.retries = retries
         self.timeout = timeout
+        self.retry_delay_s = retry_delay_s
+        self.backoff = backoff
+        self.retry_on = frozenset(retry_on)  # exception class names
         self.is_async = inspect.iscoroutinefunction(function)
 
     def __repr__(self) -> str:
         return f"Job({self.name!r})"
+
+    def retries_on(self, exc: BaseException) -> bool:
+        """Whether ``exc`` is worth another attempt: ``retry_on`` names its class or a base."""
+        names = self.retry_on
+        return not names or any(cls.__name__ in names for cls in type(exc).__mro__)
+
+    def delay_before(self, attempt: int) -> float:
+        """Seconds to wait before attempt ``attempt`` (2 is the first retry)."""
+        return float(self.retry_delay_s * self.backoff ** (attempt - 2))
 
 
 class TaskResult:
@@ -272,6 +295,7 @@ def run(
     mode: str = "thread",
     log: Callable[[str], None] | None = None,
     source_missing: type[Exception] = SourceMissingError,
+    sleep: Callable[[float], object] = time.sleep,
 ) -> RunResult:
     """Run ``jobs`` (or only what ``targets`` need) and return how each ended.
 
@@ -306,7 +330,7 @@ def run(
                 f"source dataset `{d}` has nothing stored at {store.location(d)}; put the "
                 "data there or add a task that produces it"
             )
-    state = _Run(order, store, sources, mode, max_workers, log)
+    state = _Run(order, store, sources, mode, max_workers, log, sleep)
     try:
         state.execute()
     finally:
@@ -331,8 +355,10 @@ class _Run:
         mode: str,
         max_workers: int | None,
         log: Callable[[str], None] | None,
+        sleep: Callable[[float], object] = time.sleep,
     ) -> None:
         self.order = order
+        self.sleep = sleep
         self.store = store
         self.mode = mode
         self.log = log
@@ -477,9 +503,15 @@ class _Run:
             try:
                 self.complete(job, self.call(job, kwargs))
             except Exception as exc:  # noqa: BLE001 - any error fails the attempt, not the run
-                if attempts < tries:
+                if attempts < tries and job.retries_on(exc):
+                    delay = job.delay_before(attempts + 1)
                     if log:
-                        log(f"retry  {job.name} (attempt {attempts} of {tries}: {_one_line(exc)})")
+                        log(
+                            f"retry  {job.name} in {delay:g}s (attempt {attempts} of {tries}: "
+                            f"{_one_line(exc)})"
+                        )
+                    if delay > 0:
+                        self.sleep(delay)
                     continue
                 return self.failed(job, exc, start, attempts)
             duration = time.perf_counter() - start
