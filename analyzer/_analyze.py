@@ -719,6 +719,7 @@ def _pipelines(
                 datasets=datasets,
                 tasks=task_models,
                 environments=environments,
+                check_payloads=info.check_payloads,
             )
         )
     return models

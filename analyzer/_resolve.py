@@ -124,6 +124,7 @@ class PipelineInfo:
     schedule: str | None
     description: str | None
     pos: Pos
+    check_payloads: bool = True
 
 
 @dataclass(slots=True)
@@ -587,8 +588,42 @@ class Resolver:
             )
         description = self._description(module, call, at, name)
         return PipelineInfo(
-            (module, call.pos[0], call.pos[1]), name, schedule, description, call.pos
+            (module, call.pos[0], call.pos[1]),
+            name,
+            schedule,
+            description,
+            call.pos,
+            self._check_payloads(module, call, at, name),
         )
+
+    def _check_payloads(self, module: str, call: Call, at: int | None, name: str | None) -> bool:
+        """``check_payloads=``: a bool literal; anything else is reported, and the model keeps
+        the default (checks on), which only ever fails a task that returns a wrong type."""
+        arg = _argument(call, 1 << 30, "check_payloads")
+        if arg is None:
+            return True
+        ok, value = self.literal(module, arg, at)
+        if ok and isinstance(value, bool):
+            return value
+        if ok and not isinstance(value, dict):
+            self._validate(
+                module,
+                call,
+                arg,
+                "check_payloads",
+                value,
+                validate.check_payloads,
+                "write `check_payloads=False` to turn the checks off",
+            )
+            return True
+        self.at(
+            module,
+            arg.pos,
+            UnsupportedConstruct,
+            what=f"the `check_payloads` of pipeline `{name or '?'}`, `{_text(arg)}`,",
+            advice="write `check_payloads=False` (or `True`) in the `Pipeline(...)` call",
+        )
+        return True
 
     def _description(self, module: str, call: Call, at: int | None, name: str | None) -> str | None:
         """A literal description, ``__doc__`` or literals joined; anything else is left out of

@@ -90,6 +90,7 @@ def emit_runner(
         if root not in roots:
             roots.append(root)
     runtime = runtime_sources() if runtime is None else runtime
+    produced = model.producers() if model.check_payloads else {}
     return render(
         "run_local.py.j2",
         pipeline=model.name,
@@ -112,6 +113,11 @@ def emit_runner(
             for t in tasks
         ],
         datasets=[{"name": d.name, "storage": _io_storage(d.storage)} for d in model.datasets],
+        payloads=[
+            {"name": d.name, "check": (d.payload, d.module, f"{d.span.file}:{d.span.line}")}
+            for d in model.datasets
+            if d.payload is not None and d.name in produced
+        ],
         import_roots=sorted(roots),
         modules=[
             {

@@ -99,20 +99,31 @@ class _Retry:
 class Pipeline:
     """A set of tasks whose DAG is inferred from their dataset annotations.
 
+    ``check_payloads`` (default ``True``): a task's return value must be an instance of the
+    runtime class of its dataset's ``Dataset[T]`` (the origin of a generic: ``list``,
+    ``dict``, ``DataFrame``; element types are not checked), or the task fails, once.
+
     >>> pipeline = Pipeline(name="etl")
     """
 
     def __init__(
-        self, name: str, *, schedule: str | None = None, description: str | None = None
+        self,
+        name: str,
+        *,
+        schedule: str | None = None,
+        description: str | None = None,
+        check_payloads: bool = True,
     ) -> None:
         if not isinstance(name, str) or not name:
             raise TypeError(f"Pipeline name must be a non-empty string, got {name!r}")
-        error = validate.schedule(schedule)
-        if error is not None:
-            raise error
+        for error in (validate.schedule(schedule), validate.check_payloads(check_payloads)):
+            if error is not None:
+                raise error
         self.name = name
         self.schedule = schedule
         self.description = description
+        self.check_payloads = check_payloads
+        """Whether a task's return value is checked against its dataset's ``Dataset[T]``."""
         self._tasks: dict[str, Task] = {}
         self._producers: dict[str, Task] = {}
         self._consumed: set[str] = set()  # names of the datasets some task reads

@@ -90,6 +90,7 @@ def pipeline_model(pipeline: Pipeline) -> PipelineModel:
         span=_span(site),
         datasets=datasets,
         tasks=tasks,
+        check_payloads=pipeline.check_payloads,
         environments=environments,
     )
 

@@ -170,6 +170,8 @@ class PipelineModel:
     datasets: tuple[DatasetModel, ...]
     tasks: tuple[TaskModel, ...]
     environments: tuple[EnvironmentModel, ...] = ()
+    check_payloads: bool = True
+    """Whether local runs check a task's return value against its datasets' payload types."""
     schema: int = field(default=SCHEMA_VERSION)
 
     # -- construction -----------------------------------------------------------------------
@@ -187,6 +189,7 @@ class PipelineModel:
         datasets: typing.Iterable[DatasetModel],
         tasks: typing.Iterable[TaskModel],
         environments: typing.Iterable[EnvironmentModel] = (),
+        check_payloads: bool = True,
     ) -> PipelineModel:
         """Build a model with every collection in its canonical (sorted) order."""
         return cls(
@@ -199,6 +202,7 @@ class PipelineModel:
             datasets=tuple(sorted(datasets, key=lambda d: d.name)),
             tasks=tuple(sorted(tasks, key=lambda t: t.name)),
             environments=tuple(sorted(environments, key=lambda e: e.name)),
+            check_payloads=check_payloads,
         )
 
     # -- queries ----------------------------------------------------------------------------

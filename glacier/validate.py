@@ -25,6 +25,7 @@ __all__ = [
     "LAMBDA_TMP_MB",
     "UNKNOWN",
     "account",
+    "check_payloads",
     "container",
     "container_argument",
     "dotted_bucket",
@@ -92,7 +93,14 @@ UNKNOWN: object = _Unknown()
 """An argument whose value the static path cannot read: rules skip what depends on it."""
 
 
-# -- pipeline.task ----------------------------------------------------------------------------
+# -- Pipeline / pipeline.task ----------------------------------------------------------------------------
+
+
+def check_payloads(value: object) -> TypeError | None:
+    """``check_payloads=`` of ``Pipeline``: a bool."""
+    if not isinstance(value, bool):
+        return TypeError(f"check_payloads must be True or False, got {value!r}")
+    return None
 
 
 def retry_delay_s(value: object) -> ValueError | None:

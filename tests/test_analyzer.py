@@ -589,6 +589,28 @@ def test_retry_options_of_a_valid_task_reach_the_model(tmp_path: Path) -> None:
     assert (task.retry_delay_s, task.backoff, task.retry_on) == (0.5, 3.0, ("gaierror", "Flaky"))
 
 
+def test_check_payloads_of_a_pipeline_is_read_and_checked(tmp_path: Path) -> None:
+    flow = tmp_path / "flow.py"
+    flow.write_text(
+        "from glacier import Dataset, Pipeline\n"
+        "FLAG = False\n"
+        "p = Pipeline(name='p', check_payloads=False)\n"
+        "q = Pipeline(name='q', check_payloads=FLAG)\n"
+        "r = Pipeline(name='r', check_payloads='no')\n"  # line 5
+        "s = Pipeline(name='s', check_payloads=bool(FLAG))\n"  # line 6
+        "a, b, c, d = Dataset(name='a'), Dataset(name='b'), Dataset(name='c'), Dataset(name='d')\n"
+        "@p.task()\ndef one() -> a: ...\n"
+        "@q.task()\ndef two() -> b: ...\n"
+        "@r.task()\ndef three() -> c: ...\n"
+        "@s.task()\ndef four() -> d: ...\n"
+    )
+    analysis = analyze([flow])
+    checks = {m.name: m.check_payloads for m in analysis.pipelines}
+    assert checks == {"p": False, "q": False, "r": True, "s": True}
+    found = {(d.code, d.line) for d in analysis.diagnostics if d.code != "GLC501"}
+    assert found == {("GLC402", 5), ("GLC005", 6)}
+
+
 # -- registrations by a call, and what the static path cannot follow ------------------------------
 
 

@@ -831,3 +831,65 @@ def test_dataframes_flow_between_tasks_and_from_a_stored_source(tmp_path: Path) 
     assert result.ok, result.tasks
     assert result.outputs["total"] == {"sum": 12}
     assert list(result.outputs["table"]["x"]) == [2, 4, 6]
+
+
+# -- payload types, checked at the producer -----------------------------------------------------
+
+
+def test_a_return_value_of_the_wrong_type_fails_its_producer_once(tmp_path: Path) -> None:
+    p = Pipeline("typed")
+    numbers = Dataset[list[int]]("numbers", storage=ObjectStorage("b"))
+    ratio = Dataset[float]("ratio")
+    total = Dataset[int]("total", storage=ObjectStorage("b"))
+    calls = {"make": 0}
+
+    @p.task(retries=3, retry_delay_s=0)
+    def make() -> numbers:
+        calls["make"] += 1
+        return 3.5  # type: ignore[return-value]
+
+    @p.task()
+    def add(values: numbers) -> total:
+        return sum(values)
+
+    @p.task()
+    def share() -> ratio:
+        return 1  # an int is a float, as for type checkers
+
+    result = LocalExecutor(tmp_path).execute(p)
+    assert calls == {"make": 1}  # not retried: the same code returns the same type
+    failed = result.tasks["make"]
+    assert (failed.status, failed.attempts) == ("failed", 1)
+    line = numbers._site.line
+    assert (
+        f"PayloadTypeError: task `make` returned float for dataset `numbers` declared "
+        f"`list[int]` at tests/test_local_executor.py:{line}"
+    ) in (failed.error or "")
+    assert result.tasks["add"].status == "skipped"
+    assert result.tasks["share"].status == "succeeded"
+    assert not (tmp_path / "b" / "numbers.json").exists()  # nothing stored
+
+    unchecked = Pipeline("unchecked", check_payloads=False)
+    loose = Dataset[list[int]]("loose")
+
+    @unchecked.task()
+    def anything() -> loose:
+        return 3.5  # type: ignore[return-value]
+
+    assert LocalExecutor(tmp_path).execute(unchecked).outputs["loose"] == 3.5
+
+
+def test_payload_classes_are_the_runtime_classes_of_a_payload_type() -> None:
+    import collections.abc
+    import typing
+
+    from glacier_local._schedule import payload_classes
+
+    assert payload_classes(list[dict[str, int]]) == (list,)
+    assert payload_classes(typing.Dict[str, int]) == (dict,)  # noqa: UP006
+    assert payload_classes(collections.abc.Mapping[str, int]) == (collections.abc.Mapping,)
+    assert payload_classes(int | None) == (int, type(None))
+    assert payload_classes(typing.Annotated[str, "why"]) == (str,)
+    assert payload_classes(float) == (float, int)
+    for unchecked in (typing.Any, typing.TypeVar("T"), typing.Literal["a"], int | typing.Any):
+        assert payload_classes(unchecked) is None

@@ -608,6 +608,67 @@ def test_retries_wait_back_off_and_match_alike_in_the_runner_and_the_executor(
     assert "ValueError: not transient" in (result.tasks["fail"].error or "")
 
 
+TYPED = """\
+from collections import OrderedDict
+from typing import Any
+
+from glacier import Dataset, ObjectStorage, Pipeline
+
+pipeline = Pipeline(name="typed")
+store = ObjectStorage(bucket="out")
+rows = Dataset[list[dict[str, Any]]](name="rows", storage=store)
+table = Dataset[OrderedDict[str, int] | None](name="table", storage=store)
+counted = Dataset[int](name="counted", storage=store)
+
+
+@pipeline.task(retries=2, retry_delay_s=0)
+def load() -> rows:
+    return {"not": "a list"}
+
+
+@pipeline.task()
+def count(values: rows) -> counted:
+    return len(values)
+
+
+@pipeline.task()
+def index() -> table:
+    return OrderedDict(a=1)
+"""
+
+
+def test_payload_types_are_checked_alike_in_the_runner_and_the_executor(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = write_project(tmp_path, {"typed_payloads.py": TYPED})
+    _, runners = _build(root, "typed_payloads.py")
+    runner_dir, runtime_dir = tmp_path / "runner", tmp_path / "runtime"
+    runner_dir.mkdir()
+    runtime_dir.mkdir()
+    message = (
+        "PayloadTypeError: task `load` returned dict for dataset `rows` declared "
+        "`list[dict[str, Any]]` at typed_payloads.py:8"
+    )
+    expected = {"count": ("skipped", 0), "index": ("succeeded", 1), "load": ("failed", 1)}
+
+    run = run_isolated(tmp_path, runners["typed"], cwd=runner_dir)
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert _statuses(run.stdout) == expected
+    assert message in run.stdout
+    assert "is not checked" not in run.stderr
+
+    from glacier_local import LocalExecutor
+
+    monkeypatch.syspath_prepend(str(root))
+    monkeypatch.chdir(runtime_dir)
+    import typed_payloads  # type: ignore[import-not-found]
+
+    result = LocalExecutor("data").execute(typed_payloads.pipeline)
+    assert {n: (t.status, t.attempts) for n, t in result.tasks.items()} == expected
+    assert message in (result.tasks["load"].error or "")
+    assert result.outputs["table"] == {"a": 1}
+
+
 def test_glacier_run_chooses_a_pipeline_and_passes_runner_options(tmp_path: Path) -> None:
     root = copy_examples(tmp_path)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+import typing
 import weakref
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
@@ -121,10 +122,11 @@ def _prepare(pipeline: Pipeline) -> _Prepared:
     """Jobs and storages for ``pipeline``; cached until its tasks or storages change."""
     tasks = pipeline.tasks
     datasets = pipeline.datasets
-    key = (tasks, tuple(id(d.storage) for d in datasets))
+    key = (tasks, tuple(id(d.storage) for d in datasets), pipeline.check_payloads)
     prepared = _PREPARED.get(pipeline)
     if prepared is not None and prepared.key == key:
         return prepared
+    payloads = _payloads(pipeline) if pipeline.check_payloads else {}
     jobs = [
         _schedule.Job(
             task.name,
@@ -137,6 +139,7 @@ def _prepare(pipeline: Pipeline) -> _Prepared:
             retry_delay_s=task.retry_delay_s,
             backoff=task.backoff,
             retry_on=tuple(cls.__name__ for cls in task.retry_on),
+            payloads={ds.name: payloads[ds.name] for ds in task.outputs if ds.name in payloads},
         )
         for task in tasks
     ]
@@ -144,6 +147,29 @@ def _prepare(pipeline: Pipeline) -> _Prepared:
     prepared = _Prepared(key, jobs, storages)
     _PREPARED[pipeline] = prepared
     return prepared
+
+
+def _payloads(pipeline: Pipeline) -> dict[str, tuple[tuple[type, ...], str, str]]:
+    """Dataset name → what a task's return value is checked against: the runtime classes of
+    its ``Dataset[T]``, ``T`` as written, and where the dataset is declared."""
+    classes: dict[str, tuple[type, ...]] = {}
+    for ds in pipeline.datasets:
+        alias = getattr(ds, "__orig_class__", None)  # set by `Dataset[T](...)`
+        if alias is not None and typing.get_args(alias):
+            found = _schedule.payload_classes(typing.get_args(alias)[0])
+            if found is not None:
+                classes[ds.name] = found
+    if not classes:
+        return {}
+    declared = {d.name: d for d in pipeline.to_model().datasets}
+    return {
+        name: (found, declared[name].payload or "?", _where(declared[name].span))
+        for name, found in classes.items()
+    }
+
+
+def _where(span: Any) -> str:
+    return f"{span.file}:{span.line}"
 
 
 def storage_description(storage: Any) -> dict[str, Any] | None:

@@ -16,6 +16,10 @@ Semantics
   longer, and only an exception whose class, or one of its base classes, is named in
   ``retry_on`` is retried (empty: every exception). ``run(..., sleep=)`` replaces
   ``time.sleep`` for the waits (tests).
+- ``payloads`` (dataset → runtime classes, declared type, where it is declared): a returned
+  value that is not an instance of its dataset's classes fails the job with a
+  ``PayloadTypeError`` before anything is stored, and is not retried (the same code would
+  return the same type). :func:`payload_classes` turns a payload type into those classes.
 - ``async def`` functions run with ``asyncio.run``.
 - ``timeout`` (seconds): an async function is cancelled; a sync function runs in a helper
   thread and is abandoned when the timeout passes (Python cannot stop a thread: it keeps
@@ -62,10 +66,12 @@ if TYPE_CHECKING:  # asyncio and concurrent.futures cost ~25 ms to import: only 
 
 __all__ = [
     "Job",
+    "PayloadTypeError",
     "RunResult",
     "SourceMissingError",
     "StoreLike",
     "TaskResult",
+    "payload_classes",
     "run",
     "select",
     "topological_order",
@@ -79,6 +85,53 @@ class SourceMissingError(Exception):
 
     The runtime passes ``glacier.errors.SourceMissingError`` to :func:`run` instead.
     """
+
+
+class PayloadTypeError(TypeError):
+    """A task returned a value that is not of its dataset's declared payload type."""
+
+
+def payload_classes(payload: Any) -> tuple[type, ...] | None:
+    """The classes a value of the type ``payload`` (``T`` of ``Dataset[T]``) is an instance
+    of, or ``None`` when nothing can be checked (``Any``, a type variable, a ``Literal``).
+
+    A generic's origin stands for it (``list[int]``: ``list``; element types are not
+    checked); a union is any of its members; ``float`` also accepts ``int`` and ``complex``
+    both, as type checkers do.
+    """
+    import types
+    import typing
+
+    if payload is None or payload is type(None):
+        return (type(None),)
+    if payload is typing.Any:
+        return None
+    origin = typing.get_origin(payload)
+    if origin is typing.Annotated:
+        return payload_classes(typing.get_args(payload)[0])
+    if origin is typing.Union or origin is types.UnionType:
+        found: list[type] = []
+        for member in typing.get_args(payload):
+            classes = payload_classes(member)
+            if classes is None:
+                return None
+            found.extend(classes)
+        return tuple(dict.fromkeys(found))
+    cls = origin if origin is not None else payload
+    if not isinstance(cls, type):
+        return None
+    if cls is float:
+        return (float, int)
+    if cls is complex:
+        return (complex, float, int)
+    return (cls,)
+
+
+def _is_instance(value: Any, classes: tuple[type, ...]) -> bool:
+    try:
+        return isinstance(value, classes)
+    except TypeError:  # a class isinstance refuses (a protocol without @runtime_checkable)
+        return True
 
 
 class StoreLike(Protocol):
@@ -101,6 +154,7 @@ class Job:
         "is_async",
         "name",
         "outputs",
+        "payloads",
         "retries",
         "retry_delay_s",
         "retry_on",
@@ -121,6 +175,7 @@ class Job:
         retry_delay_s: float = 0.0,
         backoff: float = 1.0,
         retry_on: Sequence[str] = (),
+        payloads: Mapping[str, tuple[tuple[type, ...], str, str]] | None = None,
     ) -> None:
         self.name = name
         self.function = function
@@ -132,6 +187,8 @@ class Job:
         self.retry_delay_s = retry_delay_s
         self.backoff = backoff
         self.retry_on = frozenset(retry_on)  # exception class names
+        # output dataset -> (its payload's classes, the type as declared, where it is declared)
+        self.payloads = dict(payloads) if payloads else {}
         self.is_async = inspect.iscoroutinefunction(function)
 
     def __repr__(self) -> str:
@@ -503,7 +560,11 @@ class _Run:
             try:
                 self.complete(job, self.call(job, kwargs))
             except Exception as exc:  # noqa: BLE001 - any error fails the attempt, not the run
-                if attempts < tries and job.retries_on(exc):
+                if (
+                    attempts < tries
+                    and job.retries_on(exc)
+                    and not isinstance(exc, PayloadTypeError)
+                ):
                     delay = job.delay_before(attempts + 1)
                     if log:
                         log(
@@ -610,6 +671,8 @@ class _Run:
             pairs = tuple(zip(outputs, result, strict=True))
         else:
             pairs = ((outputs[0], result),)
+        if job.payloads:
+            _check_payloads(job, pairs)
         persistent = self.persistent
         for name, value in pairs:
             if persistent[name]:
@@ -617,6 +680,17 @@ class _Run:
         values = self.values
         for name, value in pairs:
             values[name] = value
+
+
+def _check_payloads(job: Job, pairs: Iterable[tuple[str, Any]]) -> None:
+    for name, value in pairs:
+        check = job.payloads.get(name)
+        if check is not None and not _is_instance(value, check[0]):
+            _, declared, where = check
+            raise PayloadTypeError(
+                f"task `{job.name}` returned {type(value).__name__} for dataset `{name}` "
+                f"declared `{declared}` at {where}"
+            )
 
 
 async def _async_with_timeout(job: Job, kwargs: dict[str, Any]) -> Any:
