@@ -748,6 +748,7 @@ def _dataset_model(resolver: Resolver, variables: _Variables, key: Key) -> Datas
         payload=info.payload,
         storage=storage,
         span=Span(module.span_file, key[1], key[2]),
+        copy=info.copy,
     )
 
 

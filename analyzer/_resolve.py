@@ -135,6 +135,7 @@ class DatasetInfo:
     storage: StorageV | None
     pos: Pos
     storage_ok: bool = True
+    copy: bool = True
 
 
 @dataclass(slots=True)
@@ -593,13 +594,18 @@ class Resolver:
             schedule,
             description,
             call.pos,
-            self._check_payloads(module, call, at, name),
+            self._bool_option(
+                module, call, at, "check_payloads", f"pipeline `{name or '?'}`", "Pipeline"
+            ),
         )
 
-    def _check_payloads(self, module: str, call: Call, at: int | None, name: str | None) -> bool:
-        """``check_payloads=``: a bool literal; anything else is reported, and the model keeps
-        the default (checks on), which only ever fails a task that returns a wrong type."""
-        arg = _argument(call, 1 << 30, "check_payloads")
+    def _bool_option(
+        self, module: str, call: Call, at: int | None, option: str, owner: str, api: str
+    ) -> bool:
+        """A keyword-only bool option whose default is ``True`` (``Pipeline(check_payloads=)``,
+        ``Dataset(copy=)``): a literal; anything else is reported and the model keeps the
+        default, the safe side (payloads checked, values copied)."""
+        arg = _argument(call, 1 << 30, option)
         if arg is None:
             return True
         ok, value = self.literal(module, arg, at)
@@ -610,18 +616,18 @@ class Resolver:
                 module,
                 call,
                 arg,
-                "check_payloads",
+                option,
                 value,
-                validate.check_payloads,
-                "write `check_payloads=False` to turn the checks off",
+                _BOOL_RULES[option],
+                f"write `{option}=False` or `{option}=True`",
             )
             return True
         self.at(
             module,
             arg.pos,
             UnsupportedConstruct,
-            what=f"the `check_payloads` of pipeline `{name or '?'}`, `{_text(arg)}`,",
-            advice="write `check_payloads=False` (or `True`) in the `Pipeline(...)` call",
+            what=f"the `{option}` of {owner}, `{_text(arg)}`,",
+            advice=f"write `{option}=False` (or `True`) in the `{api}(...)` call",
         )
         return True
 
@@ -670,7 +676,8 @@ class Resolver:
                         "module-level variable"
                     ),
                 )
-        return DatasetInfo(key, name, payload, storage, call.pos, ok)
+        copy = self._bool_option(module, call, at, "copy", f"dataset `{name or '?'}`", "Dataset")
+        return DatasetInfo(key, name, payload, storage, call.pos, ok, copy)
 
     def _environment(self, module: str, call: Call, at: int | None) -> EnvInfo:
         account = self._env_string(
@@ -962,6 +969,9 @@ def _argument(call: Call, index: int, keyword: str) -> Expr | None:
     ):
         return call.args[index]
     return None
+
+
+_BOOL_RULES = {"check_payloads": validate.check_payloads, "copy": validate.dataset_copy}
 
 
 def _text(expr: Expr) -> str:

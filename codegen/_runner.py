@@ -118,6 +118,7 @@ def emit_runner(
             for d in model.datasets
             if d.payload is not None and d.name in produced
         ],
+        shared=[d.name for d in model.datasets if not d.copy],
         import_roots=sorted(roots),
         modules=[
             {

@@ -151,6 +151,7 @@ def _dataset_model(dataset: Dataset[Any], variables: _Variables) -> DatasetModel
         payload=payload_text_at(site.filename, site.line, site.col),
         storage=storage_model(dataset.storage, site, variables),
         span=_span(site),
+        copy=dataset.copy,
     )
 
 

@@ -122,6 +122,9 @@ class DatasetModel:
     """Source text of the payload type ``T`` of ``Dataset[T]``; ``None`` when untyped (Any)."""
     storage: StorageModel | None
     span: Span
+    copy: bool = True
+    """Whether each reading task gets its own copy of the value in a local run
+    (``Dataset(..., copy=False)``: they share one)."""
 
 
 @dataclass(frozen=True, slots=True)

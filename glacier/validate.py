@@ -28,6 +28,7 @@ __all__ = [
     "check_payloads",
     "container",
     "container_argument",
+    "dataset_copy",
     "dotted_bucket",
     "environment_name",
     "existing",
@@ -94,6 +95,13 @@ UNKNOWN: object = _Unknown()
 
 
 # -- Pipeline / pipeline.task ----------------------------------------------------------------------------
+
+
+def dataset_copy(value: object) -> TypeError | None:
+    """``copy=`` of ``Dataset``: a bool."""
+    if not isinstance(value, bool):
+        return TypeError(f"copy must be True or False, got {value!r}")
+    return None
 
 
 def check_payloads(value: object) -> TypeError | None:

@@ -611,6 +611,32 @@ def test_check_payloads_of_a_pipeline_is_read_and_checked(tmp_path: Path) -> Non
     assert found == {("GLC402", 5), ("GLC005", 6)}
 
 
+def test_copy_of_a_dataset_is_read_and_checked(tmp_path: Path) -> None:
+    flow = tmp_path / "flow.py"
+    flow.write_text(
+        "from glacier import Dataset, Pipeline\n"
+        "SHARE = False\n"
+        "p = Pipeline(name='p')\n"
+        "a = Dataset(name='a', copy=False)\n"
+        "b = Dataset(name='b', copy=SHARE)\n"
+        "c = Dataset(name='c', copy=0)\n"  # line 6
+        "d = Dataset(name='d', copy=not SHARE)\n"  # line 7
+        "e = Dataset(name='e')\n"
+        "@p.task()\ndef make() -> tuple[a, b, c, d, e]: ...\n"
+        "@p.task()\ndef use(x: a, y: b, z: c, w: d, v: e) -> None: ...\n"
+    )
+    analysis = analyze([flow])
+    (model,) = analysis.pipelines
+    assert {d.name: d.copy for d in model.datasets} == {
+        "a": False,
+        "b": False,
+        "c": True,
+        "d": True,
+        "e": True,
+    }
+    assert {(d.code, d.line) for d in analysis.diagnostics} == {("GLC402", 6), ("GLC005", 7)}
+
+
 # -- registrations by a call, and what the static path cannot follow ------------------------------
 
 

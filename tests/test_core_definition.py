@@ -261,6 +261,8 @@ def test_usage_errors() -> None:
             p.task(timeout=timeout)  # type: ignore[arg-type]
     with pytest.raises(UsageError, match="compute"):
         p.task(compute="lambda")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="copy must be True or False, got 0"):
+        Dataset(name="d", copy=0)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="check_payloads must be True or False, got 'no'"):
         Pipeline(name="q", check_payloads="no")  # type: ignore[arg-type]
     for delay in (-1, "2", True, float("nan")):

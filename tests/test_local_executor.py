@@ -893,3 +893,85 @@ def test_payload_classes_are_the_runtime_classes_of_a_payload_type() -> None:
     assert payload_classes(float) == (float, int)
     for unchecked in (typing.Any, typing.TypeVar("T"), typing.Literal["a"], int | typing.Any):
         assert payload_classes(unchecked) is None
+
+
+# -- every reader gets its own copy -------------------------------------------------------------
+
+
+def test_a_task_that_changes_its_input_in_place_changes_nothing_a_sibling_sees(
+    tmp_path: Path,
+) -> None:
+    def pipeline(copy: bool) -> Pipeline:
+        p = Pipeline("mutations")
+        rows = Dataset("rows", storage=ObjectStorage("b"), copy=copy)
+        counted, kept = Dataset("counted"), Dataset("kept")
+        tries = {"n": 0}
+
+        @p.task()
+        def make() -> rows:
+            return [{"n": 1}, {"n": 2}]
+
+        @p.task(retries=1, retry_delay_s=0)
+        def a_mutate(values: rows) -> counted:  # runs first: ties go by name
+            values.append({"n": 3})
+            values[0]["n"] = 100
+            tries["n"] += 1
+            if tries["n"] == 1:
+                raise RuntimeError("its retry must see the input unchanged too")
+            return len(values)
+
+        @p.task()
+        def b_sibling(values: rows) -> kept:
+            return values
+
+        return p
+
+    copied = LocalExecutor(tmp_path / "copied", max_workers=1).execute(pipeline(copy=True))
+    assert copied.ok, copied.summary()
+    assert copied.outputs["counted"] == 3  # the retry saw two rows again
+    assert copied.outputs["kept"] == [{"n": 1}, {"n": 2}]
+    assert copied.outputs["rows"] == [{"n": 1}, {"n": 2}]
+    assert json.loads((tmp_path / "copied" / "b" / "rows.json").read_text()) == [
+        {"n": 1},
+        {"n": 2},
+    ]
+
+    shared = LocalExecutor(tmp_path / "shared", max_workers=1).execute(pipeline(copy=False))
+    assert shared.outputs["counted"] == 4  # the opt-out: one object, changed twice
+    assert shared.outputs["kept"][0] == {"n": 100}
+
+
+def test_own_copy_copies_frames_with_their_copy_method_and_shares_what_cannot_be_copied(
+    tmp_path: Path,
+) -> None:
+    from glacier_local._schedule import own_copy
+
+    class Frame:  # stands in for pandas.DataFrame: `own_copy` never imports pandas
+        copies = 0
+
+        def copy(self) -> "Frame":
+            Frame.copies += 1
+            return Frame()
+
+    Frame.__module__ = "pandas.core.frame"
+    frame = Frame()
+    assert own_copy(frame) is not frame and Frame.copies == 1
+    text, nested = "abc", {"a": [1]}
+    assert own_copy(text) is text
+    assert own_copy(nested) == nested and own_copy(nested)["a"] is not nested["a"]
+
+    p = Pipeline("uncopyable")
+    lock, used = Dataset("lock"), Dataset("used")
+
+    @p.task()
+    def make_lock() -> lock:
+        return threading.Lock()
+
+    @p.task()
+    def use(value: lock) -> used:
+        return value
+
+    log: list[str] = []
+    result = LocalExecutor(tmp_path, log=log.append).execute(p)
+    assert result.ok and result.outputs["used"] is result.outputs["lock"]
+    assert any(line.startswith("note   `lock` is shared with `use`, not copied") for line in log)

@@ -669,6 +669,88 @@ def test_payload_types_are_checked_alike_in_the_runner_and_the_executor(
     assert result.outputs["table"] == {"a": 1}
 
 
+MUTATING = """\
+from glacier import Dataset, ObjectStorage, Pipeline
+
+pipeline = Pipeline(name="mutating")
+store = ObjectStorage(bucket="out")
+rows = Dataset(name="rows", storage=store)
+counted = Dataset(name="counted", storage=store)
+kept = Dataset(name="kept", storage=store)
+big = Dataset(name="big", copy=False)
+seen = Dataset(name="seen", storage=store)
+
+
+@pipeline.task()
+def make() -> rows:
+    return [{"n": 1}, {"n": 2}]
+
+
+@pipeline.task()
+def a_mutate(values: rows) -> counted:  # runs before its sibling: ties go by name
+    values.append({"n": 3})
+    values[0]["n"] = 100
+    return len(values)
+
+
+@pipeline.task()
+def b_sibling(values: rows) -> kept:
+    return values
+
+
+@pipeline.task()
+def c_big() -> big:
+    return [0]
+
+
+@pipeline.task()
+def d_touch(values: big) -> None:
+    values.append(1)  # shared on purpose: the next reader sees it
+
+
+@pipeline.task()
+def e_see(values: big) -> seen:
+    return values
+"""
+
+
+def test_a_full_run_equals_a_resumed_one_when_a_task_changes_its_input_in_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = write_project(tmp_path, {"mutating.py": MUTATING})
+    analysis, runners = _build(root, "mutating.py")
+    (static,) = analysis.pipelines
+    assert [d.name for d in static.datasets if not d.copy] == ["big"]
+    assert 'SHARED: list[str] = ["big"]' in runners["mutating"].read_text()
+    full_dir, runtime_dir = tmp_path / "full", tmp_path / "runtime"
+    full_dir.mkdir()
+    runtime_dir.mkdir()
+    out = Path(".glacier") / "data" / "out"
+
+    full = run_isolated(tmp_path, runners["mutating"], "--workers", "1", cwd=full_dir)
+    assert full.returncode == 0, full.stdout + full.stderr
+    kept = json.loads((full_dir / out / "kept.json").read_text())
+    assert kept == [{"n": 1}, {"n": 2}]
+    assert json.loads((full_dir / out / "counted.json").read_text()) == 3
+    assert json.loads((full_dir / out / "seen.json").read_text()) == [0, 1]
+
+    (full_dir / out / "kept.json").unlink()
+    resumed = run_isolated(tmp_path, runners["mutating"], "--only", "b_sibling", cwd=full_dir)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert json.loads((full_dir / out / "kept.json").read_text()) == kept  # read from storage
+
+    from glacier_local import LocalExecutor
+
+    monkeypatch.syspath_prepend(str(root))
+    monkeypatch.chdir(runtime_dir)
+    import mutating  # type: ignore[import-not-found]
+
+    assert mutating.pipeline.to_model() == static
+    result = LocalExecutor("data", max_workers=1).execute(mutating.pipeline)
+    assert result.ok, result.summary()
+    assert (result.outputs["kept"], result.outputs["seen"]) == (kept, [0, 1])
+
+
 def test_glacier_run_chooses_a_pipeline_and_passes_runner_options(tmp_path: Path) -> None:
     root = copy_examples(tmp_path)
 

@@ -47,6 +47,7 @@ BUILD_DIR = ""
 TASKS: list[dict[str, Any]] = []
 DATASETS: dict[str, dict[str, Any] | None] = {}
 PAYLOADS: dict[str, tuple[str, str, str]] = {}
+SHARED: list[str] = []
 IMPORT_ROOTS: list[str] = []
 MODULES: dict[str, tuple[str, bool, str]] = {}
 RUNTIME: dict[str, str] = {}
@@ -382,7 +383,7 @@ def main(argv: list[str] | None = None) -> int:
         for task in tasks
     ]
     try:
-        result = schedule.run(jobs, store, max_workers=args.workers, log=_log)
+        result = schedule.run(jobs, store, max_workers=args.workers, log=_log, shared=SHARED)
     except schedule.SourceMissingError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

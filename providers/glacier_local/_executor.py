@@ -28,14 +28,19 @@ __all__ = ["LocalExecutor"]
 class _Prepared:
     """A pipeline's jobs and storage descriptions, built once per pipeline shape."""
 
-    __slots__ = ("jobs", "key", "storages")
+    __slots__ = ("jobs", "key", "shared", "storages")
 
     def __init__(
-        self, key: tuple[Any, ...], jobs: list[_schedule.Job], storages: dict[str, Any]
+        self,
+        key: tuple[Any, ...],
+        jobs: list[_schedule.Job],
+        storages: dict[str, Any],
+        shared: frozenset[str],
     ) -> None:
         self.key = key
         self.jobs = jobs
         self.storages = storages
+        self.shared = shared  # datasets declared with `copy=False`
 
 
 _PREPARED: weakref.WeakKeyDictionary[Any, _Prepared] = weakref.WeakKeyDictionary()
@@ -98,6 +103,7 @@ class LocalExecutor:
             log=self._log,
             source_missing=SourceMissingError,
             sleep=self._sleep,
+            shared=prepared.shared,
         )
 
 
@@ -122,7 +128,7 @@ def _prepare(pipeline: Pipeline) -> _Prepared:
     """Jobs and storages for ``pipeline``; cached until its tasks or storages change."""
     tasks = pipeline.tasks
     datasets = pipeline.datasets
-    key = (tasks, tuple(id(d.storage) for d in datasets), pipeline.check_payloads)
+    key = (tasks, tuple((id(d.storage), d.copy) for d in datasets), pipeline.check_payloads)
     prepared = _PREPARED.get(pipeline)
     if prepared is not None and prepared.key == key:
         return prepared
@@ -144,7 +150,8 @@ def _prepare(pipeline: Pipeline) -> _Prepared:
         for task in tasks
     ]
     storages = {d.name: storage_description(d.storage) for d in datasets}
-    prepared = _Prepared(key, jobs, storages)
+    shared = frozenset(d.name for d in datasets if not d.copy)
+    prepared = _Prepared(key, jobs, storages, shared)
     _PREPARED[pipeline] = prepared
     return prepared
 

@@ -20,6 +20,13 @@ Semantics
   value that is not an instance of its dataset's classes fails the job with a
   ``PayloadTypeError`` before anything is stored, and is not retried (the same code would
   return the same type). :func:`payload_classes` turns a payload type into those classes.
+- Every task that reads a value gets its own copy, for each attempt (:func:`own_copy`: a
+  deep copy, ``DataFrame.copy()`` for a pandas frame, immutable scalars as they are), so
+  a task that changes its input in place changes nothing another task, or its own retry,
+  sees: a full run gives what a resumed one does, whose inputs come from storage. The
+  datasets in ``run(..., shared=)`` (``Dataset(copy=False)``) are handed over as they are,
+  and so is a value that cannot be copied (noted in the log). In process mode the value is
+  pickled to the worker, which is a copy already.
 - ``async def`` functions run with ``asyncio.run``.
 - ``timeout`` (seconds): an async function is cancelled; a sync function runs in a helper
   thread and is abandoned when the timeout passes (Python cannot stop a thread: it keeps
@@ -71,6 +78,7 @@ __all__ = [
     "SourceMissingError",
     "StoreLike",
     "TaskResult",
+    "own_copy",
     "payload_classes",
     "run",
     "select",
@@ -125,6 +133,22 @@ def payload_classes(payload: Any) -> tuple[type, ...] | None:
     if cls is complex:
         return (complex, float, int)
     return (cls,)
+
+
+_IMMUTABLE = frozenset({str, bytes, int, float, complex, bool, type(None), range})
+
+
+def own_copy(value: Any) -> Any:
+    """A copy of ``value`` no other task shares: a deep copy, ``DataFrame.copy()`` (deep)
+    for a pandas object, and an immutable scalar itself. Raises what ``deepcopy`` raises."""
+    kind = type(value)
+    if kind in _IMMUTABLE:
+        return value
+    if kind.__module__.partition(".")[0] == "pandas" and callable(getattr(value, "copy", None)):
+        return value.copy()  # pandas is imported already when a frame exists
+    import copy
+
+    return copy.deepcopy(value)
 
 
 def _is_instance(value: Any, classes: tuple[type, ...]) -> bool:
@@ -353,6 +377,7 @@ def run(
     log: Callable[[str], None] | None = None,
     source_missing: type[Exception] = SourceMissingError,
     sleep: Callable[[float], object] = time.sleep,
+    shared: Iterable[str] = (),
 ) -> RunResult:
     """Run ``jobs`` (or only what ``targets`` need) and return how each ended.
 
@@ -387,7 +412,7 @@ def run(
                 f"source dataset `{d}` has nothing stored at {store.location(d)}; put the "
                 "data there or add a task that produces it"
             )
-    state = _Run(order, store, sources, mode, max_workers, log, sleep)
+    state = _Run(order, store, sources, mode, max_workers, log, sleep, frozenset(shared))
     try:
         state.execute()
     finally:
@@ -413,9 +438,11 @@ class _Run:
         max_workers: int | None,
         log: Callable[[str], None] | None,
         sleep: Callable[[float], object] = time.sleep,
+        shared: frozenset[str] = frozenset(),
     ) -> None:
         self.order = order
         self.sleep = sleep
+        self.shared = shared  # datasets whose readers share one value
         self.store = store
         self.mode = mode
         self.log = log
@@ -558,7 +585,7 @@ class _Run:
         while True:
             attempts += 1
             try:
-                self.complete(job, self.call(job, kwargs))
+                self.complete(job, self.call(job, self.own_inputs(job, kwargs)))
             except Exception as exc:  # noqa: BLE001 - any error fails the attempt, not the run
                 if (
                     attempts < tries
@@ -579,6 +606,26 @@ class _Run:
             if log:
                 log(f"done   {job.name} in {duration:.3f}s")
             return TaskResult(job.name, "succeeded", duration, attempts)
+
+    def own_inputs(self, job: Job, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """The inputs of one attempt, each the job's own copy unless its dataset is shared."""
+        if self.mode == "process" or not kwargs:
+            return kwargs  # pickled to the worker: copies already
+        shared = self.shared
+        own = {}
+        for param, dataset in job.inputs:
+            value = kwargs[param]
+            if dataset not in shared:
+                try:
+                    value = own_copy(value)
+                except Exception as exc:  # noqa: BLE001 - an uncopyable value is shared
+                    if self.log:
+                        self.log(
+                            f"note   `{dataset}` is shared with `{job.name}`, not copied "
+                            f"({_one_line(exc)})"
+                        )
+            own[param] = value
+        return own
 
     def failed(self, job: Job, exc: BaseException, start: float, attempts: int) -> TaskResult:
         duration = time.perf_counter() - start
