@@ -158,25 +158,24 @@ def _prepare(pipeline: Pipeline) -> _Prepared:
 
 def _payloads(pipeline: Pipeline) -> dict[str, tuple[tuple[type, ...], str, str]]:
     """Dataset name → what a task's return value is checked against: the runtime classes of
-    its ``Dataset[T]``, ``T`` as written, and where the dataset is declared."""
-    classes: dict[str, tuple[type, ...]] = {}
+    its ``Dataset[T]``, ``T`` as written (as the model records it) and where the dataset is
+    declared."""
+    from glacier.source import payload_text_at, relative_file
+
+    found: dict[str, tuple[tuple[type, ...], str, str]] = {}
     for ds in pipeline.datasets:
         alias = getattr(ds, "__orig_class__", None)  # set by `Dataset[T](...)`
-        if alias is not None and typing.get_args(alias):
-            found = _schedule.payload_classes(typing.get_args(alias)[0])
-            if found is not None:
-                classes[ds.name] = found
-    if not classes:
-        return {}
-    declared = {d.name: d for d in pipeline.to_model().datasets}
-    return {
-        name: (found, declared[name].payload or "?", _where(declared[name].span))
-        for name, found in classes.items()
-    }
-
-
-def _where(span: Any) -> str:
-    return f"{span.file}:{span.line}"
+        if alias is None or not typing.get_args(alias):
+            continue
+        payload = typing.get_args(alias)[0]
+        classes = _schedule.payload_classes(payload)
+        if classes is None:
+            continue
+        site = ds._site
+        written = payload_text_at(site.filename, site.line, site.col)
+        declared = written or getattr(payload, "__name__", None) or repr(payload)
+        found[ds.name] = (classes, declared, f"{relative_file(site.filename)}:{site.line}")
+    return found
 
 
 def storage_description(storage: Any) -> dict[str, Any] | None:
