@@ -113,11 +113,11 @@ def emit_runner(
             for t in tasks
         ],
         datasets=[{"name": d.name, "storage": _io_storage(d.storage)} for d in model.datasets],
-        payloads=[
-            {"name": d.name, "check": (d.payload, d.module, f"{d.span.file}:{d.span.line}")}
+        payloads={
+            d.name: (d.payload, d.module, f"{d.span.file}:{d.span.line}")
             for d in model.datasets
             if d.payload is not None and d.name in produced
-        ],
+        },
         shared=[d.name for d in model.datasets if not d.copy],
         import_roots=sorted(roots),
         modules=[
