@@ -685,6 +685,9 @@ def _pipelines(
                 retries=t.retries,
                 timeout=t.timeout,
                 span=Span(modules[t.module].span_file, t.pos[0], t.pos[1]),
+                retry_delay_s=t.retry_delay_s,
+                backoff=t.backoff,
+                retry_on=t.retry_on,
             )
             for t in kept
         ]
@@ -716,6 +719,7 @@ def _pipelines(
                 datasets=datasets,
                 tasks=task_models,
                 environments=environments,
+                check_payloads=info.check_payloads,
             )
         )
     return models
@@ -744,6 +748,7 @@ def _dataset_model(resolver: Resolver, variables: _Variables, key: Key) -> Datas
         payload=info.payload,
         storage=storage,
         span=Span(module.span_file, key[1], key[2]),
+        copy=info.copy,
     )
 
 

@@ -49,6 +49,7 @@ from analyzer._summary import (
     Pos,
     StatementSummary,
     Sub,
+    TupleLit,
 )
 
 __all__ = ["summarize"]
@@ -1233,6 +1234,12 @@ class _Reader:
                 ),
                 pos,
             )
+        if cls is cst.Tuple and all(type(e) is cst.Element for e in node.elements):
+            return TupleLit(
+                tuple(self.expr(e.value, depth + 1) for e in node.elements),
+                self._text(node, pos),
+                pos,
+            )
         if cls is cst.BinaryOperation and isinstance(node.operator, cst.Add):
             joined = _joined_strings(node)
             if joined is not None:  # `"a" + "b"`: a string literal written in parts
@@ -1347,6 +1354,8 @@ def _relocate(expr: Expr, pos: Pos) -> Expr:
         return Or(_relocate(expr.left, pos), _relocate(expr.right, pos), pos)
     if isinstance(expr, Const):
         return Const(expr.value, pos)
+    if isinstance(expr, TupleLit):
+        return TupleLit(tuple(_relocate(i, pos) for i in expr.items), expr.text, pos)
     if isinstance(expr, Other):
         return Other(expr.text, pos)
     return expr

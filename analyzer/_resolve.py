@@ -27,6 +27,7 @@ from analyzer._summary import (
     Pos,
     StatementSummary,
     Sub,
+    TupleLit,
 )
 from analyzer._values import (
     BoundMethod,
@@ -123,6 +124,7 @@ class PipelineInfo:
     schedule: str | None
     description: str | None
     pos: Pos
+    check_payloads: bool = True
 
 
 @dataclass(slots=True)
@@ -133,6 +135,7 @@ class DatasetInfo:
     storage: StorageV | None
     pos: Pos
     storage_ok: bool = True
+    copy: bool = True
 
 
 @dataclass(slots=True)
@@ -398,7 +401,7 @@ class Resolver:
             return self.call(module, expr, at, stmt)
         if isinstance(expr, DictLit):
             return Opaque()
-        if isinstance(expr, (Or, Other)):
+        if isinstance(expr, (Or, Other, TupleLit)):
             return Opaque()
         return Opaque()  # pragma: no cover
 
@@ -586,8 +589,47 @@ class Resolver:
             )
         description = self._description(module, call, at, name)
         return PipelineInfo(
-            (module, call.pos[0], call.pos[1]), name, schedule, description, call.pos
+            (module, call.pos[0], call.pos[1]),
+            name,
+            schedule,
+            description,
+            call.pos,
+            self._bool_option(
+                module, call, at, "check_payloads", f"pipeline `{name or '?'}`", "Pipeline"
+            ),
         )
+
+    def _bool_option(
+        self, module: str, call: Call, at: int | None, option: str, owner: str, api: str
+    ) -> bool:
+        """A keyword-only bool option whose default is ``True`` (``Pipeline(check_payloads=)``,
+        ``Dataset(copy=)``): a literal; anything else is reported and the model keeps the
+        default, the safe side (payloads checked, values copied)."""
+        arg = _argument(call, 1 << 30, option)
+        if arg is None:
+            return True
+        ok, value = self.literal(module, arg, at)
+        if ok and isinstance(value, bool):
+            return value
+        if ok and not isinstance(value, dict):
+            self._validate(
+                module,
+                call,
+                arg,
+                option,
+                value,
+                _BOOL_RULES[option],
+                f"write `{option}=False` or `{option}=True`",
+            )
+            return True
+        self.at(
+            module,
+            arg.pos,
+            UnsupportedConstruct,
+            what=f"the `{option}` of {owner}, `{_text(arg)}`,",
+            advice=f"write `{option}=False` (or `True`) in the `{api}(...)` call",
+        )
+        return True
 
     def _description(self, module: str, call: Call, at: int | None, name: str | None) -> str | None:
         """A literal description, ``__doc__`` or literals joined; anything else is left out of
@@ -634,7 +676,8 @@ class Resolver:
                         "module-level variable"
                     ),
                 )
-        return DatasetInfo(key, name, payload, storage, call.pos, ok)
+        copy = self._bool_option(module, call, at, "copy", f"dataset `{name or '?'}`", "Dataset")
+        return DatasetInfo(key, name, payload, storage, call.pos, ok, copy)
 
     def _environment(self, module: str, call: Call, at: int | None) -> EnvInfo:
         account = self._env_string(
@@ -928,6 +971,9 @@ def _argument(call: Call, index: int, keyword: str) -> Expr | None:
     return None
 
 
+_BOOL_RULES = {"check_payloads": validate.check_payloads, "copy": validate.dataset_copy}
+
+
 def _text(expr: Expr) -> str:
     if isinstance(expr, Name):
         return expr.id
@@ -941,7 +987,7 @@ def _text(expr: Expr) -> str:
         return f"{_text(expr.value)}[{expr.slice_text}]"
     if isinstance(expr, Or):
         return f"{_text(expr.left)} | {_text(expr.right)}"
-    if isinstance(expr, Other):
+    if isinstance(expr, (Other, TupleLit)):
         return expr.text
     if isinstance(expr, DictLit):
         return "{...}"

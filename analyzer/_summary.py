@@ -39,6 +39,7 @@ __all__ = [
     "Pos",
     "StatementSummary",
     "Sub",
+    "TupleLit",
 ]
 
 Pos = tuple[int, int, int, int]  # line, column (1-based, UTF-8 bytes), end line, end column
@@ -105,6 +106,16 @@ class DictLit:
 
 
 @dataclass(frozen=True, slots=True)
+class TupleLit:
+    """A tuple display without starred items (``retry_on=(TimeoutError, OSError)``); ``text``
+    is its source text, as ``Other`` would give it."""
+
+    items: tuple[Expr, ...]
+    text: str
+    pos: Pos
+
+
+@dataclass(frozen=True, slots=True)
 class Other:
     """Any other expression; ``text`` is its (shortened) source text, for messages."""
 
@@ -112,7 +123,7 @@ class Other:
     pos: Pos
 
 
-Expr = Name | Attr | Call | Sub | Const | Or | DictLit | Other
+Expr = Name | Attr | Call | Sub | Const | Or | DictLit | TupleLit | Other
 
 
 # -- statements ---------------------------------------------------------------------------------
@@ -246,7 +257,7 @@ class ModuleSummary:
 # (``cls(*fields)``) unpickles twice as fast as the default slotted-dataclass ``__setstate__``,
 # and names only these classes, which the cache's restricted unpickler allows.
 SUMMARY_CLASSES: tuple[type, ...] = (
-    Name, Attr, Call, Sub, Const, Or, DictLit, Other,
+    Name, Attr, Call, Sub, Const, Or, DictLit, TupleLit, Other,
     Import, Param, Decorator, Function, StatementSummary, ModuleSummary, ImportAlias,
 )  # fmt: skip
 

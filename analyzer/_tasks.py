@@ -29,6 +29,7 @@ from analyzer._summary import (
     Pos,
     StatementSummary,
     Sub,
+    TupleLit,
 )
 from analyzer._values import (
     BoundMethod,
@@ -38,6 +39,7 @@ from analyzer._values import (
     Ext,
     FunctionRef,
     Key,
+    ModuleV,
     Opaque,
     PipelineV,
     TaskDeco,
@@ -59,8 +61,8 @@ from analyzer.diagnostics import (
     UnresolvedImport,
     UnsupportedConstruct,
 )
-from glacier import messages
-from glacier.model import ComputeModel
+from glacier import messages, validate
+from glacier.model import RETRY_BACKOFF, RETRY_DELAY_S, ComputeModel
 
 __all__ = ["FoundTask", "mentioned_datasets", "read_tasks"]
 
@@ -82,6 +84,9 @@ class FoundTask:
     timeout: float | None
     decorator: tuple[int, int]
     valid: bool = True
+    retry_delay_s: float = RETRY_DELAY_S
+    backoff: float = RETRY_BACKOFF
+    retry_on: tuple[str, ...] = ()
 
 
 def read_tasks(
@@ -247,6 +252,9 @@ def _task(
     compute = _compute(resolver, deco.module, deco.at, call)
     retries, retries_ok = _retries(resolver, deco.module, deco.at, call, name)
     timeout, timeout_ok = _timeout(resolver, deco.module, deco.at, call, name)
+    delay, delay_ok = _retry_number(resolver, deco.module, deco.at, call, name, "retry_delay_s")
+    backoff, backoff_ok = _retry_number(resolver, deco.module, deco.at, call, name, "backoff")
+    retry_on, retry_on_ok = _retry_on(resolver, deco.module, deco.at, call, name)
     task = FoundTask(
         pipeline=deco.pipeline.key,
         name=name,
@@ -260,7 +268,10 @@ def _task(
         retries=retries,
         timeout=timeout,
         decorator=(call.pos[0], call.pos[2]),
-        valid=valid and retries_ok and timeout_ok,
+        valid=valid and retries_ok and timeout_ok and delay_ok and backoff_ok and retry_on_ok,
+        retry_delay_s=delay,
+        backoff=backoff,
+        retry_on=retry_on,
     )
     if not _signature(
         resolver, module, stmt, task, function.params, function.returns, function.returns_text
@@ -311,6 +322,103 @@ def _retries(resolver: Resolver, module: str, at: int, call: Call, task: str) ->
         advice="write a non-negative integer: `retries=2`",
     )
     return 0, False
+
+
+_RETRY_NUMBERS = {
+    # option: (default, the rule both paths apply, the problem, advice)
+    "retry_delay_s": (
+        RETRY_DELAY_S,
+        validate.retry_delay_s,
+        "not a non-negative number literal",
+        "write the delay before the first retry in seconds: `retry_delay_s=2`",
+    ),
+    "backoff": (
+        RETRY_BACKOFF,
+        validate.retry_backoff,
+        "not a number literal of at least 1",
+        "write what each next delay is multiplied by, 1 or more: `backoff=2.0`",
+    ),
+}
+
+
+def _retry_number(
+    resolver: Resolver, module: str, at: int, call: Call, task: str, option: str
+) -> tuple[float, bool]:
+    """``retry_delay_s`` or ``backoff``, and whether it is valid (a number literal the
+    runtime accepts)."""
+    default, rule, problem, advice = _RETRY_NUMBERS[option]
+    expr = argument(call, _KEYWORD_ONLY, option)
+    if expr is None:
+        return default, True
+    ok, value = resolver.literal(module, expr, at)
+    if ok and rule(value) is None:
+        return float(value), True
+    resolver.at(
+        module,
+        expr.pos,
+        InvalidTaskOption,
+        option=option,
+        task=task,
+        value=text_of(expr),
+        problem=problem,
+        advice=advice,
+    )
+    return default, False
+
+
+def _retry_on(
+    resolver: Resolver, module: str, at: int, call: Call, task: str
+) -> tuple[tuple[str, ...], bool]:
+    """The class names ``retry_on`` lists, and whether it could be read: an exception class
+    by name (``OSError``, ``requests.ConnectionError``, a class of the project), a tuple of
+    them written in the call, or ``None``. A variable holding a tuple is not followed."""
+    expr = argument(call, _KEYWORD_ONLY, "retry_on")
+    if expr is None or (isinstance(expr, Const) and expr.value is None):
+        return (), True
+    items = expr.items if isinstance(expr, TupleLit) else (expr,)
+    names = [_class_name(resolver, module, at, item) for item in items]
+    if items and all(names):
+        return tuple(n for n in names if n), True
+    resolver.at(
+        module,
+        expr.pos,
+        InvalidTaskOption,
+        option="retry_on",
+        task=task,
+        value=text_of(expr),
+        problem="not an exception class or a tuple of exception classes, written by name",
+        advice="name the classes in the decorator: `retry_on=(TimeoutError, ConnectionError)`",
+    )
+    return (), False
+
+
+def _class_name(resolver: Resolver, module: str, at: int | None, expr: Expr) -> str | None:
+    """The ``__name__`` of the class ``expr`` names: one from a library (or the builtins), or
+    one a ``class`` statement of the project defines; ``None`` for anything else."""
+    value = resolver.eval(module, expr, at)
+    if isinstance(value, Ext) and value.category == "other" and value.missing is None:
+        return value.qualname.rsplit(".", 1)[-1]
+    if isinstance(expr, Name):
+        name, entry = expr.id, resolver.binding(module, expr.id, at)
+    elif isinstance(expr, Attr):
+        owner = resolver.eval(module, expr.value, at)
+        if not isinstance(owner, ModuleV):
+            return None
+        name, entry = expr.attr, resolver.binding(owner.name, expr.attr, None)
+    else:
+        return None
+    for _ in range(20):  # along `from a import B` chains of the project's modules
+        if entry is None:
+            return None
+        if entry[1] == "other" and entry[2].kind == "class":
+            return name
+        if entry[1] != "import" or not entry[2].attr:
+            return None
+        target = resolver.module_value(entry[2].module)
+        if not isinstance(target, ModuleV):
+            return None
+        name, entry = entry[2].attr, resolver.binding(target.name, entry[2].attr, None)
+    return None
 
 
 def _timeout(
@@ -546,7 +654,7 @@ def _annotation(resolver: Resolver, module: str, at: int, expr: Expr) -> tuple[s
     if isinstance(expr, Or):
         nested = _nested_dataset(resolver, module, at, expr)
         return ("nested", nested) if nested else ("other", None)
-    if isinstance(expr, Other):
+    if isinstance(expr, (Other, TupleLit)):
         return ("other", None)
     value = resolver.eval(module, expr, at)
     return _leaf(value)

@@ -90,6 +90,7 @@ def emit_runner(
         if root not in roots:
             roots.append(root)
     runtime = runtime_sources() if runtime is None else runtime
+    produced = model.producers() if model.check_payloads else {}
     return render(
         "run_local.py.j2",
         pipeline=model.name,
@@ -105,10 +106,19 @@ def emit_runner(
                 "returns_tuple": t.returns_tuple,
                 "retries": t.retries,
                 "timeout": t.timeout,
+                "retry_delay_s": t.retry_delay_s,
+                "backoff": t.backoff,
+                "retry_on": list(t.retry_on),
             }
             for t in tasks
         ],
         datasets=[{"name": d.name, "storage": _io_storage(d.storage)} for d in model.datasets],
+        payloads={
+            d.name: (d.payload, d.module, f"{d.span.file}:{d.span.line}")
+            for d in model.datasets
+            if d.payload is not None and d.name in produced
+        },
+        shared=[d.name for d in model.datasets if not d.copy],
         import_roots=sorted(roots),
         modules=[
             {

@@ -22,6 +22,7 @@ from glacier.errors import (
     NotADatasetError,
     UsageError,
 )
+from glacier.model import RETRY_BACKOFF, RETRY_DELAY_S
 from glacier.source import CallSite, call_site
 
 if TYPE_CHECKING:
@@ -44,6 +45,10 @@ class Task:
     compute: Serverless | Container | None
     retries: int
     timeout: float | None
+    retry_delay_s: float = RETRY_DELAY_S
+    backoff: float = RETRY_BACKOFF
+    retry_on: tuple[type[Exception], ...] = ()
+    """The exception classes worth a retry; empty: every exception."""
 
     def __repr__(self) -> str:
         return f"Task({self.name!r})"
@@ -55,7 +60,7 @@ class TaskDecorator:
     The decorated function is returned unchanged, so it stays callable and testable.
     """
 
-    __slots__ = ("_compute", "_name", "_pipeline", "_retries", "_timeout")
+    __slots__ = ("_compute", "_name", "_pipeline", "_retries", "_retry", "_timeout")
 
     def __init__(
         self,
@@ -64,37 +69,61 @@ class TaskDecorator:
         compute: Serverless | Container | None,
         retries: int,
         timeout: float | None,
+        retry: _Retry | None = None,
     ) -> None:
         self._pipeline = pipeline
         self._name = name
         self._compute = compute
         self._retries = retries
         self._timeout = timeout
+        self._retry = retry or _Retry()
 
     def __call__(self, fn: F) -> F:
         # names local to the defining scope, for string annotations of nested definitions
         scope = sys._getframe(1).f_locals
-        self._pipeline._register(fn, self._name, self._compute, self._retries, self._timeout, scope)
+        self._pipeline._register(
+            fn, self._name, self._compute, self._retries, self._timeout, scope, self._retry
+        )
         return fn
+
+
+@dataclass(frozen=True, slots=True)
+class _Retry:
+    """How a task's attempts are spaced and which failures earn another one."""
+
+    delay_s: float = RETRY_DELAY_S
+    backoff: float = RETRY_BACKOFF
+    on: tuple[type[Exception], ...] = ()
 
 
 class Pipeline:
     """A set of tasks whose DAG is inferred from their dataset annotations.
 
+    ``check_payloads`` (default ``True``): a task's return value must be an instance of the
+    runtime class of its dataset's ``Dataset[T]`` (the origin of a generic: ``list``,
+    ``dict``, ``DataFrame``; element types are not checked), or the task fails, once.
+
     >>> pipeline = Pipeline(name="etl")
     """
 
     def __init__(
-        self, name: str, *, schedule: str | None = None, description: str | None = None
+        self,
+        name: str,
+        *,
+        schedule: str | None = None,
+        description: str | None = None,
+        check_payloads: bool = True,
     ) -> None:
         if not isinstance(name, str) or not name:
             raise TypeError(f"Pipeline name must be a non-empty string, got {name!r}")
-        error = validate.schedule(schedule)
-        if error is not None:
-            raise error
+        for error in (validate.schedule(schedule), validate.check_payloads(check_payloads)):
+            if error is not None:
+                raise error
         self.name = name
         self.schedule = schedule
         self.description = description
+        self.check_payloads = check_payloads
+        """Whether a task's return value is checked against its dataset's ``Dataset[T]``."""
         self._tasks: dict[str, Task] = {}
         self._producers: dict[str, Task] = {}
         self._consumed: set[str] = set()  # names of the datasets some task reads
@@ -113,11 +142,19 @@ class Pipeline:
         compute: Serverless | Container | None = None,
         retries: int = 0,
         timeout: float | None = None,
+        retry_delay_s: float = RETRY_DELAY_S,
+        backoff: float = RETRY_BACKOFF,
+        retry_on: type[Exception] | tuple[type[Exception], ...] | None = None,
     ) -> TaskDecorator:
         """Register the decorated function as a task of this pipeline.
 
         Parameters annotated with a dataset are the task's inputs; the return annotation is
         its output: one dataset, a ``tuple[a, b]`` of datasets (return a tuple), or ``None``.
+
+        A failed attempt is retried ``retries`` times, the first after ``retry_delay_s``
+        seconds, each next one ``backoff`` times later (2, 4, 8 s by default: the deployed
+        state machine's ``IntervalSeconds`` and ``BackoffRate``); only exceptions of the
+        ``retry_on`` classes (default: every exception) are retried.
         """
         if callable(name):
             raise UsageError("use `@pipeline.task()` with parentheses")
@@ -129,7 +166,16 @@ class Pipeline:
             raise UsageError(f"timeout must be a positive number of seconds, got {timeout!r}")
         if compute is not None and not isinstance(compute, (Serverless, Container)):
             raise UsageError(f"compute must be Serverless(...) or Container(...), got {compute!r}")
-        return TaskDecorator(self, name, compute, retries, timeout)
+        for error in (
+            validate.retry_delay_s(retry_delay_s),
+            validate.retry_backoff(backoff),
+            validate.retry_on(retry_on),
+        ):
+            if error is not None:
+                raise UsageError(str(error))
+        on = retry_on if isinstance(retry_on, tuple) else () if retry_on is None else (retry_on,)
+        retry = _Retry(float(retry_delay_s), float(backoff), on)
+        return TaskDecorator(self, name, compute, retries, timeout, retry)
 
     def _register(
         self,
@@ -139,6 +185,7 @@ class Pipeline:
         retries: int,
         timeout: float | None,
         scope: Mapping[str, Any] | None = None,
+        retry: _Retry | None = None,
     ) -> None:
         from glacier._runtime_model import dataset_span, task_span
 
@@ -177,7 +224,20 @@ class Pipeline:
                         where=task_span(other),
                     )
                 )
-        task = Task(task_name, fn, inputs, outputs, returns_tuple, compute, retries, timeout)
+        retry = retry or _Retry()
+        task = Task(
+            task_name,
+            fn,
+            inputs,
+            outputs,
+            returns_tuple,
+            compute,
+            retries,
+            timeout,
+            retry.delay_s,
+            retry.backoff,
+            retry.on,
+        )
         cycle = self._cycle_through(task)
         if cycle:
             raise CycleError(

@@ -90,6 +90,7 @@ def pipeline_model(pipeline: Pipeline) -> PipelineModel:
         span=_span(site),
         datasets=datasets,
         tasks=tasks,
+        check_payloads=pipeline.check_payloads,
         environments=environments,
     )
 
@@ -108,6 +109,9 @@ def _task_model(task: Task) -> TaskModel:
         retries=task.retries,
         timeout=float(task.timeout) if task.timeout is not None else None,
         span=span,
+        retry_delay_s=task.retry_delay_s,
+        backoff=task.backoff,
+        retry_on=tuple(cls.__name__ for cls in task.retry_on),
     )
 
 
@@ -147,6 +151,7 @@ def _dataset_model(dataset: Dataset[Any], variables: _Variables) -> DatasetModel
         payload=payload_text_at(site.filename, site.line, site.col),
         storage=storage_model(dataset.storage, site, variables),
         span=_span(site),
+        copy=dataset.copy,
     )
 
 

@@ -23,6 +23,8 @@ from typing import Any, Literal, TypeVar
 from glacier.storage.kinds import KINDS, kind_named
 
 __all__ = [
+    "RETRY_BACKOFF",
+    "RETRY_DELAY_S",
     "SCHEMA_VERSION",
     "ComputeModel",
     "DatasetModel",
@@ -35,6 +37,11 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 1
+
+RETRY_DELAY_S = 2.0
+"""Seconds before a task's first retry, by default: Step Functions' ``IntervalSeconds``."""
+RETRY_BACKOFF = 2.0
+"""What each next retry's delay is multiplied by, by default: Step Functions' ``BackoffRate``."""
 
 StorageKind = str
 """A name in ``glacier.storage.kinds.KINDS``."""
@@ -115,6 +122,9 @@ class DatasetModel:
     """Source text of the payload type ``T`` of ``Dataset[T]``; ``None`` when untyped (Any)."""
     storage: StorageModel | None
     span: Span
+    copy: bool = True
+    """Whether each reading task gets its own copy of the value in a local run
+    (``Dataset(..., copy=False)``: they share one)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +139,12 @@ class TaskModel:
     retries: int
     timeout: float | None
     span: Span
+    retry_delay_s: float = RETRY_DELAY_S
+    """Seconds before the first retry; each next one waits ``backoff`` times longer."""
+    backoff: float = RETRY_BACKOFF
+    retry_on: tuple[str, ...] = ()
+    """The class names (``__name__``) of the exceptions a retry is for; empty: every exception.
+    Names, not classes: Step Functions matches a Lambda error by its class name."""
 
     @property
     def returns_tuple(self) -> bool:
@@ -157,6 +173,8 @@ class PipelineModel:
     datasets: tuple[DatasetModel, ...]
     tasks: tuple[TaskModel, ...]
     environments: tuple[EnvironmentModel, ...] = ()
+    check_payloads: bool = True
+    """Whether local runs check a task's return value against its datasets' payload types."""
     schema: int = field(default=SCHEMA_VERSION)
 
     # -- construction -----------------------------------------------------------------------
@@ -174,6 +192,7 @@ class PipelineModel:
         datasets: typing.Iterable[DatasetModel],
         tasks: typing.Iterable[TaskModel],
         environments: typing.Iterable[EnvironmentModel] = (),
+        check_payloads: bool = True,
     ) -> PipelineModel:
         """Build a model with every collection in its canonical (sorted) order."""
         return cls(
@@ -186,6 +205,7 @@ class PipelineModel:
             datasets=tuple(sorted(datasets, key=lambda d: d.name)),
             tasks=tuple(sorted(tasks, key=lambda t: t.name)),
             environments=tuple(sorted(environments, key=lambda e: e.name)),
+            check_payloads=check_payloads,
         )
 
     # -- queries ----------------------------------------------------------------------------

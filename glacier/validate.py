@@ -25,8 +25,10 @@ __all__ = [
     "LAMBDA_TMP_MB",
     "UNKNOWN",
     "account",
+    "check_payloads",
     "container",
     "container_argument",
+    "dataset_copy",
     "dotted_bucket",
     "environment_name",
     "existing",
@@ -34,6 +36,9 @@ __all__ = [
     "object_storage",
     "rds_name",
     "region",
+    "retry_backoff",
+    "retry_delay_s",
+    "retry_on",
     "s3_bucket",
     "schedule",
     "serverless",
@@ -87,6 +92,53 @@ class _Unknown:
 
 UNKNOWN: object = _Unknown()
 """An argument whose value the static path cannot read: rules skip what depends on it."""
+
+
+# -- Pipeline / pipeline.task ----------------------------------------------------------------------------
+
+
+def dataset_copy(value: object) -> TypeError | None:
+    """``copy=`` of ``Dataset``: a bool."""
+    if not isinstance(value, bool):
+        return TypeError(f"copy must be True or False, got {value!r}")
+    return None
+
+
+def check_payloads(value: object) -> TypeError | None:
+    """``check_payloads=`` of ``Pipeline``: a bool."""
+    if not isinstance(value, bool):
+        return TypeError(f"check_payloads must be True or False, got {value!r}")
+    return None
+
+
+def retry_delay_s(value: object) -> ValueError | None:
+    """``retry_delay_s=`` of ``pipeline.task``: a non-negative number of seconds."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+        return ValueError(f"retry_delay_s must be a non-negative number of seconds, got {value!r}")
+    return None
+
+
+def retry_backoff(value: object) -> ValueError | None:
+    """``backoff=`` of ``pipeline.task``: a number of at least 1 (each delay times it)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 1:
+        return ValueError(f"backoff must be a number of at least 1, got {value!r}")
+    return None
+
+
+def retry_on(value: object) -> TypeError | None:
+    """``retry_on=`` of ``pipeline.task``: ``None`` (every exception) or a tuple of exception
+    classes (an exception class alone is accepted as a tuple of one)."""
+    if value is None or _exception_class(value):
+        return None
+    if isinstance(value, tuple) and value and all(_exception_class(v) for v in value):
+        return None
+    return TypeError(
+        f"retry_on must be an exception class or a tuple of exception classes, got {value!r}"
+    )
+
+
+def _exception_class(value: object) -> bool:
+    return isinstance(value, type) and issubclass(value, Exception)
 
 
 # -- glacier.storage / glacier.compute --------------------------------------------------------

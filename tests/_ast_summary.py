@@ -28,6 +28,7 @@ from analyzer._summary import (
     Pos,
     StatementSummary,
     Sub,
+    TupleLit,
 )
 
 _MAX_DEPTH = 40
@@ -772,6 +773,10 @@ class _Reader:
                     for k, v in zip(node.keys, node.values, strict=True)
                 ),
                 pos,
+            )
+        if isinstance(node, ast.Tuple) and not any(isinstance(e, ast.Starred) for e in node.elts):
+            return TupleLit(
+                tuple(self.expr(e, depth + 1) for e in node.elts), self._segment(node), pos
             )
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
             joined = _joined_strings(node)

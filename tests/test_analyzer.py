@@ -539,6 +539,104 @@ def test_module_info_paths(ext: str) -> None:
     assert analysis.root == str(ROOT)
 
 
+def test_retry_options_are_read_and_checked(tmp_path: Path) -> None:
+    (tmp_path / "errors.py").write_text("class Flaky(Exception):\n    pass\n")
+    source = (
+        "import socket\n"
+        "from errors import Flaky as Renamed\n"
+        "from glacier import Dataset, ObjectStorage, Pipeline\n"
+        "p = Pipeline(name='p')\n"
+        "s = ObjectStorage(bucket='b')\n"
+        "a = Dataset(name='a', storage=s)\n"
+        "b = Dataset(name='b', storage=s)\n"
+        "c = Dataset(name='c', storage=s)\n"
+        "TRANSIENT = (TimeoutError, OSError)\n"
+        "@p.task(retries=2, retry_delay_s=0.5, backoff=3, retry_on=(socket.timeout, Renamed))\n"
+        "def one() -> a: ...\n"
+        "@p.task(retries=2, retry_delay_s=-1, backoff=0.5, retry_on=TRANSIENT)\n"  # line 12
+        "def two() -> b: ...\n"
+        "@p.task(retries=2, retry_on=[TimeoutError])\n"  # line 14
+        "def three() -> c: ...\n"
+    )
+    (tmp_path / "flow.py").write_text(source)
+    analysis = analyze([tmp_path / "flow.py"])
+    found = sorted((d.code, d.line, d.message.split("`")[1]) for d in analysis.diagnostics)
+    assert found == [
+        ("GLC208", 12, "backoff"),
+        ("GLC208", 12, "retry_delay_s"),
+        ("GLC208", 12, "retry_on"),  # a variable holding a tuple is not followed
+        ("GLC208", 14, "retry_on"),  # a list
+    ]
+    hints = {d.hint for d in analysis.diagnostics}
+    assert "name the classes in the decorator: `retry_on=(TimeoutError, ConnectionError)`" in hints
+
+
+def test_retry_options_of_a_valid_task_reach_the_model(tmp_path: Path) -> None:
+    (tmp_path / "errors.py").write_text("class Flaky(Exception):\n    pass\n")
+    (tmp_path / "flow.py").write_text(
+        "import socket\n"
+        "from errors import Flaky as Renamed\n"
+        "from glacier import Dataset, ObjectStorage, Pipeline\n"
+        "p = Pipeline(name='p')\n"
+        "a = Dataset(name='a', storage=ObjectStorage(bucket='b'))\n"
+        "@p.task(retries=2, retry_delay_s=0.5, backoff=3, retry_on=(socket.gaierror, Renamed))\n"
+        "def one() -> a: ...\n"
+    )
+    analysis = analyze([tmp_path / "flow.py"])
+    assert codes(analysis) == []
+    (task,) = analysis.pipelines[0].tasks
+    # library classes by their own name, project classes through the import chain
+    assert (task.retry_delay_s, task.backoff, task.retry_on) == (0.5, 3.0, ("gaierror", "Flaky"))
+
+
+def test_check_payloads_of_a_pipeline_is_read_and_checked(tmp_path: Path) -> None:
+    flow = tmp_path / "flow.py"
+    flow.write_text(
+        "from glacier import Dataset, Pipeline\n"
+        "FLAG = False\n"
+        "p = Pipeline(name='p', check_payloads=False)\n"
+        "q = Pipeline(name='q', check_payloads=FLAG)\n"
+        "r = Pipeline(name='r', check_payloads='no')\n"  # line 5
+        "s = Pipeline(name='s', check_payloads=bool(FLAG))\n"  # line 6
+        "a, b, c, d = Dataset(name='a'), Dataset(name='b'), Dataset(name='c'), Dataset(name='d')\n"
+        "@p.task()\ndef one() -> a: ...\n"
+        "@q.task()\ndef two() -> b: ...\n"
+        "@r.task()\ndef three() -> c: ...\n"
+        "@s.task()\ndef four() -> d: ...\n"
+    )
+    analysis = analyze([flow])
+    checks = {m.name: m.check_payloads for m in analysis.pipelines}
+    assert checks == {"p": False, "q": False, "r": True, "s": True}
+    found = {(d.code, d.line) for d in analysis.diagnostics if d.code != "GLC501"}
+    assert found == {("GLC402", 5), ("GLC005", 6)}
+
+
+def test_copy_of_a_dataset_is_read_and_checked(tmp_path: Path) -> None:
+    flow = tmp_path / "flow.py"
+    flow.write_text(
+        "from glacier import Dataset, Pipeline\n"
+        "SHARE = False\n"
+        "p = Pipeline(name='p')\n"
+        "a = Dataset(name='a', copy=False)\n"
+        "b = Dataset(name='b', copy=SHARE)\n"
+        "c = Dataset(name='c', copy=0)\n"  # line 6
+        "d = Dataset(name='d', copy=not SHARE)\n"  # line 7
+        "e = Dataset(name='e')\n"
+        "@p.task()\ndef make() -> tuple[a, b, c, d, e]: ...\n"
+        "@p.task()\ndef use(x: a, y: b, z: c, w: d, v: e) -> None: ...\n"
+    )
+    analysis = analyze([flow])
+    (model,) = analysis.pipelines
+    assert {d.name: d.copy for d in model.datasets} == {
+        "a": False,
+        "b": False,
+        "c": True,
+        "d": True,
+        "e": True,
+    }
+    assert {(d.code, d.line) for d in analysis.diagnostics} == {("GLC402", 6), ("GLC005", 7)}
+
+
 # -- registrations by a call, and what the static path cannot follow ------------------------------
 
 

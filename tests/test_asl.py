@@ -89,6 +89,7 @@ def _model(tasks: list[tuple[str, list[str], list[str]]], **extra: Any) -> Pipel
             extra.get("retries", {}).get(name, 0),
             extra.get("timeout", {}).get(name),
             span,
+            *extra.get("retry", {}).get(name, ()),
         )
         for name, ins, outs in tasks
     ]
@@ -146,6 +147,16 @@ CORPUS: dict[str, PipelineModel] = {
         [("Parallel1", [], ["x"]), ("PipelineFailed", [], ["y"]), ("z", ["x", "y"], [])],
         retries={"z": 3},
         compute={"PipelineFailed": ComputeModel("container", 1024, None, "img", 256)},
+    ),
+    "retry options": _model(  # a task's own delay, backoff and errors; a container's
+        [("fetch", [], ["x"]), ("box", ["x"], ["y"]), ("quick", ["y"], [])],
+        retries={"fetch": 4, "box": 1, "quick": 2},
+        retry={
+            "fetch": (0.5, 3.0, ("TimeoutError", "ConnectionError")),
+            "box": (30.0, 1.0, ("TimeoutError",)),
+            "quick": (0.0, 1.5, ()),
+        },
+        compute={"box": ComputeModel("container", 1024, None, "img", 256)},
     ),
     "empty": _model([]),
 }
@@ -454,6 +465,33 @@ def test_ecs_transient_errors_are_retried_before_and_apart_from_the_tasks_retrie
         "MaxAttempts": 2,
         "BackoffRate": 2.0,
     }
+
+
+def test_a_tasks_retry_options_reach_its_own_retrier() -> None:
+    """`retry_on` names the errors (a Lambda error is its exception's class name),
+    `retry_delay_s` the first interval in whole seconds (at least 1), `backoff` the rate; a
+    container's failure has no exception name, so it retries every error."""
+    states = _task_states(state_machine(CORPUS["retry options"]))
+    own = {name: state["Retry"][-1] for name, state in states.items()}
+    assert own["fetch"] == {
+        "ErrorEquals": ["TimeoutError", "ConnectionError"],
+        "IntervalSeconds": 1,
+        "MaxAttempts": 4,
+        "BackoffRate": 3.0,
+    }
+    assert own["box"] == {
+        "ErrorEquals": ["States.ALL"],
+        "IntervalSeconds": 30,
+        "MaxAttempts": 1,
+        "BackoffRate": 1.0,
+    }
+    assert own["quick"] == {
+        "ErrorEquals": ["States.ALL"],
+        "IntervalSeconds": 1,
+        "MaxAttempts": 2,
+        "BackoffRate": 1.5,
+    }
+    assert states["fetch"]["Retry"][0]["ErrorEquals"] == LAMBDA_TRANSIENT  # still first
 
 
 def test_the_machine_times_out_after_its_longest_path_can_take() -> None:

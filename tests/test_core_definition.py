@@ -261,6 +261,42 @@ def test_usage_errors() -> None:
             p.task(timeout=timeout)  # type: ignore[arg-type]
     with pytest.raises(UsageError, match="compute"):
         p.task(compute="lambda")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="copy must be True or False, got 0"):
+        Dataset(name="d", copy=0)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="check_payloads must be True or False, got 'no'"):
+        Pipeline(name="q", check_payloads="no")  # type: ignore[arg-type]
+    for delay in (-1, "2", True, float("nan")):
+        with pytest.raises(UsageError, match="retry_delay_s must be a non-negative number"):
+            p.task(retries=1, retry_delay_s=delay)  # type: ignore[arg-type]
+    for backoff in (0.5, 0, "2", False):
+        with pytest.raises(UsageError, match="backoff must be a number of at least 1"):
+            p.task(retries=1, backoff=backoff)  # type: ignore[arg-type]
+    for retry_on in ((), ("TimeoutError",), (TimeoutError, 3), [TimeoutError], KeyboardInterrupt):
+        with pytest.raises(UsageError, match="retry_on must be an exception class or a tuple"):
+            p.task(retries=1, retry_on=retry_on)  # type: ignore[arg-type]
+
+
+def test_retry_options_reach_the_task_and_the_model() -> None:
+    p = Pipeline(name="p")
+    out, other = Dataset("out"), Dataset("other")
+
+    @p.task(retries=3, retry_delay_s=0.5, backoff=3, retry_on=(TimeoutError, ConnectionError))
+    def fetch() -> out:
+        return 1
+
+    @p.task(retries=1, retry_on=OSError)
+    def plain() -> other:
+        return 2
+
+    tasks = {t.name: t for t in p.tasks}
+    assert (tasks["fetch"].retry_delay_s, tasks["fetch"].backoff) == (0.5, 3.0)
+    assert tasks["fetch"].retry_on == (TimeoutError, ConnectionError)
+    model = {t.name: t for t in p.to_model().tasks}
+    assert (model["fetch"].retry_delay_s, model["fetch"].backoff) == (0.5, 3.0)
+    assert model["fetch"].retry_on == ("TimeoutError", "ConnectionError")
+    # defaults: the deployed state machine's IntervalSeconds and BackoffRate
+    assert (model["plain"].retry_delay_s, model["plain"].backoff) == (2.0, 2.0)
+    assert model["plain"].retry_on == ("OSError",)
     with pytest.raises(TypeError, match="Dataset name"):
         Dataset(name="")
     with pytest.raises(ValueError, match=r"128\.\.10240 MB"):

@@ -98,3 +98,28 @@ def test_the_generated_file_holds_the_parts_verbatim_in_order(module: str, gener
     head, body = parts(module)["head"], parts(module)["body"]
     assert head in text and text.endswith(body + "\n")
     assert text.index(head) < text.index(body)
+
+
+def test_the_handler_names_the_retry_on_classes_of_its_lambda_tasks(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "flow.py").write_text(
+        "from glacier import Container, Dataset, ObjectStorage, Pipeline\n"
+        "p = Pipeline(name='p')\n"
+        "s = ObjectStorage(bucket='b')\n"
+        "a, b, c = Dataset(name='a', storage=s), Dataset(name='b', storage=s), "
+        "Dataset(name='c', storage=s)\n"
+        "@p.task(retries=2, retry_on=(TimeoutError, ConnectionError))\n"
+        "def fetch() -> a: ...\n"
+        "@p.task(retries=2, retry_on=ConnectionError, compute=Container())\n"
+        "def boxed() -> b: ...\n"
+        "@p.task(retries=0, retry_on=ConnectionError)\n"
+        "def never() -> c: ...\n"
+    )
+    analysis = analyze_paths(tmp_path / "flow.py")
+    (model,) = analysis.pipelines
+    handler = bundle_files(model, analysis.modules, source_file="flow")["glacier_handler.py"]
+    # a container's failure has no exception name, a task without retries no retrier
+    assert (
+        'RETRY_ON: dict[str, tuple[str, ...]] = {"fetch": ("TimeoutError", "ConnectionError")}'
+        in handler
+    )

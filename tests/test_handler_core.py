@@ -259,3 +259,30 @@ def test_a_new_format_replaces_the_stale_sibling(s3: Any, tmp_path: Path) -> Non
 def test_reading_what_was_never_written_names_the_s3_location(s3: Any, tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match=r"nothing stored at s3://lake/out/daily/raw\.\*"):
         handler.read("raw", "e", str(tmp_path))
+
+
+# -- retries: the error name the state machine's retrier matches --------------------------------
+
+
+def test_an_exception_of_a_subclass_is_raised_again_under_the_retry_on_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(handler, "RETRY_ON", {"split": ("TimeoutError", "ConnectionError")})
+
+    def refused(task: str, execution: str) -> dict[str, Any]:
+        raise ConnectionRefusedError(111, "refused")
+
+    monkeypatch.setattr(handler, "run", refused)
+    monkeypatch.setenv("GLACIER_TASK", "split")
+    with pytest.raises(ConnectionRefusedError) as info:
+        handler.handler({"execution": "e"}, None)
+    # what AWS Lambda reports as the errorType, and Step Functions matches in ErrorEquals
+    assert type(info.value).__name__ == "ConnectionError"
+    assert (info.value.errno, info.value.strerror) == (111, "refused")
+    assert isinstance(info.value.__cause__, ConnectionRefusedError)
+
+    exact = ConnectionError("listed itself")
+    assert handler.retried_as("split", exact) is exact
+    other = ValueError("not listed")
+    assert handler.retried_as("split", other) is other
+    assert handler.retried_as("count", ConnectionRefusedError()).__class__ is ConnectionRefusedError

@@ -252,7 +252,10 @@ def test_retries_are_honoured_and_counted(tmp_path: Path) -> None:
         raise ConnectionError(f"attempt {calls['hopeless']} failed")
 
     log: list[str] = []
-    result = LocalExecutor(tmp_path, log=log.append).execute(p)
+    waits: list[float] = []
+    result = LocalExecutor(tmp_path, log=log.append, sleep=waits.append).execute(p)
+    # the deployed state machine's defaults: 2 s, then twice as long each time
+    assert sorted(waits) == [2.0, 2.0, 4.0]
     assert result.tasks["flaky"].status == "succeeded"
     assert result.tasks["flaky"].attempts == 3
     assert result.outputs["ok_out"] == "finally"
@@ -828,3 +831,147 @@ def test_dataframes_flow_between_tasks_and_from_a_stored_source(tmp_path: Path) 
     assert result.ok, result.tasks
     assert result.outputs["total"] == {"sum": 12}
     assert list(result.outputs["table"]["x"]) == [2, 4, 6]
+
+
+# -- payload types, checked at the producer -----------------------------------------------------
+
+
+def test_a_return_value_of_the_wrong_type_fails_its_producer_once(tmp_path: Path) -> None:
+    p = Pipeline("typed")
+    numbers = Dataset[list[int]]("numbers", storage=ObjectStorage("b"))
+    ratio = Dataset[float]("ratio")
+    total = Dataset[int]("total", storage=ObjectStorage("b"))
+    calls = {"make": 0}
+
+    @p.task(retries=3, retry_delay_s=0)
+    def make() -> numbers:
+        calls["make"] += 1
+        return 3.5  # type: ignore[return-value]
+
+    @p.task()
+    def add(values: numbers) -> total:
+        return sum(values)
+
+    @p.task()
+    def share() -> ratio:
+        return 1  # an int is a float, as for type checkers
+
+    result = LocalExecutor(tmp_path).execute(p)
+    assert calls == {"make": 1}  # not retried: the same code returns the same type
+    failed = result.tasks["make"]
+    assert (failed.status, failed.attempts) == ("failed", 1)
+    line = numbers._site.line
+    assert (
+        f"PayloadTypeError: task `make` returned float for dataset `numbers` declared "
+        f"`list[int]` at tests/test_local_executor.py:{line}"
+    ) in (failed.error or "")
+    assert result.tasks["add"].status == "skipped"
+    assert result.tasks["share"].status == "succeeded"
+    assert not (tmp_path / "b" / "numbers.json").exists()  # nothing stored
+
+    unchecked = Pipeline("unchecked", check_payloads=False)
+    loose = Dataset[list[int]]("loose")
+
+    @unchecked.task()
+    def anything() -> loose:
+        return 3.5  # type: ignore[return-value]
+
+    assert LocalExecutor(tmp_path).execute(unchecked).outputs["loose"] == 3.5
+
+
+def test_payload_classes_are_the_runtime_classes_of_a_payload_type() -> None:
+    import collections.abc
+    import typing
+
+    from glacier_local._schedule import payload_classes
+
+    assert payload_classes(list[dict[str, int]]) == (list,)
+    assert payload_classes(typing.Dict[str, int]) == (dict,)  # noqa: UP006
+    assert payload_classes(collections.abc.Mapping[str, int]) == (collections.abc.Mapping,)
+    assert payload_classes(int | None) == (int, type(None))
+    assert payload_classes(typing.Annotated[str, "why"]) == (str,)
+    assert payload_classes(float) == (float, int)
+    for unchecked in (typing.Any, typing.TypeVar("T"), typing.Literal["a"], int | typing.Any):
+        assert payload_classes(unchecked) is None
+
+
+# -- every reader gets its own copy -------------------------------------------------------------
+
+
+def test_a_task_that_changes_its_input_in_place_changes_nothing_a_sibling_sees(
+    tmp_path: Path,
+) -> None:
+    def pipeline(copy: bool) -> Pipeline:
+        p = Pipeline("mutations")
+        rows = Dataset("rows", storage=ObjectStorage("b"), copy=copy)
+        counted, kept = Dataset("counted"), Dataset("kept")
+        tries = {"n": 0}
+
+        @p.task()
+        def make() -> rows:
+            return [{"n": 1}, {"n": 2}]
+
+        @p.task(retries=1, retry_delay_s=0)
+        def a_mutate(values: rows) -> counted:  # runs first: ties go by name
+            values.append({"n": 3})
+            values[0]["n"] = 100
+            tries["n"] += 1
+            if tries["n"] == 1:
+                raise RuntimeError("its retry must see the input unchanged too")
+            return len(values)
+
+        @p.task()
+        def b_sibling(values: rows) -> kept:
+            return values
+
+        return p
+
+    copied = LocalExecutor(tmp_path / "copied", max_workers=1).execute(pipeline(copy=True))
+    assert copied.ok, copied.summary()
+    assert copied.outputs["counted"] == 3  # the retry saw two rows again
+    assert copied.outputs["kept"] == [{"n": 1}, {"n": 2}]
+    assert copied.outputs["rows"] == [{"n": 1}, {"n": 2}]
+    assert json.loads((tmp_path / "copied" / "b" / "rows.json").read_text()) == [
+        {"n": 1},
+        {"n": 2},
+    ]
+
+    shared = LocalExecutor(tmp_path / "shared", max_workers=1).execute(pipeline(copy=False))
+    assert shared.outputs["counted"] == 4  # the opt-out: one object, changed twice
+    assert shared.outputs["kept"][0] == {"n": 100}
+
+
+def test_own_copy_copies_frames_with_their_copy_method_and_shares_what_cannot_be_copied(
+    tmp_path: Path,
+) -> None:
+    from glacier_local._schedule import own_copy
+
+    class Frame:  # stands in for pandas.DataFrame: `own_copy` never imports pandas
+        copies = 0
+
+        def copy(self) -> "Frame":
+            Frame.copies += 1
+            return Frame()
+
+    Frame.__module__ = "pandas.core.frame"
+    frame = Frame()
+    assert own_copy(frame) is not frame and Frame.copies == 1
+    text, nested = "abc", {"a": [1]}
+    assert own_copy(text) is text
+    assert own_copy(nested) == nested and own_copy(nested)["a"] is not nested["a"]
+
+    p = Pipeline("uncopyable")
+    lock, used = Dataset("lock"), Dataset("used")
+
+    @p.task()
+    def make_lock() -> lock:
+        return threading.Lock()
+
+    @p.task()
+    def use(value: lock) -> used:
+        return value
+
+    log: list[str] = []
+    result = LocalExecutor(tmp_path, log=log.append).execute(p)
+    assert result.ok and result.outputs["used"] is result.outputs["lock"]
+    assert any(line.startswith("note   `lock` is shared with `use`, not copied") for line in log)

@@ -492,7 +492,7 @@ def meet_right() -> right:
     return "right"
 
 
-@pipeline.task(retries=1)
+@pipeline.task(retries=1, retry_delay_s=0.01)
 def settle() -> settled:
     if not os.path.exists("tried"):
         open("tried", "w").close()
@@ -539,6 +539,216 @@ def test_runner_retries_failed_attempts_and_runs_branches_in_parallel(tmp_path: 
     assert statuses["meet_left"][0] == statuses["meet_right"][0] == "failed"
     assert statuses["settle"] == ("succeeded", 1)
     assert "BrokenBarrierError" in alone.stdout
+
+
+RETRYING = """\
+import os
+
+from glacier import Dataset, ObjectStorage, Pipeline
+
+pipeline = Pipeline(name="retrying")
+healed = Dataset(name="healed", storage=ObjectStorage(bucket="out"))
+broken = Dataset(name="broken", storage=ObjectStorage(bucket="out"))
+
+
+def attempt(name):
+    count = int(open(name).read()) + 1 if os.path.exists(name) else 1
+    with open(name, "w") as fh:
+        fh.write(str(count))
+    return count
+
+
+@pipeline.task(retries=3, retry_delay_s=0.01, backoff=3, retry_on=(TimeoutError, ConnectionError))
+def heal() -> healed:
+    if attempt("heal") < 3:
+        raise ConnectionRefusedError("not yet")  # a ConnectionError: retried
+    return "healed"
+
+
+@pipeline.task(retries=3, retry_delay_s=0.01, retry_on=ConnectionError)
+def fail() -> broken:
+    attempt("fail")
+    raise ValueError("not transient")  # not a ConnectionError: fails at once
+"""
+
+
+def test_retries_wait_back_off_and_match_alike_in_the_runner_and_the_executor(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = write_project(tmp_path, {"retrying.py": RETRYING})
+    analysis, runners = _build(root, "retrying.py")
+    static = next(p for p in analysis.pipelines if p.name == "retrying")
+    assert [(t.name, t.retry_delay_s, t.backoff, t.retry_on) for t in static.tasks] == [
+        ("fail", 0.01, 2.0, ("ConnectionError",)),
+        ("heal", 0.01, 3.0, ("TimeoutError", "ConnectionError")),
+    ]
+    runner_dir, runtime_dir = tmp_path / "runner", tmp_path / "runtime"
+    runner_dir.mkdir()
+    runtime_dir.mkdir()
+
+    run = run_isolated(tmp_path, runners["retrying"], cwd=runner_dir)
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert _statuses(run.stdout) == {"fail": ("failed", 1), "heal": ("succeeded", 3)}
+    retried = [line for line in run.stderr.splitlines() if line.startswith("[retrying] retry ")]
+    waits = [line.split(" in ")[1].split()[0] for line in retried]
+    assert waits == ["0.01s", "0.03s"]
+
+    from glacier_local import LocalExecutor
+
+    monkeypatch.syspath_prepend(str(root))
+    monkeypatch.chdir(runtime_dir)
+    import retrying  # type: ignore[import-not-found]
+
+    assert retrying.pipeline.to_model() == static
+    slept: list[float] = []
+    result = LocalExecutor("data", sleep=slept.append).execute(retrying.pipeline)
+    statuses = {name: (t.status, t.attempts) for name, t in result.tasks.items()}
+    assert statuses == {"fail": ("failed", 1), "heal": ("succeeded", 3)}
+    assert slept == pytest.approx([0.01, 0.03])
+    assert "ValueError: not transient" in (result.tasks["fail"].error or "")
+
+
+TYPED = """\
+from collections import OrderedDict
+from typing import Any
+
+from glacier import Dataset, ObjectStorage, Pipeline
+
+pipeline = Pipeline(name="typed")
+store = ObjectStorage(bucket="out")
+rows = Dataset[list[dict[str, Any]]](name="rows", storage=store)
+table = Dataset[OrderedDict[str, int] | None](name="table", storage=store)
+counted = Dataset[int](name="counted", storage=store)
+
+
+@pipeline.task(retries=2, retry_delay_s=0)
+def load() -> rows:
+    return {"not": "a list"}
+
+
+@pipeline.task()
+def count(values: rows) -> counted:
+    return len(values)
+
+
+@pipeline.task()
+def index() -> table:
+    return OrderedDict(a=1)
+"""
+
+
+def test_payload_types_are_checked_alike_in_the_runner_and_the_executor(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = write_project(tmp_path, {"typed_payloads.py": TYPED})
+    _, runners = _build(root, "typed_payloads.py")
+    runner_dir, runtime_dir = tmp_path / "runner", tmp_path / "runtime"
+    runner_dir.mkdir()
+    runtime_dir.mkdir()
+    message = (
+        "PayloadTypeError: task `load` returned dict for dataset `rows` declared "
+        "`list[dict[str, Any]]` at typed_payloads.py:8"
+    )
+    expected = {"count": ("skipped", 0), "index": ("succeeded", 1), "load": ("failed", 1)}
+
+    run = run_isolated(tmp_path, runners["typed"], cwd=runner_dir)
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert _statuses(run.stdout) == expected
+    assert message in run.stdout
+    assert "is not checked" not in run.stderr
+
+    from glacier_local import LocalExecutor
+
+    monkeypatch.syspath_prepend(str(root))
+    monkeypatch.chdir(runtime_dir)
+    import typed_payloads  # type: ignore[import-not-found]
+
+    result = LocalExecutor("data").execute(typed_payloads.pipeline)
+    assert {n: (t.status, t.attempts) for n, t in result.tasks.items()} == expected
+    assert message in (result.tasks["load"].error or "")
+    assert result.outputs["table"] == {"a": 1}
+
+
+MUTATING = """\
+from glacier import Dataset, ObjectStorage, Pipeline
+
+pipeline = Pipeline(name="mutating")
+store = ObjectStorage(bucket="out")
+rows = Dataset(name="rows", storage=store)
+counted = Dataset(name="counted", storage=store)
+kept = Dataset(name="kept", storage=store)
+big = Dataset(name="big", copy=False)
+seen = Dataset(name="seen", storage=store)
+
+
+@pipeline.task()
+def make() -> rows:
+    return [{"n": 1}, {"n": 2}]
+
+
+@pipeline.task()
+def a_mutate(values: rows) -> counted:  # runs before its sibling: ties go by name
+    values.append({"n": 3})
+    values[0]["n"] = 100
+    return len(values)
+
+
+@pipeline.task()
+def b_sibling(values: rows) -> kept:
+    return values
+
+
+@pipeline.task()
+def c_big() -> big:
+    return [0]
+
+
+@pipeline.task()
+def d_touch(values: big) -> None:
+    values.append(1)  # shared on purpose: the next reader sees it
+
+
+@pipeline.task()
+def e_see(values: big) -> seen:
+    return values
+"""
+
+
+def test_a_full_run_equals_a_resumed_one_when_a_task_changes_its_input_in_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = write_project(tmp_path, {"mutating.py": MUTATING})
+    analysis, runners = _build(root, "mutating.py")
+    (static,) = analysis.pipelines
+    assert [d.name for d in static.datasets if not d.copy] == ["big"]
+    assert 'SHARED: list[str] = ["big"]' in runners["mutating"].read_text()
+    full_dir, runtime_dir = tmp_path / "full", tmp_path / "runtime"
+    full_dir.mkdir()
+    runtime_dir.mkdir()
+    out = Path(".glacier") / "data" / "out"
+
+    full = run_isolated(tmp_path, runners["mutating"], "--workers", "1", cwd=full_dir)
+    assert full.returncode == 0, full.stdout + full.stderr
+    kept = json.loads((full_dir / out / "kept.json").read_text())
+    assert kept == [{"n": 1}, {"n": 2}]
+    assert json.loads((full_dir / out / "counted.json").read_text()) == 3
+    assert json.loads((full_dir / out / "seen.json").read_text()) == [0, 1]
+
+    (full_dir / out / "kept.json").unlink()
+    resumed = run_isolated(tmp_path, runners["mutating"], "--only", "b_sibling", cwd=full_dir)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert json.loads((full_dir / out / "kept.json").read_text()) == kept  # read from storage
+
+    from glacier_local import LocalExecutor
+
+    monkeypatch.syspath_prepend(str(root))
+    monkeypatch.chdir(runtime_dir)
+    import mutating  # type: ignore[import-not-found]
+
+    assert mutating.pipeline.to_model() == static
+    result = LocalExecutor("data", max_workers=1).execute(mutating.pipeline)
+    assert result.ok, result.summary()
+    assert (result.outputs["kept"], result.outputs["seen"]) == (kept, [0, 1])
 
 
 def test_glacier_run_chooses_a_pipeline_and_passes_runner_options(tmp_path: Path) -> None:

@@ -32,6 +32,9 @@ def _task(name: str, inputs: dict[str, str], outputs: list[str]) -> dict[str, An
         "returns_tuple": len(outputs) > 1,
         "retries": 0,
         "timeout": None,
+        "retry_delay_s": 2.0,
+        "backoff": 2.0,
+        "retry_on": [],
     }
 
 

@@ -48,7 +48,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from codegen.aws._database import is_table
-from glacier.model import PipelineModel, TaskModel
+from glacier.model import RETRY_BACKOFF, RETRY_DELAY_S, PipelineModel, TaskModel
 
 __all__ = [
     "CONTAINER_TIMEOUT_S",
@@ -111,9 +111,10 @@ CONTAINER_SECURITY_GROUPS = "${container_security_groups}"
 ASSIGN_PUBLIC_IP = "${assign_public_ip}"
 CONTAINER = "task"
 """The container's name in every task definition (the overrides address it by name)."""
-# Retry intervals: 2 s, 4 s, 8 s ... (AWS's recommended exponential backoff for Lambda).
-_INTERVAL_S = 2
-_BACKOFF = 2.0
+# Retry intervals: 2 s, 4 s, 8 s ... (AWS's recommended exponential backoff for Lambda); a
+# task's own `retry_delay_s` and `backoff` default to the same.
+_INTERVAL_S = round(RETRY_DELAY_S)
+_BACKOFF = RETRY_BACKOFF
 
 
 def placeholder(kind: str, name: str) -> str:
@@ -164,13 +165,28 @@ def _retry(task: TaskModel, *, lambda_invoke: bool) -> list[dict[str, Any]]:
     if task.retries > 0:
         rules.append(
             {
-                "ErrorEquals": ["States.ALL"],
-                "IntervalSeconds": _INTERVAL_S,
+                "ErrorEquals": _task_errors(task, lambda_invoke=lambda_invoke),
+                "IntervalSeconds": retry_interval_s(task),
                 "MaxAttempts": task.retries,
-                "BackoffRate": _BACKOFF,
+                "BackoffRate": task.backoff,
             }
         )
     return rules
+
+
+def retry_interval_s(task: TaskModel) -> int:
+    """The task's `retry_delay_s` as Step Functions takes it: whole seconds, at least 1."""
+    return max(1, round(task.retry_delay_s))
+
+
+def _task_errors(task: TaskModel, *, lambda_invoke: bool) -> list[str]:
+    """The errors the task's own retrier matches: its `retry_on` class names, which is the
+    error name a Lambda function's uncaught exception gets; every error when it has none.
+    A Fargate task's failure reaches Step Functions only as an exit code (`States.TaskFailed`),
+    without the exception's name: a container task retries every failure."""
+    if task.retry_on and lambda_invoke:
+        return list(task.retry_on)
+    return ["States.ALL"]
 
 
 def _is_container(task: TaskModel) -> bool:

@@ -24,7 +24,7 @@ from codegen._runner import _io_storage, runtime_sources
 from codegen._slice import SlicedModule, carried_modules
 from codegen._templates import render
 from codegen.embedded import parts
-from glacier.model import PipelineModel
+from glacier.model import PipelineModel, TaskModel
 from glacier.storage.kinds import is_table
 
 __all__ = ["BASE_IMAGE", "HANDLER", "bundle_files", "task_roots", "third_party_requirements"]
@@ -40,6 +40,10 @@ _PROVIDED = frozenset({"__future__", "_glacier_io", "glacier_handler", "boto3", 
 
 def task_roots(model: PipelineModel) -> list[str]:
     return sorted({t.module for t in model.tasks})
+
+
+def _is_container(task: TaskModel) -> bool:
+    return task.compute is not None and task.compute.kind == "container"
 
 
 def _bundle_path(module: SlicedModule) -> str:
@@ -134,6 +138,7 @@ def bundle_files(
             "function": t.function,
             "inputs": tuple((i.param, i.dataset) for i in t.inputs),
             "outputs": tuple(t.outputs),
+            "retry_on": t.retry_on if t.retries and not _is_container(t) else (),
         }
         for t in tasks_in_order(model)
     ]
@@ -145,6 +150,7 @@ def bundle_files(
         tasks=tasks,
         storages=storages,
         modules=[(m.name, _bundle_path(m), m.package) for m in sliced],
+        retry_on={t["name"]: t["retry_on"] for t in tasks if t["retry_on"]},
         embedded=parts("glacier_handler.py"),
     )
     files["requirements.txt"] = _requirements_text(

@@ -65,6 +65,8 @@ TASKS: dict[str, tuple[str, str, tuple[tuple[str, str], ...], tuple[str, ...]]] 
 
 STORAGE: dict[str, dict[str, Any] | None] = {}
 
+RETRY_ON: dict[str, tuple[str, ...]] = {}
+
 
 # --- embedded: body ---
 class _TaskCode(importlib.abc.MetaPathFinder, importlib.abc.Loader):
@@ -237,9 +239,40 @@ def run(task: str, execution: str) -> dict[str, Any]:
     return {"task": task, "execution": execution, "outputs": written}
 
 
+def retried_as(task: str, exc: Exception) -> Exception:
+    """``exc`` under the name of the task's ``retry_on`` class it is an instance of.
+
+    Step Functions names a Lambda function's error after the exception's own class and its
+    ``ErrorEquals`` compares names exactly, so a ``ConnectionRefusedError`` would not match a
+    retrier for ``ConnectionError``. Local runs retry subclasses too: the exception is raised
+    again as a subclass of its own class named after the listed one."""
+    names = RETRY_ON.get(task, ())
+    cls = type(exc)
+    if not names or cls.__name__ in names:
+        return exc
+    listed = next((base.__name__ for base in cls.__mro__ if base.__name__ in names), None)
+    if listed is None:
+        return exc
+    renamed = type(listed, (cls,), {"__module__": cls.__module__, "__qualname__": listed})
+    try:
+        again: Exception = renamed.__new__(renamed, *exc.args)
+        again.args = exc.args
+        again.__dict__.update(getattr(exc, "__dict__", {}))
+    except Exception:  # noqa: BLE001 - an exception that cannot be re-made keeps its name
+        return exc
+    return again.with_traceback(exc.__traceback__)
+
+
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """The Lambda handler."""
-    return run(os.environ["GLACIER_TASK"], str(event["execution"]))
+    task = os.environ["GLACIER_TASK"]
+    try:
+        return run(task, str(event["execution"]))
+    except Exception as exc:
+        again = retried_as(task, exc)
+        if again is exc:
+            raise
+        raise again from exc
 
 
 def main(argv: list[str]) -> int:

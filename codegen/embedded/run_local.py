@@ -46,6 +46,8 @@ PIPELINE = ""
 BUILD_DIR = ""
 TASKS: list[dict[str, Any]] = []
 DATASETS: dict[str, dict[str, Any] | None] = {}
+PAYLOADS: dict[str, tuple[str, str, str]] = {}
+SHARED: list[str] = []
 IMPORT_ROOTS: list[str] = []
 MODULES: dict[str, tuple[str, bool, str]] = {}
 RUNTIME: dict[str, str] = {}
@@ -308,6 +310,29 @@ def _function(task: dict[str, Any]) -> Any:
     return getattr(importlib.import_module(task["module"]), task["function"])
 
 
+def _payloads(schedule: Any, tasks: list[dict[str, Any]]) -> dict[str, Any]:
+    """Dataset name -> what its producer's return value is checked against, as the
+    executor's: the classes of its ``Dataset[T]``'s ``T``, evaluated in the carried module
+    that declares it (its imports are task code, so they are carried too)."""
+    found: dict[str, Any] = {}
+    for task in tasks:
+        for dataset in task["outputs"]:
+            if dataset not in PAYLOADS:
+                continue
+            text, module, where = PAYLOADS[dataset]
+            try:
+                if module not in MODULES:  # never import a module whose slice is not carried
+                    raise ImportError(f"module {module!r} is not carried by this runner")
+                namespace = vars(importlib.import_module(module))
+                classes = schedule.payload_classes(eval(text, namespace))
+            except Exception as exc:  # noqa: BLE001 - the check is skipped, visibly
+                _log(f"note   the payload type `{text}` of `{dataset}` is not checked ({exc})")
+                continue
+            if classes is not None:
+                found[dataset] = (classes, text, where)
+    return found
+
+
 def _log(line: str) -> None:
     print(f"[{PIPELINE}] {line}", file=sys.stderr, flush=True)
 
@@ -340,6 +365,7 @@ def main(argv: list[str] | None = None) -> int:
         traceback.print_exc()
         print("error: the task code could not be loaded; nothing ran", file=sys.stderr)
         return 1
+    payloads = _payloads(schedule, tasks)
     jobs = [
         schedule.Job(
             task["name"],
@@ -349,11 +375,15 @@ def main(argv: list[str] | None = None) -> int:
             returns_tuple=task["returns_tuple"],
             retries=task["retries"],
             timeout=task["timeout"],
+            retry_delay_s=task["retry_delay_s"],
+            backoff=task["backoff"],
+            retry_on=task["retry_on"],
+            payloads={d: payloads[d] for d in task["outputs"] if d in payloads},
         )
         for task in tasks
     ]
     try:
-        result = schedule.run(jobs, store, max_workers=args.workers, log=_log)
+        result = schedule.run(jobs, store, max_workers=args.workers, log=_log, shared=SHARED)
     except schedule.SourceMissingError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -8,6 +8,8 @@ standalone runner uses the same two modules).
 from __future__ import annotations
 
 import os
+import time
+import typing
 import weakref
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
@@ -26,14 +28,19 @@ __all__ = ["LocalExecutor"]
 class _Prepared:
     """A pipeline's jobs and storage descriptions, built once per pipeline shape."""
 
-    __slots__ = ("jobs", "key", "storages")
+    __slots__ = ("jobs", "key", "shared", "storages")
 
     def __init__(
-        self, key: tuple[Any, ...], jobs: list[_schedule.Job], storages: dict[str, Any]
+        self,
+        key: tuple[Any, ...],
+        jobs: list[_schedule.Job],
+        storages: dict[str, Any],
+        shared: frozenset[str],
     ) -> None:
         self.key = key
         self.jobs = jobs
         self.storages = storages
+        self.shared = shared  # datasets declared with `copy=False`
 
 
 _PREPARED: weakref.WeakKeyDictionary[Any, _Prepared] = weakref.WeakKeyDictionary()
@@ -46,7 +53,8 @@ class LocalExecutor:
     bounds parallel tasks (``None``: CPUs + 4 threads, or CPUs processes; ``1``: sequential,
     in the calling thread); ``mode`` is ``"thread"`` or ``"process"`` (functions, inputs and
     results must then be picklable); ``verbose`` prints a line per task start and finish on
-    standard error (or passes it to ``log``). Silent by default.
+    standard error (or passes it to ``log``). Silent by default. ``sleep`` waits between a
+    task's attempts (default ``time.sleep``; tests pass a recorder).
     """
 
     def __init__(
@@ -57,6 +65,7 @@ class LocalExecutor:
         verbose: bool = False,
         *,
         log: Callable[[str], None] | None = None,
+        sleep: Callable[[float], object] | None = None,
     ) -> None:
         if mode not in ("thread", "process"):
             raise UsageError(f"mode must be 'thread' or 'process', got {mode!r}")
@@ -67,6 +76,7 @@ class LocalExecutor:
         self.mode = mode
         self.verbose = verbose
         self._log = log if log is not None else (_schedule.print_log if verbose else None)
+        self._sleep = sleep if sleep is not None else time.sleep
 
     def __repr__(self) -> str:
         return (
@@ -92,6 +102,8 @@ class LocalExecutor:
             mode=self.mode,
             log=self._log,
             source_missing=SourceMissingError,
+            sleep=self._sleep,
+            shared=prepared.shared,
         )
 
 
@@ -116,10 +128,11 @@ def _prepare(pipeline: Pipeline) -> _Prepared:
     """Jobs and storages for ``pipeline``; cached until its tasks or storages change."""
     tasks = pipeline.tasks
     datasets = pipeline.datasets
-    key = (tasks, tuple(id(d.storage) for d in datasets))
+    key = (tasks, tuple((id(d.storage), d.copy) for d in datasets), pipeline.check_payloads)
     prepared = _PREPARED.get(pipeline)
     if prepared is not None and prepared.key == key:
         return prepared
+    payloads = _payloads(pipeline) if pipeline.check_payloads else {}
     jobs = [
         _schedule.Job(
             task.name,
@@ -129,13 +142,40 @@ def _prepare(pipeline: Pipeline) -> _Prepared:
             returns_tuple=task.returns_tuple,
             retries=task.retries,
             timeout=task.timeout,
+            retry_delay_s=task.retry_delay_s,
+            backoff=task.backoff,
+            retry_on=tuple(cls.__name__ for cls in task.retry_on),
+            payloads={ds.name: payloads[ds.name] for ds in task.outputs if ds.name in payloads},
         )
         for task in tasks
     ]
     storages = {d.name: storage_description(d.storage) for d in datasets}
-    prepared = _Prepared(key, jobs, storages)
+    shared = frozenset(d.name for d in datasets if not d.copy)
+    prepared = _Prepared(key, jobs, storages, shared)
     _PREPARED[pipeline] = prepared
     return prepared
+
+
+def _payloads(pipeline: Pipeline) -> dict[str, tuple[tuple[type, ...], str, str]]:
+    """Dataset name → what a task's return value is checked against: the runtime classes of
+    its ``Dataset[T]``, ``T`` as written (as the model records it) and where the dataset is
+    declared."""
+    from glacier.source import payload_text_at, relative_file
+
+    found: dict[str, tuple[tuple[type, ...], str, str]] = {}
+    for ds in pipeline.datasets:
+        alias = getattr(ds, "__orig_class__", None)  # set by `Dataset[T](...)`
+        if alias is None or not typing.get_args(alias):
+            continue
+        payload = typing.get_args(alias)[0]
+        classes = _schedule.payload_classes(payload)
+        if classes is None:
+            continue
+        site = ds._site
+        written = payload_text_at(site.filename, site.line, site.col)
+        declared = written or getattr(payload, "__name__", None) or repr(payload)
+        found[ds.name] = (classes, declared, f"{relative_file(site.filename)}:{site.line}")
+    return found
 
 
 def storage_description(storage: Any) -> dict[str, Any] | None:

@@ -11,6 +11,22 @@ Semantics
 - A job whose upstream job failed (or was skipped) is skipped; independent branches finish.
 - A job is attempted ``1 + retries`` times; an attempt is the call, the check of its result
   (a ``tuple[a, b]`` output must return a 2-tuple) and the writing of its stored outputs.
+  Like the deployed state machine's ``Retry`` (``IntervalSeconds``, ``BackoffRate``,
+  ``ErrorEquals``): the first retry waits ``retry_delay_s``, each next one ``backoff`` times
+  longer, and only an exception whose class, or one of its base classes, is named in
+  ``retry_on`` is retried (empty: every exception). ``run(..., sleep=)`` replaces
+  ``time.sleep`` for the waits (tests).
+- ``payloads`` (dataset → runtime classes, declared type, where it is declared): a returned
+  value that is not an instance of its dataset's classes fails the job with a
+  ``PayloadTypeError`` before anything is stored, and is not retried (the same code would
+  return the same type). :func:`payload_classes` turns a payload type into those classes.
+- Every task that reads a value gets its own copy, for each attempt (:func:`own_copy`: a
+  deep copy, ``DataFrame.copy()`` for a pandas frame, immutable scalars as they are), so
+  a task that changes its input in place changes nothing another task, or its own retry,
+  sees: a full run gives what a resumed one does, whose inputs come from storage. The
+  datasets in ``run(..., shared=)`` (``Dataset(copy=False)``) are handed over as they are,
+  and so is a value that cannot be copied (noted in the log). In process mode the value is
+  pickled to the worker, which is a copy already.
 - ``async def`` functions run with ``asyncio.run``.
 - ``timeout`` (seconds): an async function is cancelled; a sync function runs in a helper
   thread and is abandoned when the timeout passes (Python cannot stop a thread: it keeps
@@ -57,10 +73,13 @@ if TYPE_CHECKING:  # asyncio and concurrent.futures cost ~25 ms to import: only 
 
 __all__ = [
     "Job",
+    "PayloadTypeError",
     "RunResult",
     "SourceMissingError",
     "StoreLike",
     "TaskResult",
+    "own_copy",
+    "payload_classes",
     "run",
     "select",
     "topological_order",
@@ -74,6 +93,69 @@ class SourceMissingError(Exception):
 
     The runtime passes ``glacier.errors.SourceMissingError`` to :func:`run` instead.
     """
+
+
+class PayloadTypeError(TypeError):
+    """A task returned a value that is not of its dataset's declared payload type."""
+
+
+def payload_classes(payload: Any) -> tuple[type, ...] | None:
+    """The classes a value of the type ``payload`` (``T`` of ``Dataset[T]``) is an instance
+    of, or ``None`` when nothing can be checked (``Any``, a type variable, a ``Literal``).
+
+    A generic's origin stands for it (``list[int]``: ``list``; element types are not
+    checked); a union is any of its members; ``float`` also accepts ``int`` and ``complex``
+    both, as type checkers do.
+    """
+    import types
+    import typing
+
+    if payload is None or payload is type(None):
+        return (type(None),)
+    if payload is typing.Any:
+        return None
+    origin = typing.get_origin(payload)
+    if origin is typing.Annotated:
+        return payload_classes(typing.get_args(payload)[0])
+    if origin is typing.Union or origin is types.UnionType:
+        found: list[type] = []
+        for member in typing.get_args(payload):
+            classes = payload_classes(member)
+            if classes is None:
+                return None
+            found.extend(classes)
+        return tuple(dict.fromkeys(found))
+    cls = origin if origin is not None else payload
+    if not isinstance(cls, type):
+        return None
+    if cls is float:
+        return (float, int)
+    if cls is complex:
+        return (complex, float, int)
+    return (cls,)
+
+
+_IMMUTABLE = frozenset({str, bytes, int, float, complex, bool, type(None), range})
+
+
+def own_copy(value: Any) -> Any:
+    """A copy of ``value`` no other task shares: a deep copy, ``DataFrame.copy()`` (deep)
+    for a pandas object, and an immutable scalar itself. Raises what ``deepcopy`` raises."""
+    kind = type(value)
+    if kind in _IMMUTABLE:
+        return value
+    if kind.__module__.partition(".")[0] == "pandas" and callable(getattr(value, "copy", None)):
+        return value.copy()  # pandas is imported already when a frame exists
+    import copy
+
+    return copy.deepcopy(value)
+
+
+def _is_instance(value: Any, classes: tuple[type, ...]) -> bool:
+    try:
+        return isinstance(value, classes)
+    except TypeError:  # a class isinstance refuses (a protocol without @runtime_checkable)
+        return True
 
 
 class StoreLike(Protocol):
@@ -90,12 +172,16 @@ class Job:
     """One task as the scheduler sees it: plain names, no Glacier objects."""
 
     __slots__ = (
+        "backoff",
         "function",
         "inputs",
         "is_async",
         "name",
         "outputs",
+        "payloads",
         "retries",
+        "retry_delay_s",
+        "retry_on",
         "returns_tuple",
         "timeout",
     )
@@ -110,6 +196,10 @@ class Job:
         returns_tuple: bool | None = None,
         retries: int = 0,
         timeout: float | None = None,
+        retry_delay_s: float = 0.0,
+        backoff: float = 1.0,
+        retry_on: Sequence[str] = (),
+        payloads: Mapping[str, tuple[tuple[type, ...], str, str]] | None = None,
     ) -> None:
         self.name = name
         self.function = function
@@ -118,10 +208,24 @@ class Job:
         self.returns_tuple = len(self.outputs) > 1 if returns_tuple is None else returns_tuple
         self.retries = retries
         self.timeout = timeout
+        self.retry_delay_s = retry_delay_s
+        self.backoff = backoff
+        self.retry_on = frozenset(retry_on)  # exception class names
+        # output dataset -> (its payload's classes, the type as declared, where it is declared)
+        self.payloads = dict(payloads) if payloads else {}
         self.is_async = inspect.iscoroutinefunction(function)
 
     def __repr__(self) -> str:
         return f"Job({self.name!r})"
+
+    def retries_on(self, exc: BaseException) -> bool:
+        """Whether ``exc`` is worth another attempt: ``retry_on`` names its class or a base."""
+        names = self.retry_on
+        return not names or any(cls.__name__ in names for cls in type(exc).__mro__)
+
+    def delay_before(self, attempt: int) -> float:
+        """Seconds to wait before attempt ``attempt`` (2 is the first retry)."""
+        return float(self.retry_delay_s * self.backoff ** (attempt - 2))
 
 
 class TaskResult:
@@ -272,6 +376,8 @@ def run(
     mode: str = "thread",
     log: Callable[[str], None] | None = None,
     source_missing: type[Exception] = SourceMissingError,
+    sleep: Callable[[float], object] = time.sleep,
+    shared: Iterable[str] = (),
 ) -> RunResult:
     """Run ``jobs`` (or only what ``targets`` need) and return how each ended.
 
@@ -306,7 +412,7 @@ def run(
                 f"source dataset `{d}` has nothing stored at {store.location(d)}; put the "
                 "data there or add a task that produces it"
             )
-    state = _Run(order, store, sources, mode, max_workers, log)
+    state = _Run(order, store, sources, mode, max_workers, log, sleep, frozenset(shared))
     try:
         state.execute()
     finally:
@@ -331,8 +437,12 @@ class _Run:
         mode: str,
         max_workers: int | None,
         log: Callable[[str], None] | None,
+        sleep: Callable[[float], object] = time.sleep,
+        shared: frozenset[str] = frozenset(),
     ) -> None:
         self.order = order
+        self.sleep = sleep
+        self.shared = shared  # datasets whose readers share one value
         self.store = store
         self.mode = mode
         self.log = log
@@ -475,17 +585,47 @@ class _Run:
         while True:
             attempts += 1
             try:
-                self.complete(job, self.call(job, kwargs))
+                self.complete(job, self.call(job, self.own_inputs(job, kwargs)))
             except Exception as exc:  # noqa: BLE001 - any error fails the attempt, not the run
-                if attempts < tries:
+                if (
+                    attempts < tries
+                    and job.retries_on(exc)
+                    and not isinstance(exc, PayloadTypeError)
+                ):
+                    delay = job.delay_before(attempts + 1)
                     if log:
-                        log(f"retry  {job.name} (attempt {attempts} of {tries}: {_one_line(exc)})")
+                        log(
+                            f"retry  {job.name} in {delay:g}s (attempt {attempts} of {tries}: "
+                            f"{_one_line(exc)})"
+                        )
+                    if delay > 0:
+                        self.sleep(delay)
                     continue
                 return self.failed(job, exc, start, attempts)
             duration = time.perf_counter() - start
             if log:
                 log(f"done   {job.name} in {duration:.3f}s")
             return TaskResult(job.name, "succeeded", duration, attempts)
+
+    def own_inputs(self, job: Job, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """The inputs of one attempt, each the job's own copy unless its dataset is shared."""
+        if self.mode == "process" or not kwargs:
+            return kwargs  # pickled to the worker: copies already
+        shared = self.shared
+        own = {}
+        for param, dataset in job.inputs:
+            value = kwargs[param]
+            if dataset not in shared:
+                try:
+                    value = own_copy(value)
+                except Exception as exc:  # noqa: BLE001 - an uncopyable value is shared
+                    if self.log:
+                        self.log(
+                            f"note   `{dataset}` is shared with `{job.name}`, not copied "
+                            f"({_one_line(exc)})"
+                        )
+            own[param] = value
+        return own
 
     def failed(self, job: Job, exc: BaseException, start: float, attempts: int) -> TaskResult:
         duration = time.perf_counter() - start
@@ -578,6 +718,8 @@ class _Run:
             pairs = tuple(zip(outputs, result, strict=True))
         else:
             pairs = ((outputs[0], result),)
+        if job.payloads:
+            _check_payloads(job, pairs)
         persistent = self.persistent
         for name, value in pairs:
             if persistent[name]:
@@ -585,6 +727,17 @@ class _Run:
         values = self.values
         for name, value in pairs:
             values[name] = value
+
+
+def _check_payloads(job: Job, pairs: Iterable[tuple[str, Any]]) -> None:
+    for name, value in pairs:
+        check = job.payloads.get(name)
+        if check is not None and not _is_instance(value, check[0]):
+            _, declared, where = check
+            raise PayloadTypeError(
+                f"task `{job.name}` returned {type(value).__name__} for dataset `{name}` "
+                f"declared `{declared}` at {where}"
+            )
 
 
 async def _async_with_timeout(job: Job, kwargs: dict[str, Any]) -> Any:
