@@ -1812,3 +1812,45 @@ def test_the_task_policy_bound_holds_against_the_programs(
             assert actual <= bound <= actual + 800, (program.example, task.name, actual, bound)
             checked += 1
     assert checked >= 100
+
+
+CHINA_PROJECT = """
+from glacier import Container, Dataset, Pipeline
+from glacier_aws import Environment
+
+pipeline = Pipeline(name="cn")
+china = Environment(account="123456789012", region="cn-north-1", name="china")
+rows = Dataset(name="rows", storage=china.s3("cn-rows"))
+report = Dataset(name="report")
+
+
+@pipeline.task()
+def load() -> rows:
+    return [1]
+
+
+@pipeline.task(compute=Container())
+def summarise(values: rows) -> report:
+    return len(values)
+"""
+
+
+def test_every_arn_is_in_the_partition_of_the_environments_region(tmp_path: Path) -> None:
+    """In China (and GovCloud) ARNs start `arn:aws-cn:` (`arn:aws-us-gov:`); a grant naming
+    `arn:aws:s3:::...` there would match nothing and deny every task its data."""
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "p"\nversion = "0"\n')
+    (tmp_path / "cn.py").write_text(CHINA_PROJECT)
+    analysis = analyze([str(tmp_path / "cn.py")])
+    (model,) = analysis.pipelines
+    resources = _preview(emit_programs(analysis, model), tmp_path / "build", "china")
+    documents = [
+        r["inputs"][key]
+        for r in resources
+        for key in ("policy", "assumeRolePolicy")
+        if isinstance(r["inputs"].get(key), str) and r["inputs"][key].lstrip().startswith("{")
+    ]
+    arns = [a for d in documents for a in re.findall(r'"(arn:[^"]*)"', d)]
+    assert any(a.startswith("arn:aws-cn:s3:::cn-rows/rows.") for a in arns)
+    assert any(":events:cn-north-1:" in a for a in arns)  # the `.sync` rule of ECS
+    assert any(":states:*:" in a for a in arns)  # the machine role's trust
+    assert [a for a in arns if not a.startswith("arn:aws-cn:")] == []

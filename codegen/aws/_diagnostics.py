@@ -104,17 +104,18 @@ def deployment_diagnostics(analysis: Any, model: PipelineModel) -> list[Diagnost
         problem = definition_problem(model)
         if problem is not None:
             found.append(StateMachineTooLarge.make_at(at, pipeline=model.name, why=problem))
-        found.extend(_task_policies(model))
+        region = next((e.region for e in model.environments if e.name == home.environment), None)
+        found.extend(_task_policies(model, region))
     # the message last: two findings at one place (two unknown names) in a stable order
     return sorted(set(found), key=lambda d: (d.sort_key(), d.message))
 
 
-def _task_policies(model: PipelineModel) -> list[Diagnostic]:
-    """GLC308 for each task whose role's policy IAM would refuse."""
+def _task_policies(model: PipelineModel, region: str | None) -> list[Diagnostic]:
+    """GLC308 for each task whose role's policy IAM would refuse, deployed to ``region``."""
     datasets = {d.name: d for d in model.datasets}
     found = []
     for task in model.tasks:
-        size = task_policy_size(model, task, datasets)
+        size = task_policy_size(model, task, datasets, region)
         if size > ROLE_POLICY_LIMIT:
             touched = len({*(i.dataset for i in task.inputs), *task.outputs})
             found.append(

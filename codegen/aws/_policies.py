@@ -17,7 +17,13 @@ from codegen.aws._database import is_table
 from codegen.aws._program import component_name
 from glacier.model import DatasetModel, PipelineModel, TaskModel
 from glacier.storage.kinds import kind_of
-from glacier_aws.grants import DatasetLocation, bucket_prefix, dataset_statements, policy_size
+from glacier_aws.grants import (
+    DatasetLocation,
+    bucket_prefix,
+    dataset_statements,
+    partition,
+    policy_size,
+)
 
 __all__ = ["FIXED_STATEMENTS", "task_policy_size"]
 
@@ -33,9 +39,13 @@ _LONGEST_BUCKET = "b" * 63
 
 
 def task_policy_size(
-    model: PipelineModel, task: TaskModel, datasets: Mapping[str, DatasetModel]
+    model: PipelineModel,
+    task: TaskModel,
+    datasets: Mapping[str, DatasetModel],
+    region: str | None = None,
 ) -> int:
-    """An upper bound of the size IAM counts for ``task``'s role policy."""
+    """An upper bound of the size IAM counts for ``task``'s role policy, deployed to
+    ``region`` (None: the stack's, ``aws`` partition assumed)."""
     scratch = bucket_prefix(component_name(model.name, "scratch"))
     scratch += "s" * min(_AWS_SUFFIX, 63 - len(scratch))
     names = [i.dataset for i in task.inputs]
@@ -46,6 +56,7 @@ def task_policy_size(
         [w for w in writes if w is not None],
         scratch,
         region="us-gov-west-1",  # the longest a KMS statement names
+        partition=partition(region) if region else "aws",
     )
     data = policy_size(json.dumps(statements)) if statements else 0
     tables = any(is_table(d) for d in (datasets.get(n) for n in [*names, *task.outputs]) if d)

@@ -184,6 +184,7 @@ class PipelineStateMachine(pulumi.ComponentResource):
         account = aws.get_caller_identity_output(
             opts=pulumi.InvokeOutputOptions(parent=self)
         ).account_id
+        partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self)).partition
         statements: list[dict[str, Any]] = []
         if used_functions:
             arns = [_arn_of(functions[n]) for n in used_functions]
@@ -208,7 +209,9 @@ class PipelineStateMachine(pulumi.ComponentResource):
             assume_role_policy=trust_policy(
                 "states.amazonaws.com",
                 source_account=account,
-                source_arn=pulumi.Output.concat("arn:aws:states:*:", account, ":stateMachine:*"),
+                source_arn=pulumi.Output.concat(
+                    "arn:", partition, ":states:*:", account, ":stateMachine:*"
+                ),
             ),
             description=f"Step Functions for glacier pipeline {name}: run its tasks only",
             statements=_fitting_policy(name, statements, components),
@@ -286,8 +289,8 @@ def _ecs_statements(cluster: aws.ecs.Cluster, tasks: Sequence[FargateTask]) -> l
     on_cluster = {"ArnEquals": {"ecs:cluster": cluster.arn}}
     # `.sync` integration: Step Functions manages this one EventBridge rule in the account.
     rule = cluster.arn.apply(
-        lambda arn: "arn:aws:events:{}:{}:rule/StepFunctionsGetEventsForECSTaskRule".format(
-            *arn.split(":")[3:5]
+        lambda arn: "arn:{}:events:{}:{}:rule/StepFunctionsGetEventsForECSTaskRule".format(
+            arn.split(":")[1], *arn.split(":")[3:5]
         )
     )
     return [
@@ -330,8 +333,8 @@ def _child_statements(arns: Sequence[Any]) -> list[dict[str, Any]]:
     first = pulumi.Output.from_input(arns[0])
     rule = first.apply(
         lambda arn: (
-            "arn:aws:events:{}:{}:rule/StepFunctionsGetEventsForStepFunctionsExecutionRule".format(
-                *arn.split(":")[3:5]
+            "arn:{}:events:{}:{}:rule/StepFunctionsGetEventsForStepFunctionsExecutionRule".format(
+                arn.split(":")[1], *arn.split(":")[3:5]
             )
         )
     )

@@ -172,6 +172,7 @@ class TaskRole(pulumi.ComponentResource):
         # policy: its log group's (arn:aws:logs:<region>:<account>:...), without an invoke.
         arn = pulumi.Output.from_input(log_group_arn)
         region = arn.apply(lambda text: text.split(":")[3])
+        partition = arn.apply(lambda text: text.split(":")[1])
         self.role, self.policy = _role_with_policy(
             name,
             assume_role_policy=service_trust_policy(
@@ -179,7 +180,9 @@ class TaskRole(pulumi.ComponentResource):
             ),
             description=f"glacier task {name}: its datasets and its log group, nothing else",
             statements=[
-                *dataset_statements(reads, writes, scratch_bucket, region=region),
+                *dataset_statements(
+                    reads, writes, scratch_bucket, region=region, partition=partition
+                ),
                 *(log_statements(log_group_arn) if writes_logs else []),
                 *(xray_statements() if tracing else []),
                 *extra_statements,

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import pulumi
 import pulumi_aws as aws
 
-from glacier_aws.grants import bucket_prefix
+from glacier_aws.grants import bucket_prefix, partition
 
 if TYPE_CHECKING:
     from glacier_aws._environment import Environment
@@ -83,13 +83,6 @@ def create_provider(env: Environment) -> aws.Provider:
         allowed_account_ids=[env.account],
         default_tags={"tags": env.default_tags},
     )
-
-
-def partition(region: str) -> str:
-    """The ARN partition of an AWS region."""
-    if region.startswith("cn-"):
-        return "aws-cn"
-    return "aws-us-gov" if region.startswith("us-gov-") else "aws"
 
 
 def access_log_bucket(env: Environment) -> dict[str, pulumi.Resource]:

@@ -45,6 +45,7 @@ __all__ = [
     "bucket_prefix",
     "dataset_statements",
     "key_prefix",
+    "partition",
     "policy_size",
 ]
 
@@ -62,6 +63,13 @@ def bucket_prefix(name: str) -> str:
     appends a unique suffix of 26 characters)."""
     text = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")[:30].rstrip("-")
     return f"{text or 'glacier'}-"
+
+
+def partition(region: str) -> str:
+    """The ARN partition of an AWS region."""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    return "aws-us-gov" if region.startswith("us-gov-") else "aws"
 
 
 def _concat(*parts: Any) -> Any:
@@ -134,8 +142,8 @@ def key_prefix(prefix: str) -> str:
     return "".join(p + "/" for p in parts)
 
 
-def _bucket_arn(bucket: Any, suffix: str = "") -> Any:
-    return _concat("arn:aws:s3:::", bucket, suffix)
+def _bucket_arn(bucket: Any, suffix: str = "", partition: Any = "aws") -> Any:
+    return _concat("arn:", partition, ":s3:::", bucket, suffix)
 
 
 def _grouped(
@@ -186,8 +194,12 @@ def dataset_statements(
     scratch_bucket: Any = None,
     *,
     region: Any = None,
+    partition: Any = "aws",
 ) -> list[dict[str, Any]]:
     """IAM statements for exactly these datasets: read and list inputs, write and list outputs.
+
+    ``partition`` (``str`` or output) is the ARN partition of the buckets: ``aws``, or
+    ``aws-cn`` / ``aws-us-gov`` in the China and GovCloud regions.
 
     With locations in SSE-KMS buckets, also ``DecryptInputs`` / ``EncryptOutputs`` on their
     keys, conditioned on ``kms:ViaService`` = ``s3.<region>.amazonaws.com``: ``region``
@@ -208,7 +220,9 @@ def dataset_statements(
                     "Effect": "Allow",
                     "Action": list(granted),
                     "Resource": [
-                        _bucket_arn(bucket, "/" + key) for m in members for key in m.object_keys()
+                        _bucket_arn(bucket, "/" + key, partition)
+                        for m in members
+                        for key in m.object_keys()
                     ],
                 }
             )
@@ -217,7 +231,7 @@ def dataset_statements(
                     "Sid": f"List{kind}{index}",
                     "Effect": "Allow",
                     "Action": list(LIST_ACTIONS),
-                    "Resource": [_bucket_arn(bucket)],
+                    "Resource": [_bucket_arn(bucket, "", partition)],
                     "Condition": {"StringLike": {"s3:prefix": [m.list_prefix() for m in members]}},
                 }
             )

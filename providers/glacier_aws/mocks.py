@@ -51,6 +51,8 @@ from pulumi.runtime import settings as _settings
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+from glacier_aws.grants import partition
+
 __all__ = [
     "ACCOUNT",
     "REGION",
@@ -244,12 +246,13 @@ class RecordingMocks(pulumi.runtime.Mocks):
         self.calls.append((args.token, dict(args.args)))
         region, account = self._where(args.provider)
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
-            arn = f"arn:aws:iam::{account}:user/test"
+            arn = f"arn:{partition(region)}:iam::{account}:user/test"
             return {"accountId": account, "arn": arn, "userId": "AIDTEST", "id": account}, []
         if args.token == "aws:index/getRegion:getRegion":
             return {"name": region, "region": region, "id": region}, []
         if args.token == "aws:index/getPartition:getPartition":
-            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}, []
+            name = partition(region)
+            return {"partition": name, "dnsSuffix": "amazonaws.com", "id": name}, []
         if args.token == "aws:ecr/getAuthorizationToken:getAuthorizationToken":
             registry = args.args.get("registryId") or account
             return (
@@ -265,7 +268,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
             )
         if args.token == "aws:ec2/getSubnet:getSubnet":
             subnet = str(args.args.get("id") or "subnet-0mock")
-            arn = f"arn:aws:ec2:{region}:{account}:subnet/{subnet}"
+            arn = f"arn:{partition(region)}:ec2:{region}:{account}:subnet/{subnet}"
             return {"id": subnet, "vpcId": VPC, "arn": arn, "ownerId": account}, []
         if args.token == "aws:s3/getBucket:getBucket":
             return self._bucket(str(args.args["bucket"]), args.args.get("region") or region), []
@@ -278,7 +281,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         return {
             "id": name,
             "bucket": name,
-            "arn": f"arn:aws:s3:::{name}",
+            "arn": f"arn:{partition(region)}:s3:::{name}",
             "region": region,
             "bucketRegion": region,
             "bucketDomainName": f"{name}.s3.amazonaws.com",
@@ -317,7 +320,7 @@ def computed_outputs(
     if token == "aws:s3/bucket:Bucket":
         out.update(
             bucket=physical,
-            arn=f"arn:aws:s3:::{physical}",
+            arn=f"arn:{partition(region)}:s3:::{physical}",
             bucketDomainName=f"{physical}.s3.amazonaws.com",
             bucketRegionalDomainName=f"{physical}.s3.{region}.amazonaws.com",
             region=region,
@@ -331,7 +334,8 @@ def computed_outputs(
         return out
     service, pattern = _ARNS.get(token, (_service_of(token), _kind_of(token) + "/{name}"))
     where = "" if service in _GLOBAL else region
-    out["arn"] = f"arn:aws:{service}:{where}:{account}:{pattern.format(name=physical)}"
+    arn = f"arn:{partition(region)}:{service}:{where}:{account}"
+    out["arn"] = f"{arn}:{pattern.format(name=physical)}"
     if token == "aws:lambda/function:Function":
         out["invokeArn"] = (
             f"arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{out['arn']}/invocations"
@@ -342,7 +346,9 @@ def computed_outputs(
         out["endpoint"] = f"{out['address']}:5432"
         out["port"] = inputs.get("port", 5432)
         out["masterUserSecrets"] = [
-            {"secretArn": f"arn:aws:secretsmanager:{region}:{account}:secret:rds!{physical}"}
+            {
+                "secretArn": f"arn:{partition(region)}:secretsmanager:{region}:{account}:secret:rds!{physical}"
+            }
         ]
     if token == "aws:iam/role:Role":
         out["uniqueId"] = f"AROA{physical.upper()[:12]}"
