@@ -297,7 +297,11 @@ def test_inspect_takes_10000_tasks(project: str) -> None:
 
 
 @pytest.mark.slow
-def test_build_of_10000_tasks_writes_a_parent_and_child_state_machines(project: str) -> None:
+def test_build_of_10000_tasks_writes_a_parent_and_child_state_machines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synthetic.scale_project(str(tmp_path), "chain", TASKS)
+    monkeypatch.chdir(tmp_path)
     built = CliRunner().invoke(main, ["build", "pipe.py"])
     assert built.exit_code == 0, built.output
     (program,) = Path("build").glob("*/pulumi/*/__main__.py")
@@ -308,6 +312,23 @@ def test_build_of_10000_tasks_writes_a_parent_and_child_state_machines(project: 
         assert definition_bytes_bound(definition) <= MAX_DEFINITION_BYTES
         assert history_events_bound(definition) <= MAX_HISTORY_EVENTS
     assert program.read_text(encoding="utf-8").count("PipelineStateMachine(") == len(machines)
+
+
+@pytest.mark.slow
+def test_build_refuses_a_fan_in_no_iam_role_can_hold(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fan's last task reads 9,998 datasets: its exact grants cannot fit one IAM role, so
+    the build stops there (GLC308) and nowhere else; the fan's machines are planned and split
+    in the model-level test above."""
+    synthetic.scale_project(str(tmp_path), "fan", TASKS)
+    monkeypatch.chdir(tmp_path)
+    built = CliRunner().invoke(main, ["build", "pipe.py"])
+    assert built.exit_code == 1
+    findings = [line for line in built.output.splitlines() if ": GLC" in line]
+    assert len(findings) == 1, built.output
+    assert f"GLC308 task `t{TASKS - 1:05d}` reads and writes {TASKS - 1} datasets" in findings[0]
+    assert not Path("build").exists()
 
 
 @pytest.mark.slow
