@@ -30,7 +30,7 @@ from glacier_aws._deploy_policy import (
     trust_policy,
     xray_statements,
 )
-from glacier_aws._resources import LOG_RETENTION_DAYS, secure_bucket
+from glacier_aws._resources import LOG_RETENTION_DAYS, expiry_rule, secure_bucket
 from glacier_aws.grants import bucket_prefix
 
 if TYPE_CHECKING:
@@ -524,19 +524,11 @@ class ScratchBucket(pulumi.ComponentResource):
             name, tags=_tags(tags), parent=self, access_logs=access_logs, **args
         )
         self.bucket = self.resources["bucket"]  # type: ignore[assignment]
+        rule: Any = expiry_rule("expire-ephemeral-datasets", days=expire_days, uploads_days=1)
         lifecycle = aws.s3.BucketLifecycleConfiguration(
             f"{name}-lifecycle",
             bucket=self.bucket.id,
-            rules=[
-                {
-                    "id": "expire-ephemeral-datasets",
-                    "status": "Enabled",
-                    "filter": {"prefix": ""},
-                    "expiration": {"days": expire_days},
-                    "noncurrent_version_expiration": {"noncurrent_days": 1},
-                    "abort_incomplete_multipart_upload": {"days_after_initiation": 1},
-                }
-            ],
+            rules=[rule],
             opts=pulumi.ResourceOptions(
                 parent=self.bucket, depends_on=[self.resources["versioning"]]
             ),

@@ -26,6 +26,7 @@ __all__ = [
     "data_bucket",
     "data_lifecycle_rules",
     "existing_bucket",
+    "expiry_rule",
     "secure_bucket",
     "tls_only_statement",
 ]
@@ -74,6 +75,19 @@ def data_lifecycle_rules(noncurrent_days: int = NONCURRENT_VERSION_DAYS) -> list
     ]
 
 
+def expiry_rule(rule_id: str, *, days: int, uploads_days: int) -> dict[str, Any]:
+    """A lifecycle rule expiring every object of the bucket ``days`` after it was written,
+    its superseded versions a day after, and uploads abandoned for ``uploads_days``."""
+    return {
+        "id": rule_id,
+        "status": "Enabled",
+        "filter": {"prefix": ""},
+        "expiration": {"days": days},
+        "noncurrent_version_expiration": {"noncurrent_days": 1},
+        "abort_incomplete_multipart_upload": {"days_after_initiation": uploads_days},
+    }
+
+
 def create_provider(env: Environment) -> aws.Provider:
     """One provider per environment: pinned to its account and region, tagging by default."""
     return aws.Provider(
@@ -102,14 +116,7 @@ def access_log_bucket(env: Environment) -> dict[str, pulumi.Resource]:
         keep=True,
         own_statements=lambda arn: [_log_delivery_statement(env, arn)],
         lifecycle_rules=[
-            {
-                "id": "glacier-expire-access-logs",
-                "status": "Enabled",
-                "filter": {"prefix": ""},
-                "expiration": {"days": LOG_RETENTION_DAYS},
-                "noncurrent_version_expiration": {"noncurrent_days": 1},
-                "abort_incomplete_multipart_upload": {"days_after_initiation": 7},
-            }
+            expiry_rule("glacier-expire-access-logs", days=LOG_RETENTION_DAYS, uploads_days=7)
         ],
         bucket_prefix=bucket_prefix(name),
     )
