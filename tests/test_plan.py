@@ -149,6 +149,23 @@ def test_plan_unknown_environment_is_a_usage_error() -> None:
     assert "no program for environment `staging` (known: dev, prod)" in err
 
 
+def test_plan_without_the_aws_extra_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    found = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name in ("pulumi", "pulumi_aws") else found(name, *a),
+    )
+    code, out, err = _plan(str(EXAMPLES / "layer1_local.py"), "--env", "default")
+    assert code == 2
+    assert err.strip().splitlines()[-1] == (
+        'Error: glacier plan needs pulumi and pulumi_aws: install the extra: pip install "glacier[aws]"'
+    )
+    assert "Traceback" not in out + err
+
+
 def test_the_cli_never_imports_pulumi() -> None:
     code = (
         "import sys\n"

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 __all__ = ["TARGET", "AwsTarget"]
 
 _REHEARSE_EXTRA = 'install the extra: pip install "glacier[rehearse]"'
+_AWS_EXTRA = 'install the extra: pip install "glacier[aws]"'
 
 
 class AwsTarget:
@@ -100,6 +101,9 @@ class AwsTarget:
         from codegen.aws._preview import PreviewFailed, preview_in_child
         from codegen.aws._review import warnings
 
+        missing = [m for m in ("pulumi", "pulumi_aws") if importlib.util.find_spec(m) is None]
+        if missing:  # the program runs in a child process: say so before it fails there
+            raise UsageError(f"glacier plan needs {' and '.join(missing)}: {_AWS_EXTRA}")
         try:
             preview = preview_in_child(program_dir, env)
         except PreviewFailed as failure:
