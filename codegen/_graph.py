@@ -67,14 +67,26 @@ def _context(model: PipelineModel, quote: Any) -> dict[str, Any]:
     }
 
 
-def emit_mermaid(model: PipelineModel, *, source_file: str) -> str:
+def emit_mermaid(
+    model: PipelineModel, *, source_file: str, generator: str = "glacier build"
+) -> str:
+    """The graph as Mermaid; its header names ``generator``, the command that wrote it."""
     return render(
-        "graph.mmd.j2", source_file=mermaid_text(source_file), **_context(model, mermaid_text)
+        "graph.mmd.j2",
+        source_file=mermaid_text(source_file),
+        generator=generator,
+        **_context(model, mermaid_text),
     )
 
 
-def emit_dot(model: PipelineModel, *, source_file: str) -> str:
-    return render("graph.dot.j2", source_file=_dot_text(source_file), **_context(model, _dot_text))
+def emit_dot(model: PipelineModel, *, source_file: str, generator: str = "glacier build") -> str:
+    """The graph as Graphviz DOT; its header names ``generator``, the command that wrote it."""
+    return render(
+        "graph.dot.j2",
+        source_file=_dot_text(source_file),
+        generator=generator,
+        **_context(model, _dot_text),
+    )
 
 
 def emit_graph_json(model: PipelineModel) -> str:

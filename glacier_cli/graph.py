@@ -10,7 +10,7 @@ __all__ = ["graph"]
 
 
 @click.command(cls=Command)
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.argument("paths", nargs=-1, type=click.Path(exists=True))
 @click.option(
     "--format",
     "fmt",
@@ -20,7 +20,10 @@ __all__ = ["graph"]
 )
 @click.option("--pipeline", "name", help="Which pipeline, when the paths hold several.")
 def graph(paths: tuple[str, ...], fmt: str, name: str | None) -> None:
-    """Print the graph of tasks and datasets of a pipeline (read statically, not imported)."""
+    """Print the graph of tasks and datasets of a pipeline (read statically, not imported).
+
+    Without PATHS, the `pipelines` of `[tool.glacier]` in pyproject.toml, as `check` reads.
+    """
     from codegen import emit_dot, emit_graph_json, emit_mermaid
 
     analysis = analyse_or_exit(paths)
@@ -34,9 +37,9 @@ def graph(paths: tuple[str, ...], fmt: str, name: str | None) -> None:
         raise Misuse(f"glacier graph: {what} found (pipelines: {names}); use --pipeline")
     model = pipelines[0]
     if fmt == "mermaid":
-        text = emit_mermaid(model, source_file=model.span.file)
+        text = emit_mermaid(model, source_file=model.span.file, generator="glacier graph")
     elif fmt == "dot":
-        text = emit_dot(model, source_file=model.span.file)
+        text = emit_dot(model, source_file=model.span.file, generator="glacier graph")
     else:
         text = emit_graph_json(model)
     click.echo(text, nl=False)

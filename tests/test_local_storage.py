@@ -380,3 +380,23 @@ def test_module_runs_without_glacier_and_imports_only_the_stdlib(
         check=False,
     )
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize(
+    ("given", "extension"),
+    [
+        ("json", ".json"),
+        ("parquet", ".parquet"),
+        ("PQ", ".parquet"),
+        ("csv", ".csv"),
+        ("pickle", ".pkl"),
+        (".pkl", ".pkl"),
+        ("bytes", ".bin"),
+        ("bin", ".bin"),
+        ("raw", ".bin"),
+    ],
+)
+def test_the_format_names_the_readme_lists(tmp_path: Path, given: str, extension: str) -> None:
+    """README, "The format is the explicit `format=` if given ...": names, aliases, any case,
+    a leading dot."""
+    assert _io.EXTENSIONS[str(_io._explicit_format({"format": given}))] == extension

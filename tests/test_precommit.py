@@ -141,3 +141,37 @@ def test_fix_hook_fixes_fails_because_it_changed_a_file_then_passes(tmp_path: Pa
     passed = _try_repo(repo, tmp_path / "home", "--all-files", hook="glacier-fix")
     assert passed.returncode == 0, passed.stdout + passed.stderr
     assert "Passed" in passed.stdout
+
+
+def test_the_readmes_hook_configuration_runs_as_written(tmp_path: Path) -> None:
+    """The `.pre-commit-config.yaml` the README gives, verbatim, with the glacier installed
+    here on the PATH (what `language: system` runs)."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Pre-commit hook", 1)[1]
+    config = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    repo = tmp_path / "project"
+    repo.mkdir()
+    _git(repo, "init", "-q")
+    (repo / ".pre-commit-config.yaml").write_text(config)
+    (repo / "pyproject.toml").write_text('[project]\nname = "demo"\n')
+    (repo / "flow.py").write_text(CYCLE)
+    _git(repo, "add", "-A")
+    pre_commit = shutil.which("pre-commit", path=os.path.dirname(sys.executable))
+    assert pre_commit is not None
+    env = {
+        **os.environ,
+        "PRE_COMMIT_HOME": str(tmp_path / "home"),
+        "PRE_COMMIT_COLOR": "never",
+        "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""),
+    }
+    ran = subprocess.run(
+        [pre_commit, "run", "--all-files"],
+        cwd=repo,
+        env=env,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert ran.returncode == 1, ran.stdout + ran.stderr
+    assert "flow.py:9:1: GLC101 the tasks of pipeline `loop` form a cycle" in ran.stdout
