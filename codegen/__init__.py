@@ -17,6 +17,8 @@ from codegen._build import build as build
 from codegen._graph import emit_dot as emit_dot
 from codegen._graph import emit_graph_json as emit_graph_json
 from codegen._graph import emit_mermaid as emit_mermaid
+from codegen._graph_svg import emit_html as emit_html
+from codegen._graph_svg import emit_svg as emit_svg
 from codegen._manifest import emit_manifest as emit_manifest
 from codegen._names import dir_name as dir_name
 from codegen._runner import emit_runner as emit_runner
@@ -43,9 +45,11 @@ __all__ = [
     "dir_name",
     "emit_dot",
     "emit_graph_json",
+    "emit_html",
     "emit_manifest",
     "emit_mermaid",
     "emit_runner",
+    "emit_svg",
     "slice_source",
     "target",
     "targets",

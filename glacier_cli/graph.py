@@ -14,7 +14,7 @@ __all__ = ["graph"]
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["mermaid", "dot", "json"]),
+    type=click.Choice(["mermaid", "dot", "json", "html", "svg"]),
     default="mermaid",
     show_default=True,
 )
@@ -23,8 +23,10 @@ def graph(paths: tuple[str, ...], fmt: str, name: str | None) -> None:
     """Print the graph of tasks and datasets of a pipeline (read statically, not imported).
 
     Without PATHS, the `pipelines` of `[tool.glacier]` in pyproject.toml, as `check` reads.
+    `--format html` writes one self-contained page to look at (`> graph.html`, then open it:
+    nothing is fetched), `svg` the same picture alone.
     """
-    from codegen import emit_dot, emit_graph_json, emit_mermaid
+    from codegen import emit_dot, emit_graph_json, emit_html, emit_mermaid, emit_svg
 
     analysis = analyse_or_exit(paths)
     pipelines = [p for p in analysis.pipelines if name is None or p.name == name]
@@ -40,6 +42,10 @@ def graph(paths: tuple[str, ...], fmt: str, name: str | None) -> None:
         text = emit_mermaid(model, source_file=model.span.file, generator="glacier graph")
     elif fmt == "dot":
         text = emit_dot(model, source_file=model.span.file, generator="glacier graph")
+    elif fmt == "html":
+        text = emit_html(model, source_file=model.span.file, generator="glacier graph")
+    elif fmt == "svg":
+        text = emit_svg(model, source_file=model.span.file, generator="glacier graph")
     else:
         text = emit_graph_json(model)
     click.echo(text, nl=False)
