@@ -28,7 +28,7 @@ __all__ = ["plan"]
 
 
 @click.command(cls=Command)
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.argument("paths", nargs=-1, type=click.Path(exists=True))
 @click.option("--env", "env", required=True, help="The environment whose program to preview.")
 @click.option(
     "--format",
@@ -51,7 +51,8 @@ def plan(paths: tuple[str, ...], env: str, fmt: str, out_dir: str, target_name: 
     """Preview the resources `pulumi up` would create for environment ENV, without AWS.
 
     The program is the one `glacier build` writes to build/<pipeline>/pulumi/<env>/; it runs
-    under Pulumi's mocks, with placeholders for configuration only a deployer knows.
+    under Pulumi's mocks, with placeholders for configuration only a deployer knows. Without
+    PATHS, the `pipelines` of `[tool.glacier]` in pyproject.toml, as `build` reads.
     """
     from codegen import dir_name, target
 
