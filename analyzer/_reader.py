@@ -957,7 +957,10 @@ class _Reader:
             annotation_text=self._segment(self.pos(annotation)) if annotation is not None else None,
             has_default=has_default,
             pos=(start[0], start[1], end[2], end[3]),
-            canonical_annotation=_canonical(annotation) if annotation is not None else None,
+            # only a parameter with a default can be a run parameter (``ParameterModel``)
+            canonical_annotation=(
+                _canonical(annotation) if annotation is not None and has_default else None
+            ),
             default_text=_canonical(param.default) if param.default is not None else None,
         )
 
@@ -1428,8 +1431,12 @@ def _unparse(node: Any, depth: int = 0) -> str:
 
 
 def _canonical(node: cst.CSTNode) -> str:
-    """An expression's canonical source text, as the runtime path writes it (``ast.unparse``)."""
-    return normalize_type_text(cst.Module(body=[]).code_for_node(node))
+    """An expression's canonical source text, as the runtime path writes it (``ast.unparse``);
+    ``...`` for one too deep to print."""
+    try:
+        return normalize_type_text(cst.Module(body=[]).code_for_node(node))
+    except RecursionError:
+        return "..."
 
 
 # -- scopes -------------------------------------------------------------------------------------

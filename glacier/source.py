@@ -262,9 +262,17 @@ def _defaults(
         pairs += [(a, d) for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None]
         found[node.lineno, node.name] = {
             arg.arg: (
-                ast.unparse(arg.annotation) if arg.annotation is not None else None,
-                ast.unparse(default),
+                _unparsed(arg.annotation) if arg.annotation is not None else None,
+                _unparsed(default),
             )
             for arg, default in pairs
         }
     return found
+
+
+def _unparsed(node: ast.expr) -> str:
+    """``ast.unparse``, or ``...`` for an expression too deep to print (as the static path)."""
+    try:
+        return ast.unparse(node)
+    except RecursionError:
+        return "..."
