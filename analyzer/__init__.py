@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from analyzer._analyze import analyze as analyze
     from analyzer._check import CheckResult as CheckResult
     from analyzer._check import check as check
+    from analyzer._params import unknown_parameters as unknown_parameters
     from analyzer._project import Config as Config
     from analyzer._project import find_root as find_root
     from analyzer._project import iter_python_files as iter_python_files
@@ -46,6 +47,7 @@ _EXPORTS = {
     "analyze": "analyzer._analyze",
     "CheckResult": "analyzer._check",
     "check": "analyzer._check",
+    "unknown_parameters": "analyzer._params",
     "Config": "analyzer._project",
     "find_root": "analyzer._project",
     "iter_python_files": "analyzer._project",
@@ -83,6 +85,7 @@ __all__ = [
     "render_text",
     "summarize",
     "summarize_run",
+    "unknown_parameters",
 ]
 
 

@@ -688,6 +688,7 @@ def _pipelines(
                 retry_delay_s=t.retry_delay_s,
                 backoff=t.backoff,
                 retry_on=t.retry_on,
+                parameters=tuple(t.parameters),
             )
             for t in kept
         ]

@@ -51,6 +51,7 @@ from analyzer._summary import (
     Sub,
     TupleLit,
 )
+from glacier.source import normalize_type_text
 
 __all__ = ["summarize"]
 
@@ -956,6 +957,11 @@ class _Reader:
             annotation_text=self._segment(self.pos(annotation)) if annotation is not None else None,
             has_default=has_default,
             pos=(start[0], start[1], end[2], end[3]),
+            # only a parameter with a default can be a run parameter (``ParameterModel``)
+            canonical_annotation=(
+                _canonical(annotation) if annotation is not None and has_default else None
+            ),
+            default_text=_canonical(param.default) if param.default is not None else None,
         )
 
     def _with_definition_names(
@@ -1422,6 +1428,15 @@ def _unparse(node: Any, depth: int = 0) -> str:
     except RecursionError:
         return "..."
     return " ".join(text.split())
+
+
+def _canonical(node: cst.CSTNode) -> str:
+    """An expression's canonical source text, as the runtime path writes it (``ast.unparse``);
+    ``...`` for one too deep to print."""
+    try:
+        return normalize_type_text(cst.Module(body=[]).code_for_node(node))
+    except RecursionError:
+        return "..."
 
 
 # -- scopes -------------------------------------------------------------------------------------

@@ -177,6 +177,10 @@ class Param:
     annotation_text: str | None
     has_default: bool
     pos: Pos
+    # canonical source text (``glacier.source.normalize_type_text``) for the model's
+    # ``ParameterModel``: the annotation, and the default when there is one
+    canonical_annotation: str | None = None
+    default_text: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ words of one catalogue (``glacier.messages``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from analyzer._resolve import Resolver, argument, text_of
@@ -62,7 +62,7 @@ from analyzer.diagnostics import (
     UnsupportedConstruct,
 )
 from glacier import messages, validate
-from glacier.model import RETRY_BACKOFF, RETRY_DELAY_S, ComputeModel
+from glacier.model import RETRY_BACKOFF, RETRY_DELAY_S, ComputeModel, ParameterModel
 
 __all__ = ["FoundTask", "mentioned_datasets", "read_tasks"]
 
@@ -87,6 +87,7 @@ class FoundTask:
     retry_delay_s: float = RETRY_DELAY_S
     backoff: float = RETRY_BACKOFF
     retry_on: tuple[str, ...] = ()
+    parameters: list[ParameterModel] = field(default_factory=list)
 
 
 def read_tasks(
@@ -469,6 +470,8 @@ def _signature(
             if not param.has_default:
                 resolver.at(module, param.pos, MissingAnnotation, param=param.name, task=task.name)
                 ok = False
+            else:
+                task.parameters.append(_parameter(param))
             continue
         found = _annotation(resolver, module, stmt.index, param.annotation)
         kind = found[0]
@@ -476,6 +479,7 @@ def _signature(
             task.inputs.append((param.name, found[1]))
             continue
         if kind in ("other", "none", "tuple", "dynamic") and param.has_default:
+            task.parameters.append(_parameter(param))
             continue
         ok = False
         _report(resolver, module, task.name, what, param.annotation, param.annotation_text, found)
@@ -534,6 +538,11 @@ def _signature(
         found = ("other", None)
     _report(resolver, module, task.name, messages.RETURN_ANNOTATION, returns, returns_text, found)
     return False
+
+
+def _parameter(param: Param) -> ParameterModel:
+    """A run parameter: not a dataset, with a default (``glacier.params``)."""
+    return ParameterModel(param.name, param.canonical_annotation, param.default_text or "")
 
 
 def _report(

@@ -368,6 +368,18 @@ class InvalidTaskOption(Rule):
     hint = "{advice}"
 
 
+@rule
+class UnknownRunParameter(Rule):
+    code = "GLC210"
+    name = "unknown-run-parameter"
+    message = "`--param {key}` sets nothing: no task of {pipelines} has a parameter `{key}`"
+    hint = (
+        "run parameters: {known}; a run parameter is a task parameter that "
+        "is not a dataset and has a default (`def rank(data: sales, n: int = 3)`), set with "
+        "`--param n=5` (every task with `n`) or `--param rank.n=5` (one task)"
+    )
+
+
 # -- deployment, reported by `glacier build` / `glacier plan` (GLC3xx) ---------------------------
 
 

@@ -27,8 +27,12 @@ from glacier.storage.kinds import LOCAL_FIELDS
 
 __all__ = ["RUNTIME_MODULES", "emit_runner", "package_dir", "runtime_sources"]
 
-# name inside the runner -> file of the glacier_local package embedded under that name
-RUNTIME_MODULES = {"_glacier_io": "_io.py", "_glacier_schedule": "_schedule.py"}
+# name inside the runner -> (package, file of it) embedded under that name
+RUNTIME_MODULES = {
+    "_glacier_io": ("glacier_local", "_io.py"),
+    "_glacier_params": ("glacier", "params.py"),
+    "_glacier_schedule": ("glacier_local", "_schedule.py"),
+}
 
 
 def package_dir(package: str) -> str:
@@ -40,11 +44,11 @@ def package_dir(package: str) -> str:
 
 
 def runtime_sources() -> dict[str, str]:
-    """The embedded runtime: glacier_local's self-contained modules, read from disk."""
-    folder = package_dir("glacier_local")
+    """The embedded runtime: glacier_local's self-contained modules and ``glacier.params``,
+    read from disk."""
     sources = {}
-    for name, file in RUNTIME_MODULES.items():
-        with open(os.path.join(folder, file), encoding="utf-8") as fh:
+    for name, (package, file) in RUNTIME_MODULES.items():
+        with open(os.path.join(package_dir(package), file), encoding="utf-8") as fh:
             sources[name] = fh.read()
     return sources
 
@@ -109,6 +113,7 @@ def emit_runner(
                 "retry_delay_s": t.retry_delay_s,
                 "backoff": t.backoff,
                 "retry_on": list(t.retry_on),
+                "parameters": [[p.name, p.annotation, p.default] for p in t.parameters],
             }
             for t in tasks
         ],

@@ -19,6 +19,7 @@ from glacier.model import (
     DatasetModel,
     EnvironmentModel,
     InputModel,
+    ParameterModel,
     PipelineModel,
     Span,
     StorageModel,
@@ -112,7 +113,30 @@ def _task_model(task: Task) -> TaskModel:
         retry_delay_s=task.retry_delay_s,
         backoff=task.backoff,
         retry_on=tuple(cls.__name__ for cls in task.retry_on),
+        parameters=task_parameters(task, code.co_filename, span.line, name),
     )
+
+
+def task_parameters(task: Task, filename: str, line: int, name: str) -> tuple[ParameterModel, ...]:
+    """The task's run parameters: its parameters with a default that are not datasets, in
+    signature order, annotation and default as the source writes them (``def`` at ``line``)."""
+    from glacier.source import parameter_texts
+
+    inputs = {param for param, _ in task.inputs}
+    try:
+        signature = inspect.signature(task.function)
+    except (TypeError, ValueError):
+        return ()
+    texts = parameter_texts(filename, line, name)
+    found = []
+    for param in signature.parameters.values():
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            continue
+        if param.default is param.empty or param.name in inputs:
+            continue
+        annotation, default = texts.get(param.name, (None, repr(param.default)))
+        found.append(ParameterModel(param.name, annotation, default))
+    return tuple(found)
 
 
 def task_span(task: Task) -> Span:

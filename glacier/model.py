@@ -30,6 +30,7 @@ __all__ = [
     "DatasetModel",
     "EnvironmentModel",
     "InputModel",
+    "ParameterModel",
     "PipelineModel",
     "Span",
     "StorageModel",
@@ -114,6 +115,19 @@ class InputModel:
 
 
 @dataclass(frozen=True, slots=True)
+class ParameterModel:
+    """A run parameter: a task parameter that is not a dataset and has a default.
+
+    ``annotation`` and ``default`` are canonical source text (``ast.unparse`` of what is
+    written: ``int``, ``3``, ``'x'``, ``date(2024, 1, 1)``); ``annotation`` is ``None`` when
+    the parameter has none. A run sets it with ``--param`` (``glacier.params``)."""
+
+    name: str
+    annotation: str | None
+    default: str
+
+
+@dataclass(frozen=True, slots=True)
 class DatasetModel:
     name: str
     module: str
@@ -145,6 +159,8 @@ class TaskModel:
     retry_on: tuple[str, ...] = ()
     """The class names (``__name__``) of the exceptions a retry is for; empty: every exception.
     Names, not classes: Step Functions matches a Lambda error by its class name."""
+    parameters: tuple[ParameterModel, ...] = ()
+    """Its run parameters, in signature order (``glacier.params``)."""
 
     @property
     def returns_tuple(self) -> bool:

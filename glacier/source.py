@@ -21,6 +21,7 @@ __all__ = [
     "marked_ancestor",
     "module_name_for",
     "normalize_type_text",
+    "parameter_texts",
     "project_root",
     "relative_file",
 ]
@@ -228,3 +229,50 @@ def def_line(filename: str, first_line: int, name: str) -> tuple[int, int]:
         if stripped.startswith(("def ", "async ")) and f" {name}" in stripped.split("(", 1)[0]:
             return line, len(text) - len(stripped) + 1
         line += 1
+
+
+def parameter_texts(filename: str, line: int, name: str) -> dict[str, tuple[str | None, str]]:
+    """Parameter name → (annotation, default) as canonical source text (``ast.unparse``), for
+    the parameters with a default of the ``def`` of ``name`` at ``line``; read from the source
+    file, the way the static path reads it. Empty when the file cannot be read."""
+    try:
+        mtime = os.stat(filename).st_mtime
+    except OSError:
+        return {}
+    return _defaults(filename, mtime).get((line, name), {})
+
+
+@functools.lru_cache(maxsize=64)
+def _defaults(
+    filename: str, mtime: float
+) -> dict[tuple[int, str], dict[str, tuple[str | None, str]]]:
+    """Every function of the file by (``def`` line, name) → its parameters with defaults."""
+    source = "".join(linecache.getlines(filename))
+    try:
+        tree = ast.parse(source, filename)
+    except SyntaxError:
+        return {}
+    found: dict[tuple[int, str], dict[str, tuple[str | None, str]]] = {}
+    for node in ast.walk(tree):
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        args = node.args
+        positional = [*args.posonlyargs, *args.args]
+        pairs = list(zip(positional[len(positional) - len(args.defaults) :], args.defaults))
+        pairs += [(a, d) for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None]
+        found[node.lineno, node.name] = {
+            arg.arg: (
+                _unparsed(arg.annotation) if arg.annotation is not None else None,
+                _unparsed(default),
+            )
+            for arg, default in pairs
+        }
+    return found
+
+
+def _unparsed(node: ast.expr) -> str:
+    """``ast.unparse``, or ``...`` for an expression too deep to print (as the static path)."""
+    try:
+        return ast.unparse(node)
+    except RecursionError:
+        return "..."

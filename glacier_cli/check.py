@@ -9,11 +9,14 @@ with every pipeline it takes part in.
 checks again, and reports what is left (the exit status is from that); ``--diff`` prints the
 fixes as a unified diff and writes nothing (exit 1 when there is something to fix). Only
 these two options load libcst, and only when a finding is fixable.
+
+``--param KEY=VALUE`` (``n=5``, ``rank.n=5``) names a run parameter a run will set: a key no
+task of the checked pipelines has is GLC210 (this reads the source again, uncached).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -43,8 +46,21 @@ _ROUNDS = 10  # a fix can uncover another (a task registered at last shows its s
     "--fix", is_flag=True, help="Fix what can be fixed ([*]) in place, then report the rest."
 )
 @click.option("--diff", is_flag=True, help="Print the fixes as a unified diff; write nothing.")
+@click.option(
+    "--param",
+    "params",
+    multiple=True,
+    metavar="[TASK.]NAME=VALUE",
+    help="A run parameter a run will set: GLC210 when no task has it (repeatable).",
+)
 def check(
-    paths: tuple[str, ...], output_format: str, quiet: bool, no_cache: bool, fix: bool, diff: bool
+    paths: tuple[str, ...],
+    output_format: str,
+    quiet: bool,
+    no_cache: bool,
+    fix: bool,
+    diff: bool,
+    params: tuple[str, ...],
 ) -> None:
     """Check the pipelines under PATHS without importing or running them.
 
@@ -63,6 +79,7 @@ def check(
 
     if fix and diff:
         raise click.UsageError("--fix and --diff cannot be used together")
+    keys = _parameter_keys(params)
     fixed = 0
     try:
         result = _run(paths, no_cache)
@@ -77,6 +94,8 @@ def check(
     except Exception as exc:  # noqa: BLE001 - an analyzer bug must not look like findings
         raise Misuse(f"glacier check: internal error: {type(exc).__name__}: {exc}") from None
     diagnostics = result.diagnostics
+    if keys:
+        diagnostics = (*diagnostics, *_unknown_parameters(paths, keys))
     summary = summarize_run(diagnostics, result.files, result.pipelines, fixed)
     if output_format == "json":
         click.echo(render_json(diagnostics, summary), nl=False)
@@ -92,6 +111,23 @@ def _run(paths: tuple[str, ...], no_cache: bool) -> CheckResult:
     from analyzer import check as run_check
 
     return run_check(list(paths), use_cache=not no_cache)
+
+
+def _parameter_keys(params: tuple[str, ...]) -> list[str]:
+    from glacier.params import ParameterError, assignments
+
+    try:
+        return list(assignments(params))
+    except ParameterError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+def _unknown_parameters(paths: tuple[str, ...], keys: list[str]) -> list[Any]:
+    """GLC210 for the keys no task of the checked pipelines has (from an analysis: the
+    check's cache keeps diagnostics, not the model)."""
+    from analyzer import analyze, unknown_parameters
+
+    return unknown_parameters(analyze(list(paths)).pipelines, keys)
 
 
 def _print_diff(result: CheckResult) -> int:

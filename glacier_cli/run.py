@@ -33,6 +33,19 @@ BUILD_DIR = os.path.join(".glacier", "build")
 @click.option("--workers", type=click.IntRange(min=1), help="Tasks run in parallel at most.")
 @click.option("--only", multiple=True, metavar="TASK", help="Run only this task (repeatable).")
 @click.option("--from", "from_task", metavar="TASK", help="Run TASK and everything downstream.")
+@click.option(
+    "--param",
+    "params",
+    multiple=True,
+    metavar="[TASK.]NAME=VALUE",
+    help="Set a run parameter of every task that has it, or of TASK only (repeatable).",
+)
+@click.option(
+    "--params",
+    "params_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Run parameters from a JSON file (YAML with PyYAML installed).",
+)
 @click.option("--dry-run", is_flag=True, help="Print the plan, run nothing.")
 @click.option("--list", "list_", is_flag=True, help="List the tasks and exit.")
 def run(
@@ -42,6 +55,8 @@ def run(
     workers: int | None,
     only: tuple[str, ...],
     from_task: str | None,
+    params: tuple[str, ...],
+    params_file: str | None,
     dry_run: bool,
     list_: bool,
 ) -> None:
@@ -68,6 +83,10 @@ def run(
         argv += ["--only", task]
     if from_task is not None:
         argv += ["--from", from_task]
+    for item in params:
+        argv += ["--param", item]
+    if params_file is not None:
+        argv += ["--params", params_file]
     if dry_run:
         argv.append("--dry-run")
     if list_:

@@ -297,7 +297,7 @@ class _Rehearsal:
             node["Resource"] = "arn:aws:states:::lambda:invoke"
             node["Parameters"] = {
                 "FunctionName": self.containers[name][1],
-                "Payload": {"execution.$": "$$.Execution.Name"},
+                "Payload": {"execution.$": "$$.Execution.Name", "input.$": "$$.Execution.Input"},
             }
             return node
 
@@ -501,7 +501,9 @@ class _Rehearsal:
             container = task_definition["containerDefinitions"][0]
             command = list(container.get("command") or [])
             variables = {e["name"]: e["value"] for e in container.get("environment") or []}
-            variables["GLACIER_EXECUTION"] = str(json.loads(payload or b"{}").get("execution"))
+            event = json.loads(payload or b"{}")
+            variables["GLACIER_EXECUTION"] = str(event.get("execution"))
+            variables["GLACIER_INPUT"] = json.dumps(event.get("input") or {})
             variables = self._database_variables(variables)
             if command[:2] != ["python", "-m"] or len(command) < 3:
                 raise RehearsalError(f"cannot rehearse container command {command!r}")

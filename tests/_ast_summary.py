@@ -502,9 +502,10 @@ class _Reader:
         positional = [*args.posonlyargs, *args.args]
         defaults_from = len(positional) - len(args.defaults)
         for i, arg in enumerate(positional):
-            params.append(self._param(arg, "positional", i >= defaults_from))
+            default = args.defaults[i - defaults_from] if i >= defaults_from else None
+            params.append(self._param(arg, "positional", i >= defaults_from, default))
         for arg, default in zip(args.kwonlyargs, args.kw_defaults, strict=False):
-            params.append(self._param(arg, "keyword", default is not None))
+            params.append(self._param(arg, "keyword", default is not None, default))
         for extra in (args.vararg, args.kwarg):
             if extra is not None:
                 params.append(self._param(extra, "var", True))
@@ -521,7 +522,9 @@ class _Reader:
             body_names=body_names,
         )
 
-    def _param(self, arg: ast.arg, kind: Any, has_default: bool) -> Param:
+    def _param(
+        self, arg: ast.arg, kind: Any, has_default: bool, default: ast.expr | None = None
+    ) -> Param:
         annotation = arg.annotation
         return Param(
             name=arg.arg,
@@ -530,6 +533,10 @@ class _Reader:
             annotation_text=self._segment(annotation) if annotation is not None else None,
             has_default=has_default,
             pos=_pos(arg),
+            canonical_annotation=(
+                _unparsed(annotation) if annotation is not None and has_default else None
+            ),
+            default_text=_unparsed(default) if default is not None else None,
         )
 
     def _with_definition_names(
@@ -1043,3 +1050,10 @@ class _Scan:
     defines: list[str] = field(default_factory=list)
     imports: list[Import] = field(default_factory=list)
     calls: list[Call] = field(default_factory=list)
+
+
+def _unparsed(node: ast.expr) -> str:
+    try:
+        return ast.unparse(node)
+    except RecursionError:
+        return "..."

@@ -19,10 +19,12 @@ HEADING_LINE = re.compile(r"^## (GLC\d{3}) .*$", re.MULTILINE)
 # GLC002: the problem is in the bytes; GLC006: in pyproject.toml (both tested in
 # test_analyzer_robustness.py); GLC3xx and
 # GLC6xx are reported by `glacier build` / `glacier plan`, and tested with the code generators;
-# GLC305's example and fix are run below, against a synthetic packaged bundle.
+# GLC305's example and fix are run below, against a synthetic packaged bundle; GLC210 needs
+# `--param`: its example and fix are run below with the keys their headings name.
 NO_EXAMPLE = {
     "GLC002",
     "GLC006",
+    "GLC210",
     "GLC301",
     "GLC302",
     "GLC303",
@@ -148,6 +150,19 @@ def test_fix_is_clean(tmp_path: Path, code: str) -> None:
     fix = ENTRIES[code][2]
     assert fix is not None
     assert _codes(tmp_path, fix) == []
+
+
+def test_unknown_run_parameter_example_and_fix(tmp_path: Path) -> None:
+    from analyzer import unknown_parameters
+
+    example, fix = ENTRIES["GLC210"][1], ENTRIES["GLC210"][2]
+    assert example is not None and fix is not None
+    _codes(tmp_path, example)
+    found = unknown_parameters(analyze([tmp_path / "example.py"]).pipelines, ["top"])
+    assert [(d.code, d.line) for d in found] == [("GLC210", 3)]
+    assert _codes(tmp_path, fix) == []
+    pipelines = analyze([tmp_path / "example.py"]).pipelines
+    assert unknown_parameters(pipelines, ["n", "rank.n"]) == []
 
 
 def test_bundle_too_large_example_and_fix(tmp_path: Path) -> None:

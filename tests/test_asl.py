@@ -292,11 +292,15 @@ def test_retries_timeouts_and_failures() -> None:
     (override,) = container["Parameters"]["Overrides"]["ContainerOverrides"]
     assert override["Name"] == CONTAINER_NAME  # the container FargateTask defines
     assert override["Environment"] == [
-        {"Name": "GLACIER_EXECUTION", "Value.$": "$$.Execution.Name"}
+        {"Name": "GLACIER_EXECUTION", "Value.$": "$$.Execution.Name"},
+        {"Name": "GLACIER_INPUT", "Value.$": "States.JsonToString($$.Execution.Input)"},
     ]
     lam = branch_states["Parallel1"]
     assert lam["Resource"] == "arn:aws:states:::lambda:invoke"
-    assert lam["Parameters"]["Payload"] == {"execution.$": "$$.Execution.Name"}
+    assert lam["Parameters"]["Payload"] == {
+        "execution.$": "$$.Execution.Name",
+        "input.$": "$$.Execution.Input",  # the run parameters are its `params`
+    }
     assert [r["ErrorEquals"] for r in lam["Retry"]] == [LAMBDA_TRANSIENT]  # no retries of its own
     assert [r["ErrorEquals"] for r in container["Retry"]] == [ECS_TRANSIENT]  # ECS's own only
 
@@ -682,6 +686,8 @@ def test_a_child_machine_runs_under_the_parents_execution_name_and_fails_it() ->
     for state in starts.values():
         assert state["Resource"] == "arn:aws:states:::states:startExecution.sync:2"
         assert state["Parameters"]["Name.$"] == "$$.Execution.Name"  # the scratch prefix
+        # the run parameters: the child's tasks find the parent's input's `params`
+        assert state["Parameters"]["Input"]["glacier_parent.$"] == "$$.Execution.Input"
         (catch,) = state["Catch"]
         assert catch["ErrorEquals"] == ["States.ALL"] and catch["ResultPath"] == "$.error"
         _assert_child_failure_reported(states, catch["Next"], FAIL_STATE)

@@ -170,3 +170,17 @@ def test_an_analyzer_bug_is_an_internal_error_not_a_finding(
     result = CliRunner().invoke(main, ["check", "--no-cache", MANY])
     assert result.exit_code == 2
     assert "internal error: RuntimeError: bug" in result.output
+
+
+def test_param_names_a_run_parameter_some_task_has(tmp_path: Path) -> None:
+    aliases = str(VALID / "aliases.py")  # `split_scores` has `limit: int = 5`, `store` `verbose`
+    ok = check("--no-cache", aliases, "--param", "limit=3", "--param", "split_scores.limit=4")
+    assert ok[0] == 0, ok[1]
+    code, output = check("--no-cache", aliases, "--param", "limt=3", "--param", "store.limit=1")
+    assert code == 1
+    assert "GLC210 `--param limt` sets nothing: no task of pipeline `aliases`" in output
+    assert "GLC210 `--param store.limit` sets nothing" in output
+    assert "run parameters: `split_scores.limit`, `store.verbose`;" in output
+    code, output = check("--no-cache", aliases, "--param", "limit")
+    assert code == 2
+    assert "--param 'limit': expected NAME=VALUE or TASK.NAME=VALUE" in output

@@ -32,7 +32,9 @@ TASKS = {
     "split": ("tiny_tasks", "split", (("source", "raw"),), ("rows", "totals")),
     "count": ("tiny_tasks", "count", (("rows", "rows"),), ("raw",)),
     "broken": ("tiny_tasks", "broken", (), ("rows", "totals")),
+    "top": ("tiny_tasks", "top", (("source", "raw"),), ("rows",)),
 }
+PARAMETERS = {"top": (("n", "int", "1"),)}
 TASK_CODE = """\
 def split(source: raw) -> tuple[rows, totals]:  # the datasets are left out of the slice
     return source[:1], source[1:]
@@ -44,6 +46,10 @@ def count(rows: rows) -> raw:
 
 def broken() -> tuple[rows, totals]:
     return [1]
+
+
+def top(source: raw, n: int = 1) -> rows:
+    return source[:n]
 """
 
 
@@ -59,6 +65,7 @@ def pipeline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     monkeypatch.setattr(handler, "PIPELINE", "sales")
     monkeypatch.setattr(handler, "STORAGE", STORAGE)
     monkeypatch.setattr(handler, "TASKS", TASKS)
+    monkeypatch.setattr(handler, "PARAMETERS", PARAMETERS)
     monkeypatch.setattr(handler, "HERE", str(tmp_path))
     monkeypatch.setattr(handler, "MODULES", {"tiny_tasks": ("tiny_tasks.py", False)})
     monkeypatch.setattr(handler, "_SECRETS", {})
@@ -218,6 +225,37 @@ def test_the_container_command_prints_the_result_as_json(
     assert capsys.readouterr().err == "usage: python -m glacier_handler TASK\n"
 
 
+def test_run_parameters_come_from_the_execution_input(
+    stored, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from glacier.params import ParameterError
+
+    monkeypatch.setenv("GLACIER_TASK", "top")
+    handler.handler({"execution": "e"}, None)  # no input: the function's default
+    assert stored["rows"] == [1]
+    handler.handler({"execution": "e", "input": {"params": {"n": "2"}}}, None)
+    assert stored["rows"] == [1, 2]
+    child = {"AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID": "x", "glacier_parent": {"params": {}}}
+    child["glacier_parent"] = {
+        "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID": "y",
+        "glacier_parent": {"params": {"n": 5, "top.n": 3}},
+    }
+    handler.handler({"execution": "e", "input": child}, None)  # a grandchild machine's task
+    assert stored["rows"] == [1, 2, 3]
+    monkeypatch.setenv("GLACIER_EXECUTION", "e")
+    monkeypatch.setenv("GLACIER_INPUT", json.dumps({"params": {"top.n": 2}}))
+    assert handler.main(["top"]) == 0
+    capsys.readouterr()
+    assert stored["rows"] == [1, 2]
+    handler.handler({"execution": "e", "input": {"params": {"n": 3}}}, None)  # split has no n
+    with pytest.raises(ParameterError, match="no task has a parameter `split.n`"):
+        handler.handler({"execution": "e", "input": {"params": {"split.n": 3}}}, None)
+    with pytest.raises(ParameterError, match="task `top` parameter `n` \\(int\\): cannot use"):
+        handler.handler({"execution": "e", "input": {"params": {"n": "all"}}}, None)
+    with pytest.raises(ParameterError, match="`params` must be an object"):
+        handler.handler({"execution": "e", "input": {"params": ["n"]}}, None)
+
+
 # -- S3 round trip, on moto ----------------------------------------------------------------------
 
 
@@ -269,7 +307,7 @@ def test_an_exception_of_a_subclass_is_raised_again_under_the_retry_on_name(
 ) -> None:
     monkeypatch.setattr(handler, "RETRY_ON", {"split": ("TimeoutError", "ConnectionError")})
 
-    def refused(task: str, execution: str) -> dict[str, Any]:
+    def refused(task: str, execution: str, params: object = None) -> dict[str, Any]:
         raise ConnectionRefusedError(111, "refused")
 
     monkeypatch.setattr(handler, "run", refused)

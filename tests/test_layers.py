@@ -13,7 +13,7 @@ A module is private when a part of its dotted name after the package starts with
 (``analyzer._check``); only its own package may import it. Lazy imports inside functions
 count, and so do ``importlib.import_module("...")`` and ``"module:attribute"`` strings.
 The core imports nothing outside the standard library but ``typing_extensions`` (and the
-mypy plugin, ``mypy``).
+mypy plugin, ``mypy``; ``glacier.params``, PyYAML when it reads a YAML file).
 """
 
 from __future__ import annotations
@@ -51,7 +51,10 @@ EXCEPTIONS = {
     # copy of (as `_glacier_io`); only the code after its `embedded` marks is generated
     ("codegen.embedded.glacier_handler", "glacier_local._io"),
 }
-CORE_EXTRA = {"glacier.mypy": {"mypy"}}  # the plugin runs inside mypy
+CORE_EXTRA = {
+    "glacier.mypy": {"mypy"},  # the plugin runs inside mypy
+    "glacier.params": {"yaml"},  # optional, lazily, only to read a `--params` YAML file
+}
 _SPEC = re.compile(r"^([A-Za-z_][\w.]*)(?::\w+)?$")
 
 

@@ -751,6 +751,137 @@ def test_a_full_run_equals_a_resumed_one_when_a_task_changes_its_input_in_place(
     assert (result.outputs["kept"], result.outputs["seen"]) == (kept, [0, 1])
 
 
+PARAMS = """\
+import datetime
+
+from glacier import Dataset, ObjectStorage, Pipeline
+
+pipeline = Pipeline(name="params")
+store = ObjectStorage(bucket="out")
+ranked = Dataset(name="ranked", storage=store)
+picked = Dataset(name="picked", storage=store)
+
+
+@pipeline.task()
+def rank(
+    n: int = 3,
+    scale: float = 1.0,
+    day: datetime.date = datetime.date(2024, 1, 1),
+    tags: list[str] = ["a"],
+    loud: bool = False,
+    extra=None,
+) -> ranked:
+    tags.append("changed")  # a run parameter is the task's own copy
+    return {
+        "n": n, "scale": scale, "day": day.isoformat(), "tags": tags, "loud": loud, "extra": extra
+    }
+
+
+@pipeline.task()
+def pick(values: ranked, *, n: int = 1) -> picked:
+    return {"n": n, "from": values["n"]}
+"""
+
+PARAM_OPTIONS = [
+    "n=5",
+    "pick.n=7",
+    "rank.scale=2.5",
+    "day=2025-02-03",
+    "tags=x, y",
+    "loud=yes",
+    'extra={"k": [1]}',
+]
+PARAM_OUTPUTS = {
+    "ranked": {
+        "n": 5,
+        "scale": 2.5,
+        "day": "2025-02-03",
+        "tags": ["x", "y", "changed"],
+        "loud": True,
+        "extra": {"k": [1]},
+    },
+    "picked": {"n": 7, "from": 5},
+}
+
+
+def test_run_parameters_are_set_alike_in_the_runner_and_the_executor(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from glacier.model import ParameterModel
+    from glacier.params import parameter_values
+
+    root = write_project(tmp_path, {"params_pipeline.py": PARAMS})
+    analysis, runners = _build(root, "params_pipeline.py")
+    (static,) = analysis.pipelines
+    assert static.task("rank").parameters == (
+        ParameterModel("n", "int", "3"),
+        ParameterModel("scale", "float", "1.0"),
+        ParameterModel("day", "datetime.date", "datetime.date(2024, 1, 1)"),
+        ParameterModel("tags", "list[str]", "['a']"),
+        ParameterModel("loud", "bool", "False"),
+        ParameterModel("extra", None, "None"),
+    )
+    assert static.task("pick").parameters == (ParameterModel("n", "int", "1"),)
+    assert parameter_values(static.task("rank"), {"n": "5", "pick.n": "7"}) == {
+        "n": 5,
+        "scale": 1.0,
+        "day": "datetime.date(2024, 1, 1)",  # not a literal: its source text
+        "tags": ["a"],
+        "loud": False,
+        "extra": None,
+    }
+    assert parameter_values(static.task("pick"), {"n": "5", "pick.n": "7"}) == {"n": 7}
+    runner_dir, runtime_dir = tmp_path / "runner", tmp_path / "runtime"
+    runner_dir.mkdir()
+    runtime_dir.mkdir()
+    out = runner_dir / ".glacier" / "data" / "out"
+    runner = runners["params"]
+
+    options = [arg for item in PARAM_OPTIONS for arg in ("--param", item)]
+    run = run_isolated(tmp_path, runner, *options, cwd=runner_dir)
+    assert run.returncode == 0, run.stdout + run.stderr
+    for dataset, expected in PARAM_OUTPUTS.items():
+        assert json.loads((out / f"{dataset}.json").read_text()) == expected
+
+    (runner_dir / "params.json").write_text(json.dumps({"n": 4, "pick.n": 9}))
+    run = run_isolated(
+        tmp_path, runner, "--params", "params.json", "--param", "n=6", cwd=runner_dir
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert json.loads((out / "picked.json").read_text()) == {"n": 9, "from": 6}
+    assert json.loads((out / "ranked.json").read_text())["tags"] == ["a", "changed"]
+
+    bad_value = "task `rank` parameter `n` (int): cannot use 'five'"
+    unknown = "no task has a parameter `rank.size` (parameters: `pick.n`, `rank.day`"
+    for option, message in (("n=five", bad_value), ("rank.size=1", unknown)):
+        run = run_isolated(tmp_path, runner, "--param", option, cwd=runner_dir)
+        assert (run.returncode, run.stdout) == (2, ""), run.stderr
+        assert message in run.stderr
+
+    from glacier.errors import UsageError
+    from glacier_local import LocalExecutor
+
+    monkeypatch.syspath_prepend(str(root))
+    monkeypatch.chdir(runtime_dir)
+    import params_pipeline  # type: ignore[import-not-found]
+
+    assert params_pipeline.pipeline.to_model() == static
+    executor = LocalExecutor("data")
+    given = dict(item.split("=", 1) for item in PARAM_OPTIONS)
+    result = executor.execute(params_pipeline.pipeline, params=given)
+    assert result.ok, result.summary()
+    assert {d: result.outputs[d] for d in PARAM_OUTPUTS} == PARAM_OUTPUTS
+    typed = {"n": 6, "pick.n": 9, "day": "2025-02-03"}  # values, not only text
+    result = executor.execute(params_pipeline.pipeline, params=typed)
+    assert result.outputs["picked"] == {"n": 9, "from": 6}
+    assert result.outputs["ranked"]["day"] == "2025-02-03"
+    for params, message in (({"n": "five"}, bad_value), ({"rank.size": 1}, unknown)):
+        with pytest.raises(UsageError, match="^" + message.replace("(", r"\(").replace(")", r"\)")):
+            executor.execute(params_pipeline.pipeline, params=params)
+    result = executor.execute(params_pipeline.pipeline)  # the defaults again
+    assert result.outputs["picked"] == {"n": 1, "from": 3}
+
+
 def test_glacier_run_chooses_a_pipeline_and_passes_runner_options(tmp_path: Path) -> None:
     root = copy_examples(tmp_path)
 
@@ -780,6 +911,13 @@ def test_glacier_run_chooses_a_pipeline_and_passes_runner_options(tmp_path: Path
     both = glacier_run("examples/orders", "--only", "validate", "--from", "validate")
     assert both.returncode == 2
     assert "--only and --from cannot be combined" in both.stderr
+    unknown = glacier_run("examples/orders", "--param", "top=3", "--dry-run")
+    assert (unknown.returncode, unknown.stdout) == (2, "")
+    assert "no task has a parameter `top` (parameters: none)" in unknown.stderr
+    (root / "p.json").write_text('{"validate.top": 3}')
+    from_file = glacier_run("examples/orders", "--params", "p.json", "--dry-run")
+    assert from_file.returncode == 2
+    assert "no task has a parameter `validate.top`" in from_file.stderr
 
 
 NEEDS_A_LIBRARY = """\

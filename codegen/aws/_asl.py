@@ -35,7 +35,10 @@ Values that only exist at deploy time (function and task-definition ARNs, the cl
 subnets, the security group of tasks that touch a database, child machines) are placeholders,
 ``"${kind:name}"`` strings, which the Pulumi program replaces in the parsed JSON (never by
 text substitution). The execution's name is passed to every task:
-it keys the scratch prefix of ephemeral datasets.
+it keys the scratch prefix of ephemeral datasets. So is the execution's input, whose
+``params`` are the run's parameters (``glacier.params``): a Lambda function's payload has it
+as ``input``, a container's ``GLACIER_INPUT`` as JSON, and a child machine's input has its
+parent's as ``glacier_parent``.
 """
 
 from __future__ import annotations
@@ -235,6 +238,7 @@ def _worst_case_s(task: TaskModel, state: dict[str, Any]) -> float:
 
 def _task_state(task: TaskModel, *, database: bool) -> dict[str, Any]:
     execution = {"Name": "GLACIER_EXECUTION", "Value.$": "$$.Execution.Name"}
+    run_input = {"Name": "GLACIER_INPUT", "Value.$": "States.JsonToString($$.Execution.Input)"}
     state: dict[str, Any] = {"Type": "Task", "Comment": f"task `{task.name}`"}
     container = _is_container(task)
     if container:
@@ -244,13 +248,15 @@ def _task_state(task: TaskModel, *, database: bool) -> dict[str, Any]:
             "Cluster": CLUSTER,
             "TaskDefinition": placeholder("task_definition", task.name),
             "NetworkConfiguration": {"AwsvpcConfiguration": _network(database)},
-            "Overrides": {"ContainerOverrides": [{"Name": CONTAINER, "Environment": [execution]}]},
+            "Overrides": {
+                "ContainerOverrides": [{"Name": CONTAINER, "Environment": [execution, run_input]}]
+            },
         }
     else:
         state["Resource"] = "arn:aws:states:::lambda:invoke"
         state["Parameters"] = {
             "FunctionName": placeholder("function", task.name),
-            "Payload": {"execution.$": "$$.Execution.Name"},
+            "Payload": {"execution.$": "$$.Execution.Name", "input.$": "$$.Execution.Input"},
         }
     timeout = _timeout(task)
     if timeout is not None:
@@ -761,7 +767,7 @@ def _child_state(machine: str) -> dict[str, Any]:
     """Starts child machine ``machine`` and waits for it. The child execution takes the
     parent's name (names are unique per machine, and a run starts each child once), so
     ``$$.Execution.Name``, the scratch prefix of ephemeral datasets, is the run's in every
-    machine. A child that fails fails this state with ``States.TaskFailed``, the child's
+    machine; its input carries the parent's as ``glacier_parent`` (the run's parameters). A child that fails fails this state with ``States.TaskFailed``, the child's
     execution (its ``Error`` and ``Cause`` among it) as JSON in the cause: the states of
     ``_child_failure_states`` make those the state's error and cause."""
     return {
@@ -771,7 +777,10 @@ def _child_state(machine: str) -> dict[str, Any]:
         "Parameters": {
             "StateMachineArn": placeholder("state_machine", machine),
             "Name.$": "$$.Execution.Name",
-            "Input": {"AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID.$": "$$.Execution.Id"},
+            "Input": {
+                "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID.$": "$$.Execution.Id",
+                "glacier_parent.$": "$$.Execution.Input",
+            },
         },
         "ResultPath": None,
     }

@@ -2,6 +2,8 @@
 
 - the task modules, sliced exactly as for the local runner (``codegen._slice``): glacier
   declarations and infrastructure are left out, line numbers kept;
+- ``_glacier_params.py``: ``glacier.params``, verbatim, so deployed tasks read run parameters
+  as local runs do;
 - ``_glacier_io.py``: glacier_local's storage module, verbatim, so deployed tasks store
   datasets in the same formats as local runs;
 - ``glacier_handler.py``: the Lambda handler and container entry point (its fixed code is the
@@ -35,7 +37,9 @@ HANDLER = "glacier_handler.handler"
 """The Lambda handler of every task (``GLACIER_TASK`` names the task)."""
 
 # Import names that are never a requirement of the bundle.
-_PROVIDED = frozenset({"__future__", "_glacier_io", "glacier_handler", "boto3", "botocore"})
+_PROVIDED = frozenset(
+    {"__future__", "_glacier_io", "_glacier_params", "glacier_handler", "boto3", "botocore"}
+)
 
 
 def task_roots(model: PipelineModel) -> list[str]:
@@ -130,7 +134,9 @@ def bundle_files(
     """Relative path under ``bundle/`` -> text."""
     sliced = carried_modules(modules, task_roots(model))
     files = {_bundle_path(m): m.source for m in sliced}
-    files["_glacier_io.py"] = runtime_sources()["_glacier_io"]
+    runtime = runtime_sources()
+    files["_glacier_io.py"] = runtime["_glacier_io"]
+    files["_glacier_params.py"] = runtime["_glacier_params"]
     tasks = [
         {
             "name": t.name,
@@ -151,6 +157,11 @@ def bundle_files(
         storages=storages,
         modules=[(m.name, _bundle_path(m), m.package) for m in sliced],
         retry_on={t["name"]: t["retry_on"] for t in tasks if t["retry_on"]},
+        parameters={
+            t.name: tuple((p.name, p.annotation, p.default) for p in t.parameters)
+            for t in tasks_in_order(model)
+            if t.parameters
+        },
         embedded=parts("glacier_handler.py"),
     )
     files["requirements.txt"] = _requirements_text(

@@ -12,9 +12,16 @@
 """AWS entry point of this pipeline's tasks.
 
 - AWS Lambda: handler ``glacier_handler.handler``, the task named by ``GLACIER_TASK``, the
-  execution by the event's ``execution`` (Step Functions passes ``$$.Execution.Name``).
+  execution by the event's ``execution`` (Step Functions passes ``$$.Execution.Name``), the
+  execution's input by its ``input``.
 - Containers (ECS Fargate): ``python -m glacier_handler TASK``, the execution in
-  ``GLACIER_EXECUTION``.
+  ``GLACIER_EXECUTION``, its input in ``GLACIER_INPUT`` (JSON).
+
+Run parameters come from the execution's input, ``{"params": {"n": 5, "rank.n": 7}}``
+(keys and values as ``glacier run --param`` takes them, ``_glacier_params`` being
+``glacier.params`` embedded); a child machine's input holds its parent's as
+``glacier_parent``. A key no task has, or a value its parameter's annotation cannot take,
+fails the task with ``ParameterError``.
 
 Each input is read from its storage, each output written to it, in the formats of local runs
 (``_glacier_io`` is glacier_local's own storage module, embedded at build time): an object
@@ -53,6 +60,7 @@ from typing import Any
 # --- not embedded ---
 # What the template writes in place of this section, for one pipeline. Here `_glacier_io` is
 # glacier_local's `_io` itself, the module the bundle carries a copy of: mypy checks the calls.
+from glacier import params as _glacier_params
 from glacier_local import _io as _glacier_io
 
 PIPELINE = ""
@@ -66,6 +74,7 @@ TASKS: dict[str, tuple[str, str, tuple[tuple[str, str], ...], tuple[str, ...]]] 
 STORAGE: dict[str, dict[str, Any] | None] = {}
 
 RETRY_ON: dict[str, tuple[str, ...]] = {}
+PARAMETERS: dict[str, tuple[tuple[str, str | None, str], ...]] = {}
 
 
 # --- embedded: body ---
@@ -217,15 +226,44 @@ def write(dataset: str, value: Any, execution: str, data_dir: str) -> str:
     return f"s3://{where['bucket']}/{key}"
 
 
-def run(task: str, execution: str) -> dict[str, Any]:
-    """Run one task of one execution: read its inputs, call it, write its outputs."""
+def run_params(run_input: Any) -> dict[str, Any]:
+    """The run parameters in an execution's input: its ``params``, or, in a child machine,
+    those of the parent's input it carries as ``glacier_parent``."""
+    while isinstance(run_input, dict):
+        if "params" in run_input:
+            params = run_input["params"]
+            if not isinstance(params, dict):
+                raise _glacier_params.ParameterError(
+                    f"the execution input's `params` must be an object, got {params!r}"
+                )
+            return params
+        run_input = run_input.get("glacier_parent")
+    return {}
+
+
+def parameter_arguments(task: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The values ``params`` sets for ``task``'s run parameters, read by their annotations;
+    ``ParameterError`` for a key no task of the pipeline has or a value it cannot take."""
+    if not params:
+        return {}
+    known = [(name, [p[0] for p in PARAMETERS.get(name, ())]) for name in TASKS]
+    _glacier_params.check_known(known, params)
+    found: dict[str, Any] = _glacier_params.run_values(task, PARAMETERS.get(task, ()), params)
+    return found
+
+
+def run(task: str, execution: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Run one task of one execution: read its inputs, call it (with the run parameters
+    ``params`` sets), write its outputs."""
     if task not in TASKS:
         raise KeyError(f"pipeline {PIPELINE!r} has no task {task!r}")
     module_name, function_name, inputs, outputs = TASKS[task]
+    given = parameter_arguments(task, params or {})
     function = getattr(importlib.import_module(module_name), function_name)
     data_dir = tempfile.mkdtemp(prefix="glacier-")
     try:
         arguments = {param: read(dataset, execution, data_dir) for param, dataset in inputs}
+        arguments.update(given)
         result = function(**arguments)
         values = result if len(outputs) > 1 else (result,)
         if len(outputs) > 1 and (not isinstance(result, tuple) or len(result) != len(outputs)):
@@ -267,7 +305,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """The Lambda handler."""
     task = os.environ["GLACIER_TASK"]
     try:
-        return run(task, str(event["execution"]))
+        return run(task, str(event["execution"]), run_params(event.get("input")))
     except Exception as exc:
         again = retried_as(task, exc)
         if again is exc:
@@ -280,7 +318,8 @@ def main(argv: list[str]) -> int:
     if len(argv) != 1:
         print("usage: python -m glacier_handler TASK", file=sys.stderr)
         return 2
-    print(json.dumps(run(argv[0], os.environ["GLACIER_EXECUTION"])))
+    run_input = json.loads(os.environ.get("GLACIER_INPUT") or "{}")
+    print(json.dumps(run(argv[0], os.environ["GLACIER_EXECUTION"], run_params(run_input))))
     return 0
 
 

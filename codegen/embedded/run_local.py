@@ -9,7 +9,7 @@
 """Standalone local runner for one Glacier pipeline: no Glacier installation needed.
 
     python run_local.py [--data-dir DIR] [--workers N] [--only TASK] [--from TASK]
-                        [--dry-run] [--list]
+                        [--param [TASK.]NAME=VALUE] [--params FILE] [--dry-run] [--list]
 
 It carries the pipeline's static schedule, its task code (the user's modules with their
 glacier declarations, infrastructure and task decorators left out; line numbers unchanged, so
@@ -25,6 +25,12 @@ user's own modules are carried in this file or found next to the original source
 everything upstream: stored datasets from their storage, ephemeral ones from the copies every
 run keeps under `<data dir>/.glacier-run/` (values that cannot be pickled are not kept, and a
 resume that needs them says so). The exit status is 0 only if every task that ran succeeded.
+
+`--param n=5` sets run parameter `n` (a task parameter that is not a dataset and has a
+default) of every task that has it, `--param rank.n=5` task `rank`'s only; `--params FILE`
+reads them from a JSON file (YAML with PyYAML installed); `--param` wins over the file.
+Values are parsed by the parameter's annotation; a parameter no task has, or a value its
+annotation cannot take, exits with status 2 before any task runs.
 """
 
 from __future__ import annotations
@@ -93,16 +99,17 @@ class _EmbeddedModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         exec(code, module.__dict__)  # noqa: S102 - running the carried task code is the point
 
 
-def _install() -> tuple[Any, Any]:
+def _install() -> tuple[Any, Any, Any]:
     here = os.path.normcase(HERE)
     sys.path[:] = [p for p in sys.path if os.path.normcase(os.path.abspath(p or ".")) != here]
     for root in reversed(IMPORT_ROOTS):
         sys.path.insert(0, os.path.normpath(os.path.join(HERE, root)))
     sys.meta_path.insert(0, _EmbeddedModules())
     import _glacier_io  # type: ignore[import-not-found]
+    import _glacier_params  # type: ignore[import-not-found]
     import _glacier_schedule  # type: ignore[import-not-found]
 
-    return _glacier_io, _glacier_schedule
+    return _glacier_io, _glacier_params, _glacier_schedule
 
 
 # -- storage, with resume copies of ephemeral outputs ------------------------------------------
@@ -298,6 +305,16 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         metavar="TASK",
         help="run TASK and everything downstream, reusing earlier outputs upstream",
     )
+    parser.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="[TASK.]NAME=VALUE",
+        help="set a run parameter of every task that has it, or of TASK only (repeatable)",
+    )
+    parser.add_argument(
+        "--params", metavar="FILE", help="run parameters from a JSON (or YAML) file"
+    )
     parser.add_argument("--dry-run", action="store_true", help="print the plan, run nothing")
     parser.add_argument("--list", action="store_true", help="list the tasks and exit")
     args = parser.parse_args(argv)
@@ -333,6 +350,17 @@ def _payloads(schedule: Any, tasks: list[dict[str, Any]]) -> dict[str, Any]:
     return found
 
 
+def _run_values(params: Any, args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """Task name -> the run parameters ``--params``/``--param`` set for it, parsed by their
+    annotations (``glacier.params``); raises its ``ParameterError``."""
+    given: dict[str, Any] = params.load_file(args.params) if args.params else {}
+    given.update(params.assignments(args.param))
+    if not given:
+        return {}
+    params.check_known([(t["name"], [p[0] for p in t["parameters"]]) for t in TASKS], given)
+    return {t["name"]: params.run_values(t["name"], t["parameters"], given) for t in TASKS}
+
+
 def _log(line: str) -> None:
     print(f"[{PIPELINE}] {line}", file=sys.stderr, flush=True)
 
@@ -342,9 +370,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.list:
         _print_list()
         return 0
-    io, schedule = _install()
+    io, params, schedule = _install()
     tasks = _selected(args)
     if tasks is None:
+        return 2
+    try:
+        values = _run_values(params, args)
+    except params.ParameterError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     store = _RunStore(io, args.data_dir, _log)
     if args.dry_run:
@@ -379,6 +412,7 @@ def main(argv: list[str] | None = None) -> int:
             backoff=task["backoff"],
             retry_on=task["retry_on"],
             payloads={d: payloads[d] for d in task["outputs"] if d in payloads},
+            params=values.get(task["name"]),
         )
         for task in tasks
     ]

@@ -7,13 +7,15 @@ standalone runner uses the same two modules).
 
 from __future__ import annotations
 
+import copy
 import os
 import time
 import typing
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from glacier import params as run_params
 from glacier.errors import SourceMissingError, UsageError
 from glacier.storage.kinds import LOCAL_FIELDS
 from glacier_local import _io, _schedule
@@ -28,7 +30,7 @@ __all__ = ["LocalExecutor"]
 class _Prepared:
     """A pipeline's jobs and storage descriptions, built once per pipeline shape."""
 
-    __slots__ = ("jobs", "key", "shared", "storages")
+    __slots__ = ("jobs", "key", "parameters", "shared", "storages")
 
     def __init__(
         self,
@@ -41,6 +43,8 @@ class _Prepared:
         self.jobs = jobs
         self.storages = storages
         self.shared = shared  # datasets declared with `copy=False`
+        # task name -> its run parameters (name, annotation, default), read on first use
+        self.parameters: dict[str, run_params.Parameters] | None = None
 
 
 _PREPARED: weakref.WeakKeyDictionary[Any, _Prepared] = weakref.WeakKeyDictionary()
@@ -85,17 +89,27 @@ class LocalExecutor:
         )
 
     def execute(
-        self, pipeline: Pipeline, *, targets: Iterable[Dataset[Any] | str] | None = None
+        self,
+        pipeline: Pipeline,
+        *,
+        targets: Iterable[Dataset[Any] | str] | None = None,
+        params: Mapping[str, Any] | None = None,
     ) -> RunResult:
         """Run ``pipeline`` (or only what ``targets`` need) and report how each task ended.
 
+        ``params`` sets run parameters (``glacier.params``): ``{"n": 5}`` for every task
+        with a parameter ``n`` (one without a dataset annotation, with a default),
+        ``{"rank.n": 5}`` for task ``rank`` only; text values are parsed by the annotation.
+
         Raises ``SourceMissingError`` before any task starts when a source dataset has
-        nothing stored, and ``UsageError`` for an unknown target.
+        nothing stored, and ``UsageError`` for an unknown target, a parameter no task has
+        or a value its annotation cannot take.
         """
         prepared = _prepare(pipeline)
         names = None if targets is None else _target_names(pipeline, prepared, targets)
+        jobs = _with_params(pipeline, prepared, params) if params else prepared.jobs
         return _schedule.run(
-            prepared.jobs,
+            jobs,
             _io.Store(prepared.storages, self.data_dir),
             targets=names,
             max_workers=self.max_workers,
@@ -105,6 +119,34 @@ class LocalExecutor:
             sleep=self._sleep,
             shared=prepared.shared,
         )
+
+
+def _with_params(
+    pipeline: Pipeline, prepared: _Prepared, params: Mapping[str, Any]
+) -> list[_schedule.Job]:
+    """The prepared jobs, each given the values ``params`` sets for its parameters."""
+    if prepared.parameters is None:
+        prepared.parameters = {
+            t.name: tuple((p.name, p.annotation, p.default) for p in t.parameters)
+            for t in pipeline.to_model().tasks
+        }
+    parameters = prepared.parameters
+    tasks = [(name, [p[0] for p in found]) for name, found in parameters.items()]
+    try:
+        run_params.check_known(tasks, params)
+        values = {
+            job.name: run_params.run_values(job.name, parameters.get(job.name, ()), params)
+            for job in prepared.jobs
+        }
+    except run_params.ParameterError as exc:
+        raise UsageError(str(exc)) from None
+    jobs = []
+    for job in prepared.jobs:
+        if values[job.name]:
+            job = copy.copy(job)
+            job.params = values[job.name]
+        jobs.append(job)
+    return jobs
 
 
 def _target_names(

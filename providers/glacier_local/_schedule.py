@@ -178,6 +178,7 @@ class Job:
         "is_async",
         "name",
         "outputs",
+        "params",
         "payloads",
         "retries",
         "retry_delay_s",
@@ -200,6 +201,7 @@ class Job:
         backoff: float = 1.0,
         retry_on: Sequence[str] = (),
         payloads: Mapping[str, tuple[tuple[type, ...], str, str]] | None = None,
+        params: Mapping[str, Any] | None = None,
     ) -> None:
         self.name = name
         self.function = function
@@ -213,6 +215,8 @@ class Job:
         self.retry_on = frozenset(retry_on)  # exception class names
         # output dataset -> (its payload's classes, the type as declared, where it is declared)
         self.payloads = dict(payloads) if payloads else {}
+        # run parameters the run sets (parsed): keyword arguments besides the inputs
+        self.params = dict(params) if params else {}
         self.is_async = inspect.iscoroutinefunction(function)
 
     def __repr__(self) -> str:
@@ -585,7 +589,10 @@ class _Run:
         while True:
             attempts += 1
             try:
-                self.complete(job, self.call(job, self.own_inputs(job, kwargs)))
+                arguments = self.own_inputs(job, kwargs)
+                if job.params:
+                    arguments = {**arguments, **self.own_params(job)}
+                self.complete(job, self.call(job, arguments))
             except Exception as exc:  # noqa: BLE001 - any error fails the attempt, not the run
                 if (
                     attempts < tries
@@ -626,6 +633,13 @@ class _Run:
                         )
             own[param] = value
         return own
+
+    def own_params(self, job: Job) -> dict[str, Any]:
+        """The run parameters of one attempt, copies: an attempt that changes a list it was
+        given does not change what the next attempt gets."""
+        if self.mode == "process":
+            return job.params
+        return {name: own_copy(value) for name, value in job.params.items()}
 
     def failed(self, job: Job, exc: BaseException, start: float, attempts: int) -> TaskResult:
         duration = time.perf_counter() - start
