@@ -28,7 +28,7 @@ __all__ = ["LocalExecutor"]
 class _Prepared:
     """A pipeline's jobs and storage descriptions, built once per pipeline shape."""
 
-    __slots__ = ("jobs", "key", "shared", "storages")
+    __slots__ = ("codes", "jobs", "key", "shared", "storages", "tasks")
 
     def __init__(
         self,
@@ -36,11 +36,25 @@ class _Prepared:
         jobs: list[_schedule.Job],
         storages: dict[str, Any],
         shared: frozenset[str],
+        tasks: tuple[Any, ...] = (),
     ) -> None:
         self.key = key
         self.jobs = jobs
         self.storages = storages
         self.shared = shared  # datasets declared with `copy=False`
+        self.tasks = tasks
+        self.codes: list[str | None] | None = None  # code fingerprints, read on first use
+
+    def fingerprinted(self) -> list[_schedule.Job]:
+        """The jobs with their fingerprints: code (read from the task modules' files once
+        per pipeline shape, so they describe the code that runs) and parameters."""
+        from glacier.fingerprint import function_fingerprints, parameter_values
+
+        if self.codes is None:
+            self.codes = function_fingerprints(task.function for task in self.tasks)
+        for job, task, code in zip(self.jobs, self.tasks, self.codes, strict=True):
+            job.fingerprint = _schedule.task_fingerprint(code, parameter_values(task))
+        return self.jobs
 
 
 _PREPARED: weakref.WeakKeyDictionary[Any, _Prepared] = weakref.WeakKeyDictionary()
@@ -55,6 +69,12 @@ class LocalExecutor:
     results must then be picklable); ``verbose`` prints a line per task start and finish on
     standard error (or passes it to ``log``). Silent by default. ``sleep`` waits between a
     task's attempts (default ``time.sleep``; tests pass a recorder).
+
+    Runs are incremental: a task whose code, parameters and inputs are those of the run that
+    produced its stored outputs, still in place and unchanged, is not run again (status
+    ``cached``); records live in ``<data_dir>/.glacier-run/<pipeline>/`` (see
+    ``glacier_local._schedule.RunCache``). ``execute(..., cache=False)`` or ``force=``
+    runs tasks regardless.
     """
 
     def __init__(
@@ -85,17 +105,30 @@ class LocalExecutor:
         )
 
     def execute(
-        self, pipeline: Pipeline, *, targets: Iterable[Dataset[Any] | str] | None = None
+        self,
+        pipeline: Pipeline,
+        *,
+        targets: Iterable[Dataset[Any] | str] | None = None,
+        cache: bool = True,
+        force: bool | Iterable[str] = (),
     ) -> RunResult:
         """Run ``pipeline`` (or only what ``targets`` need) and report how each task ended.
 
+        ``cache``: reuse the outputs of earlier runs where nothing they depend on changed
+        (``False``: run every task, and keep no records); ``force``: ``True``, or the names of
+        tasks to run regardless of their records.
+
         Raises ``SourceMissingError`` before any task starts when a source dataset has
-        nothing stored, and ``UsageError`` for an unknown target.
+        nothing stored, and ``UsageError`` for an unknown target or forced task.
         """
         prepared = _prepare(pipeline)
         names = None if targets is None else _target_names(pipeline, prepared, targets)
+        records = None
+        if cache:
+            forced = force if isinstance(force, bool) else _task_names(pipeline, force)
+            records = _schedule.RunCache(self.data_dir, pipeline.name, force=forced)
         return _schedule.run(
-            prepared.jobs,
+            prepared.fingerprinted() if cache else prepared.jobs,
             _io.Store(prepared.storages, self.data_dir),
             targets=names,
             max_workers=self.max_workers,
@@ -104,7 +137,20 @@ class LocalExecutor:
             source_missing=SourceMissingError,
             sleep=self._sleep,
             shared=prepared.shared,
+            cache=records,
         )
+
+
+def _task_names(pipeline: Pipeline, force: Iterable[str]) -> list[str]:
+    known = {task.name for task in pipeline.tasks}
+    names = [force] if isinstance(force, str) else list(force)
+    for name in names:
+        if name not in known:
+            raise UsageError(
+                f"cannot force {name!r}: pipeline `{pipeline.name}` has no such task; known: "
+                + ", ".join(f"`{n}`" for n in sorted(known))
+            )
+    return names
 
 
 def _target_names(
@@ -151,7 +197,7 @@ def _prepare(pipeline: Pipeline) -> _Prepared:
     ]
     storages = {d.name: storage_description(d.storage) for d in datasets}
     shared = frozenset(d.name for d in datasets if not d.copy)
-    prepared = _Prepared(key, jobs, storages, shared)
+    prepared = _Prepared(key, jobs, storages, shared, tasks)
     _PREPARED[pipeline] = prepared
     return prepared
 

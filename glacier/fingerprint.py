@@ -1,0 +1,346 @@
+"""Code fingerprints: what a task's code is, for incremental runs, without comments or layout.
+
+Both local paths skip a task whose code fingerprint, parameters and inputs are those of the run
+that produced its current outputs. The fingerprint must be the same whether it is computed
+from a live function (``LocalExecutor``) or at build time from the analyzer's reading of the
+files (``glacier build`` writes it into the runner's task table), so both compute it here, with
+the standard library only, from the same texts: the project's module sources.
+
+What a task's fingerprint covers
+--------------------------------
+Its function (without its decorators and annotations: those declare the task and its
+datasets, which have their own fingerprints), and, transitively, every module-level statement
+of the project that binds a name it uses: helper functions, classes, constants, imports.
+A name imported from a project module brings that module's statement that binds it
+(``from helpers import clean``); a project module used as a whole (``import helpers``,
+``helpers.clean(...)``) brings the whole module. Project modules are the files found under the
+source roots, as the analyzer finds them: ``<root>/<a>/<b>.py`` or ``<root>/<a>/<b>/__init__.py``
+for ``a.b``; libraries are not followed (their import statements are part of the fingerprint,
+their code is not). Each statement counts as its ``ast`` dump without positions, so comments,
+blank lines and formatting do not change the fingerprint; a docstring does. The dump is that
+of the running Python: a different Python version may give different fingerprints (the tasks
+then simply run again).
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import os
+from collections.abc import Callable, Iterable
+from typing import Any, NamedTuple
+
+__all__ = [
+    "FileFacts",
+    "ModuleFacts",
+    "Statement",
+    "code_fingerprint",
+    "function_fingerprints",
+    "module_facts",
+    "parameter_values",
+    "source_root",
+]
+
+
+_NOT_FOLLOWED = frozenset({"glacier", "glacier_aws", "glacier_local", "pulumi"})
+
+
+class Statement(NamedTuple):
+    """What the fingerprint needs of one module-level statement (plain tuples and strings, so
+    the analyzer's cache stores it as it is)."""
+
+    binds: tuple[str, ...]
+    """Module-level names it binds (its nested blocks' too, not its functions' locals)."""
+    uses: tuple[str, ...]
+    """Names it reads."""
+    imports: tuple[tuple[str, str | None, str | None], ...]
+    """(absolute module, imported attribute or ``None``, the name bound or ``None`` when the
+    import is nested in a function or class, where it binds no module-level name)."""
+    digest: str
+    """SHA-256 of its ``ast`` dump without positions."""
+    bare_digest: str | None = None
+    """For a function: the digest without its decorators and annotations."""
+    bare_uses: tuple[str, ...] = ()
+    """For a function: the names read, outside its decorators and annotations."""
+
+
+class ModuleFacts(NamedTuple):
+    """A project module as the fingerprint sees it (see :func:`module_facts`)."""
+
+    name: str
+    statements: tuple[Statement, ...]
+
+
+Facts = Callable[[str], "ModuleFacts | None"]
+"""Module name -> its facts, or ``None`` when it is not one of the project's modules."""
+
+
+def module_facts(source: str, name: str, is_package: bool) -> ModuleFacts | None:
+    """The facts of module ``name`` whose text is ``source`` (``None``: it does not parse)."""
+    try:
+        tree = ast.parse(source)
+        package = name if is_package else name.rpartition(".")[0]
+        return ModuleFacts(name, tuple(_statement(stmt, package) for stmt in tree.body))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+
+
+def _statement(stmt: ast.stmt, package: str) -> Statement:
+    bare_digest: str | None = None
+    bare_uses: tuple[str, ...] = ()
+    if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        node = _bare_function(stmt)
+        bare_digest, bare_uses = _digest(node), _used_names(node)
+    return Statement(
+        tuple(sorted(_bound_names(stmt))),
+        _used_names(stmt),
+        tuple(_imports_of(stmt, package)),
+        _digest(stmt),
+        bare_digest,
+        bare_uses,
+    )
+
+
+def _bound_names(stmt: ast.stmt) -> set[str]:
+    found: set[str] = set()
+    stack: list[ast.AST] = [stmt]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            found.add(node.name)
+            continue
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                if alias.name != "*":
+                    found.add(alias.asname or alias.name.split(".")[0])
+            continue
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            found.add(node.id)
+        if isinstance(node, ast.Lambda):
+            continue
+        stack.extend(ast.iter_child_nodes(node))
+    return found
+
+
+def _imports_of(stmt: ast.stmt, package: str) -> list[tuple[str, str | None, str | None]]:
+    """Every import in ``stmt``; one nested in a function or class binds no module name."""
+    found: list[tuple[str, str | None, str | None]] = []
+    top = isinstance(stmt, (ast.Import, ast.ImportFrom))
+    for node in ast.walk(stmt):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                bound = (alias.asname or alias.name.split(".")[0]) if top else None
+                found.append(
+                    (alias.name if alias.asname else alias.name.split(".")[0], None, bound)
+                )
+                if not alias.asname and "." in alias.name:
+                    found.append((alias.name, None, bound))  # `import a.b`: `a.b` runs too
+        elif isinstance(node, ast.ImportFrom):
+            target = _import_target(package, node.module, node.level)
+            if target is None:
+                continue
+            for alias in node.names:
+                bound = (alias.asname or alias.name) if top and alias.name != "*" else None
+                found.append((target, None if alias.name == "*" else alias.name, bound))
+    return found
+
+
+def _used_names(node: ast.AST) -> tuple[str, ...]:
+    return tuple(
+        sorted(
+            {
+                n.id
+                for n in ast.walk(node)
+                if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+            }
+        )
+    )
+
+
+def _digest(node: ast.AST) -> str:
+    text = ast.dump(node, annotate_fields=False, include_attributes=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _bare_function(node: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.AST:
+    """The function without what declares it as a task: decorators and annotations."""
+    import copy
+
+    bare = copy.copy(node)
+    bare.decorator_list = []
+    bare.returns = None
+    args = copy.deepcopy(node.args)
+    for arg in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]:
+        if arg is not None:
+            arg.annotation = None
+    bare.args = args
+    return bare
+
+
+def _import_target(package: str, module: str | None, level: int) -> str | None:
+    if not level:
+        return module
+    parts = package.split(".") if package else []
+    if level - 1 > len(parts):
+        return None
+    parts = parts[: len(parts) - (level - 1)]
+    return ".".join([*parts, module] if module else parts) or None
+
+
+def code_fingerprint(module: str, function: str, facts: Facts) -> str | None:
+    """The fingerprint of the top-level function ``function`` of project module ``module``
+    (hex SHA-256), or ``None`` when its module or definition cannot be found.
+
+    ``facts`` gives a project module's facts by name (``None``: not the project's).
+    Iterative: a long chain of helpers never reaches the recursion limit.
+    """
+    cache: dict[str, ModuleFacts | None] = {}
+    binders: dict[str, dict[str, list[int]]] = {}
+
+    def get(name: str) -> ModuleFacts | None:
+        if name not in cache:
+            top = name.split(".")[0]
+            followed = top not in _NOT_FOLLOWED and not top.startswith("pulumi_")
+            found = facts(name) if followed else None
+            cache[name] = found
+            if found is not None:
+                index: dict[str, list[int]] = {}
+                for i, stmt in enumerate(found.statements):
+                    for bound in stmt.binds:
+                        index.setdefault(bound, []).append(i)
+                binders[name] = index
+        return cache[name]
+
+    root = get(module)
+    if root is None:
+        return None
+    defs = [
+        i for i in binders[module].get(function, ()) if root.statements[i].bare_digest is not None
+    ]
+    if not defs:
+        return None
+    task = root.statements[defs[-1]]
+    assert task.bare_digest is not None
+    parts: dict[tuple[str, int], str] = {(module, -1): task.bare_digest}
+    done: set[tuple[str, int]] = {(module, defs[-1])}
+    whole: set[str] = set()
+    pending: list[tuple[str, Iterable[str]]] = [(module, task.bare_uses)]
+    for target, attr, _ in task.imports:  # imports inside the task function
+        pending.extend(_import_uses(get, whole, target, attr))
+    while pending:
+        name, uses = pending.pop()
+        mod = cache[name]
+        assert mod is not None
+        for used in uses:
+            for index in binders[name].get(used, ()):
+                if (name, index) in done:
+                    continue
+                done.add((name, index))
+                stmt = mod.statements[index]
+                parts[(name, index)] = stmt.digest
+                pending.append((name, stmt.uses))
+                for target, attr, bound in stmt.imports:
+                    if bound is None or bound == used:
+                        pending.extend(_import_uses(get, whole, target, attr))
+    digest = hashlib.sha256()
+    for key in sorted(parts):
+        digest.update(f"{key[0]}:{key[1]}:{parts[key]}\n".encode())
+    return digest.hexdigest()
+
+
+def _import_uses(
+    get: Callable[[str], ModuleFacts | None], whole: set[str], target: str, attr: str | None
+) -> list[tuple[str, Iterable[str]]]:
+    """What an import of ``target`` (``from target import attr``) brings into a fingerprint:
+    one name of a project module, or a whole project module and its parent packages."""
+    if attr is not None and get(f"{target}.{attr}") is None:
+        other = get(target)
+        return [] if other is None else [(target, [attr])]
+    full = target if attr is None else f"{target}.{attr}"
+    chain = full.split(".")
+    found: list[tuple[str, Iterable[str]]] = []
+    for depth in range(1, len(chain) + 1):
+        name = ".".join(chain[:depth])
+        if name in whole:
+            continue
+        whole.add(name)
+        other = get(name)
+        if other is not None:
+            found.append((name, sorted({b for s in other.statements for b in s.binds})))
+    return found
+
+
+# -- the runtime path: facts from the files ----------------------------------------------------
+
+
+def source_root(module: str, path: str) -> str:
+    """The directory module ``module`` is imported from, given its file ``path``."""
+    folder = os.path.dirname(os.path.abspath(path))
+    depth = module.count(".") + (1 if os.path.basename(path) == "__init__.py" else 0)
+    for _ in range(depth):
+        folder = os.path.dirname(folder)
+    return folder
+
+
+class FileFacts:
+    """Facts of the project's modules read from their files, found as the analyzer finds them:
+    ``a.b`` is ``<base>/a/b.py`` or ``<base>/a/b/__init__.py`` for the first of ``bases`` (the
+    source roots of the task modules, then the project root) that has one."""
+
+    def __init__(self, bases: Iterable[str]) -> None:
+        self.bases = list(dict.fromkeys(os.path.abspath(b) for b in bases))
+        self.found: dict[str, ModuleFacts | None] = {}
+
+    def __call__(self, name: str) -> ModuleFacts | None:
+        if name not in self.found:
+            self.found[name] = self._read(name)
+        return self.found[name]
+
+    def _read(self, name: str) -> ModuleFacts | None:
+        relative = name.replace(".", os.sep)
+        for base in self.bases:
+            for candidate, package in (
+                (os.path.join(base, relative + ".py"), False),
+                (os.path.join(base, relative, "__init__.py"), True),
+            ):
+                if os.path.isfile(candidate):
+                    try:
+                        with open(candidate, encoding="utf-8") as fh:
+                            text = fh.read()
+                    except (OSError, UnicodeDecodeError):
+                        return None
+                    return module_facts(text, name, package)
+        return None
+
+
+def function_fingerprints(functions: Iterable[Callable[..., Any]]) -> list[str | None]:
+    """The code fingerprint of each live task function, in order (``None``: no source)."""
+    from glacier.source import module_name_for, project_root
+
+    located: list[tuple[str, str] | None] = []  # (module, function name)
+    bases: list[str] = []
+    for function in functions:
+        code = getattr(function, "__code__", None)
+        filename = getattr(code, "co_filename", None)
+        name = getattr(function, "__name__", None)
+        if not isinstance(filename, str) or not isinstance(name, str):
+            located.append(None)
+            continue
+        if not os.path.isfile(filename):
+            located.append(None)
+            continue
+        module = module_name_for(filename)
+        bases.append(source_root(module, filename))
+        located.append((module, name))
+    bases.extend(project_root(os.path.join(b, "x")) for b in list(bases))
+    facts = FileFacts(bases)
+    return [None if at is None else code_fingerprint(at[0], at[1], facts) for at in located]
+
+
+def parameter_values(task: Any, params: Any = None) -> dict[str, object]:
+    """The resolved values of ``task``'s run parameters, which its fingerprint includes.
+
+    Run parameters are not part of this version yet: always empty. The one place to point at
+    ``glacier.params.parameter_values`` once it exists.
+    """
+    return {}
