@@ -22,10 +22,11 @@ from codegen._graph_data import storage_dict, tasks_in_order
 from codegen._slice import carried_modules
 from codegen._templates import render
 from codegen.embedded import parts
+from glacier.fingerprint import ModuleFacts, code_fingerprint
 from glacier.model import PipelineModel, StorageModel
 from glacier.storage.kinds import LOCAL_FIELDS
 
-__all__ = ["RUNTIME_MODULES", "emit_runner", "package_dir", "runtime_sources"]
+__all__ = ["RUNTIME_MODULES", "emit_runner", "package_dir", "runtime_sources", "task_fingerprints"]
 
 # name inside the runner -> file of the glacier_local package embedded under that name
 RUNTIME_MODULES = {"_glacier_io": "_io.py", "_glacier_schedule": "_schedule.py"}
@@ -72,6 +73,18 @@ def _import_root(name: str, path: str, package: bool) -> str:
     return folder
 
 
+def task_fingerprints(model: PipelineModel, modules: Mapping[str, Any]) -> dict[str, str | None]:
+    """Task name -> its code fingerprint, from the analyzer's facts of the project's modules:
+    the same function of the same texts as ``LocalExecutor`` computes from the live tasks'
+    files (``glacier.fingerprint``), so the runner and the executor reuse each other's work."""
+
+    def facts(name: str) -> ModuleFacts | None:
+        info = modules.get(name)
+        return None if info is None else info.facts
+
+    return {t.name: code_fingerprint(t.module, t.function, facts) for t in model.tasks}
+
+
 def emit_runner(
     model: PipelineModel,
     modules: Mapping[str, Any],
@@ -91,6 +104,7 @@ def emit_runner(
             roots.append(root)
     runtime = runtime_sources() if runtime is None else runtime
     produced = model.producers() if model.check_payloads else {}
+    fingerprints = task_fingerprints(model, modules)
     return render(
         "run_local.py.j2",
         pipeline=model.name,
@@ -109,6 +123,7 @@ def emit_runner(
                 "retry_delay_s": t.retry_delay_s,
                 "backoff": t.backoff,
                 "retry_on": list(t.retry_on),
+                "fingerprint": fingerprints[t.name],
             }
             for t in tasks
         ],

@@ -33,6 +33,14 @@ BUILD_DIR = os.path.join(".glacier", "build")
 @click.option("--workers", type=click.IntRange(min=1), help="Tasks run in parallel at most.")
 @click.option("--only", multiple=True, metavar="TASK", help="Run only this task (repeatable).")
 @click.option("--from", "from_task", metavar="TASK", help="Run TASK and everything downstream.")
+@click.option(
+    "--force",
+    multiple=True,
+    is_flag=False,
+    flag_value="",
+    metavar="[TASK]",
+    help="Run TASK even if its earlier outputs are still valid (repeatable); alone, every task.",
+)
 @click.option("--dry-run", is_flag=True, help="Print the plan, run nothing.")
 @click.option("--list", "list_", is_flag=True, help="List the tasks and exit.")
 def run(
@@ -42,6 +50,7 @@ def run(
     workers: int | None,
     only: tuple[str, ...],
     from_task: str | None,
+    force: tuple[str, ...],
     dry_run: bool,
     list_: bool,
 ) -> None:
@@ -68,6 +77,8 @@ def run(
         argv += ["--only", task]
     if from_task is not None:
         argv += ["--from", from_task]
+    for task in force:
+        argv += ["--force", task] if task else ["--force"]
     if dry_run:
         argv.append("--dry-run")
     if list_:

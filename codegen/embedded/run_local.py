@@ -9,7 +9,7 @@
 """Standalone local runner for one Glacier pipeline: no Glacier installation needed.
 
     python run_local.py [--data-dir DIR] [--workers N] [--only TASK] [--from TASK]
-                        [--dry-run] [--list]
+                        [--force [TASK]] [--dry-run] [--list]
 
 It carries the pipeline's static schedule, its task code (the user's modules with their
 glacier declarations, infrastructure and task decorators left out; line numbers unchanged, so
@@ -25,6 +25,15 @@ user's own modules are carried in this file or found next to the original source
 everything upstream: stored datasets from their storage, ephemeral ones from the copies every
 run keeps under `<data dir>/.glacier-run/` (values that cannot be pickled are not kept, and a
 resume that needs them says so). The exit status is 0 only if every task that ran succeeded.
+
+Runs are incremental: a task whose code (as sliced into this file: its function and the
+helpers, constants and project modules it uses; not comments or formatting), parameters and
+inputs are those of the run that produced its outputs, still in place and unchanged, is not
+run again and shows as `cached` with the age of its outputs. Records live in
+`<data dir>/.glacier-run/<pipeline>/` (tasks/ and sources/), shared with `LocalExecutor`;
+a source file is hashed again only when its size or modification time changes.
+`--force` runs every task regardless, `--force TASK` that task; `--only` and `--from` run the
+tasks they name regardless.
 """
 
 from __future__ import annotations
@@ -191,7 +200,8 @@ def _downstream(start: str) -> set[str]:
 def _selected(args: argparse.Namespace) -> list[dict[str, Any]] | None:
     """The tasks to run, in topological order; ``None`` (after a message) for an unknown one."""
     names = {task["name"] for task in TASKS}
-    for name in [*(args.only or ()), *([args.from_task] if args.from_task else [])]:
+    forced = [name for name in args.force or () if name]
+    for name in [*(args.only or ()), *([args.from_task] if args.from_task else []), *forced]:
         if name not in names:
             known = ", ".join(task["name"] for task in TASKS)
             message = f"error: pipeline {PIPELINE!r} has no task {name!r}; tasks: {known}"
@@ -298,6 +308,16 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         metavar="TASK",
         help="run TASK and everything downstream, reusing earlier outputs upstream",
     )
+    parser.add_argument(
+        "--force",
+        action="append",
+        nargs="?",
+        const="",
+        metavar="TASK",
+        help="run TASK even if its earlier outputs are still valid (repeatable); without "
+        "TASK, every task. Otherwise a task whose code, parameters and inputs are unchanged "
+        "since the run that produced its outputs, still in place, is not run (`cached`)",
+    )
     parser.add_argument("--dry-run", action="store_true", help="print the plan, run nothing")
     parser.add_argument("--list", action="store_true", help="list the tasks and exit")
     args = parser.parse_args(argv)
@@ -333,6 +353,21 @@ def _payloads(schedule: Any, tasks: list[dict[str, Any]]) -> dict[str, Any]:
     return found
 
 
+def _forced(args: argparse.Namespace, tasks: list[dict[str, Any]]) -> bool | list[str]:
+    """The tasks to run regardless of earlier runs: ``--force``'s, and those ``--only`` and
+    ``--from`` name (``True``: all)."""
+    if args.force and "" in args.force:
+        return True
+    if args.only or args.from_task:
+        return [task["name"] for task in tasks]
+    return list(args.force or ())
+
+
+def _parameter_values(task: dict[str, Any]) -> dict[str, object]:
+    """The values of ``task``'s run parameters, part of its fingerprint: none yet."""
+    return {}
+
+
 def _log(line: str) -> None:
     print(f"[{PIPELINE}] {line}", file=sys.stderr, flush=True)
 
@@ -355,9 +390,6 @@ def main(argv: list[str] | None = None) -> int:
         for problem in problems:
             print(f"error: {problem}", file=sys.stderr)
         return 1
-    for task in tasks:
-        for dataset in task["outputs"]:
-            store.forget(dataset)
     started = time.perf_counter()
     try:
         functions = {task["name"]: _function(task) for task in tasks}
@@ -379,11 +411,15 @@ def main(argv: list[str] | None = None) -> int:
             backoff=task["backoff"],
             retry_on=task["retry_on"],
             payloads={d: payloads[d] for d in task["outputs"] if d in payloads},
+            fingerprint=schedule.task_fingerprint(task["fingerprint"], _parameter_values(task)),
         )
         for task in tasks
     ]
+    cache = schedule.RunCache(args.data_dir, PIPELINE, force=_forced(args, tasks))
     try:
-        result = schedule.run(jobs, store, max_workers=args.workers, log=_log, shared=SHARED)
+        result = schedule.run(
+            jobs, store, max_workers=args.workers, log=_log, shared=SHARED, cache=cache
+        )
     except schedule.SourceMissingError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
