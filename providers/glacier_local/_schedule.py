@@ -337,7 +337,7 @@ def _safe_name(name: str) -> str:
         return name
     import hashlib
 
-    readable = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._-")[:40]
+    readable = re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_-")[:40]
     return f"{readable}_{hashlib.sha256(name.encode()).hexdigest()[:12]}"
 
 
