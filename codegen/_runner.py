@@ -22,7 +22,7 @@ from codegen._graph_data import storage_dict, tasks_in_order
 from codegen._slice import carried_modules
 from codegen._templates import render
 from codegen.embedded import parts
-from glacier.fingerprint import ModuleFacts, code_fingerprint
+from glacier.fingerprint import ModuleFacts, code_fingerprints
 from glacier.model import PipelineModel, StorageModel
 from glacier.storage.kinds import LOCAL_FIELDS
 
@@ -82,7 +82,8 @@ def task_fingerprints(model: PipelineModel, modules: Mapping[str, Any]) -> dict[
         info = modules.get(name)
         return None if info is None else info.facts
 
-    return {t.name: code_fingerprint(t.module, t.function, facts) for t in model.tasks}
+    codes = code_fingerprints(((t.module, t.function) for t in model.tasks), facts)
+    return {t.name: code for t, code in zip(model.tasks, codes, strict=True)}
 
 
 def emit_runner(

@@ -35,6 +35,7 @@ __all__ = [
     "ModuleFacts",
     "Statement",
     "code_fingerprint",
+    "code_fingerprints",
     "function_fingerprints",
     "module_facts",
     "parameter_values",
@@ -187,6 +188,36 @@ def _import_target(package: str, module: str | None, level: int) -> str | None:
     return ".".join([*parts, module] if module else parts) or None
 
 
+class _Index:
+    """The project's modules' facts, each with its statements by the names they bind, shared
+    by the fingerprints of all the tasks of a pipeline (each module is indexed once)."""
+
+    def __init__(self, facts: Facts) -> None:
+        self.facts = facts
+        self.modules: dict[str, ModuleFacts | None] = {}
+        self.binders: dict[str, dict[str, list[int]]] = {}
+
+    def __call__(self, name: str) -> ModuleFacts | None:
+        if name not in self.modules:
+            top = name.split(".")[0]
+            followed = top not in _NOT_FOLLOWED and not top.startswith("pulumi_")
+            found = self.facts(name) if followed else None
+            self.modules[name] = found
+            if found is not None:
+                index: dict[str, list[int]] = {}
+                for i, stmt in enumerate(found.statements):
+                    for bound in stmt.binds:
+                        index.setdefault(bound, []).append(i)
+                self.binders[name] = index
+        return self.modules[name]
+
+
+def code_fingerprints(tasks: Iterable[tuple[str, str]], facts: Facts) -> list[str | None]:
+    """:func:`code_fingerprint` of each ``(module, function)``, the modules read once."""
+    index = _Index(facts)
+    return [_fingerprint(module, function, index) for module, function in tasks]
+
+
 def code_fingerprint(module: str, function: str, facts: Facts) -> str | None:
     """The fingerprint of the top-level function ``function`` of project module ``module``
     (hex SHA-256), or ``None`` when its module or definition cannot be found.
@@ -194,23 +225,11 @@ def code_fingerprint(module: str, function: str, facts: Facts) -> str | None:
     ``facts`` gives a project module's facts by name (``None``: not the project's).
     Iterative: a long chain of helpers never reaches the recursion limit.
     """
-    cache: dict[str, ModuleFacts | None] = {}
-    binders: dict[str, dict[str, list[int]]] = {}
+    return _fingerprint(module, function, _Index(facts))
 
-    def get(name: str) -> ModuleFacts | None:
-        if name not in cache:
-            top = name.split(".")[0]
-            followed = top not in _NOT_FOLLOWED and not top.startswith("pulumi_")
-            found = facts(name) if followed else None
-            cache[name] = found
-            if found is not None:
-                index: dict[str, list[int]] = {}
-                for i, stmt in enumerate(found.statements):
-                    for bound in stmt.binds:
-                        index.setdefault(bound, []).append(i)
-                binders[name] = index
-        return cache[name]
 
+def _fingerprint(module: str, function: str, get: _Index) -> str | None:
+    cache, binders = get.modules, get.binders
     root = get(module)
     if root is None:
         return None
@@ -333,8 +352,8 @@ def function_fingerprints(functions: Iterable[Callable[..., Any]]) -> list[str |
         bases.append(source_root(module, filename))
         located.append((module, name))
     bases.extend(project_root(os.path.join(b, "x")) for b in list(bases))
-    facts = FileFacts(bases)
-    return [None if at is None else code_fingerprint(at[0], at[1], facts) for at in located]
+    index = _Index(FileFacts(bases))
+    return [None if at is None else _fingerprint(at[0], at[1], index) for at in located]
 
 
 def parameter_values(task: Any, params: Any = None) -> dict[str, object]:
