@@ -28,7 +28,7 @@ __all__ = ["LocalExecutor"]
 class _Prepared:
     """A pipeline's jobs and storage descriptions, built once per pipeline shape."""
 
-    __slots__ = ("codes", "jobs", "key", "shared", "storages", "tasks")
+    __slots__ = ("codes", "fingerprints", "jobs", "key", "shared", "storages", "tasks")
 
     def __init__(
         self,
@@ -44,6 +44,7 @@ class _Prepared:
         self.shared = shared  # datasets declared with `copy=False`
         self.tasks = tasks
         self.codes: list[str | None] | None = None  # code fingerprints, read on first use
+        self.fingerprints: tuple[str, list[str | None]] | None = None  # for these parameters
 
     def fingerprinted(self) -> list[_schedule.Job]:
         """The jobs with their fingerprints: code (read from the task modules' files once
@@ -52,8 +53,13 @@ class _Prepared:
 
         if self.codes is None:
             self.codes = function_fingerprints(task.function for task in self.tasks)
-        for job, task, code in zip(self.jobs, self.tasks, self.codes, strict=True):
-            job.fingerprint = _schedule.task_fingerprint(code, parameter_values(task))
+        values = [parameter_values(task) for task in self.tasks]
+        key = repr(values)
+        if self.fingerprints is None or self.fingerprints[0] != key:
+            codes = zip(self.codes, values, strict=True)
+            self.fingerprints = (key, [_schedule.task_fingerprint(c, v) for c, v in codes])
+        for job, fingerprint in zip(self.jobs, self.fingerprints[1], strict=True):
+            job.fingerprint = fingerprint
         return self.jobs
 
 

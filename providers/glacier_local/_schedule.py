@@ -707,6 +707,7 @@ class _Run:
         self.fingerprints: dict[str, str | None] = {}  # dataset -> its fingerprint
         self.deferred: dict[str, Job] = {}  # ephemeral output of a cached job -> that job
         self.needed: frozenset[str] = frozenset()  # ephemeral outputs the caller gets back
+        self.skippable: frozenset[str] = frozenset()  # jobs an earlier run's records can skip
         self.persistent = {out: store.persistent(out) for job in order for out in job.outputs}
         self.results: dict[str, TaskResult] = {}
         self.bad: dict[str, str] = {}  # unavailable dataset → the task that failed upstream
@@ -719,16 +720,30 @@ class _Run:
         self.timed_out = False
 
     def use(self, cache: RunCache, targets: Iterable[str]) -> None:
-        """Reuse earlier runs' outputs (see ``RunCache``)."""
-        self.cache = cache
-        read = {d for job in self.order for _, d in job.inputs}
+        """Reuse earlier runs' outputs (see ``RunCache``); a run in which no job could ever
+        be skipped (every output in memory, the last ones the caller's) keeps no records."""
+        readers: dict[str, list[str]] = {}
+        for job in self.order:
+            for _, d in job.inputs:
+                readers.setdefault(d, []).append(job.name)
         wanted = set(targets)
         self.needed = frozenset(
             out
             for job in self.order
             for out in job.outputs
-            if not self.persistent[out] and (out not in read or out in wanted)
+            if not self.persistent[out] and (out not in readers or out in wanted)
         )
+        # a job can be skipped when its outputs are stored, or read only by such jobs
+        skippable: set[str] = set()
+        for job in reversed(self.order):
+            if all(
+                self.persistent[out]
+                or (out not in self.needed and all(r in skippable for r in readers.get(out, ())))
+                for out in job.outputs
+            ):
+                skippable.add(job.name)
+        self.skippable = frozenset(skippable)
+        self.cache = cache if skippable else None
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -887,7 +902,7 @@ class _Run:
 
     def reusable(self, job: Job, key: str | None, cache: RunCache) -> float | None:
         """The age of ``job``'s outputs when they can be reused, else ``None``."""
-        if key is None or cache.forced(job.name):
+        if key is None or job.name not in self.skippable or cache.forced(job.name):
             return None
         record = cache.record(job.name)
         if record is None or record.get("key") != key:
@@ -998,7 +1013,7 @@ class _Run:
     def remember(self, job: Job) -> None:
         """Record what produced ``job``'s outputs (after they are written)."""
         cache, key = self.cache, self.keys.get(job.name)
-        if cache is None:
+        if cache is None or job.name not in self.skippable:
             return
         files: dict[str, list[Any]] = {}
         for out in job.outputs:
