@@ -87,95 +87,106 @@ def module_facts(source: str, name: str, is_package: bool) -> ModuleFacts | None
 
 
 def _statement(stmt: ast.stmt, package: str) -> Statement:
+    """One statement's facts, in one walk of its tree (a function: two small extra ones)."""
     bare_digest: str | None = None
-    bare_uses: tuple[str, ...] = ()
+    declared: list[ast.AST] = []
     if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
-        node = _bare_function(stmt)
-        bare_digest, bare_uses = _digest(node), _used_names(node)
-    return Statement(
-        tuple(sorted(_bound_names(stmt))),
-        _used_names(stmt),
-        tuple(_imports_of(stmt, package)),
-        _digest(stmt),
-        bare_digest,
-        bare_uses,
-    )
-
-
-def _bound_names(stmt: ast.stmt) -> set[str]:
-    found: set[str] = set()
-    stack: list[ast.AST] = [stmt]
+        # what declares a task (decorators, annotations) is set aside: the rest is the bare
+        # function, whose digest and uses are the task's own
+        args = stmt.args
+        arguments = [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]
+        annotated = [a for a in arguments if a is not None and a.annotation is not None]
+        declared = [*stmt.decorator_list, *(a.annotation for a in annotated if a.annotation)]
+        if stmt.returns is not None:
+            declared.append(stmt.returns)
+        saved = (stmt.decorator_list, stmt.returns, [a.annotation for a in annotated])
+        stmt.decorator_list, stmt.returns = [], None
+        for arg in annotated:
+            arg.annotation = None
+        bare_digest = _digest(stmt)
+        stmt.decorator_list, stmt.returns = saved[0], saved[1]
+        for arg, annotation in zip(annotated, saved[2], strict=True):
+            arg.annotation = annotation
+    binds: set[str] = set()
+    uses: set[str] = set()
+    imports: list[tuple[str, str | None, str | None]] = []
+    # (node, whether a name it stores is a module-level name)
+    stack: list[tuple[ast.AST, bool]] = [(stmt, True)]
+    skip = {id(node) for node in declared}
     while stack:
-        node = stack.pop()
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            found.add(node.name)
+        node, top = stack.pop()
+        if isinstance(node, ast.Name):
+            if isinstance(node.ctx, ast.Load):
+                uses.add(node.id)
+            elif top:
+                binds.add(node.id)
             continue
         if isinstance(node, (ast.Import, ast.ImportFrom)):
-            for alias in node.names:
-                if alias.name != "*":
-                    found.add(alias.asname or alias.name.split(".")[0])
+            entries = _import_entries(node, package, top)
+            imports.extend(entries)
+            binds.update(bound for _, _, bound in entries if bound)
             continue
-        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
-            found.add(node.id)
-        if isinstance(node, ast.Lambda):
-            continue
-        stack.extend(ast.iter_child_nodes(node))
-    return found
-
-
-def _imports_of(stmt: ast.stmt, package: str) -> list[tuple[str, str | None, str | None]]:
-    """Every import in ``stmt``; one nested in a function or class binds no module name."""
-    found: list[tuple[str, str | None, str | None]] = []
-    top = isinstance(stmt, (ast.Import, ast.ImportFrom))
-    for node in ast.walk(stmt):
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                bound = (alias.asname or alias.name.split(".")[0]) if top else None
-                found.append(
-                    (alias.name if alias.asname else alias.name.split(".")[0], None, bound)
-                )
-                if not alias.asname and "." in alias.name:
-                    found.append((alias.name, None, bound))  # `import a.b`: `a.b` runs too
-        elif isinstance(node, ast.ImportFrom):
-            target = _import_target(package, node.module, node.level)
-            if target is None:
-                continue
-            for alias in node.names:
-                bound = (alias.asname or alias.name) if top and alias.name != "*" else None
-                found.append((target, None if alias.name == "*" else alias.name, bound))
-    return found
-
-
-def _used_names(node: ast.AST) -> tuple[str, ...]:
-    return tuple(
-        sorted(
-            {
-                n.id
-                for n in ast.walk(node)
-                if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
-            }
-        )
+        inner = top
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            if top:
+                binds.add(node.name)
+            inner = False
+        elif isinstance(node, ast.Lambda):
+            inner = False
+        for child in ast.iter_child_nodes(node):
+            if id(child) not in skip:
+                stack.append((child, inner))
+    bare_uses: tuple[str, ...] = ()
+    if bare_digest is not None:
+        bare_uses = tuple(sorted(uses))
+        for node in declared:
+            uses.update(_used_names(node))
+        digest = _digest_text(bare_digest + "".join(_dump(node) for node in declared))
+    else:
+        digest = _digest(stmt)
+    return Statement(
+        tuple(sorted(binds)), tuple(sorted(uses)), tuple(imports), digest, bare_digest, bare_uses
     )
+
+
+def _import_entries(
+    node: ast.Import | ast.ImportFrom, package: str, top: bool
+) -> list[tuple[str, str | None, str | None]]:
+    """(module, attribute, the module-level name bound or ``None``) for each imported name;
+    ``import a.b`` also makes ``a.b`` reachable (it runs)."""
+    found: list[tuple[str, str | None, str | None]] = []
+    if isinstance(node, ast.Import):
+        for alias in node.names:
+            bound = (alias.asname or alias.name.split(".")[0]) if top else None
+            found.append((alias.name if alias.asname else alias.name.split(".")[0], None, bound))
+            if not alias.asname and "." in alias.name:
+                found.append((alias.name, None, None))
+        return found
+    target = _import_target(package, node.module, node.level)
+    if target is None:
+        return found
+    for alias in node.names:
+        if alias.name == "*":
+            found.append((target, None, None))
+        else:
+            found.append((target, alias.name, (alias.asname or alias.name) if top else None))
+    return found
+
+
+def _used_names(node: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+
+
+def _dump(node: ast.AST) -> str:
+    return ast.dump(node, annotate_fields=False, include_attributes=False)
 
 
 def _digest(node: ast.AST) -> str:
-    text = ast.dump(node, annotate_fields=False, include_attributes=False)
+    return _digest_text(_dump(node))
+
+
+def _digest_text(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _bare_function(node: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.AST:
-    """The function without what declares it as a task: decorators and annotations."""
-    import copy
-
-    bare = copy.copy(node)
-    bare.decorator_list = []
-    bare.returns = None
-    args = copy.deepcopy(node.args)
-    for arg in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]:
-        if arg is not None:
-            arg.annotation = None
-    bare.args = args
-    return bare
 
 
 def _import_target(package: str, module: str | None, level: int) -> str | None:
