@@ -399,6 +399,7 @@ from glacier import Dataset, ObjectStorage, Pipeline
 pipeline = Pipeline(name="eph")
 lake = ObjectStorage(bucket="lake")
 made = Dataset(name="made")
+shaped = Dataset(name="shaped")
 kept = Dataset(name="kept", storage=lake)
 shown = Dataset(name="shown")
 
@@ -409,7 +410,12 @@ def make() -> made:
 
 
 @pipeline.task()
-def keep(values: made) -> kept:
+def shape(values: made) -> shaped:
+    return [v * 10 for v in values]
+
+
+@pipeline.task()
+def keep(values: shaped) -> kept:
     return sum(values)
 
 
@@ -419,7 +425,8 @@ def show(value: kept) -> shown:
 """
 
 
-def test_an_ephemeral_output_is_made_again_when_a_reader_runs(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 4])
+def test_an_ephemeral_output_is_made_again_when_a_reader_runs(tmp_path: Path, workers: int) -> None:
     sys.path.insert(0, str(write_project(tmp_path, {"eph_tasks.py": EPHEMERAL})))
     try:
         import eph_tasks  # type: ignore[import-not-found]
@@ -427,17 +434,20 @@ def test_an_ephemeral_output_is_made_again_when_a_reader_runs(tmp_path: Path) ->
         sys.path.pop(0)
     from glacier_local import LocalExecutor
 
-    executor = LocalExecutor(tmp_path / "data", max_workers=1)
+    executor = LocalExecutor(tmp_path / "data", max_workers=workers)
     first = executor.execute(eph_tasks.pipeline)
-    assert first.ran == ("make", "keep", "show")
+    assert first.ran == ("make", "shape", "keep", "show")
     # `show`'s output is ephemeral and read by no task: the caller gets it, so it runs
     second = executor.execute(eph_tasks.pipeline)
-    assert second.cached == ("make", "keep") and second.ran == ("show",)
-    assert second.outputs["shown"] == "total 6" and second.outputs["kept"] == 6
-    # `keep` must run: `make`, cached, runs again first to produce what it reads
+    assert second.cached == ("make", "shape", "keep") and second.ran == ("show",)
+    assert second.outputs["shown"] == "total 60" and second.outputs["kept"] == 60
+    table = second.summary().splitlines()
+    assert table[1].split()[:2] == ["make", "cached"] and "output from" in table[1]
+    assert "run ok: 1 succeeded, 3 cached, 0 failed, 0 skipped" in table[-1]
+    # `keep` must run: `shape` and `make`, cached, run again first to produce what it reads
     third = executor.execute(eph_tasks.pipeline, force=["keep"])
-    assert third.ran == ("make", "keep", "show") and third.ok
-    assert third.outputs["shown"] == "total 6"
+    assert third.ran == ("make", "shape", "keep", "show") and third.ok
+    assert third.outputs["shown"] == "total 60"
     del sys.modules["eph_tasks"]
 
 
