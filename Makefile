@@ -40,6 +40,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/stdlib_check.py
 	$(PY) benchmarks/rehearse.py
 	$(PY) benchmarks/scale.py
+	$(PY) benchmarks/incremental.py
 
 clean:
 	rm -rf build .glacier .pytest_cache .mypy_cache

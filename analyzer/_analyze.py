@@ -50,6 +50,8 @@ from analyzer.diagnostics import (
     UnreadableFile,
     UnsupportedConstruct,
 )
+from glacier.fingerprint import ModuleFacts
+from glacier.fingerprint import Statement as FactStatement
 from glacier.model import (
     DatasetModel,
     EnvironmentModel,
@@ -115,6 +117,8 @@ class ModuleInfo:
     file: str  # relative to the analysis root, POSIX
     source: str
     statements: tuple[Statement, ...]
+    facts: ModuleFacts | None = None
+    """What tasks' code fingerprints need of this module (``glacier.fingerprint``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -526,7 +530,14 @@ def _link(root: str, loader: _Loader, trace: Trace | None = None) -> Analysis:
             for s, c in zip(loaded.summary.statements, classified, strict=True)
         )
         infos[loaded.summary.name if loaded.summary.name not in infos else loaded.file] = (
-            ModuleInfo(loaded.summary.name, loaded.path, loaded.file, loaded.source, statements)
+            ModuleInfo(
+                loaded.summary.name,
+                loaded.path,
+                loaded.file,
+                loaded.source,
+                statements,
+                _facts(loaded.summary),
+            )
         )
 
     pipelines = _pipelines(resolver, tasks, diagnostics, trace)
@@ -542,6 +553,12 @@ def _link(root: str, loader: _Loader, trace: Trace | None = None) -> Analysis:
         diagnostics=tuple(_unique(diagnostics)),
         modules=MappingProxyType(infos),
     )
+
+
+def _facts(summary: ModuleSummary) -> ModuleFacts | None:
+    if summary.code_facts is None:
+        return None
+    return ModuleFacts(summary.name, tuple(FactStatement(*s) for s in summary.code_facts))
 
 
 def _pipeline_modules(resolver: Resolver, tasks: list[FoundTask]) -> list[str]:

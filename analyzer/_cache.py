@@ -101,6 +101,7 @@ def _libcst_version() -> str:
 def _code_fingerprint() -> str:
     """The analyzer's own files (names, sizes, mtimes): an edited analyzer in a development
     checkout must not answer from a cache its previous code wrote."""
+    import glacier.fingerprint
     import glacier.source
 
     hasher = blake2b(digest_size=6)
@@ -112,9 +113,11 @@ def _code_fingerprint() -> str:
             if e.name.endswith(".py")
         )
         source = os.stat(glacier.source.__file__)
+        facts = os.stat(glacier.fingerprint.__file__)  # the summaries carry its facts
     except OSError:
         return "unknown"
-    hasher.update(repr((entries, source.st_size, source.st_mtime_ns)).encode())
+    stats = (source.st_size, source.st_mtime_ns, facts.st_size, facts.st_mtime_ns)
+    hasher.update(repr((entries, *stats)).encode())
     return hasher.hexdigest()
 
 

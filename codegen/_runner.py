@@ -22,10 +22,11 @@ from codegen._graph_data import storage_dict, tasks_in_order
 from codegen._slice import carried_modules
 from codegen._templates import render
 from codegen.embedded import parts
+from glacier.fingerprint import ModuleFacts, code_fingerprints
 from glacier.model import PipelineModel, StorageModel
 from glacier.storage.kinds import LOCAL_FIELDS
 
-__all__ = ["RUNTIME_MODULES", "emit_runner", "package_dir", "runtime_sources"]
+__all__ = ["RUNTIME_MODULES", "emit_runner", "package_dir", "runtime_sources", "task_fingerprints"]
 
 # name inside the runner -> (package, file of it) embedded under that name
 RUNTIME_MODULES = {
@@ -76,6 +77,19 @@ def _import_root(name: str, path: str, package: bool) -> str:
     return folder
 
 
+def task_fingerprints(model: PipelineModel, modules: Mapping[str, Any]) -> dict[str, str | None]:
+    """Task name -> its code fingerprint, from the analyzer's facts of the project's modules:
+    the same function of the same texts as ``LocalExecutor`` computes from the live tasks'
+    files (``glacier.fingerprint``), so the runner and the executor reuse each other's work."""
+
+    def facts(name: str) -> ModuleFacts | None:
+        info = modules.get(name)
+        return None if info is None else info.facts
+
+    codes = code_fingerprints(((t.module, t.function) for t in model.tasks), facts)
+    return {t.name: code for t, code in zip(model.tasks, codes, strict=True)}
+
+
 def emit_runner(
     model: PipelineModel,
     modules: Mapping[str, Any],
@@ -95,6 +109,7 @@ def emit_runner(
             roots.append(root)
     runtime = runtime_sources() if runtime is None else runtime
     produced = model.producers() if model.check_payloads else {}
+    fingerprints = task_fingerprints(model, modules)
     return render(
         "run_local.py.j2",
         pipeline=model.name,
@@ -114,6 +129,7 @@ def emit_runner(
                 "backoff": t.backoff,
                 "retry_on": list(t.retry_on),
                 "parameters": [[p.name, p.annotation, p.default] for p in t.parameters],
+                "fingerprint": fingerprints[t.name],
             }
             for t in tasks
         ],

@@ -46,6 +46,14 @@ BUILD_DIR = os.path.join(".glacier", "build")
     type=click.Path(exists=True, dir_okay=False),
     help="Run parameters from a JSON file (YAML with PyYAML installed).",
 )
+@click.option(
+    "--force",
+    multiple=True,
+    is_flag=False,
+    flag_value="",
+    metavar="[TASK]",
+    help="Run TASK even if its earlier outputs are still valid (repeatable); alone, every task.",
+)
 @click.option("--dry-run", is_flag=True, help="Print the plan, run nothing.")
 @click.option("--list", "list_", is_flag=True, help="List the tasks and exit.")
 def run(
@@ -57,6 +65,7 @@ def run(
     from_task: str | None,
     params: tuple[str, ...],
     params_file: str | None,
+    force: tuple[str, ...],
     dry_run: bool,
     list_: bool,
 ) -> None:
@@ -87,6 +96,8 @@ def run(
         argv += ["--param", item]
     if params_file is not None:
         argv += ["--params", params_file]
+    for task in force:
+        argv += ["--force", task] if task else ["--force"]
     if dry_run:
         argv.append("--dry-run")
     if list_:

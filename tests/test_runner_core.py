@@ -35,6 +35,7 @@ def _task(name: str, inputs: dict[str, str], outputs: list[str]) -> dict[str, An
         "retry_delay_s": 2.0,
         "backoff": 2.0,
         "retry_on": [],
+        "fingerprint": None,  # no code fingerprint: never reused from an earlier run
     }
 
 

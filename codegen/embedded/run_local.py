@@ -9,7 +9,8 @@
 """Standalone local runner for one Glacier pipeline: no Glacier installation needed.
 
     python run_local.py [--data-dir DIR] [--workers N] [--only TASK] [--from TASK]
-                        [--param [TASK.]NAME=VALUE] [--params FILE] [--dry-run] [--list]
+                        [--param [TASK.]NAME=VALUE] [--params FILE] [--force [TASK]]
+                        [--dry-run] [--list]
 
 It carries the pipeline's static schedule, its task code (the user's modules with their
 glacier declarations, infrastructure and task decorators left out; line numbers unchanged, so
@@ -31,6 +32,14 @@ default) of every task that has it, `--param rank.n=5` task `rank`'s only; `--pa
 reads them from a JSON file (YAML with PyYAML installed); `--param` wins over the file.
 Values are parsed by the parameter's annotation; a parameter no task has, or a value its
 annotation cannot take, exits with status 2 before any task runs.
+Runs are incremental: a task whose code (as sliced into this file: its function and the
+helpers, constants and project modules it uses; not comments or formatting), parameters and
+inputs are those of the run that produced its outputs, still in place and unchanged, is not
+run again and shows as `cached` with the age of its outputs. Records live in
+`<data dir>/.glacier-run/<pipeline>/` (tasks/ and sources/), shared with `LocalExecutor`;
+a source file is hashed again only when its size or modification time changes.
+`--force` runs every task regardless, `--force TASK` that task; `--only` and `--from` run the
+tasks they name regardless.
 """
 
 from __future__ import annotations
@@ -198,7 +207,8 @@ def _downstream(start: str) -> set[str]:
 def _selected(args: argparse.Namespace) -> list[dict[str, Any]] | None:
     """The tasks to run, in topological order; ``None`` (after a message) for an unknown one."""
     names = {task["name"] for task in TASKS}
-    for name in [*(args.only or ()), *([args.from_task] if args.from_task else [])]:
+    forced = [name for name in args.force or () if name]
+    for name in [*(args.only or ()), *([args.from_task] if args.from_task else []), *forced]:
         if name not in names:
             known = ", ".join(task["name"] for task in TASKS)
             message = f"error: pipeline {PIPELINE!r} has no task {name!r}; tasks: {known}"
@@ -315,6 +325,16 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--params", metavar="FILE", help="run parameters from a JSON (or YAML) file"
     )
+    parser.add_argument(
+        "--force",
+        action="append",
+        nargs="?",
+        const="",
+        metavar="TASK",
+        help="run TASK even if its earlier outputs are still valid (repeatable); without "
+        "TASK, every task. Otherwise a task whose code, parameters and inputs are unchanged "
+        "since the run that produced its outputs, still in place, is not run (`cached`)",
+    )
     parser.add_argument("--dry-run", action="store_true", help="print the plan, run nothing")
     parser.add_argument("--list", action="store_true", help="list the tasks and exit")
     args = parser.parse_args(argv)
@@ -361,6 +381,16 @@ def _run_values(params: Any, args: argparse.Namespace) -> dict[str, dict[str, An
     return {t["name"]: params.run_values(t["name"], t["parameters"], given) for t in TASKS}
 
 
+def _forced(args: argparse.Namespace, tasks: list[dict[str, Any]]) -> bool | list[str]:
+    """The tasks to run regardless of earlier runs: ``--force``'s, and those ``--only`` and
+    ``--from`` name (``True``: all)."""
+    if args.force and "" in args.force:
+        return True
+    if args.only or args.from_task:
+        return [task["name"] for task in tasks]
+    return list(args.force or ())
+
+
 def _log(line: str) -> None:
     print(f"[{PIPELINE}] {line}", file=sys.stderr, flush=True)
 
@@ -388,9 +418,6 @@ def main(argv: list[str] | None = None) -> int:
         for problem in problems:
             print(f"error: {problem}", file=sys.stderr)
         return 1
-    for task in tasks:
-        for dataset in task["outputs"]:
-            store.forget(dataset)
     started = time.perf_counter()
     try:
         functions = {task["name"]: _function(task) for task in tasks}
@@ -413,11 +440,18 @@ def main(argv: list[str] | None = None) -> int:
             retry_on=task["retry_on"],
             payloads={d: payloads[d] for d in task["outputs"] if d in payloads},
             params=values.get(task["name"]),
+            # the code (defaults included) and the run parameters this run sets, as in-process
+            fingerprint=schedule.task_fingerprint(
+                task["fingerprint"], values.get(task["name"]) or {}
+            ),
         )
         for task in tasks
     ]
+    cache = schedule.RunCache(args.data_dir, PIPELINE, force=_forced(args, tasks))
     try:
-        result = schedule.run(jobs, store, max_workers=args.workers, log=_log, shared=SHARED)
+        result = schedule.run(
+            jobs, store, max_workers=args.workers, log=_log, shared=SHARED, cache=cache
+        )
     except schedule.SourceMissingError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

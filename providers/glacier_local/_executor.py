@@ -30,7 +30,7 @@ __all__ = ["LocalExecutor"]
 class _Prepared:
     """A pipeline's jobs and storage descriptions, built once per pipeline shape."""
 
-    __slots__ = ("jobs", "key", "parameters", "shared", "storages")
+    __slots__ = ("codes", "jobs", "key", "parameters", "shared", "storages", "tasks")
 
     def __init__(
         self,
@@ -38,6 +38,7 @@ class _Prepared:
         jobs: list[_schedule.Job],
         storages: dict[str, Any],
         shared: frozenset[str],
+        tasks: tuple[Any, ...] = (),
     ) -> None:
         self.key = key
         self.jobs = jobs
@@ -45,6 +46,20 @@ class _Prepared:
         self.shared = shared  # datasets declared with `copy=False`
         # task name -> its run parameters (name, annotation, default), read on first use
         self.parameters: dict[str, run_params.Parameters] | None = None
+        self.tasks = tasks
+        self.codes: list[str | None] | None = None  # code fingerprints, read on first use
+
+    def fingerprinted(self, jobs: list[_schedule.Job]) -> list[_schedule.Job]:
+        """``jobs`` (these, or copies given run parameters) with their fingerprints: code
+        (read from the task modules' files once per pipeline shape, so they describe the code
+        that runs: defaults included) and the run parameters the run sets."""
+        from glacier.fingerprint import function_fingerprints
+
+        if self.codes is None:
+            self.codes = function_fingerprints(task.function for task in self.tasks)
+        for job, code in zip(jobs, self.codes, strict=True):
+            job.fingerprint = _schedule.task_fingerprint(code, job.params)
+        return jobs
 
 
 _PREPARED: weakref.WeakKeyDictionary[Any, _Prepared] = weakref.WeakKeyDictionary()
@@ -59,6 +74,12 @@ class LocalExecutor:
     results must then be picklable); ``verbose`` prints a line per task start and finish on
     standard error (or passes it to ``log``). Silent by default. ``sleep`` waits between a
     task's attempts (default ``time.sleep``; tests pass a recorder).
+
+    Runs are incremental: a task whose code, parameters and inputs are those of the run that
+    produced its stored outputs, still in place and unchanged, is not run again (status
+    ``cached``); records live in ``<data_dir>/.glacier-run/<pipeline>/`` (see
+    ``glacier_local._schedule.RunCache``). ``execute(..., cache=False)`` or ``force=``
+    runs tasks regardless.
     """
 
     def __init__(
@@ -94,22 +115,31 @@ class LocalExecutor:
         *,
         targets: Iterable[Dataset[Any] | str] | None = None,
         params: Mapping[str, Any] | None = None,
+        cache: bool = True,
+        force: bool | Iterable[str] = (),
     ) -> RunResult:
         """Run ``pipeline`` (or only what ``targets`` need) and report how each task ended.
 
         ``params`` sets run parameters (``glacier.params``): ``{"n": 5}`` for every task
         with a parameter ``n`` (one without a dataset annotation, with a default),
         ``{"rank.n": 5}`` for task ``rank`` only; text values are parsed by the annotation.
+        ``cache``: reuse the outputs of earlier runs where nothing they depend on (code, run
+        parameters, inputs) changed (``False``: run every task, and keep no records);
+        ``force``: ``True``, or the names of tasks to run regardless of their records.
 
         Raises ``SourceMissingError`` before any task starts when a source dataset has
-        nothing stored, and ``UsageError`` for an unknown target, a parameter no task has
-        or a value its annotation cannot take.
+        nothing stored, and ``UsageError`` for an unknown target or forced task, a parameter
+        no task has or a value its annotation cannot take.
         """
         prepared = _prepare(pipeline)
         names = None if targets is None else _target_names(pipeline, prepared, targets)
         jobs = _with_params(pipeline, prepared, params) if params else prepared.jobs
+        records = None
+        if cache:
+            forced = force if isinstance(force, bool) else _task_names(pipeline, force)
+            records = _schedule.RunCache(self.data_dir, pipeline.name, force=forced)
         return _schedule.run(
-            jobs,
+            prepared.fingerprinted(jobs) if cache else jobs,
             _io.Store(prepared.storages, self.data_dir),
             targets=names,
             max_workers=self.max_workers,
@@ -118,6 +148,7 @@ class LocalExecutor:
             source_missing=SourceMissingError,
             sleep=self._sleep,
             shared=prepared.shared,
+            cache=records,
         )
 
 
@@ -147,6 +178,18 @@ def _with_params(
             job.params = values[job.name]
         jobs.append(job)
     return jobs
+
+
+def _task_names(pipeline: Pipeline, force: Iterable[str]) -> list[str]:
+    known = {task.name for task in pipeline.tasks}
+    names = [force] if isinstance(force, str) else list(force)
+    for name in names:
+        if name not in known:
+            raise UsageError(
+                f"cannot force {name!r}: pipeline `{pipeline.name}` has no such task; known: "
+                + ", ".join(f"`{n}`" for n in sorted(known))
+            )
+    return names
 
 
 def _target_names(
@@ -193,7 +236,7 @@ def _prepare(pipeline: Pipeline) -> _Prepared:
     ]
     storages = {d.name: storage_description(d.storage) for d in datasets}
     shared = frozenset(d.name for d in datasets if not d.copy)
-    prepared = _Prepared(key, jobs, storages, shared)
+    prepared = _Prepared(key, jobs, storages, shared, tasks)
     _PREPARED[pipeline] = prepared
     return prepared
 

@@ -27,6 +27,12 @@ Semantics
   datasets in ``run(..., shared=)`` (``Dataset(copy=False)``) are handed over as they are,
   and so is a value that cannot be copied (noted in the log). In process mode the value is
   pickled to the worker, which is a copy already.
+- Incremental runs (``run(..., cache=RunCache(...))``): a job is not run again (status
+  ``cached``) when its key, a hash of its ``fingerprint`` (code and parameters, computed by the
+  caller: :func:`task_fingerprint`) and of its inputs' fingerprints, equals the key recorded
+  by the run that produced its current outputs, and those outputs are in place and unchanged
+  (same size and modification time as recorded). See :class:`RunCache` for the records, the
+  fingerprints of datasets, and what happens with ephemeral outputs.
 - ``async def`` functions run with ``asyncio.run``.
 - ``timeout`` (seconds): an async function is cancelled; a sync function runs in a helper
   thread and is abandoned when the timeout passes (Python cannot stop a thread: it keeps
@@ -74,6 +80,7 @@ if TYPE_CHECKING:  # asyncio and concurrent.futures cost ~25 ms to import: only 
 __all__ = [
     "Job",
     "PayloadTypeError",
+    "RunCache",
     "RunResult",
     "SourceMissingError",
     "StoreLike",
@@ -82,10 +89,11 @@ __all__ = [
     "payload_classes",
     "run",
     "select",
+    "task_fingerprint",
     "topological_order",
 ]
 
-Status = Literal["succeeded", "failed", "skipped"]
+Status = Literal["succeeded", "cached", "failed", "skipped"]
 
 
 class SourceMissingError(Exception):
@@ -151,6 +159,199 @@ def own_copy(value: Any) -> Any:
     return copy.deepcopy(value)
 
 
+def task_fingerprint(code: str | None, parameters: Mapping[str, object]) -> str | None:
+    """A job's ``fingerprint``: its code fingerprint (``glacier.fingerprint``) and the values
+    of its run parameters (by ``repr``); ``None`` when the code has no fingerprint."""
+    if code is None:
+        return None
+    import hashlib
+
+    values = repr(sorted((str(k), repr(v)) for k, v in parameters.items()))
+    return hashlib.sha256(f"{code}\0{values}".encode()).hexdigest()
+
+
+class RunCache:
+    """What incremental runs remember, under ``<data_dir>/.glacier-run/<pipeline>/``.
+
+    - ``tasks/<task>.json``, one per task, written atomically (a temporary file, then
+      ``os.replace``) once the task's outputs are written: the task's key, when it finished,
+      and the size and modification time (ns) of each stored output's file. A crash before
+      the record is replaced leaves the previous one, and the outputs written since no longer
+      match it, so the task runs again: no record claims an output that is not fully written.
+    - ``sources/<dataset>.json``: a source dataset's fingerprint, the SHA-256 of its file,
+      with the size and modification time it was computed at. The file is read and hashed
+      again only when its size or modification time changes (a touched but unchanged file
+      keeps its fingerprint, and its readers do not run again).
+
+    A task's key hashes its ``Job.fingerprint`` (code and parameters) and its inputs'
+    fingerprints; the fingerprint of a task's output is derived from that key, so it is
+    known without reading the output. A task is ``cached`` when its key equals its record's
+    and every stored output's file has the recorded size and modification time (an output in
+    a database table: the recorded hash of its rows as read, pickled; the same for a source
+    in a table). A task without a code fingerprint always runs.
+
+    Ephemeral outputs (in memory, not kept) cannot be reused: a task that has one is not run
+    when its key matches and no task of this run that reads that output runs; when one does,
+    the task runs first, on demand (logged ``rerun``), so its reader gets the value. A task
+    whose ephemeral output no task reads (a value the caller gets back in
+    ``RunResult.outputs``) always runs.
+
+    ``force``: ``True`` runs every task again, or the names of the tasks to run again
+    regardless of their records (their outputs' fingerprints stay derived from their keys,
+    so their readers run again only if the key changed).
+    """
+
+    def __init__(
+        self,
+        data_dir: str | os.PathLike[str],
+        pipeline: str,
+        force: bool | Iterable[str] = (),
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.directory = os.path.join(os.fspath(data_dir), ".glacier-run", _safe_name(pipeline))
+        self.force_all = force is True
+        self.force = frozenset() if isinstance(force, bool) else frozenset(force)
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._counter = 0
+
+    def forced(self, task: str) -> bool:
+        return self.force_all or task in self.force
+
+    def _path(self, kind: str, name: str) -> str:
+        return os.path.join(self.directory, kind, _safe_name(name) + ".json")
+
+    def _load(self, kind: str, name: str) -> dict[str, Any] | None:
+        import json
+
+        try:
+            with open(self._path(kind, name), encoding="utf-8") as fh:
+                record = json.load(fh)
+        except (OSError, ValueError):
+            return None
+        if not isinstance(record, dict) or record.get("name") != name:
+            return None  # another name that maps to the same file
+        return record
+
+    def _save(self, kind: str, name: str, record: dict[str, Any]) -> None:
+        import json
+
+        path = self._path(kind, name)
+        with self._lock:
+            self._counter += 1
+            temp = f"{path}.{os.getpid()}.{threading.get_ident()}.{self._counter}.tmp"
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        try:
+            with open(temp, "w", encoding="utf-8") as fh:
+                json.dump({"name": name, **record}, fh, sort_keys=True)
+            os.replace(temp, path)
+        except BaseException:
+            try:
+                os.unlink(temp)
+            except OSError:
+                pass
+            raise
+
+    def record(self, task: str) -> dict[str, Any] | None:
+        """The record of the run that produced ``task``'s current outputs, if any."""
+        return self._load("tasks", task)
+
+    def save(self, task: str, key: str, outputs: Mapping[str, list[Any]]) -> None:
+        self._save("tasks", task, {"key": key, "finished": self.clock(), "outputs": outputs})
+
+    def forget(self, task: str) -> None:
+        try:
+            os.unlink(self._path("tasks", task))
+        except OSError:
+            pass
+
+    def source_fingerprint(self, dataset: str, store: StoreLike) -> str | None:
+        """The content hash of a source dataset: of its file, else of its value as read."""
+        location = store.location(dataset)
+        state = file_state(location)
+        if state is None:
+            return value_hash(store, dataset)
+        known = self._load("sources", dataset)
+        if known is not None and known.get("state") == state and known.get("path") == location:
+            return str(known["sha256"])
+        import hashlib
+
+        digest = hashlib.sha256()
+        try:
+            with open(location, "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    digest.update(block)
+        except OSError:
+            return None
+        fingerprint = digest.hexdigest()
+        try:
+            self._save(
+                "sources", dataset, {"path": location, "state": state, "sha256": fingerprint}
+            )
+        except OSError:
+            pass  # a read-only data dir: hash again next time
+        return fingerprint
+
+
+def output_state(store: StoreLike, dataset: str) -> list[Any] | None:
+    """What shows that a stored output is unchanged: its file's size and modification time,
+    or for a table the hash of its value as read (``None``: nothing stored)."""
+    state = file_state(store.location(dataset))
+    if state is not None:
+        return state
+    digest = value_hash(store, dataset)
+    return None if digest is None else ["value", digest]
+
+
+def value_hash(store: StoreLike, dataset: str) -> str | None:
+    """SHA-256 of a dataset's value as read (pickled, protocol 4), for datasets in tables."""
+    import hashlib
+    import pickle
+
+    try:
+        if not store.exists(dataset):
+            return None
+        return hashlib.sha256(pickle.dumps(store.read(dataset), protocol=4)).hexdigest()
+    except Exception:  # noqa: BLE001 - no fingerprint: the readers run
+        return None
+
+
+def file_state(path: str) -> list[int] | None:
+    """A file's ``[size, mtime_ns]`` (``None``: not a regular file)."""
+    try:
+        stat = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    import stat as stat_module
+
+    if not stat_module.S_ISREG(stat.st_mode):
+        return None
+    return [stat.st_size, stat.st_mtime_ns]
+
+
+def _safe_name(name: str) -> str:
+    """``name`` as one file name: itself when plainly safe, else a readable part and a hash."""
+    import re
+
+    if re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}", name) and name.upper() not in _RESERVED:
+        return name
+    import hashlib
+
+    readable = re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_-")[:40]
+    return f"{readable}_{hashlib.sha256(name.encode()).hexdigest()[:12]}"
+
+
+_RESERVED = frozenset(
+    {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(10)), *(f"LPT{i}" for i in range(10))}
+)
+
+
+def _derived(key: str, dataset: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(f"{key}\0{dataset}".encode()).hexdigest()
+
+
 def _is_instance(value: Any, classes: tuple[type, ...]) -> bool:
     try:
         return isinstance(value, classes)
@@ -173,6 +374,7 @@ class Job:
 
     __slots__ = (
         "backoff",
+        "fingerprint",
         "function",
         "inputs",
         "is_async",
@@ -202,6 +404,7 @@ class Job:
         retry_on: Sequence[str] = (),
         payloads: Mapping[str, tuple[tuple[type, ...], str, str]] | None = None,
         params: Mapping[str, Any] | None = None,
+        fingerprint: str | None = None,
     ) -> None:
         self.name = name
         self.function = function
@@ -217,6 +420,8 @@ class Job:
         self.payloads = dict(payloads) if payloads else {}
         # run parameters the run sets (parsed): keyword arguments besides the inputs
         self.params = dict(params) if params else {}
+        # code and parameters (`task_fingerprint`); None: never reused from an earlier run
+        self.fingerprint = fingerprint
         self.is_async = inspect.iscoroutinefunction(function)
 
     def __repr__(self) -> str:
@@ -233,14 +438,24 @@ class Job:
 
 
 class TaskResult:
-    """How one task ended: ``status`` is ``succeeded``, ``failed`` or ``skipped``.
+    """How one task ended: ``status`` is ``succeeded``, ``cached`` (not run: an earlier run's
+    outputs are reused), ``failed`` or ``skipped``.
 
     ``duration`` is wall-clock seconds over all attempts; ``error`` is the last attempt's
     exception with its traceback, as text; ``upstream`` names the failed task a skipped
-    task waited for.
+    task waited for; ``age`` is how many seconds ago a cached task's outputs were produced.
     """
 
-    __slots__ = ("attempts", "duration", "error", "exception", "name", "status", "upstream")
+    __slots__ = (
+        "age",
+        "attempts",
+        "duration",
+        "error",
+        "exception",
+        "name",
+        "status",
+        "upstream",
+    )
 
     def __init__(
         self,
@@ -251,9 +466,11 @@ class TaskResult:
         error: str | None = None,
         exception: BaseException | None = None,
         upstream: str | None = None,
+        age: float | None = None,
     ) -> None:
         self.name = name
         self.status = status
+        self.age = age
         self.duration = duration
         self.attempts = attempts
         self.error = error
@@ -262,10 +479,12 @@ class TaskResult:
 
     @property
     def ok(self) -> bool:
-        return self.status == "succeeded"
+        return self.status in ("succeeded", "cached")
 
     def __repr__(self) -> str:
         extra = f", upstream={self.upstream!r}" if self.upstream else ""
+        if self.age is not None:
+            extra += f", age={self.age:.3f}"
         return (
             f"TaskResult({self.name!r}, {self.status!r}, duration={self.duration:.6f}, "
             f"attempts={self.attempts}{extra})"
@@ -275,7 +494,8 @@ class TaskResult:
 class RunResult:
     """The outcome of a run: ``tasks`` in the order they were scheduled, ``outputs`` by dataset.
 
-    ``outputs`` holds every dataset value the run produced or read.
+    ``outputs`` holds every dataset value the run produced or read; the stored output of a
+    ``cached`` task is read on first access (``outputs[name]``), not listed before.
     """
 
     __slots__ = ("duration", "outputs", "tasks")
@@ -289,7 +509,16 @@ class RunResult:
 
     @property
     def ok(self) -> bool:
-        return all(t.status == "succeeded" for t in self.tasks.values())
+        return all(t.ok for t in self.tasks.values())
+
+    @property
+    def cached(self) -> tuple[str, ...]:
+        return tuple(n for n, t in self.tasks.items() if t.status == "cached")
+
+    @property
+    def ran(self) -> tuple[str, ...]:
+        """The tasks that were called (succeeded or failed), in order."""
+        return tuple(n for n, t in self.tasks.items() if t.status in ("succeeded", "failed"))
 
     @property
     def failed(self) -> tuple[str, ...]:
@@ -304,13 +533,17 @@ class RunResult:
         width = max([len(n) for n in self.tasks] + [4])
         lines = [f"{'task':<{width}}  {'status':<9}  {'attempts':>8}  {'seconds':>8}"]
         for name, t in self.tasks.items():
-            lines.append(f"{name:<{width}}  {t.status:<9}  {t.attempts:>8}  {t.duration:>8.3f}")
-        counts = {s: 0 for s in ("succeeded", "failed", "skipped")}
+            row = f"{name:<{width}}  {t.status:<9}  {t.attempts:>8}  {t.duration:>8.3f}"
+            if t.age is not None:
+                row += f"  output from {_age(t.age)} ago"
+            lines.append(row)
+        counts = {s: 0 for s in ("succeeded", "cached", "failed", "skipped")}
         for t in self.tasks.values():
             counts[t.status] += 1
         state = "ok" if self.ok else "FAILED"
+        cached = f"{counts['cached']} cached, " if counts["cached"] else ""
         lines.append(
-            f"run {state}: {counts['succeeded']} succeeded, {counts['failed']} failed, "
+            f"run {state}: {counts['succeeded']} succeeded, {cached}{counts['failed']} failed, "
             f"{counts['skipped']} skipped in {self.duration:.3f}s"
         )
         for name, t in self.tasks.items():
@@ -382,11 +615,13 @@ def run(
     source_missing: type[Exception] = SourceMissingError,
     sleep: Callable[[float], object] = time.sleep,
     shared: Iterable[str] = (),
+    cache: RunCache | None = None,
 ) -> RunResult:
     """Run ``jobs`` (or only what ``targets`` need) and return how each ended.
 
     Every source dataset (read by a job, produced by none) must exist in ``store``: otherwise
     ``source_missing`` is raised, naming the dataset and its location, before any job starts.
+    With ``cache``, a job whose earlier outputs are still valid is not run (``RunCache``).
     """
     if mode not in ("thread", "process"):
         raise ValueError(f"mode must be 'thread' or 'process', got {mode!r}")
@@ -417,6 +652,8 @@ def run(
                 "data there or add a task that produces it"
             )
     state = _Run(order, store, sources, mode, max_workers, log, sleep, frozenset(shared))
+    if cache is not None:
+        state.use(cache, target_list or ())
     try:
         state.execute()
     finally:
@@ -428,6 +665,23 @@ def run(
 
 
 _UNREAD = object()
+_DEFERRED = object()  # the ephemeral output of a cached task, produced when a reader runs
+
+
+class _Outputs(dict[str, Any]):
+    """A run's values; a cached task's stored output is read on first access."""
+
+    def __init__(self, values: Mapping[str, Any], store: StoreLike, lazy: Iterable[str]) -> None:
+        super().__init__(values)
+        self.store = store
+        self.lazy = set(lazy)
+
+    def __missing__(self, dataset: str) -> Any:
+        if dataset not in self.lazy:
+            raise KeyError(dataset)
+        value = self.store.read(dataset)
+        self[dataset] = value
+        return value
 
 
 class _Run:
@@ -451,7 +705,13 @@ class _Run:
         self.mode = mode
         self.log = log
         self.values: dict[str, Any] = dict.fromkeys(sources, _UNREAD)
-        self.source_lock = threading.Lock()
+        self.source_lock = threading.RLock()  # re-entered by an output produced on demand
+        self.cache: RunCache | None = None
+        self.keys: dict[str, str | None] = {}  # job name -> its key in this run
+        self.fingerprints: dict[str, str | None] = {}  # dataset -> its fingerprint
+        self.deferred: dict[str, Job] = {}  # ephemeral output of a cached job -> that job
+        self.needed: frozenset[str] = frozenset()  # ephemeral outputs the caller gets back
+        self.skippable: frozenset[str] = frozenset()  # jobs an earlier run's records can skip
         self.persistent = {out: store.persistent(out) for job in order for out in job.outputs}
         self.results: dict[str, TaskResult] = {}
         self.bad: dict[str, str] = {}  # unavailable dataset → the task that failed upstream
@@ -462,6 +722,32 @@ class _Run:
         self.threads: ThreadPoolExecutor | None = None
         self.processes: Any = None
         self.timed_out = False
+
+    def use(self, cache: RunCache, targets: Iterable[str]) -> None:
+        """Reuse earlier runs' outputs (see ``RunCache``); a run in which no job could ever
+        be skipped (every output in memory, the last ones the caller's) keeps no records."""
+        readers: dict[str, list[str]] = {}
+        for job in self.order:
+            for _, d in job.inputs:
+                readers.setdefault(d, []).append(job.name)
+        wanted = set(targets)
+        self.needed = frozenset(
+            out
+            for job in self.order
+            for out in job.outputs
+            if not self.persistent[out] and (out not in readers or out in wanted)
+        )
+        # a job can be skipped when its outputs are stored, or read only by such jobs
+        skippable: set[str] = set()
+        for job in reversed(self.order):
+            if all(
+                self.persistent[out]
+                or (out not in self.needed and all(r in skippable for r in readers.get(out, ())))
+                for out in job.outputs
+            ):
+                skippable.add(job.name)
+        self.skippable = frozenset(skippable)
+        self.cache = cache if skippable else None
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -545,7 +831,9 @@ class _Run:
             self.processes.shutdown(wait=True, cancel_futures=True)
 
     def outputs(self) -> dict[str, Any]:
-        return {k: v for k, v in self.values.items() if v is not _UNREAD}
+        values = {k: v for k, v in self.values.items() if v is not _UNREAD and v is not _DEFERRED}
+        lazy = [k for k, v in self.values.items() if v is _UNREAD and k not in self.bad]
+        return _Outputs(values, self.store, lazy)
 
     # -- one job ----------------------------------------------------------------------------
 
@@ -559,7 +847,7 @@ class _Run:
 
     def finish(self, job: Job, result: TaskResult) -> None:
         self.results[job.name] = result
-        if result.status != "succeeded":
+        if not result.ok:
             culprit = result.upstream or job.name
             for out in job.outputs:
                 self.bad[out] = culprit
@@ -569,8 +857,122 @@ class _Run:
         if upstream is not None:
             if self.log:
                 self.log(f"skip   {job.name} (upstream task `{upstream}` failed)")
+            self.forget_outputs(job)
             return TaskResult(job.name, "skipped", upstream=upstream)
+        if self.cache is not None:
+            start = time.perf_counter()
+            try:
+                key = self.key_of(job)
+            except Exception as exc:  # noqa: BLE001 - a source that cannot be read fails it
+                return self.failed(job, exc, start, 0)
+            age = self.reusable(job, key, self.cache)
+            if age is not None:
+                self.reuse(job)
+                if self.log:
+                    self.log(f"cached {job.name} (output from {_age(age)} ago)")
+                return TaskResult(job.name, "cached", age=age)
+        return self.attempt(job)
+
+    def key_of(self, job: Job) -> str | None:
+        """``job``'s key (see ``RunCache``), and so its outputs' fingerprints."""
+        key = None
+        if job.fingerprint is not None:
+            inputs = []
+            for param, dataset in job.inputs:
+                fingerprint = self.dataset_fingerprint(dataset)
+                if fingerprint is None:
+                    break
+                inputs.append(f"{param}={dataset}:{fingerprint}")
+            else:
+                import hashlib
+
+                text = "\n".join([job.fingerprint, *inputs, "->", *job.outputs])
+                key = hashlib.sha256(text.encode()).hexdigest()
+        self.keys[job.name] = key
+        # a job without a key gets outputs no earlier run had: its readers run too
+        base = key if key is not None else os.urandom(16).hex()
+        for out in job.outputs:
+            self.fingerprints[out] = _derived(base, out)
+        return key
+
+    def dataset_fingerprint(self, dataset: str) -> str | None:
+        if dataset in self.fingerprints:
+            return self.fingerprints[dataset]
+        assert self.cache is not None
+        with self.source_lock:
+            if dataset not in self.fingerprints:
+                self.fingerprints[dataset] = self.cache.source_fingerprint(dataset, self.store)
+            return self.fingerprints[dataset]
+
+    def reusable(self, job: Job, key: str | None, cache: RunCache) -> float | None:
+        """The age of ``job``'s outputs when they can be reused, else ``None``."""
+        if key is None or job.name not in self.skippable or cache.forced(job.name):
+            return None
+        record = cache.record(job.name)
+        if record is None or record.get("key") != key:
+            return None
+        files = record.get("outputs")
+        if not isinstance(files, dict):
+            return None
+        for out in job.outputs:
+            if self.persistent[out]:
+                state = files.get(out)
+                if state is None or output_state(self.store, out) != state:
+                    return None
+            elif out in self.needed:
+                return None
+        finished = record.get("finished")
+        return max(0.0, cache.clock() - finished) if isinstance(finished, (int, float)) else 0.0
+
+    def reuse(self, job: Job) -> None:
+        """Stand ``job``'s earlier outputs in for this run's: read when needed."""
+        values = self.values
+        for out in job.outputs:
+            if self.persistent[out]:
+                values[out] = _UNREAD
+            else:
+                self.deferred[out] = job
+                values[out] = _DEFERRED
+
+    def forget_outputs(self, job: Job) -> None:
+        """Tell the store (the runner's keeps ephemeral outputs) that ``job``'s outputs are
+        about to change or be missing."""
+        forget = getattr(self.store, "forget", None)
+        if forget is not None:
+            for out in job.outputs:
+                forget(out)
+
+    def rerun(self, job: Job) -> None:
+        """Run the cached ``job`` (and the cached jobs it needs) for its ephemeral outputs."""
+        chain: dict[str, Job] = {}
+        stack = [job]
+        while stack:
+            current = stack.pop()
+            if current.name in chain:
+                continue
+            chain[current.name] = current
+            for _, d in current.inputs:
+                if self.values.get(d) is _DEFERRED:
+                    stack.append(self.deferred[d])
+        index = {j.name: i for i, j in enumerate(self.order)}
+        for current in sorted(chain.values(), key=lambda j: index[j.name]):
+            if not any(self.values.get(out) is _DEFERRED for out in current.outputs):
+                continue
+            if self.log:
+                self.log(f"rerun  {current.name} (a task that runs reads its ephemeral output)")
+            result = self.attempt(current)
+            self.results[current.name] = result
+            if not result.ok:
+                for out in current.outputs:
+                    self.bad[out] = current.name
+                    self.values.pop(out, None)
+                raise RuntimeError(
+                    f"task `{current.name}` ran again to produce its ephemeral output and failed"
+                )
+
+    def attempt(self, job: Job) -> TaskResult:
         log = self.log
+        self.forget_outputs(job)
         if log:
             log(f"start  {job.name}")
         start = time.perf_counter()
@@ -579,7 +981,7 @@ class _Run:
             kwargs = {param: values[d] for param, d in job.inputs}
         except KeyError as exc:  # a dataset neither produced nor a source: a planning bug
             return self.failed(job, exc, start, 0)
-        if any(value is _UNREAD for value in kwargs.values()):
+        if any(value is _UNREAD or value is _DEFERRED for value in kwargs.values()):
             try:
                 kwargs = {param: self.source(d) for param, d in job.inputs}
             except Exception as exc:  # noqa: BLE001 - any error fails the task, not the run
@@ -612,7 +1014,30 @@ class _Run:
             duration = time.perf_counter() - start
             if log:
                 log(f"done   {job.name} in {duration:.3f}s")
+            self.remember(job)
             return TaskResult(job.name, "succeeded", duration, attempts)
+
+    def remember(self, job: Job) -> None:
+        """Record what produced ``job``'s outputs (after they are written)."""
+        cache, key = self.cache, self.keys.get(job.name)
+        if cache is None or job.name not in self.skippable:
+            return
+        files: dict[str, list[Any]] = {}
+        for out in job.outputs:
+            if self.persistent[out]:
+                state = output_state(self.store, out)
+                if state is None:  # nothing to compare with next time: never reused
+                    key = None
+                    break
+                files[out] = state
+        try:
+            if key is None:
+                cache.forget(job.name)
+            else:
+                cache.save(job.name, key, files)
+        except OSError as exc:
+            if self.log:
+                self.log(f"note   no record of `{job.name}` for the next run ({_one_line(exc)})")
 
     def own_inputs(self, job: Job, kwargs: dict[str, Any]) -> dict[str, Any]:
         """The inputs of one attempt, each the job's own copy unless its dataset is shared."""
@@ -650,10 +1075,13 @@ class _Run:
 
     def source(self, dataset: str) -> Any:
         value = self.values[dataset]
-        if value is not _UNREAD:
+        if value is not _UNREAD and value is not _DEFERRED:
             return value
         with self.source_lock:
             value = self.values[dataset]
+            if value is _DEFERRED:
+                self.rerun(self.deferred[dataset])
+                value = self.values[dataset]
             if value is _UNREAD:
                 value = self.store.read(dataset)
                 self.values[dataset] = value
@@ -774,6 +1202,14 @@ def _invoke(
             return asyncio.run(function(**kwargs))
         return asyncio.run(asyncio.wait_for(function(**kwargs), timeout))
     return function(**kwargs)
+
+
+def _age(seconds: float) -> str:
+    """``42s``, ``5m``, ``3h``, ``2d``: how long ago, roughly."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)}{unit}"
+    return f"{int(seconds)}s"
 
 
 def _one_line(exc: BaseException) -> str:
