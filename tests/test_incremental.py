@@ -313,6 +313,9 @@ def _run(paths: _Paths, which: str, *args: str) -> dict[str, str]:
     if which == "runner":
         return paths.runner(*args)
     options: dict[str, Any] = {}
+    if "--param" in args:
+        key, value = args[args.index("--param") + 1].split("=", 1)
+        options["params"] = {key: value}
     if "--force" in args:
         forced = [a for a in args[args.index("--force") + 1 :] if not a.startswith("-")]
         options["force"] = forced or True
@@ -366,6 +369,24 @@ def test_a_changed_or_missing_output_reruns_its_producer(path: tuple[_Paths, str
     assert _ran(_run(paths, which)) == {"order"}  # same key: its readers keep their outputs
     next((paths.data / "lake").glob("total.*")).unlink()
     assert _ran(_run(paths, which)) == {"add"}
+
+
+def test_a_changed_run_parameter_reruns_the_tasks_that_have_it(path: tuple[_Paths, str]) -> None:
+    """Run parameters are part of a task's fingerprint: setting one re-runs the tasks that
+    have it and their descendants, on both paths."""
+    paths, which = path
+    paths.edit(
+        "inc_tasks.py",
+        "def order(values: doubled) -> ordered:\n    return sorted(values)",
+        "def order(values: doubled, reverse: bool = False) -> ordered:\n"
+        "    return sorted(values, reverse=reverse)",
+    )
+    assert _ran(_run(paths, which)) == ALL
+    assert _ran(_run(paths, which, "--param", "reverse=true")) == {"order", "add"}
+    assert json.loads(next((paths.data / "lake").glob("ordered.*")).read_text()) == [6, 4, 2]
+    assert _ran(_run(paths, which, "--param", "reverse=true")) == set()
+    assert _ran(_run(paths, which, "--param", "order.reverse=true")) == set()  # the same value
+    assert _ran(_run(paths, which)) == {"order", "add"}  # back to the default
 
 
 def test_force_reruns_one_task_or_all(path: tuple[_Paths, str]) -> None:
