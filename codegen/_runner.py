@@ -13,6 +13,7 @@ the user's original files stay the place tracebacks point to (the slice keeps li
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
 from collections.abc import Mapping
@@ -90,6 +91,18 @@ def task_fingerprints(model: PipelineModel, modules: Mapping[str, Any]) -> dict[
     return {t.name: code for t, code in zip(model.tasks, codes, strict=True)}
 
 
+def _source_digests(carried: Any, out_dir: str) -> dict[str, str]:
+    """Each carried module's file, relative to ``out_dir``, and the SHA-256 of its bytes."""
+    digests = {}
+    for m in carried:
+        try:
+            with open(m.path, "rb") as fh:
+                digests[_relative(m.path, out_dir)] = hashlib.sha256(fh.read()).hexdigest()
+        except OSError:  # not a file on disk (an analysis of in-memory text): nothing to compare
+            continue
+    return dict(sorted(digests.items()))
+
+
 def emit_runner(
     model: PipelineModel,
     modules: Mapping[str, Any],
@@ -150,6 +163,7 @@ def emit_runner(
             }
             for m in carried
         ],
+        sources=_source_digests(carried, out_dir),
         runtime=[{"name": k, "source": runtime[k]} for k in sorted(runtime)],
         embedded=parts("run_local.py"),
     )

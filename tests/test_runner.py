@@ -293,6 +293,34 @@ def test_only_runs_one_task_with_stored_inputs(tmp_path: Path) -> None:
     assert (tmp_path / "calls.log").read_text().split() == ["add"]
 
 
+def test_a_runner_says_when_the_sources_beside_it_changed(tmp_path: Path) -> None:
+    """The runner carries the code it was built from: after an edit of its source file it
+    warns (and runs what it carries); `--strict` refuses, exit 2, running nothing."""
+    root = write_project(tmp_path, {"flaky.py": FLAKY})
+    _, runners = _build(root, "flaky.py")
+    fresh = run_isolated(tmp_path, runners["flaky"], cwd=tmp_path)
+    assert fresh.returncode == 0 and "sources changed" not in fresh.stderr
+    source = root / "flaky.py"
+    source.write_text(source.read_text() + "\n# edited\n")
+    os.unlink(tmp_path / "calls.log")
+    warned = run_isolated(tmp_path, runners["flaky"], "--force", cwd=tmp_path)
+    assert warned.returncode == 0, warned.stderr
+    changed = os.path.relpath(source, tmp_path)
+    assert (
+        f"[flaky] warning: the sources changed since this runner was built ({changed}); it "
+        "runs the code it carries: rebuild it (glacier build) to run the current code"
+    ) in warned.stderr
+    assert (tmp_path / "calls.log").exists()
+    os.unlink(tmp_path / "calls.log")
+    refused = run_isolated(tmp_path, runners["flaky"], "--strict", cwd=tmp_path)
+    assert refused.returncode == 2
+    assert refused.stderr.startswith("error: the sources changed since this runner was built")
+    assert not (tmp_path / "calls.log").exists()
+    _build(root, "flaky.py")  # rebuilt: current again
+    again = run_isolated(tmp_path, runners["flaky"], "--strict", cwd=tmp_path)
+    assert again.returncode == 0 and "sources changed" not in again.stderr
+
+
 # -- glacier run ------------------------------------------------------------------------------
 
 

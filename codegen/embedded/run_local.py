@@ -10,7 +10,7 @@
 
     python run_local.py [--data-dir DIR] [--workers N] [--only TASK] [--from TASK]
                         [--param [TASK.]NAME=VALUE] [--params FILE] [--force [TASK]]
-                        [--dry-run] [--list]
+                        [--strict] [--dry-run] [--list]
 
 It carries the pipeline's static schedule, its task code (the user's modules with their
 glacier declarations, infrastructure and task decorators left out; line numbers unchanged, so
@@ -40,6 +40,10 @@ run again and shows as `cached` with the age of its outputs. Records live in
 a source file is hashed again only when its size or modification time changes.
 `--force` runs every task regardless, `--force TASK` that task; `--only` and `--from` run the
 tasks they name regardless.
+
+The runner carries the code it was built from. When the source files beside it (where they
+were when it was built) changed since, it says so and runs the code it carries; `--strict`
+refuses instead (exit 2): rebuild it with `glacier build`.
 """
 
 from __future__ import annotations
@@ -65,6 +69,7 @@ PAYLOADS: dict[str, tuple[str, str, str]] = {}
 SHARED: list[str] = []
 IMPORT_ROOTS: list[str] = []
 MODULES: dict[str, tuple[str, bool, str]] = {}
+SOURCES: dict[str, str] = {}
 RUNTIME: dict[str, str] = {}
 
 # --- embedded: body ---
@@ -337,6 +342,12 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--dry-run", action="store_true", help="print the plan, run nothing")
     parser.add_argument("--list", action="store_true", help="list the tasks and exit")
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="refuse to run (exit 2) when the source files beside this runner changed since "
+        "it was built; without it, the runner warns and runs the code it carries",
+    )
     args = parser.parse_args(argv)
     if args.workers is not None and args.workers < 1:
         parser.error("--workers must be at least 1")
@@ -395,11 +406,43 @@ def _log(line: str) -> None:
     print(f"[{PIPELINE}] {line}", file=sys.stderr, flush=True)
 
 
+def _changed_sources() -> list[str]:
+    """The carried modules' files, beside this runner, that are not what it was built from
+    (a file that is not there, the runner having moved, is not compared)."""
+    import hashlib
+
+    changed = []
+    for path, digest in SOURCES.items():
+        try:
+            with open(os.path.join(HERE, path), "rb") as fh:
+                current = hashlib.sha256(fh.read()).hexdigest()
+        except OSError:
+            continue
+        if current != digest:  # named as from the current directory, as a user would
+            changed.append(os.path.relpath(os.path.join(HERE, path)))
+    return changed
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _arguments(argv)
     if args.list:
         _print_list()
         return 0
+    changed = _changed_sources()
+    if changed:
+        what = ", ".join(changed)
+        if args.strict:
+            print(
+                f"error: the sources changed since this runner was built ({what}): rebuild it "
+                "(glacier build) to run the current code",
+                file=sys.stderr,
+            )
+            return 2
+        print(
+            f"[{PIPELINE}] warning: the sources changed since this runner was built ({what}); "
+            "it runs the code it carries: rebuild it (glacier build) to run the current code",
+            file=sys.stderr,
+        )
     io, params, schedule = _install()
     tasks = _selected(args)
     if tasks is None:
