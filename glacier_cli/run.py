@@ -1,4 +1,4 @@
-"""``glacier run PATH [runner options]``: build into ``.glacier/build/``, then run the runner.
+"""``glacier run [PATH] [runner options]``: build into ``.glacier/build/``, then run the runner.
 
 The runner is the same standalone ``run_local.py`` that ``glacier build`` writes; it runs in
 a subprocess of this Python, in the current directory, with the options passed through.
@@ -27,7 +27,7 @@ BUILD_DIR = os.path.join(".glacier", "build")
 
 
 @click.command(cls=Command)
-@click.argument("path", type=click.Path(exists=True))
+@click.argument("path", required=False, type=click.Path(exists=True))
 @click.option("--pipeline", "name", help="Which pipeline, when PATH holds several.")
 @click.option("--data-dir", help="Where stored datasets live (default: .glacier/data).")
 @click.option("--workers", type=click.IntRange(min=1), help="Tasks run in parallel at most.")
@@ -57,7 +57,7 @@ BUILD_DIR = os.path.join(".glacier", "build")
 @click.option("--dry-run", is_flag=True, help="Print the plan, run nothing.")
 @click.option("--list", "list_", is_flag=True, help="List the tasks and exit.")
 def run(
-    path: str,
+    path: str | None,
     name: str | None,
     data_dir: str | None,
     workers: int | None,
@@ -69,19 +69,23 @@ def run(
     dry_run: bool,
     list_: bool,
 ) -> None:
-    """Build PATH's pipeline into .glacier/build/ and run its standalone local runner."""
+    """Build PATH's pipeline into .glacier/build/ and run its standalone local runner.
+
+    Without PATH, the `pipelines` of `[tool.glacier]` in pyproject.toml, as `build` reads.
+    """
     from codegen import write_tree
 
     if only and from_task:
         raise click.UsageError("--only and --from cannot be combined")
-    analysis = analyse_or_exit([path])
+    paths = [path] if path is not None else []
+    analysis = analyse_or_exit(paths)
     report([d for d in analysis.diagnostics if d.severity != "error"])
     artifacts = build_or_exit(analysis, BUILD_DIR, targets=())
     chosen = [a for a in artifacts if name is None or a.pipeline == name]
     if len(chosen) != 1:
         names = ", ".join(f"`{a.pipeline}`" for a in artifacts) or "none"
         raise Misuse(f"glacier run: choose one pipeline with --pipeline (pipelines: {names})")
-    write_tree(BUILD_DIR, artifacts, source_files(analysis, [path]))
+    write_tree(BUILD_DIR, artifacts, source_files(analysis, paths))
     runner = os.path.join(BUILD_DIR, chosen[0].dir_name, "run_local.py")
     argv = [sys.executable, runner]
     if data_dir is not None:

@@ -347,6 +347,24 @@ def test_glacier_run_builds_into_dot_glacier_and_runs(tmp_path: Path) -> None:
     assert "raw_orders" in failed.stderr
 
 
+def test_glacier_run_without_a_path_runs_the_configured_pipeline(tmp_path: Path) -> None:
+    """As `check`, `build`, `plan` and `graph` do: `[tool.glacier] pipelines`."""
+    root = copy_examples(tmp_path)
+    pyproject = root / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text() + '\n[tool.glacier]\npipelines = ["examples/layer1_local.py"]\n'
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "glacier_cli", "run"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "run ok: 2 succeeded" in result.stdout
+
+
 # -- task code: packages, relative imports, helpers, annotations -----------------------------
 
 SHOP = {
