@@ -15,7 +15,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["SlicedModule", "carried_modules", "import_target", "slice_source"]
+from glacier.source import import_target
+
+__all__ = ["SlicedModule", "carried_modules", "slice_source"]
 
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
 
@@ -116,18 +118,6 @@ class SlicedModule:
 
 def _is_package(path: str) -> bool:
     return os.path.basename(path) == "__init__.py"
-
-
-def import_target(package: str, module: str, level: int) -> str | None:
-    """The absolute module ``from <level dots><module> import ...`` in a module of ``package``
-    reads from (``None``: a relative import reaching above the top package)."""
-    if not level:
-        return module
-    parts = package.split(".") if package else []
-    if level - 1 > len(parts):
-        return None
-    parts = parts[: len(parts) - (level - 1)]
-    return ".".join([*parts, module] if module else parts)
 
 
 def _imported(name: str, package: bool, statements: Iterable[Any], emptied: set[int]) -> set[str]:

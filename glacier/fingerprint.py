@@ -30,6 +30,8 @@ import os
 from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
+from glacier.source import import_target
+
 __all__ = [
     "FileFacts",
     "ModuleFacts",
@@ -161,7 +163,7 @@ def _import_entries(
             if not alias.asname and "." in alias.name:
                 found.append((alias.name, None, None))
         return found
-    target = _import_target(package, node.module, node.level)
+    target = import_target(package, node.module or "", node.level) or None
     if target is None:
         return found
     for alias in node.names:
@@ -186,16 +188,6 @@ def _digest(node: ast.AST) -> str:
 
 def _digest_text(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _import_target(package: str, module: str | None, level: int) -> str | None:
-    if not level:
-        return module
-    parts = package.split(".") if package else []
-    if level - 1 > len(parts):
-        return None
-    parts = parts[: len(parts) - (level - 1)]
-    return ".".join([*parts, module] if module else parts) or None
 
 
 class _Index:

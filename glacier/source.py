@@ -18,6 +18,7 @@ from typing import Any
 __all__ = [
     "CallSite",
     "call_site",
+    "import_target",
     "marked_ancestor",
     "module_name_for",
     "normalize_type_text",
@@ -53,6 +54,18 @@ class CallSite:
     def variable_for(self, obj: object) -> str | None:
         """The first module-level name bound to ``obj`` in the module that created it."""
         return variable_in(self.globals, obj)
+
+
+def import_target(package: str, module: str, level: int) -> str | None:
+    """The absolute module ``from <level dots><module> import ...`` in a module of ``package``
+    reads from (``None``: a relative import reaching above the top package)."""
+    if not level:
+        return module
+    parts = package.split(".") if package else []
+    if level - 1 > len(parts):
+        return None
+    parts = parts[: len(parts) - (level - 1)]
+    return ".".join([*parts, module] if module else parts)
 
 
 def call_site(skip_modules: tuple[str, ...] = ()) -> CallSite:

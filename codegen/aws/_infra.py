@@ -24,8 +24,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from codegen._slice import import_target
 from glacier.model import PipelineModel
+from glacier.source import import_target
 from glacier.storage.kinds import environment_methods
 
 __all__ = [
