@@ -69,8 +69,13 @@ def _counts(model: PipelineModel) -> str:
 
 def _svg(model: PipelineModel, source_file: str, generator: str) -> str:
     nodes, links = _graph(model)
-    columns = _layers(nodes, links)
-    rows = _order(columns, links)
+    upstream: dict[str, list[str]] = defaultdict(list)
+    downstream: dict[str, list[str]] = defaultdict(list)
+    for source, target in links:
+        upstream[target].append(source)
+        downstream[source].append(target)
+    columns = _layers(nodes, upstream, downstream)
+    rows = _order(columns, upstream, downstream)
     height_rows = max((len(c) for c in columns), default=1)
     width = _MARGIN * 2 + max(len(columns) - 1, 0) * _COLUMN + _WIDTH
     legend_y = _MARGIN + height_rows * _ROW + 8
@@ -149,13 +154,12 @@ def _storage_text(storage: dict[str, Any] | None) -> str:
     return text + (" (existing)" if storage.get("existing") else "")
 
 
-def _layers(nodes: dict[str, dict[str, Any]], links: list[tuple[str, str]]) -> list[list[str]]:
+def _layers(
+    nodes: dict[str, dict[str, Any]],
+    upstream: dict[str, list[str]],
+    downstream: dict[str, list[str]],
+) -> list[list[str]]:
     """Columns: each node one right of its furthest upstream node (nodes in model order)."""
-    upstream: dict[str, list[str]] = defaultdict(list)
-    downstream: dict[str, list[str]] = defaultdict(list)
-    for source, target in links:
-        upstream[target].append(source)
-        downstream[source].append(target)
     waiting = {n: len(upstream[n]) for n in nodes}
     ready = [n for n in nodes if waiting[n] == 0]
     depth = dict.fromkeys(nodes, 0)
@@ -172,14 +176,11 @@ def _layers(nodes: dict[str, dict[str, Any]], links: list[tuple[str, str]]) -> l
     return columns
 
 
-def _order(columns: list[list[str]], links: list[tuple[str, str]]) -> dict[str, int]:
+def _order(
+    columns: list[list[str]], upstream: dict[str, list[str]], downstream: dict[str, list[str]]
+) -> dict[str, int]:
     """The row of each node: columns sorted by the mean row of the node's neighbours in the
     previous column (then the next one, back and forth), stable for ties."""
-    upstream: dict[str, list[str]] = defaultdict(list)
-    downstream: dict[str, list[str]] = defaultdict(list)
-    for source, target in links:
-        upstream[target].append(source)
-        downstream[source].append(target)
     row = {node: i for column in columns for i, node in enumerate(column)}
     for sweep in range(_SWEEPS):
         forward = sweep % 2 == 0
