@@ -33,6 +33,7 @@ __all__ = ["RUNTIME_MODULES", "emit_runner", "package_dir", "runtime_sources", "
 RUNTIME_MODULES = {
     "_glacier_io": ("glacier_local", "_io.py"),
     "_glacier_params": ("glacier", "params.py"),
+    "_glacier_runlog": ("glacier_local", "_runlog.py"),
     "_glacier_schedule": ("glacier_local", "_schedule.py"),
 }
 

@@ -54,6 +54,19 @@ BUILD_DIR = os.path.join(".glacier", "build")
     metavar="[TASK]",
     help="Run TASK even if its earlier outputs are still valid (repeatable); alone, every task.",
 )
+@click.option(
+    "--quiet",
+    "-q",
+    is_flag=True,
+    help="Hide the tasks' output and start/done lines (kept in the run's logs).",
+)
+@click.option("--verbose", "-v", is_flag=True, help="Give each line its time since the start.")
+@click.option(
+    "--slow-after",
+    type=click.FloatRange(min=0),
+    metavar="SECONDS",
+    help="Name a task still running after SECONDS, and every SECONDS after (default 30).",
+)
 @click.option("--dry-run", is_flag=True, help="Print the plan, run nothing.")
 @click.option("--list", "list_", is_flag=True, help="List the tasks and exit.")
 def run(
@@ -66,17 +79,28 @@ def run(
     params: tuple[str, ...],
     params_file: str | None,
     force: tuple[str, ...],
+    quiet: bool,
+    verbose: bool,
+    slow_after: float | None,
     dry_run: bool,
     list_: bool,
 ) -> None:
     """Build PATH's pipeline into .glacier/build/ and run its standalone local runner.
 
     Without PATH, the `pipelines` of `[tool.glacier]` in pyproject.toml, as `build` reads.
+
+    \b
+    While it runs: one line per event, prefixed with the pipeline's name; what a task prints
+    or logs, prefixed with its name; on a terminal, a live progress line. Each run is kept
+    under <data-dir>/.glacier-run/<pipeline>/<run id>/ (run.json and logs/<task>.log):
+    `glacier runs` lists them, `glacier show` prints an output.
     """
     from codegen import write_tree
 
     if only and from_task:
         raise click.UsageError("--only and --from cannot be combined")
+    if quiet and verbose:
+        raise click.UsageError("--quiet and --verbose cannot be combined")
     paths = [path] if path is not None else []
     analysis = analyse_or_exit(paths)
     report([d for d in analysis.diagnostics if d.severity != "error"])
@@ -102,6 +126,12 @@ def run(
         argv += ["--params", params_file]
     for task in force:
         argv += ["--force", task] if task else ["--force"]
+    if quiet:
+        argv.append("--quiet")
+    if verbose:
+        argv.append("--verbose")
+    if slow_after is not None:
+        argv += ["--slow-after", repr(slow_after)]
     if dry_run:
         argv.append("--dry-run")
     if list_:

@@ -117,7 +117,10 @@ def test_values_flow_in_dependency_order(tmp_path: Path, workers: int | None) ->
         assert isinstance(task, TaskResult)
         assert task.status == "succeeded" and task.attempts == 1 and task.error is None
         assert task.duration >= 0
-    assert not (tmp_path / "data").exists()  # ephemeral datasets stay in memory
+    # ephemeral datasets stay in memory: only the run's record is kept
+    assert [p.name for p in (tmp_path / "data").iterdir()] == [".glacier-run"]
+    (kept,) = (tmp_path / "data" / ".glacier-run" / "flow").iterdir()
+    assert (kept / "run.json").is_file() and kept.name == result.run_id
 
 
 def test_independent_tasks_run_in_parallel(tmp_path: Path) -> None:
@@ -557,7 +560,7 @@ def test_database_url_source_and_output_in_postgres(tmp_path: Path, postgres_url
     with psycopg.connect(postgres_url) as conn:
         rows = conn.execute("SELECT country, n FROM exec_counts ORDER BY country").fetchall()
     assert rows == [("FR", 1), ("NL", 2)]
-    assert not data.exists()  # nothing went to the local SQLite file
+    assert not (data / "glacier.sqlite").exists()  # nothing went to the local SQLite file
 
     missing = Pipeline("pg-missing")
     absent = Dataset("absent", storage=Database(table="exec_absent", url=postgres_url))
@@ -594,10 +597,10 @@ def test_silent_by_default_and_verbose_prints_a_line_per_start_and_finish(
     out, err = capsys.readouterr()
     assert out == ""
     lines = err.splitlines()
-    assert lines[0] == "[glacier] start  first"
-    assert lines[1].startswith("[glacier] done   first in ") and lines[1].endswith("s")
-    assert lines[2] == "[glacier] start  second"
-    assert lines[3].startswith("[glacier] FAILED second in ")
+    assert lines[0] == "[chatty] start  first"
+    assert lines[1].startswith("[chatty] done   first in ") and lines[1].endswith("s")
+    assert lines[2] == "[chatty] start  second"
+    assert lines[3].startswith("[chatty] FAILED second in ")
     assert lines[3].endswith("RuntimeError: nope")
 
 

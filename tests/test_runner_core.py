@@ -7,6 +7,7 @@ module; the end-to-end runs of generated runners are in ``test_runner.py``.
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import sys
@@ -318,7 +319,12 @@ def test_main_runs_the_carried_code_and_resumes_from_a_task(
     assert runner.main(["--data-dir", str(data), "--workers", "1"]) == 0
     summary = _io.read(DATASETS["summary"], "summary", str(data))
     assert summary == {"kept": [4, 6], "of": 3, "file": str(tmp_path / "tiny_tasks.py")}
-    assert capsys.readouterr().out.startswith(f"pipeline 'sales' (data dir {data})\n")
+    first = capsys.readouterr().out.splitlines()[0]
+    (kept,) = (data / ".glacier-run" / "sales").glob("2*")  # the run's record
+    assert first == f"pipeline 'sales' (data dir {data}, run {kept.name})"
+    record = json.loads((kept / "run.json").read_text())
+    assert record["runner"] == "run_local.py" and record["status"] == "succeeded"
+    assert [t["status"] for t in record["tasks"]] == ["succeeded"] * 5
 
     (data / "lake" / "in" / "raw.json").write_text('{"n": [5]}')  # only `extract` reads it
     assert runner.main(["--data-dir", str(data), "--from", "clean"]) == 0

@@ -113,7 +113,7 @@ class _EmbeddedModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         exec(code, module.__dict__)  # noqa: S102 - running the carried task code is the point
 
 
-def _install() -> tuple[Any, Any, Any]:
+def _install() -> tuple[Any, Any, Any, Any]:
     here = os.path.normcase(HERE)
     sys.path[:] = [p for p in sys.path if os.path.normcase(os.path.abspath(p or ".")) != here]
     for root in reversed(IMPORT_ROOTS):
@@ -121,9 +121,10 @@ def _install() -> tuple[Any, Any, Any]:
     sys.meta_path.insert(0, _EmbeddedModules())
     import _glacier_io  # type: ignore[import-not-found]
     import _glacier_params  # type: ignore[import-not-found]
+    import _glacier_runlog  # type: ignore[import-not-found]
     import _glacier_schedule  # type: ignore[import-not-found]
 
-    return _glacier_io, _glacier_params, _glacier_schedule
+    return _glacier_io, _glacier_params, _glacier_schedule, _glacier_runlog
 
 
 # -- storage, with resume copies of ephemeral outputs ------------------------------------------
@@ -173,6 +174,10 @@ class _RunStore:
         except Exception as exc:  # noqa: BLE001 - an unpicklable value only costs the resume
             self.log(f"note   `{dataset}` is not kept for --from ({type(exc).__name__}: {exc})")
             return None
+
+    def description(self, dataset: str) -> Any:
+        """The storage description the dataset is read with (its resume copy's, ephemeral)."""
+        return self._store(dataset).storages.get(dataset)
 
     def forget(self, dataset: str) -> None:
         """Drop the resume copy of an ephemeral dataset about to be produced again."""
@@ -340,6 +345,24 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         "TASK, every task. Otherwise a task whose code, parameters and inputs are unchanged "
         "since the run that produced its outputs, still in place, is not run (`cached`)",
     )
+    shown = parser.add_mutually_exclusive_group()
+    shown.add_argument(
+        "--quiet",
+        "-q",
+        action="store_true",
+        help="hide the tasks' output and start/done lines (kept in the run's logs); failures, "
+        "retries and the summary stay",
+    )
+    shown.add_argument(
+        "--verbose", "-v", action="store_true", help="give each line its time since the start"
+    )
+    parser.add_argument(
+        "--slow-after",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="name a task still running after SECONDS, and every SECONDS after (default 30)",
+    )
     parser.add_argument("--dry-run", action="store_true", help="print the plan, run nothing")
     parser.add_argument("--list", action="store_true", help="list the tasks and exit")
     parser.add_argument(
@@ -402,8 +425,14 @@ def _forced(args: argparse.Namespace, tasks: list[dict[str, Any]]) -> bool | lis
     return list(args.force or ())
 
 
+_RUN_LOG: list[Any] = []  # the run's log while it runs: lines then go through its one writer
+
+
 def _log(line: str) -> None:
-    print(f"[{PIPELINE}] {line}", file=sys.stderr, flush=True)
+    if _RUN_LOG:
+        _RUN_LOG[0].event(None, line, always=True)
+    else:
+        print(f"[{PIPELINE}] {line}", file=sys.stderr, flush=True)
 
 
 def _changed_sources() -> list[str]:
@@ -443,7 +472,7 @@ def main(argv: list[str] | None = None) -> int:
             "it runs the code it carries: rebuild it (glacier build) to run the current code",
             file=sys.stderr,
         )
-    io, params, schedule = _install()
+    io, params, schedule, runlog = _install()
     tasks = _selected(args)
     if tasks is None:
         return 2
@@ -491,15 +520,35 @@ def main(argv: list[str] | None = None) -> int:
         for task in tasks
     ]
     cache = schedule.RunCache(args.data_dir, PIPELINE, force=_forced(args, tasks))
+    run_id = runlog.new_run_id()
+    given = {
+        f"{task}.{key}": value for task, chosen in values.items() for key, value in chosen.items()
+    }
+    observer = runlog.RunLog(
+        PIPELINE,
+        run_id=run_id,
+        record_dir=os.path.join(schedule.pipeline_directory(args.data_dir, PIPELINE), run_id),
+        runner="run_local.py",
+        data_dir=args.data_dir,
+        params=given,
+        targets=None,
+        quiet=args.quiet,
+        verbose=args.verbose,
+        slow_after=args.slow_after,
+        every=args.slow_after,
+    )
+    _RUN_LOG.append(observer)
     try:
         result = schedule.run(
-            jobs, store, max_workers=args.workers, log=_log, shared=SHARED, cache=cache
+            jobs, store, max_workers=args.workers, shared=SHARED, cache=cache, observer=observer
         )
     except schedule.SourceMissingError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    finally:
+        _RUN_LOG.clear()
     not_run = _not_chosen(tasks)
-    print(f"pipeline {PIPELINE!r} (data dir {args.data_dir})")
+    print(f"pipeline {PIPELINE!r} (data dir {args.data_dir}, run {run_id})")
     print(_summary(result, not_run))
     print(f"total {time.perf_counter() - started:.3f}s, loading the task code included")
     return 0 if result.ok else 1

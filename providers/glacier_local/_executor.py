@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from glacier import params as run_params
 from glacier.errors import SourceMissingError, UsageError
 from glacier.storage.kinds import LOCAL_FIELDS
-from glacier_local import _io, _schedule
+from glacier_local import _io, _runlog, _schedule
 from glacier_local._schedule import RunResult
 
 if TYPE_CHECKING:
@@ -72,8 +72,16 @@ class LocalExecutor:
     bounds parallel tasks (``None``: CPUs + 4 threads, or CPUs processes; ``1``: sequential,
     in the calling thread); ``mode`` is ``"thread"`` or ``"process"`` (functions, inputs and
     results must then be picklable); ``verbose`` prints a line per task start and finish on
-    standard error (or passes it to ``log``). Silent by default. ``sleep`` waits between a
-    task's attempts (default ``time.sleep``; tests pass a recorder).
+    standard error (or passes it to ``log``), and on a terminal a live progress line
+    (``progress=False``: never); ``quiet`` (with ``verbose``) keeps only failures, retries
+    and notes. Otherwise silent, but for the tasks' own output: what a task prints or logs is
+    shown whole, prefixed with the pipeline's and the task's names (``[shop] clean | ...``).
+    ``sleep`` waits between a task's attempts (default ``time.sleep``; tests pass a recorder).
+
+    Every run keeps a record and the tasks' logs under
+    ``<data_dir>/.glacier-run/<pipeline>/<run id>/`` (``glacier_local._runlog``;
+    ``history=False``: none); ``runs()`` lists them and ``load()``/``show()`` read an output
+    back, as ``glacier runs`` and ``glacier show`` do.
 
     Runs are incremental: a task whose code, parameters and inputs are those of the run that
     produced its stored outputs, still in place and unchanged, is not run again (status
@@ -91,6 +99,9 @@ class LocalExecutor:
         *,
         log: Callable[[str], None] | None = None,
         sleep: Callable[[float], object] | None = None,
+        quiet: bool = False,
+        progress: bool | None = None,
+        history: bool = True,
     ) -> None:
         if mode not in ("thread", "process"):
             raise UsageError(f"mode must be 'thread' or 'process', got {mode!r}")
@@ -100,7 +111,10 @@ class LocalExecutor:
         self.max_workers = max_workers
         self.mode = mode
         self.verbose = verbose
-        self._log = log if log is not None else (_schedule.print_log if verbose else None)
+        self.quiet = quiet
+        self.progress = progress
+        self.history = history
+        self._log = log
         self._sleep = sleep if sleep is not None else time.sleep
 
     def __repr__(self) -> str:
@@ -138,18 +152,82 @@ class LocalExecutor:
         if cache:
             forced = force if isinstance(force, bool) else _task_names(pipeline, force)
             records = _schedule.RunCache(self.data_dir, pipeline.name, force=forced)
+        run_id = _runlog.new_run_id()
+        observer = _runlog.RunLog(
+            pipeline.name,
+            run_id=run_id,
+            record_dir=(
+                os.path.join(_schedule.pipeline_directory(self.data_dir, pipeline.name), run_id)
+                if self.history
+                else None
+            ),
+            data_dir=self.data_dir,
+            params={f"{job.name}.{k}": v for job in jobs for k, v in job.params.items()},
+            targets=names,
+            events=self.verbose or self._log is not None,
+            quiet=self.quiet,
+            live=False if self.progress is False or self._log is not None else None,
+            log=self._log,
+        )
         return _schedule.run(
             prepared.fingerprinted(jobs) if cache else jobs,
             _io.Store(prepared.storages, self.data_dir),
             targets=names,
             max_workers=self.max_workers,
             mode=self.mode,
-            log=self._log,
             source_missing=SourceMissingError,
             sleep=self._sleep,
             shared=prepared.shared,
             cache=records,
+            observer=observer,
         )
+
+    # -- past runs (glacier_local.history) -----------------------------------------------
+
+    def runs(self, pipeline: Pipeline | str, limit: int | None = None) -> list[dict[str, Any]]:
+        """The records of ``pipeline``'s runs under ``data_dir``, newest first (as
+        ``glacier runs --json`` prints them)."""
+        from glacier_local import history
+
+        return history.list_runs(self.data_dir, _pipeline_name(pipeline), limit)
+
+    def load(
+        self, pipeline: Pipeline | str, dataset: Dataset[Any] | str, run: str | None = None
+    ) -> Any:
+        """The value of ``dataset`` that run ``run`` (default: the latest) left, read from
+        its storage (``UsageError`` when it was in memory only, or there is no such run)."""
+        from glacier_local import history
+
+        try:
+            record = history.find_run(self.data_dir, _pipeline_name(pipeline), run)
+            return history.load_output(record, _dataset_name(dataset))
+        except history.HistoryError as exc:
+            raise UsageError(str(exc)) from None
+
+    def show(
+        self,
+        pipeline: Pipeline | str,
+        dataset: Dataset[Any] | str,
+        run: str | None = None,
+        limit: int = 10,
+    ) -> str:
+        """What ``glacier show`` prints about ``dataset`` of run ``run`` (default: latest):
+        where it is, its size, and a look at its value (a DataFrame's schema and head)."""
+        from glacier_local import history
+
+        try:
+            record = history.find_run(self.data_dir, _pipeline_name(pipeline), run)
+            return history.show_output(record, _dataset_name(dataset), limit)
+        except history.HistoryError as exc:
+            raise UsageError(str(exc)) from None
+
+
+def _pipeline_name(pipeline: Pipeline | str) -> str:
+    return pipeline if isinstance(pipeline, str) else pipeline.name
+
+
+def _dataset_name(dataset: Dataset[Any] | str) -> str:
+    return dataset if isinstance(dataset, str) else str(dataset.name)
 
 
 def _with_params(

@@ -794,6 +794,9 @@ class Store:
     def persistent(self, dataset: str) -> bool:
         return self.storages.get(dataset) is not None
 
+    def description(self, dataset: str) -> StorageDescription:
+        return self.storages.get(dataset)
+
     def exists(self, dataset: str) -> bool:
         return exists(self.storages.get(dataset), dataset, self.data_dir)
 

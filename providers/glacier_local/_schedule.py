@@ -79,6 +79,7 @@ if TYPE_CHECKING:  # asyncio and concurrent.futures cost ~25 ms to import: only 
 
 __all__ = [
     "Job",
+    "Observer",
     "PayloadTypeError",
     "RunCache",
     "RunResult",
@@ -87,6 +88,7 @@ __all__ = [
     "TaskResult",
     "own_copy",
     "payload_classes",
+    "pipeline_directory",
     "run",
     "select",
     "task_fingerprint",
@@ -208,7 +210,7 @@ class RunCache:
         force: bool | Iterable[str] = (),
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.directory = os.path.join(os.fspath(data_dir), ".glacier-run", _safe_name(pipeline))
+        self.directory = pipeline_directory(data_dir, pipeline)
         self.force_all = force is True
         self.force = frozenset() if isinstance(force, bool) else frozenset(force)
         self.clock = clock
@@ -329,6 +331,11 @@ def file_state(path: str) -> list[int] | None:
     return [stat.st_size, stat.st_mtime_ns]
 
 
+def pipeline_directory(data_dir: str | os.PathLike[str], pipeline: str) -> str:
+    """Where a pipeline's records are kept: ``RunCache``'s, and its runs' (``_runlog``)."""
+    return os.path.join(os.fspath(data_dir), ".glacier-run", _safe_name(pipeline))
+
+
 def _safe_name(name: str) -> str:
     """``name`` as one file name: itself when plainly safe, else a readable part and a hash."""
     import re
@@ -367,6 +374,23 @@ class StoreLike(Protocol):
     def location(self, dataset: str) -> str: ...
     def read(self, dataset: str) -> Any: ...
     def write(self, dataset: str, value: Any) -> Any: ...
+
+
+class Observer(Protocol):
+    """What ``run(..., observer=)`` tells (``_runlog.RunLog`` is the one Glacier uses)."""
+
+    capture: Any  # process mode: wraps the call in the worker, returns (value, out, err)
+
+    def begin(self, tasks: Sequence[tuple[str, Sequence[str]]]) -> None: ...
+    def event(self, task: str | None, line: str, *, always: bool = False) -> None: ...
+    def started_task(self, task: str) -> None: ...
+    def enter(self, task: str) -> None: ...
+    def leave(self) -> None: ...
+    def output(self, task: str, stream: str, text: str) -> None: ...
+    def ended(self, result: TaskResult) -> None: ...
+    def end(
+        self, results: Mapping[str, TaskResult], store: Any, error: BaseException | None
+    ) -> None: ...
 
 
 class Job:
@@ -498,7 +522,7 @@ class RunResult:
     ``cached`` task is read on first access (``outputs[name]``), not listed before.
     """
 
-    __slots__ = ("duration", "outputs", "tasks")
+    __slots__ = ("duration", "outputs", "run_id", "tasks")
 
     def __init__(
         self, tasks: dict[str, TaskResult], outputs: dict[str, Any], duration: float
@@ -506,6 +530,7 @@ class RunResult:
         self.tasks = tasks
         self.outputs = outputs
         self.duration = duration
+        self.run_id: str | None = None  # the run record's id, when one was kept
 
     @property
     def ok(self) -> bool:
@@ -616,8 +641,12 @@ def run(
     sleep: Callable[[float], object] = time.sleep,
     shared: Iterable[str] = (),
     cache: RunCache | None = None,
+    observer: Observer | None = None,
 ) -> RunResult:
     """Run ``jobs`` (or only what ``targets`` need) and return how each ended.
+
+    ``observer`` (``_runlog.RunLog``) is told what happens and gets the lines ``log`` would
+    (``log`` is then not called); the tasks' output is attributed to them while they run.
 
     Every source dataset (read by a job, produced by none) must exist in ``store``: otherwise
     ``source_missing`` is raised, naming the dataset and its location, before any job starts.
@@ -652,16 +681,27 @@ def run(
                 "data there or add a task that produces it"
             )
     state = _Run(order, store, sources, mode, max_workers, log, sleep, frozenset(shared))
+    state.observer = observer
     if cache is not None:
         state.use(cache, target_list or ())
+    if observer is not None:
+        observer.begin([(job.name, job.outputs) for job in order])
+    error: BaseException | None = None
     try:
         state.execute()
+    except BaseException as exc:
+        error = exc
+        raise
     finally:
         state.close()
+        if observer is not None:
+            observer.end(state.results, store, error)
     for t in target_list or ():
         if t in sources:  # a source asked for by name: read it, so it is in the outputs
             state.source(t)
-    return RunResult(state.results, state.outputs(), time.perf_counter() - started)
+    result = RunResult(state.results, state.outputs(), time.perf_counter() - started)
+    result.run_id = getattr(observer, "run_id", None)
+    return result
 
 
 _UNREAD = object()
@@ -704,6 +744,7 @@ class _Run:
         self.store = store
         self.mode = mode
         self.log = log
+        self.observer: Observer | None = None
         self.values: dict[str, Any] = dict.fromkeys(sources, _UNREAD)
         self.source_lock = threading.RLock()  # re-entered by an output produced on demand
         self.cache: RunCache | None = None
@@ -845,8 +886,17 @@ class _Run:
                     return bad[d]
         return None
 
+    def say(self, task: str, line: str, important: bool = False) -> None:
+        """A line about ``task`` (``important``: shown even when quiet)."""
+        if self.observer is not None:
+            self.observer.event(task, line, always=important)
+        elif self.log is not None:
+            self.log(line)
+
     def finish(self, job: Job, result: TaskResult) -> None:
         self.results[job.name] = result
+        if self.observer is not None:
+            self.observer.ended(result)
         if not result.ok:
             culprit = result.upstream or job.name
             for out in job.outputs:
@@ -855,8 +905,7 @@ class _Run:
     def attempt_or_skip(self, job: Job) -> TaskResult:
         upstream = self.blocked_by(job)
         if upstream is not None:
-            if self.log:
-                self.log(f"skip   {job.name} (upstream task `{upstream}` failed)")
+            self.say(job.name, f"skip   {job.name} (upstream task `{upstream}` failed)", True)
             self.forget_outputs(job)
             return TaskResult(job.name, "skipped", upstream=upstream)
         if self.cache is not None:
@@ -868,8 +917,7 @@ class _Run:
             age = self.reusable(job, key, self.cache)
             if age is not None:
                 self.reuse(job)
-                if self.log:
-                    self.log(f"cached {job.name} (output from {_age(age)} ago)")
+                self.say(job.name, f"cached {job.name} (output from {_age(age)} ago)")
                 return TaskResult(job.name, "cached", age=age)
         return self.attempt(job)
 
@@ -958,8 +1006,10 @@ class _Run:
         for current in sorted(chain.values(), key=lambda j: index[j.name]):
             if not any(self.values.get(out) is _DEFERRED for out in current.outputs):
                 continue
-            if self.log:
-                self.log(f"rerun  {current.name} (a task that runs reads its ephemeral output)")
+            self.say(
+                current.name,
+                f"rerun  {current.name} (a task that runs reads its ephemeral output)",
+            )
             result = self.attempt(current)
             self.results[current.name] = result
             if not result.ok:
@@ -971,10 +1021,10 @@ class _Run:
                 )
 
     def attempt(self, job: Job) -> TaskResult:
-        log = self.log
         self.forget_outputs(job)
-        if log:
-            log(f"start  {job.name}")
+        self.say(job.name, f"start  {job.name}")
+        if self.observer is not None:
+            self.observer.started_task(job.name)
         start = time.perf_counter()
         values = self.values
         try:
@@ -1002,18 +1052,18 @@ class _Run:
                     and not isinstance(exc, PayloadTypeError)
                 ):
                     delay = job.delay_before(attempts + 1)
-                    if log:
-                        log(
-                            f"retry  {job.name} in {delay:g}s (attempt {attempts} of {tries}: "
-                            f"{_one_line(exc)})"
-                        )
+                    self.say(
+                        job.name,
+                        f"retry  {job.name} in {delay:g}s (attempt {attempts} of {tries}: "
+                        f"{_one_line(exc)})",
+                        True,
+                    )
                     if delay > 0:
                         self.sleep(delay)
                     continue
                 return self.failed(job, exc, start, attempts)
             duration = time.perf_counter() - start
-            if log:
-                log(f"done   {job.name} in {duration:.3f}s")
+            self.say(job.name, f"done   {job.name} in {duration:.3f}s")
             self.remember(job)
             return TaskResult(job.name, "succeeded", duration, attempts)
 
@@ -1036,8 +1086,11 @@ class _Run:
             else:
                 cache.save(job.name, key, files)
         except OSError as exc:
-            if self.log:
-                self.log(f"note   no record of `{job.name}` for the next run ({_one_line(exc)})")
+            self.say(
+                job.name,
+                f"note   no record of `{job.name}` for the next run ({_one_line(exc)})",
+                True,
+            )
 
     def own_inputs(self, job: Job, kwargs: dict[str, Any]) -> dict[str, Any]:
         """The inputs of one attempt, each the job's own copy unless its dataset is shared."""
@@ -1051,11 +1104,12 @@ class _Run:
                 try:
                     value = own_copy(value)
                 except Exception as exc:  # noqa: BLE001 - an uncopyable value is shared
-                    if self.log:
-                        self.log(
-                            f"note   `{dataset}` is shared with `{job.name}`, not copied "
-                            f"({_one_line(exc)})"
-                        )
+                    self.say(
+                        job.name,
+                        f"note   `{dataset}` is shared with `{job.name}`, not copied "
+                        f"({_one_line(exc)})",
+                        True,
+                    )
             own[param] = value
         return own
 
@@ -1069,8 +1123,7 @@ class _Run:
     def failed(self, job: Job, exc: BaseException, start: float, attempts: int) -> TaskResult:
         duration = time.perf_counter() - start
         text = "".join(traceback.format_exception(exc))
-        if self.log:
-            self.log(f"FAILED {job.name} in {duration:.3f}s: {_one_line(exc)}")
+        self.say(job.name, f"FAILED {job.name} in {duration:.3f}s: {_one_line(exc)}", True)
         return TaskResult(job.name, "failed", duration, attempts, text, exc)
 
     def source(self, dataset: str) -> Any:
@@ -1090,6 +1143,16 @@ class _Run:
     def call(self, job: Job, kwargs: dict[str, Any]) -> Any:
         if self.mode == "process":
             return self.call_in_process(job, kwargs)
+        observer = self.observer
+        if observer is None or job.timeout is not None:  # a helper thread says it itself
+            return self.call_here(job, kwargs)
+        observer.enter(job.name)
+        try:
+            return self.call_here(job, kwargs)
+        finally:
+            observer.leave()
+
+    def call_here(self, job: Job, kwargs: dict[str, Any]) -> Any:
         if job.timeout is None:
             if job.is_async:
                 import asyncio
@@ -1107,11 +1170,18 @@ class _Run:
 
         future: Future[Any] = Future()
 
+        observer = self.observer
+
         def target() -> None:
+            if observer is not None:
+                observer.enter(job.name)
             try:
                 future.set_result(job.function(**kwargs))
             except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
                 future.set_exception(exc)
+            finally:
+                if observer is not None:
+                    observer.leave()
 
         threading.Thread(target=target, name=f"glacier-{job.name}", daemon=True).start()
         try:
@@ -1130,9 +1200,13 @@ class _Run:
                 from concurrent.futures import ProcessPoolExecutor
 
                 self.processes = ProcessPoolExecutor(self.max_workers)
-        future = self.processes.submit(_invoke, job.function, kwargs, job.is_async, job.timeout)
+        observer = self.observer
+        capture = observer.capture if observer is not None else None
+        future = self.processes.submit(
+            _invoke, job.function, kwargs, job.is_async, job.timeout, capture
+        )
         try:
-            return future.result(job.timeout)
+            result = future.result(job.timeout)
         except TimeoutError:
             if not future.done():
                 self.timed_out = True
@@ -1140,6 +1214,18 @@ class _Run:
                     f"task `{job.name}` did not finish within {job.timeout:g}s"
                 ) from None
             raise
+        except BaseException as exc:
+            output = getattr(exc, "__glacier_output__", None)
+            if observer is not None and output is not None:
+                observer.output(job.name, "stdout", output[0])
+                observer.output(job.name, "stderr", output[1])
+            raise
+        if observer is None:
+            return result
+        value, out, err = result
+        observer.output(job.name, "stdout", out)
+        observer.output(job.name, "stderr", err)
+        return value
 
     def complete(self, job: Job, result: Any) -> None:
         """Unpack the result, write stored outputs, then publish the values."""
@@ -1192,9 +1278,19 @@ async def _async_with_timeout(job: Job, kwargs: dict[str, Any]) -> Any:
 
 
 def _invoke(
-    function: Callable[..., Any], kwargs: dict[str, Any], is_async: bool, timeout: float | None
+    function: Callable[..., Any],
+    kwargs: dict[str, Any],
+    is_async: bool,
+    timeout: float | None,
+    capture: Callable[[Callable[..., Any], dict[str, Any]], Any] | None = None,
 ) -> Any:
-    """Runs in a worker process."""
+    """Runs in a worker process; ``capture`` (the observer's) wraps the call to collect the
+    task's output."""
+    if capture is not None:
+        return capture(
+            _invoke,
+            {"function": function, "kwargs": kwargs, "is_async": is_async, "timeout": timeout},
+        )
     if is_async:
         import asyncio
 
