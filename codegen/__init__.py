@@ -17,6 +17,7 @@ from codegen._build import build as build
 from codegen._graph import emit_dot as emit_dot
 from codegen._graph import emit_graph_json as emit_graph_json
 from codegen._graph import emit_mermaid as emit_mermaid
+from codegen._graph_svg import RunView as RunView
 from codegen._graph_svg import emit_html as emit_html
 from codegen._graph_svg import emit_svg as emit_svg
 from codegen._manifest import emit_manifest as emit_manifest
@@ -38,6 +39,7 @@ __all__ = [
     "DirectoryClash",
     "Packaged",
     "PipelineArtifacts",
+    "RunView",
     "TargetError",
     "TreeDiff",
     "build",

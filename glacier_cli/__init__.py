@@ -23,6 +23,8 @@ COMMANDS: dict[str, str] = {
     "graph": "glacier_cli.graph:graph",
     "plan": "glacier_cli.plan:plan",
     "rehearse": "glacier_cli.rehearse:rehearse",
+    "runs": "glacier_cli.runs:runs",
+    "show": "glacier_cli.show:show",
 }
 
 

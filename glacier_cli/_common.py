@@ -192,3 +192,24 @@ def target_option(command: Any) -> Any:
         metavar="NAME",
         help="The deployment target (`aws` is built in; plugins add more).",
     )(command)
+
+
+data_dir_option = click.option(
+    "--data-dir",
+    default=os.path.join(".glacier", "data"),
+    show_default=True,
+    help="Where the local runs keep datasets and records.",
+)
+
+
+def pipeline_names(paths: Sequence[str], name: str | None, data_dir: str) -> list[str]:
+    """The pipelines ``runs``/``show`` look at: ``name``; else those of ``paths`` (read
+    statically); else every pipeline with runs under ``data_dir``."""
+    if name is not None:
+        return [name]
+    if paths:
+        analysis = analyse_or_exit(paths)
+        return [p.name for p in analysis.pipelines]
+    from glacier_local import history
+
+    return history.pipelines_with_runs(data_dir)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from glacier_cli._common import Command, Misuse, analyse_or_exit
+from glacier_cli._common import Command, Misuse, analyse_or_exit, data_dir_option
 
 __all__ = ["graph"]
 
@@ -19,14 +19,28 @@ __all__ = ["graph"]
     show_default=True,
 )
 @click.option("--pipeline", "name", help="Which pipeline, when the paths hold several.")
-def graph(paths: tuple[str, ...], fmt: str, name: str | None) -> None:
+@click.option(
+    "--run",
+    "run_id",
+    metavar="ID",
+    help="html/svg: colour each task by how it ended in this local run, with its duration "
+    "(`latest`: the newest; a prefix of an id will do; see `glacier runs`).",
+)
+@data_dir_option
+def graph(
+    paths: tuple[str, ...], fmt: str, name: str | None, run_id: str | None, data_dir: str
+) -> None:
     """Print the graph of tasks and datasets of a pipeline (read statically, not imported).
 
     Without PATHS, the `pipelines` of `[tool.glacier]` in pyproject.toml, as `check` reads.
     `--format html` writes one self-contained page to look at (`> graph.html`, then open it:
-    nothing is fetched), `svg` the same picture alone.
+    nothing is fetched), `svg` the same picture alone; with `--run ID` (or `--run latest`)
+    each task is coloured by how it ended in that local run and shows its duration.
     """
-    from codegen import emit_dot, emit_graph_json, emit_html, emit_mermaid, emit_svg
+    from codegen import RunView, emit_dot, emit_graph_json, emit_html, emit_mermaid, emit_svg
+
+    if run_id is not None and fmt not in ("html", "svg"):
+        raise click.UsageError("--run colours the html and svg formats only")
 
     analysis = analyse_or_exit(paths)
     pipelines = [p for p in analysis.pipelines if name is None or p.name == name]
@@ -38,14 +52,27 @@ def graph(paths: tuple[str, ...], fmt: str, name: str | None) -> None:
             what = "several pipelines" if pipelines else "no pipeline"
         raise Misuse(f"glacier graph: {what} found (pipelines: {names}); use --pipeline")
     model = pipelines[0]
+    run = None
+    if run_id is not None:
+        from glacier_local import history
+
+        try:
+            record = history.find_run(data_dir, model.name, run_id)
+        except history.HistoryError as exc:
+            raise Misuse(f"glacier graph: {exc}") from None
+        run = RunView(
+            str(record["id"]),
+            str(record.get("status")),
+            {t["name"]: (t["status"], t.get("duration_s")) for t in record.get("tasks", ())},
+        )
     if fmt == "mermaid":
         text = emit_mermaid(model, source_file=model.span.file, generator="glacier graph")
     elif fmt == "dot":
         text = emit_dot(model, source_file=model.span.file, generator="glacier graph")
     elif fmt == "html":
-        text = emit_html(model, source_file=model.span.file, generator="glacier graph")
+        text = emit_html(model, source_file=model.span.file, generator="glacier graph", run=run)
     elif fmt == "svg":
-        text = emit_svg(model, source_file=model.span.file, generator="glacier graph")
+        text = emit_svg(model, source_file=model.span.file, generator="glacier graph", run=run)
     else:
         text = emit_graph_json(model)
     click.echo(text, nl=False)

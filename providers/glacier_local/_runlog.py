@@ -32,7 +32,7 @@ What is kept
 ------------
 Under ``<data_dir>/.glacier-run/<pipeline>/<run id>/`` (``record_dir``; the pipeline's
 directory is ``_schedule.pipeline_directory``, beside the incremental records; run ids sort by
-start time: ``20261207T201309Z-3fa2``):
+start time: ``20261207T201309.042Z-3fa2``):
 
 - ``run.json``: the run record (``SCHEMA``): id, pipeline, which runner, status (``running``
   until the run ends, then ``succeeded``, ``failed`` or ``interrupted``), start and end,
@@ -77,9 +77,11 @@ _STATE = threading.local()  # .sink: the RunLog whose task this thread runs; .ta
 
 
 def new_run_id(now: float | None = None) -> str:
-    """A run id: the UTC start time to the second, then 4 random hex digits."""
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(time.time() if now is None else now))
-    return f"{stamp}-{os.urandom(2).hex()}"
+    """A run id: the UTC start time to the millisecond, then 4 random hex digits; ids sort
+    in the order the runs started."""
+    now = time.time() if now is None else now
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now))
+    return f"{stamp}.{int(now * 1000) % 1000:03d}Z-{os.urandom(2).hex()}"
 
 
 def _safe(name: str) -> str:
@@ -624,11 +626,12 @@ def _output(store: Any, dataset: str) -> dict[str, Any]:
 
 
 def _is_run_id(name: str) -> bool:
-    return len(name) == 21 and name[8] == "T" and name[15:17] == "Z-"
+    return len(name) == 25 and name[8] == "T" and name[15] == "." and name[19:21] == "Z-"
 
 
 def _iso(seconds: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+    return f"{stamp}.{int(seconds * 1000) % 1000:03d}Z"
 
 
 def _clock_text(seconds: float) -> str:

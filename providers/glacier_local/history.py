@@ -159,7 +159,7 @@ def _changed_since(location: str, size: Any, record: dict[str, Any]) -> str | No
     later = False
     if isinstance(finished, str):
         try:
-            ended = calendar.timegm(time.strptime(finished, "%Y-%m-%dT%H:%M:%SZ"))
+            ended = calendar.timegm(time.strptime(finished[:19], "%Y-%m-%dT%H:%M:%S"))
         except ValueError:
             ended = None
         later = ended is not None and stat.st_mtime > ended + 1
@@ -169,12 +169,13 @@ def _changed_since(location: str, size: Any, record: dict[str, Any]) -> str | No
 
 
 def _size(size: int) -> str:
+    """``512 bytes``, ``2.0 KiB (2086 bytes)``."""
     value = float(size)
-    for unit in ("bytes", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{size} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
+    for unit in ("KiB", "MiB", "GiB"):
         value /= 1024
-    return f"{size} bytes"
+        if value < 1024 or unit == "GiB":
+            break
+    return f"{size} bytes" if size < 1024 else f"{value:.1f} {unit} ({size} bytes)"
 
 
 def describe(value: Any, limit: int = 10) -> str:
