@@ -56,7 +56,7 @@ with that line removed, then::
             ("clean",), retries=2, timeout=60.0)]
     store = Store({"raw": {"kind": "object", "bucket": "b", "prefix": "", "format": None},
                    "clean": None}, ".glacier/data")
-    result = run(jobs, store, targets=None, max_workers=None, mode="thread", log=print_log)
+    result = run(jobs, store, targets=None, max_workers=None, mode="thread", log=print)
     print(result.summary()); sys.exit(0 if result.ok else 1)
 
 (Alternatively, exec each source into its own ``types.ModuleType``.)
@@ -66,7 +66,6 @@ from __future__ import annotations
 
 import inspect
 import os
-import sys
 import threading
 import time
 import traceback
@@ -1312,7 +1311,3 @@ def _one_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
-
-def print_log(line: str) -> None:
-    """The default ``verbose`` sink: one line per event on standard error."""
-    print(f"[glacier] {line}", file=sys.stderr, flush=True)
