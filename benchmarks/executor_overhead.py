@@ -11,6 +11,9 @@ Each DAG is run, in the same process and run, by:
 - graphlib loop:  ``graphlib.TopologicalSorter`` ordering, then the same loop (a minimal runner)
 - LocalExecutor(max_workers=1): sequential, in the calling thread
 - LocalExecutor(): the default, a thread pool where the DAG allows parallel tasks
+- both again with ``history=False``: no run record, no logs (``glacier_local._runlog``), so
+  the difference is what keeping them costs per run (two small files, one directory, and
+  removing the oldest run once 100 are kept), spread over the tasks
 
 Each timing is the whole ``execute()`` call divided by the number of tasks, best and median of
 several repeats. ``import glacier`` is timed in fresh interpreters: ``python -c "import
@@ -191,6 +194,8 @@ def main() -> None:
         "graphlib loop": graphlib_loop,
         "LocalExecutor(max_workers=1)": lambda p: executor(p, max_workers=1),
         "LocalExecutor() (threads)": executor,
+        "  the same, history=False": lambda p: executor(p, history=False),
+        "  max_workers=1, history=False": lambda p: executor(p, max_workers=1, history=False),
     }
     results: dict[tuple[str, str], list[float]] = {}
     for dag_name, pipeline in dags.items():

@@ -37,7 +37,7 @@ start time: ``20261207T201309.042Z-3fa2``):
 - ``run.json``: the run record (``SCHEMA``): id, pipeline, which runner, status (``running``
   until the run ends, then ``succeeded``, ``failed`` or ``interrupted``), start and end,
   parameters, targets, the data directory, and per task its status, attempts, duration,
-  error, the log file and its outputs (location, size in bytes, storage description), so a
+  when it started (``started_s``: seconds after the run), error, the log file and its outputs (location, size in bytes, storage description), so a
   stored or kept output can be read back (``glacier show``). Written atomically when the run
   starts and when it ends.
 - ``logs/<task>.log``: the task's events and output, with times; the traceback of a failure.
@@ -136,7 +136,7 @@ class _TaskStream(io.TextIOBase):
 
     def flush_thread(self) -> None:
         """Hand on what this thread wrote after its last newline (a task ended)."""
-        rest = getattr(self._pending, "text", "")
+        rest = getattr(self._pending, "text", None)
         if rest:
             self._pending.text = ""
             sink = getattr(_STATE, "sink", None) or (_ACTIVE[-1] if _ACTIVE else None)
@@ -284,6 +284,9 @@ class RunLog:
         self.params = dict(params or {})
         self.targets = list(targets) if targets is not None else None
         self.events = events
+        # whether the scheduler's routine lines (start, done, cached) are wanted: a task's log
+        # gets its own start and end lines (``_to_file``, ``ended``) without them
+        self.wants_lines = events
         self.quiet = quiet
         self.verbose = verbose
         self._live_choice = live
@@ -302,10 +305,9 @@ class RunLog:
         self.noted: dict[str, float] = {}  # task -> when it was last named as still running
         self.done = 0
         self.failed = 0
-        self.first_start: dict[str, float] = {}  # task -> wall time of its first attempt
+        self.first_start: dict[str, float] = {}  # task -> its first attempt, on ``clock``
         self.logs: dict[str, str] = {}  # task -> its log file, once made ("": not kept)
         self.files: dict[str, TextIO] = {}  # task -> its open log file, while it runs
-        self.waiting: dict[str, list[str]] = {}  # task -> lines not worth a file yet
         self.results: dict[str, Any] = {}
         self.outputs_of: dict[str, tuple[str, ...]] = {}
         self.started_wall = 0.0
@@ -354,11 +356,12 @@ class RunLog:
                 self._emit(self.err, self._prefix() + line)
 
     def started_task(self, task: str) -> None:
-        with self.lock:
-            now = self.clock()
-            self.running[task] = now
-            self.first_start.setdefault(task, self.wall())
-            if self.live:
+        now = self.clock()
+        self.running[task] = now  # a dict's item: no lock needed but to draw
+        if task not in self.first_start:
+            self.first_start[task] = now
+        if self.live:
+            with self.lock:
                 self._draw()
 
     capture = staticmethod(capture_call)  # process mode: the worker's wrapper of a call
@@ -369,8 +372,9 @@ class RunLog:
         _STATE.task = task
 
     def leave(self) -> None:
-        for stream in _streams_of_thread():
-            stream.flush_thread()
+        if _SAVED:
+            for stream in _SAVED[2]:
+                stream.flush_thread()
         _STATE.sink = None
         _STATE.task = None
 
@@ -383,16 +387,26 @@ class RunLog:
             self.line(task, stream, line)
 
     def ended(self, result: Any) -> None:
+        """``result``'s task is over (called from the scheduler's one loop thread)."""
+        name = result.name
+        self.results[name] = result
+        self.running.pop(name, None)
+        self.noted.pop(name, None)
+        if result.status == "failed":
+            self.failed += 1
+        else:
+            self.done += 1
+        if name in self.files or self.live:
+            self._ended_shown(result)
+
+    def _ended_shown(self, result: Any) -> None:
         with self.lock:
-            self.results[result.name] = result
-            self.running.pop(result.name, None)
-            self.noted.pop(result.name, None)
-            if result.status == "failed":
-                self.failed += 1
-            else:
-                self.done += 1
-            if result.status == "failed" and result.error:
-                self._to_file(result.name, result.error.rstrip())
+            if result.name in self.files:
+                if result.status == "failed" and result.error:
+                    self._to_file(result.name, result.error.rstrip())
+                elif not self.events and result.status == "succeeded":
+                    line = f"done   {result.name} in {result.duration:.3f}s"
+                    self._to_file(result.name, line)
             self._close_file(result.name)
             if self.live:
                 self._draw()
@@ -457,7 +471,7 @@ class RunLog:
 
     def _draw(self) -> None:
         """The live line, under the lock: counts, elapsed time, the running tasks."""
-        running = sorted(self.running, key=self.running.__getitem__)
+        running = [task for task, _ in sorted(self.running.items(), key=lambda i: i[1])]
         elapsed = _clock_text(self.clock() - self.started)
         text = (
             f"[{self.pipeline}] {self.done + self.failed}/{self.total} done, "
@@ -478,7 +492,7 @@ class RunLog:
             now = self.clock()
             slow = []
             with self.lock:
-                for task, since in self.running.items():
+                for task, since in list(self.running.items()):
                     if now - since < self.slow_after:
                         continue
                     if now - self.noted.get(task, since) >= self.every or task not in self.noted:
@@ -493,21 +507,19 @@ class RunLog:
 
     def _to_file(self, task: str, text: str, *, keep: bool = True) -> None:
         """Add ``text`` to ``task``'s log. The file is made once the task has something worth
-        keeping (``keep``: output, a failure, a retry, a note); until then its lines wait in
-        memory and are dropped when it ends: a task that only started and finished has no
-        file (its record says as much), which keeps runs of many tasks cheap."""
+        keeping (``keep``: output, a failure, a retry, a note), starting with the line of its
+        start; lines not worth it (start, done, cached) go only to a file already made. A task
+        that only started and finished has no file (its record says as much), which keeps
+        runs of many tasks cheap."""
         if self.record_dir is None:
             return
-        stamp = time.strftime("%H:%M:%S", time.localtime(self.wall()))
-        lines = [f"{stamp} {line}\n" for line in text.split("\n")]
         with self.lock:
             handle = self.files.get(task)
+            now = self.wall()
+            lines = [(now, text)]
             if handle is None:
-                waiting = self.waiting.setdefault(task, [])
-                waiting.extend(lines)
                 if not keep or task in self.logs:
                     return
-                lines = self.waiting.pop(task)
                 path = os.path.join(self.record_dir, "logs", _safe(task) + ".log")
                 try:
                     os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -517,18 +529,22 @@ class RunLog:
                     self.logs[task] = ""
                     return
                 self.logs[task] = path
+                first = self.first_start.get(task)
+                if first is not None and not text.startswith("start  "):
+                    began = now - (self.clock() - first)
+                    lines.insert(0, (began, f"start  {task}"))
             try:
-                handle.write("".join(lines))
+                handle.write("".join(_stamped(when, line) for when, line in lines))
                 handle.flush()
             except OSError as exc:
                 self._problem(f"note   the log of `{task}` is not complete ({exc})")
 
     def _close_file(self, task: str) -> None:
-        with self.lock:
-            self.waiting.pop(task, None)
-            handle = self.files.pop(task, None)
-        if handle is not None:
-            handle.close()
+        if task in self.files:
+            with self.lock:
+                handle = self.files.pop(task, None)
+            if handle is not None:
+                handle.close()
 
     def _problem(self, text: str) -> None:
         with self.lock:
@@ -569,11 +585,15 @@ class RunLog:
             ]
         path = os.path.join(self.record_dir, "run.json")
         try:
-            os.makedirs(self.record_dir, exist_ok=True)
+            text = json.dumps(record, separators=(",", ":"), default=repr)  # the C encoder
+            if ending is None:  # the first: a new file (a reader skips it until it is whole)
+                os.makedirs(self.record_dir, exist_ok=True)
+                with open(path, "w", encoding="utf-8") as fh:
+                    fh.write(text + "\n")
+                return
             temp = f"{path}.{os.getpid()}.tmp"
             with open(temp, "w", encoding="utf-8") as fh:
-                json.dump(record, fh, indent=1, default=repr)
-                fh.write("\n")
+                fh.write(text + "\n")
             os.replace(temp, path)
         except (OSError, TypeError, ValueError) as exc:
             self._problem(f"note   no record of this run is kept ({exc})")
@@ -586,7 +606,7 @@ class RunLog:
         entry["attempts"] = result.attempts
         entry["duration_s"] = round(result.duration, 6)
         first = self.first_start.get(name)
-        entry["started"] = _iso(first) if first is not None else None
+        entry["started_s"] = round(first - self.started, 6) if first is not None else None
         if result.error:
             lines = result.error.strip().splitlines()
             entry["error"] = lines[-1] if lines else None
@@ -623,6 +643,11 @@ def _output(store: Any, dataset: str) -> dict[str, Any]:
         "bytes": size,
         "storage": dict(storage) if storage is not None else None,
     }
+
+
+def _stamped(when: float, text: str) -> str:
+    stamp = time.strftime("%H:%M:%S", time.localtime(when))
+    return "".join(f"{stamp} {line}\n" for line in text.split("\n"))
 
 
 def _is_run_id(name: str) -> bool:

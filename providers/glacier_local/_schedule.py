@@ -379,6 +379,7 @@ class Observer(Protocol):
     """What ``run(..., observer=)`` tells (``_runlog.RunLog`` is the one Glacier uses)."""
 
     capture: Any  # process mode: wraps the call in the worker, returns (value, out, err)
+    wants_lines: bool  # whether routine lines (start, done, cached) go anywhere
 
     def begin(self, tasks: Sequence[tuple[str, Sequence[str]]]) -> None: ...
     def event(self, task: str | None, line: str, *, always: bool = False) -> None: ...
@@ -681,6 +682,7 @@ def run(
             )
     state = _Run(order, store, sources, mode, max_workers, log, sleep, frozenset(shared))
     state.observer = observer
+    state.talk = log is not None if observer is None else observer.wants_lines
     if cache is not None:
         state.use(cache, target_list or ())
     if observer is not None:
@@ -744,6 +746,7 @@ class _Run:
         self.mode = mode
         self.log = log
         self.observer: Observer | None = None
+        self.talk = log is not None  # whether routine lines (start, done) go anywhere
         self.values: dict[str, Any] = dict.fromkeys(sources, _UNREAD)
         self.source_lock = threading.RLock()  # re-entered by an output produced on demand
         self.cache: RunCache | None = None
@@ -916,7 +919,8 @@ class _Run:
             age = self.reusable(job, key, self.cache)
             if age is not None:
                 self.reuse(job)
-                self.say(job.name, f"cached {job.name} (output from {_age(age)} ago)")
+                if self.talk:
+                    self.say(job.name, f"cached {job.name} (output from {_age(age)} ago)")
                 return TaskResult(job.name, "cached", age=age)
         return self.attempt(job)
 
@@ -1021,7 +1025,8 @@ class _Run:
 
     def attempt(self, job: Job) -> TaskResult:
         self.forget_outputs(job)
-        self.say(job.name, f"start  {job.name}")
+        if self.talk:
+            self.say(job.name, f"start  {job.name}")
         if self.observer is not None:
             self.observer.started_task(job.name)
         start = time.perf_counter()
@@ -1062,7 +1067,8 @@ class _Run:
                     continue
                 return self.failed(job, exc, start, attempts)
             duration = time.perf_counter() - start
-            self.say(job.name, f"done   {job.name} in {duration:.3f}s")
+            if self.talk:
+                self.say(job.name, f"done   {job.name} in {duration:.3f}s")
             self.remember(job)
             return TaskResult(job.name, "succeeded", duration, attempts)
 
@@ -1310,4 +1316,3 @@ def _age(seconds: float) -> str:
 def _one_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
-
