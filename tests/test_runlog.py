@@ -325,3 +325,30 @@ def test_history_off_keeps_nothing(tmp_path: Path) -> None:
 
     result = LocalExecutor(tmp_path, history=False).execute(p, cache=False)
     assert result.ok and not tmp_path.joinpath(".glacier-run").exists()
+
+
+def test_a_task_can_use_the_stream_like_a_real_one(tmp_path: Path) -> None:
+    p = Pipeline("streams")
+    a = Dataset("a")
+    seen: dict[str, Any] = {}
+
+    @p.task()
+    def probe() -> a:
+        seen["isatty"] = sys.stdout.isatty()  # prefixed lines: no cursor tricks
+        seen["encoding"] = sys.stdout.encoding
+        seen["fileno"] = sys.stderr.fileno()
+        sys.stdout.writelines(["one\n", "two\n"])
+        sys.stdout.flush()
+        return 1
+
+    out = io.StringIO()
+    log = _runlog.RunLog("streams", out=out, err=io.StringIO(), live=False, events=False)
+    from glacier_local import _io, _schedule
+
+    real_stderr = sys.stderr
+    job = _schedule.Job("probe", probe, (), ("a",))
+    _schedule.run([job], _io.Store({"a": None}, tmp_path), observer=log)
+    assert seen["isatty"] is False and seen["encoding"]
+    assert seen["fileno"] == real_stderr.fileno()
+    assert out.getvalue() == "[streams] probe | one\n[streams] probe | two\n"
+    assert sys.stderr is real_stderr  # given back

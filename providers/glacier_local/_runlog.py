@@ -115,6 +115,11 @@ class _TaskStream(io.TextIOBase):
     def fileno(self) -> int:
         return self.original.fileno()
 
+    @property
+    def buffer(self) -> Any:
+        """The real stream's bytes (what is written there is not attributed to a task)."""
+        return self.original.buffer
+
     def writable(self) -> bool:
         return True
 
