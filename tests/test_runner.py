@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -87,6 +88,64 @@ def test_list_and_dry_run_run_nothing(examples, tmp_path: Path) -> None:
     assert "5 of 5 tasks would run" in plan.stdout
     assert "raw_orders.json (MISSING)" in plan.stdout
     assert not (tmp_path / "d").exists()
+
+
+PARAMETERISED = """\
+from glacier import Dataset, ObjectStorage, Pipeline
+
+pipeline = Pipeline(name="plan")
+lake = ObjectStorage(bucket="lake")
+first = Dataset(name="first", storage=lake)
+second = Dataset(name="second", storage=lake)
+
+
+@pipeline.task()
+def make(n: int = 3) -> first:
+    return list(range(n))
+
+
+@pipeline.task()
+def total(values: first, scale: float = 1.0) -> second:
+    return sum(values) * scale
+"""
+
+
+def test_dry_run_says_which_tasks_are_cached_and_the_parameters(tmp_path: Path) -> None:
+    root = write_project(tmp_path, {"plan.py": PARAMETERISED})
+    _, runners = _build(root, "plan.py")
+    runner = runners["plan"]
+
+    def plan(*args: str) -> list[str]:
+        result = run_isolated(tmp_path, runner, "--dry-run", *args, cwd=root)
+        assert result.returncode == 0, result.stderr
+        return result.stdout.splitlines()
+
+    before = plan("--param", "total.scale=2")
+    assert before[0] == "pipeline 'plan': 2 of 2 tasks would run (data dir .glacier/data)"
+    assert before[1:3] == ["  1. make", "       param  n: int = 3 (default)"]
+    assert "       param  scale: float = 2.0 (set)" in before
+    assert not (root / ".glacier").exists()  # a plan writes nothing
+
+    ran = run_isolated(tmp_path, runner, cwd=root)
+    assert ran.returncode == 0, ran.stderr
+    after = plan()
+    assert after[0] == "pipeline 'plan': 0 of 2 tasks would run, 2 cached (data dir .glacier/data)"
+    assert after[1] == "  1. make  (cached: output from 0s ago)"
+    # a parameter the last run did not have: that task and what reads its output run
+    changed = plan("--param", "n=5")
+    assert changed[0] == "pipeline 'plan': 2 of 2 tasks would run (data dir .glacier/data)"
+    only_total = plan("--param", "scale=3")
+    assert only_total[0] == (
+        "pipeline 'plan': 1 of 2 tasks would run, 1 cached (data dir .glacier/data)"
+    )
+    assert "  2. total" in only_total
+    forced = plan("--force", "make")
+    assert forced[0].startswith("pipeline 'plan': 1 of 2 tasks would run, 1 cached")
+    # what the plan said is what a run does
+    real = run_isolated(tmp_path, runner, "--param", "scale=3", cwd=root)
+    assert real.returncode == 0, real.stderr
+    assert re.search(r"^make +cached ", real.stdout, re.MULTILINE)
+    assert re.search(r"^total +succeeded ", real.stdout, re.MULTILINE)
 
 
 def test_a_missing_source_fails_before_any_task(examples, tmp_path: Path) -> None:

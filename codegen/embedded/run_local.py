@@ -272,13 +272,29 @@ def _print_list() -> None:
         print(f"  {task['name']:<{width}}  reads {reads}  writes {writes}")
 
 
-def _print_plan(store: _RunStore, tasks: list[dict[str, Any]], data_dir: str) -> None:
+def _print_plan(
+    store: _RunStore,
+    tasks: list[dict[str, Any]],
+    data_dir: str,
+    ages: dict[str, float | None],
+    values: dict[str, dict[str, Any]],
+) -> None:
+    """What a run would do: each chosen task, whether it runs or is ``cached`` (``ages``:
+    ``_schedule.preview``), its run parameters, what it reads and writes."""
     skipped = _not_chosen(tasks)
-    counts = f"{len(tasks)} of {len(TASKS)} tasks"
-    print(f"pipeline {PIPELINE!r}: {counts} would run (data dir {data_dir})")
+    cached = [t["name"] for t in tasks if ages.get(t["name"]) is not None]
+    counts = f"{len(tasks) - len(cached)} of {len(TASKS)} tasks"
+    extra = f", {len(cached)} cached" if cached else ""
+    print(f"pipeline {PIPELINE!r}: {counts} would run{extra} (data dir {data_dir})")
     produced = {out for task in tasks for out in task["outputs"]}
     for number, task in enumerate(tasks, 1):
-        print(f"  {number}. {task['name']}")
+        age = ages.get(task["name"])
+        state = "" if age is None else f"  (cached: output from {_age(age)} ago)"
+        print(f"  {number}. {task['name']}{state}")
+        chosen = values.get(task["name"]) or {}
+        for name, annotation, default in task["parameters"]:
+            value = f"{chosen[name]!r} (set)" if name in chosen else f"{default} (default)"
+            print(f"       param  {name}: {annotation} = {value}")
         for param, dataset in task["inputs"]:
             if dataset in produced:
                 where = "from this run"
@@ -291,6 +307,13 @@ def _print_plan(store: _RunStore, tasks: list[dict[str, Any]], data_dir: str) ->
             print(f"       writes {dataset} to {where}")
     if skipped:
         print("  not run: " + ", ".join(skipped))
+
+
+def _age(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)}{unit}"
+    return f"{int(seconds)}s"
 
 
 def _summary(result: Any, not_run: list[str]) -> str:
@@ -363,7 +386,12 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         metavar="SECONDS",
         help="name a task still running after SECONDS, and every SECONDS after (default 30)",
     )
-    parser.add_argument("--dry-run", action="store_true", help="print the plan, run nothing")
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the plan, run nothing: each task, whether it would run or is cached, its "
+        "run parameters, what it reads and writes",
+    )
     parser.add_argument("--list", action="store_true", help="list the tasks and exit")
     parser.add_argument(
         "--strict",
@@ -402,6 +430,37 @@ def _payloads(schedule: Any, tasks: list[dict[str, Any]]) -> dict[str, Any]:
             if classes is not None:
                 found[dataset] = (classes, text, where)
     return found
+
+
+def _jobs(
+    schedule: Any,
+    tasks: list[dict[str, Any]],
+    functions: dict[str, Any],
+    payloads: dict[str, Any],
+    values: dict[str, dict[str, Any]],
+) -> list[Any]:
+    """The scheduler's jobs for ``tasks`` (``functions`` empty: a plan's, never called)."""
+    return [
+        schedule.Job(
+            task["name"],
+            functions.get(task["name"]),
+            task["inputs"],
+            task["outputs"],
+            returns_tuple=task["returns_tuple"],
+            retries=task["retries"],
+            timeout=task["timeout"],
+            retry_delay_s=task["retry_delay_s"],
+            backoff=task["backoff"],
+            retry_on=task["retry_on"],
+            payloads={d: payloads[d] for d in task["outputs"] if d in payloads},
+            params=values.get(task["name"]),
+            # the code (defaults included) and the run parameters this run sets, as in-process
+            fingerprint=schedule.task_fingerprint(
+                task["fingerprint"], values.get(task["name"]) or {}
+            ),
+        )
+        for task in tasks
+    ]
 
 
 def _run_values(params: Any, args: argparse.Namespace) -> dict[str, dict[str, Any]]:
@@ -482,8 +541,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     store = _RunStore(io, args.data_dir, _log)
-    if args.dry_run:
-        _print_plan(store, tasks, args.data_dir)
+    if args.dry_run:  # the task code is not loaded: the plan needs only the table
+        cache = schedule.RunCache(args.data_dir, PIPELINE, force=_forced(args, tasks))
+        planned = _jobs(schedule, tasks, {}, {}, values)
+        ages = schedule.preview(planned, store, cache)
+        _print_plan(store, tasks, args.data_dir, ages, values)
         return 0
     problems = _missing_resume(store, tasks)
     if problems:
@@ -497,28 +559,7 @@ def main(argv: list[str] | None = None) -> int:
         traceback.print_exc()
         print("error: the task code could not be loaded; nothing ran", file=sys.stderr)
         return 1
-    payloads = _payloads(schedule, tasks)
-    jobs = [
-        schedule.Job(
-            task["name"],
-            functions[task["name"]],
-            task["inputs"],
-            task["outputs"],
-            returns_tuple=task["returns_tuple"],
-            retries=task["retries"],
-            timeout=task["timeout"],
-            retry_delay_s=task["retry_delay_s"],
-            backoff=task["backoff"],
-            retry_on=task["retry_on"],
-            payloads={d: payloads[d] for d in task["outputs"] if d in payloads},
-            params=values.get(task["name"]),
-            # the code (defaults included) and the run parameters this run sets, as in-process
-            fingerprint=schedule.task_fingerprint(
-                task["fingerprint"], values.get(task["name"]) or {}
-            ),
-        )
-        for task in tasks
-    ]
+    jobs = _jobs(schedule, tasks, functions, _payloads(schedule, tasks), values)
     cache = schedule.RunCache(args.data_dir, PIPELINE, force=_forced(args, tasks))
     run_id = runlog.new_run_id()
     given = {

@@ -88,6 +88,7 @@ __all__ = [
     "own_copy",
     "payload_classes",
     "pipeline_directory",
+    "preview",
     "run",
     "select",
     "task_fingerprint",
@@ -213,6 +214,7 @@ class RunCache:
         self.force_all = force is True
         self.force = frozenset() if isinstance(force, bool) else frozenset(force)
         self.clock = clock
+        self.read_only = False  # a preview: records are read, never written
         self._lock = threading.Lock()
         self._counter = 0
 
@@ -237,6 +239,8 @@ class RunCache:
     def _save(self, kind: str, name: str, record: dict[str, Any]) -> None:
         import json
 
+        if self.read_only:
+            return
         path = self._path(kind, name)
         with self._lock:
             self._counter += 1
@@ -703,6 +707,36 @@ def run(
     result = RunResult(state.results, state.outputs(), time.perf_counter() - started)
     result.run_id = getattr(observer, "run_id", None)
     return result
+
+
+def preview(
+    jobs: Sequence[Job],
+    store: StoreLike,
+    cache: RunCache,
+    targets: Iterable[str] | None = None,
+) -> dict[str, float | None]:
+    """What a run of ``jobs`` with ``cache`` would skip, without running or writing anything:
+    job name -> the age of the outputs it would reuse (``cached``), or ``None`` (it runs).
+    Source datasets are hashed as a run would (records of their hashes are not written).
+    A job that can be skipped is reported so even when a task reading its ephemeral output
+    would make it run again (``RunCache``): the standalone runner keeps every output, so
+    there it is exact."""
+    target_list = list(targets) if targets is not None else None
+    order = topological_order(select(jobs, target_list) if target_list is not None else jobs)
+    state = _Run(order, store, {}, "thread", 1, None)
+    state.use(cache, target_list or ())
+    read_only, cache.read_only = cache.read_only, True
+    found: dict[str, float | None] = {}
+    try:
+        for job in order:
+            try:
+                key = state.key_of(job)
+            except Exception:  # noqa: BLE001 - an unreadable source: the job runs
+                key = None
+            found[job.name] = state.reusable(job, key, cache) if state.cache is not None else None
+    finally:
+        cache.read_only = read_only
+    return found
 
 
 _UNREAD = object()
