@@ -37,6 +37,7 @@ def _task(name: str, inputs: dict[str, str], outputs: list[str]) -> dict[str, An
         "backoff": 2.0,
         "retry_on": [],
         "fingerprint": None,  # no code fingerprint: never reused from an earlier run
+        "parameters": [],
     }
 
 
@@ -245,14 +246,14 @@ def test_the_plan_says_where_each_input_comes_from(
     run_store, _ = store
     run_store.write("rows", [1])
     tasks = [task for task in TASKS if task["name"] in ("stats", "report", "clean")]
-    runner._print_plan(run_store, tasks, "data")
+    runner._print_plan(run_store, tasks, "data", {"stats": 120.0}, {})
     kept = tmp_path / runner.RESUME_BUCKET / "sales"
     assert capsys.readouterr().out.splitlines() == [
-        "pipeline 'sales': 3 of 5 tasks would run (data dir data)",
+        "pipeline 'sales': 2 of 5 tasks would run, 1 cached (data dir data)",
         "  1. clean",
         f"       reads  rows as rows from {kept / 'rows.pkl'}",
         "       writes cleaned to memory",
-        "  2. stats",
+        "  2. stats  (cached: output from 2m ago)",
         f"       reads  rows as rows from {kept / 'rows.pkl'}",
         "       writes counts to memory",
         "  3. report",
