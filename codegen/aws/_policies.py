@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from typing import Any
 
 from codegen.aws._database import is_table
 from codegen.aws._program import component_name
 from glacier.model import DatasetModel, PipelineModel, TaskModel
-from glacier.storage.kinds import kind_of
+from glacier.storage.kinds import OBJECT_EXTENSIONS, kind_of
 from glacier_aws.grants import (
     DatasetLocation,
     bucket_prefix,
@@ -25,7 +26,7 @@ from glacier_aws.grants import (
     policy_size,
 )
 
-__all__ = ["FIXED_STATEMENTS", "task_policy_size"]
+__all__ = ["FIXED_STATEMENTS", "task_grants", "task_policy_size"]
 
 FIXED_STATEMENTS = 700
 """An upper bound, in characters, of a task policy's statements other than its data grants:
@@ -74,3 +75,75 @@ def _location(dataset: DatasetModel) -> DatasetLocation | None:
     named = getattr(storage, kind.bucket_field) if kind.bucket_field else None
     bucket = named if isinstance(named, str) and named else _LONGEST_BUCKET
     return DatasetLocation(dataset.name, bucket=bucket, prefix=storage.prefix or "")
+
+
+def task_grants(
+    model: PipelineModel, region: str | None = None
+) -> dict[str, tuple[tuple[str, str], ...]]:
+    """Task name -> its data grants as ``glacier_aws.grants`` writes them, as sorted
+    ``(resource, action)`` pairs (``arn:aws:s3:::bucket/prefix/sales.<format>``,
+    ``s3:GetObject``), for a reader comparing two revisions: the keys of one dataset's formats
+    are one resource, a bucket the program makes (the scratch bucket) or reads from a resource
+    is named in angle brackets (``<scratch>``, ``<prod_bucket>``), a listing's resource carries
+    its prefix, and a table is ``database <dataset> (<storage>)`` with the action ``connect``
+    (its secret, its network)."""
+    datasets = {d.name: d for d in model.datasets}
+    found = {}
+    for task in model.tasks:
+        names = list(dict.fromkeys([i.dataset for i in task.inputs]))
+        reads = [_named_location(datasets[n]) for n in names if n in datasets]
+        writes = [_named_location(datasets[n]) for n in task.outputs if n in datasets]
+        statements = dataset_statements(
+            [r for r in reads if r is not None],
+            [w for w in writes if w is not None],
+            "<scratch>",
+            partition=partition(region) if region else "aws",
+        )
+        pairs = {
+            (f"{_collapsed(resource)}{condition}", action)
+            for statement in statements
+            for action in statement["Action"]
+            for resource in statement["Resource"]
+            for condition in _conditions(statement)
+        }
+        for name in [*names, *task.outputs]:
+            if name in datasets and is_table(datasets[name]):
+                pairs.add((f"database {name} ({_table_home(datasets[name])})", "connect"))
+        found[task.name] = tuple(sorted(pairs))
+    return found
+
+
+def _named_location(dataset: DatasetModel) -> DatasetLocation | None:
+    """``_location`` with the bucket a program reads from a resource named after it."""
+    storage = dataset.storage
+    if storage is None:
+        return DatasetLocation(dataset.name)
+    if is_table(dataset):
+        return None
+    kind = kind_of(storage)
+    named = getattr(storage, kind.bucket_field) if kind.bucket_field else None
+    if not (isinstance(named, str) and named):
+        named = f"<{storage.variable or storage.resource or kind.name}>"
+    return DatasetLocation(dataset.name, bucket=named, prefix=storage.prefix or "")
+
+
+def _collapsed(resource: str) -> str:
+    """One object key per format -> the key with ``.<format>``."""
+    for extension in OBJECT_EXTENSIONS:
+        if resource.endswith(extension):
+            return resource[: -len(extension)] + ".<format>"
+    return resource
+
+
+def _conditions(statement: Mapping[str, Any]) -> list[str]:
+    """A listing's prefixes, one each (so a dataset added beside another is one line)."""
+    prefixes = statement.get("Condition", {}).get("StringLike", {}).get("s3:prefix", [])
+    return [f" (prefix {p})" for p in prefixes] or [""]
+
+
+def _table_home(dataset: DatasetModel) -> str:
+    storage = dataset.storage
+    assert storage is not None
+    return " ".join(
+        str(v) for v in (storage.kind, storage.variable or storage.name, storage.table) if v
+    )

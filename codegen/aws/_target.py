@@ -51,6 +51,21 @@ class AwsTarget:
             programs.setdefault(env, {})[rel] = data
         return dict(sorted(programs.items()))
 
+    def grants(
+        self, analysis: Analysis, model: PipelineModel
+    ) -> dict[str, dict[str, tuple[tuple[str, str], ...]]]:
+        """``{env: {task: (resource, action) pairs}}``: the data grants of each task's role in
+        the environment that deploys the pipeline (none when that cannot be decided), as the
+        program writes them (``glacier_aws.grants``), pulumi-free (``glacier diff``)."""
+        from codegen.aws._emit import _modules_of, pipeline_home
+        from codegen.aws._policies import task_grants
+
+        home = pipeline_home(model, _modules_of(analysis)).environment
+        if home is None:
+            return {}
+        region = next((e.region for e in model.environments if e.name == home), None)
+        return {home: task_grants(model, region)}
+
     def program_dir(self, env: str) -> str:
         return f"pulumi/{env}"
 
