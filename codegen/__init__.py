@@ -7,13 +7,21 @@ imports user code. Output is byte-for-byte deterministic.
   ``write_tree`` / ``compare_tree`` write or verify them;
 - ``target(name)`` / ``targets()``: the deployment targets (``DeploymentTarget``; AWS is
   built in, others come from ``glacier.targets`` entry points);
-- ``emit_*``: one artifact of one pipeline.
+- ``emit_*``: one artifact of one pipeline;
+- ``read_revision`` / ``compare`` / ``render_diff``: what changed between two revisions'
+  pipelines (``glacier diff``), as plain data, then rendered.
 """
 
 from codegen._build import BuildContext as BuildContext
 from codegen._build import DirectoryClash as DirectoryClash
 from codegen._build import PipelineArtifacts as PipelineArtifacts
 from codegen._build import build as build
+from codegen._diff import Diff as Diff
+from codegen._diff import Revision as Revision
+from codegen._diff import compare as compare
+from codegen._diff import read_revision as read_revision
+from codegen._diff_render import FORMATS as DIFF_FORMATS
+from codegen._diff_render import render_diff as render_diff
 from codegen._graph import emit_dot as emit_dot
 from codegen._graph import emit_graph_json as emit_graph_json
 from codegen._graph import emit_mermaid as emit_mermaid
@@ -34,15 +42,19 @@ from codegen._writer import compare_tree as compare_tree
 from codegen._writer import write_tree as write_tree
 
 __all__ = [
+    "DIFF_FORMATS",
     "BuildContext",
     "DeploymentTarget",
+    "Diff",
     "DirectoryClash",
     "Packaged",
     "PipelineArtifacts",
+    "Revision",
     "RunView",
     "TargetError",
     "TreeDiff",
     "build",
+    "compare",
     "compare_tree",
     "dir_name",
     "emit_dot",
@@ -52,6 +64,8 @@ __all__ = [
     "emit_mermaid",
     "emit_runner",
     "emit_svg",
+    "read_revision",
+    "render_diff",
     "slice_source",
     "target",
     "targets",

@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "rehearse": "glacier_cli.rehearse:rehearse",
     "runs": "glacier_cli.runs:runs",
     "show": "glacier_cli.show:show",
+    "diff": "glacier_cli.diff:diff",
 }
 
 
