@@ -266,8 +266,6 @@ def compare(base: Revision, head: Revision, *, root: str = "") -> Diff:
                 f"{revision.label}: `glacier check` reports {revision.errors} "
                 f"error{'s' * (revision.errors != 1)}; what it could not read is not compared"
             )
-    if (base.resources is None) != (head.resources is None):
-        notes.append("resources compared in one revision only: left out")
     return Diff(
         base.label,
         head.label,

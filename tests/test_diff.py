@@ -422,3 +422,46 @@ def test_the_documented_output_is_the_real_one(in_repo: Path) -> None:
     code, out, _ = _diff(*args)
     assert code == 0
     assert out == shown
+
+
+def test_without_the_aws_extra_resources_are_one_note(repo: Path) -> None:
+    """A target whose preview cannot run (pulumi missing: ``UsageError``) leaves one note and
+    every other change."""
+    from analyzer import analyze
+    from codegen import compare, read_revision, render_diff, target
+    from glacier.errors import UsageError
+
+    aws = target("aws")
+
+    class NoPulumi:
+        name = "aws"
+        diagnostics = staticmethod(aws.diagnostics)
+        grants = staticmethod(aws.grants)  # type: ignore[attr-defined]
+        programs = staticmethod(aws.programs)
+        program_dir = staticmethod(aws.program_dir)
+
+        def preview(self, program_dir: str, env: str, built_dir: str) -> dict[str, Any]:
+            raise UsageError('glacier plan needs pulumi: pip install "glacier[aws]"')
+
+    analysis = analyze([str(repo / "pipeline.py")], root=str(repo))
+    empty = read_revision(analyze([], root=str(repo / "missing")), "base", NoPulumi())
+    head = read_revision(analysis, "head", NoPulumi())
+    text = render_diff(compare(empty, head))
+    assert text.splitlines()[:3] == [
+        "glacier diff base..head: 1 pipeline changed",
+        (
+            "note: resources of the generated programs not compared: "
+            'glacier plan needs pulumi: pip install "glacier[aws]"'
+        ),
+        "",
+    ]
+    assert "pipeline `sales` added (pipeline.py:6:12)" in text
+
+
+def test_the_hook_runs_in_the_manual_stage() -> None:
+    import yaml
+
+    hooks = {h["id"]: h for h in yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())}
+    assert hooks["glacier-diff"]["stages"] == ["manual"]
+    assert hooks["glacier-diff"]["entry"] == "glacier diff"
+    assert hooks["glacier-diff"]["pass_filenames"] is False
