@@ -465,3 +465,65 @@ def test_the_hook_runs_in_the_manual_stage() -> None:
     assert hooks["glacier-diff"]["stages"] == ["manual"]
     assert hooks["glacier-diff"]["entry"] == "glacier diff"
     assert hooks["glacier-diff"]["pass_filenames"] is False
+
+
+def _revision_of(tmp_path: Path, label: str, source: str) -> Any:
+    from analyzer import analyze
+    from codegen import read_revision
+
+    folder = tmp_path / label
+    folder.mkdir()
+    (folder / "pyproject.toml").write_text(PYPROJECT)
+    (folder / "pipeline.py").write_text(source)
+    return read_revision(analyze([], root=str(folder)), label)
+
+
+def test_pipelines_renamed_added_and_datasets_retyped_or_now_produced(tmp_path: Path) -> None:
+    """``compare`` on its own: a pipeline renamed (same variable), one added; a dataset's
+    payload type changed, a source that a new task now produces."""
+    from codegen import compare
+
+    second = (
+        '\n\nother = Pipeline(name="other")\n\n\n@other.task()\ndef ping() -> None:\n    pass\n'
+    )
+    before = _revision_of(tmp_path, "base", INITIAL)
+    after = _revision_of(
+        tmp_path,
+        "head",
+        INITIAL.replace('name="sales"', 'name="revenue"')
+        .replace("refunds = Dataset[list[int]]", "refunds = Dataset[list[float]]")
+        .replace("def summarise(rows: valid)", "def summarise(rows: valid, back: refunds)")
+        + "\n\n@pipeline.task()\ndef fetch() -> orders:\n    return [1]\n"
+        + second,
+    )
+    diff = compare(before, after).to_dict()
+    assert [(p["name"], p["status"], p["previous"]) for p in diff["pipelines"]] == [
+        ("other", "added", None),
+        ("revenue", "renamed", "sales"),
+    ]
+    revenue = diff["pipelines"][1]
+    assert {(d["name"], d["status"]): _fields(d) for d in revenue["datasets"]} == {
+        ("orders", "changed"): {"role": ("source", "produced")},
+        ("refunds", "added"): {},
+    }
+    assert [(t["name"], t["status"]) for t in revenue["tasks"]] == [
+        ("fetch", "added"),
+        ("summarise", "changed"),
+    ]
+    # `tidy` reads what `fetch` now writes; `summarise` changed itself
+    assert revenue["affected"] == ["tidy"]
+    retyped = compare(
+        after,
+        _revision_of(
+            tmp_path,
+            "typed",
+            INITIAL.replace('name="sales"', 'name="revenue"').replace(
+                "valid = Dataset[list[int]]", "valid = Dataset[list[str]]"
+            ),
+        ),
+    )
+    [changed] = [p for p in retyped.pipelines if p.name == "revenue"]
+    [dataset] = [d for d in changed.datasets if d.name == "valid"]
+    assert [(c.field, c.before, c.after) for c in dataset.changes] == [
+        ("type", "list[int]", "list[str]")
+    ]
