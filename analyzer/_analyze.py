@@ -50,8 +50,6 @@ from analyzer.diagnostics import (
     UnreadableFile,
     UnsupportedConstruct,
 )
-from glacier.fingerprint import ModuleFacts
-from glacier.fingerprint import Statement as FactStatement
 from glacier.model import (
     DatasetModel,
     EnvironmentModel,
@@ -117,8 +115,6 @@ class ModuleInfo:
     file: str  # relative to the analysis root, POSIX
     source: str
     statements: tuple[Statement, ...]
-    facts: ModuleFacts | None = None
-    """What tasks' code fingerprints need of this module (``glacier.fingerprint``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -530,14 +526,7 @@ def _link(root: str, loader: _Loader, trace: Trace | None = None) -> Analysis:
             for s, c in zip(loaded.summary.statements, classified, strict=True)
         )
         infos[loaded.summary.name if loaded.summary.name not in infos else loaded.file] = (
-            ModuleInfo(
-                loaded.summary.name,
-                loaded.path,
-                loaded.file,
-                loaded.source,
-                statements,
-                _facts(loaded.summary),
-            )
+            ModuleInfo(loaded.summary.name, loaded.path, loaded.file, loaded.source, statements)
         )
 
     pipelines = _pipelines(resolver, tasks, diagnostics, trace)
@@ -553,12 +542,6 @@ def _link(root: str, loader: _Loader, trace: Trace | None = None) -> Analysis:
         diagnostics=tuple(_unique(diagnostics)),
         modules=MappingProxyType(infos),
     )
-
-
-def _facts(summary: ModuleSummary) -> ModuleFacts | None:
-    if summary.code_facts is None:
-        return None
-    return ModuleFacts(summary.name, tuple(FactStatement(*s) for s in summary.code_facts))
 
 
 def _pipeline_modules(resolver: Resolver, tasks: list[FoundTask]) -> list[str]:

@@ -51,7 +51,6 @@ from analyzer._summary import (
     Sub,
     TupleLit,
 )
-from glacier.fingerprint import module_facts
 from glacier.source import normalize_type_text
 
 __all__ = ["summarize"]
@@ -114,10 +113,8 @@ def summarize(text: str, module: str, is_package: bool) -> ModuleSummary:
         statements.append(reader.with_codegen_facts(stmt, node))
         previous_end = stmt.end_line
     docstring = _docstring(body)
-    facts = module_facts(text, module, is_package)
-    code_facts = None if facts is None else tuple(tuple(s) for s in facts.statements)
     return ModuleSummary(
-        module, is_package, tuple(statements), None, suppressions, len(lines), docstring, code_facts
+        module, is_package, tuple(statements), None, suppressions, len(lines), docstring
     )
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 __all__ = [
     "SUMMARY_CLASSES",
@@ -255,8 +255,6 @@ class ModuleSummary:
     suppressions: tuple[tuple[int, tuple[str, ...]], ...]  # line -> codes (empty: all)
     line_count: int
     docstring: str | None = None  # the module's ``__doc__``
-    # what tasks' code fingerprints need (``glacier.fingerprint.module_facts``), as plain tuples
-    code_facts: tuple[tuple[Any, ...], ...] | None = None
 
 
 # A cache loads ~100,000 of these per 1,000 modules: rebuilding each from a tuple of its fields

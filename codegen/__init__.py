@@ -9,7 +9,9 @@ imports user code. Output is byte-for-byte deterministic.
   built in, others come from ``glacier.targets`` entry points);
 - ``emit_*``: one artifact of one pipeline;
 - ``read_revision`` / ``compare`` / ``render_diff``: what changed between two revisions'
-  pipelines (``glacier diff``), as plain data, then rendered.
+  pipelines (``glacier diff``), as plain data, then rendered;
+- ``task_fingerprints(model, modules)``: task name -> code fingerprint, as the runner's task
+  table and ``LocalExecutor`` have it.
 """
 
 from codegen._build import BuildContext as BuildContext
@@ -31,6 +33,7 @@ from codegen._graph_svg import emit_svg as emit_svg
 from codegen._manifest import emit_manifest as emit_manifest
 from codegen._names import dir_name as dir_name
 from codegen._runner import emit_runner as emit_runner
+from codegen._runner import task_fingerprints as task_fingerprints
 from codegen._slice import slice_source as slice_source
 from codegen._targets import DeploymentTarget as DeploymentTarget
 from codegen._targets import Packaged as Packaged
@@ -69,5 +72,6 @@ __all__ = [
     "slice_source",
     "target",
     "targets",
+    "task_fingerprints",
     "write_tree",
 ]

@@ -23,7 +23,7 @@ from codegen._graph_data import storage_dict, tasks_in_order
 from codegen._slice import carried_modules
 from codegen._templates import render
 from codegen.embedded import parts
-from glacier.fingerprint import ModuleFacts, code_fingerprints
+from glacier.fingerprint import ModuleFacts, code_fingerprints, module_facts
 from glacier.model import PipelineModel, StorageModel
 from glacier.storage.kinds import LOCAL_FIELDS
 
@@ -80,13 +80,20 @@ def _import_root(name: str, path: str, package: bool) -> str:
 
 
 def task_fingerprints(model: PipelineModel, modules: Mapping[str, Any]) -> dict[str, str | None]:
-    """Task name -> its code fingerprint, from the analyzer's facts of the project's modules:
-    the same function of the same texts as ``LocalExecutor`` computes from the live tasks'
-    files (``glacier.fingerprint``), so the runner and the executor reuse each other's work."""
+    """Task name -> its code fingerprint (``None``: its function cannot be found).
 
-    def facts(name: str) -> ModuleFacts | None:
+    ``modules`` is the analyzed project (``Analysis.modules``: module name -> ``ModuleInfo``).
+    The facts of a module (``glacier.fingerprint.module_facts``, an ``ast`` reading of its text)
+    are computed here, only for the modules that carry the tasks and the project modules they
+    use, transitively: ``glacier check`` never needs them. The same function of the same texts
+    as ``LocalExecutor`` computes from the live tasks' files, so the runner and the executor
+    reuse each other's work."""
+
+    def facts(name: str) -> ModuleFacts | None:  # called once per module (the index keeps it)
         info = modules.get(name)
-        return None if info is None else info.facts
+        if info is None:
+            return None
+        return module_facts(info.source, info.name, os.path.basename(info.path) == "__init__.py")
 
     codes = code_fingerprints(((t.module, t.function) for t in model.tasks), facts)
     return {t.name: code for t, code in zip(model.tasks, codes, strict=True)}

@@ -2,9 +2,11 @@
 
 Both local paths skip a task whose code fingerprint, parameters and inputs are those of the run
 that produced its current outputs. The fingerprint must be the same whether it is computed
-from a live function (``LocalExecutor``) or at build time from the analyzer's reading of the
-files (``glacier build`` writes it into the runner's task table), so both compute it here, with
-the standard library only, from the same texts: the project's module sources.
+from a live function (``LocalExecutor``) or at build time from the module texts the analyzer
+read (``glacier build`` writes it into the runner's task table,
+``codegen.task_fingerprints``), so both compute it here, with the standard library only, from
+the same texts: the project's module sources. Either path reads only the modules the tasks'
+code reaches, and only when it needs fingerprints (``glacier check`` never does).
 
 What a task's fingerprint covers
 --------------------------------
@@ -48,8 +50,7 @@ _NOT_FOLLOWED = frozenset({"glacier", "glacier_aws", "glacier_local", "pulumi"})
 
 
 class Statement(NamedTuple):
-    """What the fingerprint needs of one module-level statement (plain tuples and strings, so
-    the analyzer's cache stores it as it is)."""
+    """What the fingerprint needs of one module-level statement (plain tuples and strings)."""
 
     binds: tuple[str, ...]
     """Module-level names it binds (its nested blocks' too, not its functions' locals)."""

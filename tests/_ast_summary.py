@@ -30,7 +30,6 @@ from analyzer._summary import (
     Sub,
     TupleLit,
 )
-from glacier.fingerprint import module_facts
 
 _MAX_DEPTH = 40
 
@@ -79,11 +78,8 @@ def summarize(text: str, module: str, is_package: bool) -> ModuleSummary:
         statements.append(reader.with_codegen_facts(stmt, node))
         previous_end = stmt.end_line
     docstring = ast.get_docstring(tree, clean=False)
-    # the code fingerprint's facts come from `ast` in both readers (glacier.fingerprint)
-    facts = module_facts(text, module, is_package)
-    code_facts = None if facts is None else tuple(tuple(s) for s in facts.statements)
     return ModuleSummary(
-        module, is_package, tuple(statements), None, suppressions, len(lines), docstring, code_facts
+        module, is_package, tuple(statements), None, suppressions, len(lines), docstring
     )
 
 

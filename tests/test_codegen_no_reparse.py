@@ -4,7 +4,10 @@ The analyzer's summary (``analyzer._summary.StatementSummary``) reads each modul
 module-level statement, the names it binds and uses, its ``name.attr`` references, an import's
 names and every module it imports; ``analyzer.Statement`` carries them to code generation.
 The one parse left in codegen is libcst's rewrite of an import that mixes glacier names with
-task names (``codegen._slice._without_names``), which keeps the import's layout.
+task names (``codegen._slice._without_names``), which keeps the import's layout. Besides code
+generation, ``glacier build`` computes the tasks' code fingerprints for the runner's task table
+with ``glacier.fingerprint.module_facts`` (``ast``, as ``LocalExecutor`` computes them from the
+same texts, so that both give the same fingerprints), for the modules the tasks' code uses only.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import libcst
 import pytest
 
 import codegen._slice
+import glacier.fingerprint
 from analyzer import _cache, analyze, summarize
 from analyzer._summary import ImportAlias, StatementSummary
 from codegen import build as build_artifacts
@@ -97,14 +101,23 @@ MIXED = {
 }
 
 
-def _no_parsing(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Make every parser raise, except libcst's for ``_slice._without_names``; returns the
-    texts that one rewrote."""
+def _no_parsing(monkeypatch: pytest.MonkeyPatch) -> tuple[list[str], list[str]]:
+    """Make every parser raise, except libcst's for ``_slice._without_names`` and ``ast``'s for
+    the code fingerprints' facts; returns the texts each of those read."""
     rewritten: list[str] = []
+    fingerprinted: list[str] = []
     real = libcst.parse_module
+    real_ast = ast.parse
 
     def refuse(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("codegen parsed source")
+
+    def facts_only(text: str, *args: Any, **kwargs: Any) -> Any:
+        caller = sys._getframe(1).f_code
+        if caller is not glacier.fingerprint.module_facts.__code__:
+            raise AssertionError(f"codegen parsed source in {caller.co_name}")
+        fingerprinted.append(text)
+        return real_ast(text, *args, **kwargs)
 
     def rewrite_only(text: str, *args: Any, **kwargs: Any) -> Any:
         caller = sys._getframe(1).f_code
@@ -113,11 +126,11 @@ def _no_parsing(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         rewritten.append(text)
         return real(text, *args, **kwargs)
 
-    monkeypatch.setattr(ast, "parse", refuse)
+    monkeypatch.setattr(ast, "parse", facts_only)
     monkeypatch.setattr(libcst, "parse_module", rewrite_only)
     monkeypatch.setattr(libcst, "parse_expression", refuse)
     monkeypatch.setattr(libcst, "parse_statement", refuse)
-    return rewritten
+    return rewritten, fingerprinted
 
 
 @pytest.mark.parametrize(
@@ -133,7 +146,7 @@ def test_build_parses_nothing_after_the_analysis(
         path = EXAMPLES / target
     analysis = analyze([path])
     assert analysis.pipelines
-    rewritten = _no_parsing(monkeypatch)
+    rewritten, fingerprinted = _no_parsing(monkeypatch)
     artifacts, _ = build_artifacts(
         analysis.pipelines, analysis.modules, out_dir=str(tmp_path), version="0"
     )
@@ -149,6 +162,10 @@ def test_build_parses_nothing_after_the_analysis(
             "import os, glacier",
             "from .helpers import (",
         }
+        # the fingerprint reads the task's module and the project modules its code uses
+        # (``helper``, ``thing``), not ``pkg.infra`` nor the package, which only its datasets use
+        read = {f for f, text in MIXED.items() if text in fingerprinted}
+        assert read == {"pkg/tasks.py", "pkg/helpers.py", "pkg/lazy.py"}
 
 
 # -- what the sliced modules import ---------------------------------------------------------------
