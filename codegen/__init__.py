@@ -35,6 +35,7 @@ from codegen._names import dir_name as dir_name
 from codegen._runner import emit_runner as emit_runner
 from codegen._runner import task_fingerprints as task_fingerprints
 from codegen._slice import slice_source as slice_source
+from codegen._targets import SOURCES_RECORD as SOURCES_RECORD
 from codegen._targets import DeploymentTarget as DeploymentTarget
 from codegen._targets import Packaged as Packaged
 from codegen._targets import TargetError as TargetError
@@ -46,6 +47,7 @@ from codegen._writer import write_tree as write_tree
 
 __all__ = [
     "DIFF_FORMATS",
+    "SOURCES_RECORD",
     "BuildContext",
     "DeploymentTarget",
     "Diff",

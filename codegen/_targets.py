@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 __all__ = [
     "BUILTIN_TARGETS",
     "DEFAULT_TARGET",
+    "SOURCES_RECORD",
     "DeploymentTarget",
     "Packaged",
     "TargetError",
@@ -38,6 +39,12 @@ ENTRY_POINT_GROUP = "glacier.targets"
 DEFAULT_TARGET = "aws"
 BUILTIN_TARGETS: Mapping[str, str] = {"aws": "codegen.aws:TARGET"}
 """name -> ``module:attribute`` of the targets that ship with Glacier."""
+SOURCES_RECORD = "glacier_sources.json"
+"""A file a target's program may carry (anywhere in it, AWS: ``bundle/glacier_sources.json``):
+JSON, each source file the deployed code was built from (relative to the project root) -> the
+SHA-256 of its bytes. ``glacier plan`` and ``glacier rehearse`` compare the one in
+``build/`` with the one they generate, and warn (``--strict``: refuse) when the built program
+would deploy code older than the sources."""
 
 
 class TargetError(GlacierError):

@@ -21,11 +21,13 @@ __all__ = [
     "Stop",
     "analyse_or_exit",
     "build_or_exit",
+    "changed_sources",
     "clash_diagnostics",
     "deployment_diagnostics",
     "exit_on_errors",
     "report",
     "source_files",
+    "stale_build",
     "target_option",
     "write_program",
 ]
@@ -180,6 +182,52 @@ def write_program(files: Mapping[str, bytes], program_dir: str) -> str:
         with open(target, "wb") as fh:
             fh.write(data)
     return program_dir
+
+
+def changed_sources(files: Mapping[str, bytes], built: str, root: str) -> list[str]:
+    """The source files that changed since the program in ``built`` (where ``glacier build``
+    wrote this environment's program) was built, named from the current directory: its
+    ``codegen.SOURCES_RECORD`` against the one in ``files``, the program just generated from
+    the current sources. Empty when nothing was built there or the target keeps no record; a
+    built program without a record (an older glacier's) counts every source as changed."""
+    import json
+
+    from codegen import SOURCES_RECORD
+
+    for path, data in files.items():
+        if path.rsplit("/", 1)[-1] != SOURCES_RECORD:
+            continue
+        recorded = os.path.join(built, *path.split("/"))
+        if not os.path.isdir(os.path.dirname(recorded)):
+            return []  # never built
+        current: dict[str, str] = json.loads(data)
+        try:
+            with open(recorded, encoding="utf-8") as fh:
+                previous = json.load(fh)
+        except (OSError, ValueError):
+            previous = {}
+        if not isinstance(previous, dict):
+            previous = {}
+        changed = sorted(
+            f for f in current.keys() | previous.keys() if current.get(f) != previous.get(f)
+        )
+        return [os.path.relpath(os.path.join(root, *f.split("/"))) for f in changed]
+    return []
+
+
+def stale_build(files: Mapping[str, bytes], built: str, root: str, *, strict: bool) -> None:
+    """Warn when the program built in ``built`` would deploy older code than the sources
+    (``changed_sources``); with ``strict``, refuse instead (exit 2)."""
+    changed = changed_sources(files, built, root)
+    if not changed:
+        return
+    what = f"the sources changed since {built} was built ({', '.join(changed)})"
+    if strict:
+        raise Misuse(f"error: {what}: rebuild it with `glacier build`")
+    click.echo(
+        f"warning: {what}; deploying it would deploy the old code: rebuild it with `glacier build`",
+        err=True,
+    )
 
 
 def target_option(command: Any) -> Any:

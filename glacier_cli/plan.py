@@ -20,6 +20,7 @@ from glacier_cli._common import (
     Stop,
     analyse_or_exit,
     report,
+    stale_build,
     target_option,
     write_program,
 )
@@ -44,15 +45,27 @@ __all__ = ["plan"]
     default="build",
     show_default=True,
     type=click.Path(file_okay=False),
-    help="Where `glacier build` wrote the bundles (checked for vendored packages).",
+    help="Where `glacier build` wrote the bundles (checked for vendored packages, and for "
+    "sources changed since).",
+)
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Refuse (exit 2) when the sources changed since the program under --out was built.",
 )
 @target_option
-def plan(paths: tuple[str, ...], env: str, fmt: str, out_dir: str, target_name: str) -> None:
+def plan(
+    paths: tuple[str, ...], env: str, fmt: str, out_dir: str, strict: bool, target_name: str
+) -> None:
     """Preview the resources `pulumi up` would create for environment ENV, without AWS.
 
     The program is the one `glacier build` writes to build/<pipeline>/pulumi/<env>/; it runs
     under Pulumi's mocks, with placeholders for configuration only a deployer knows. Without
     PATHS, the `pipelines` of `[tool.glacier]` in pyproject.toml, as `build` reads.
+
+    The preview is of the current sources. When the program `glacier build` wrote under --out
+    was built from older ones (a `pulumi up` there would deploy old code), a warning names
+    the files that changed; --strict refuses instead, with exit status 2.
     """
     from codegen import dir_name, target
 
@@ -75,9 +88,10 @@ def plan(paths: tuple[str, ...], env: str, fmt: str, out_dir: str, target_name: 
         if env not in programs:
             continue
         where = deployment.program_dir(env)
+        built = os.path.join(out_dir, dir_name(model.name), *where.split("/"))
+        stale_build(programs[env], built, analysis.root, strict=strict)
         with tempfile.TemporaryDirectory(prefix="glacier-plan-") as tmp:
             program_dir = write_program(programs[env], os.path.join(tmp, *where.split("/")))
-            built = os.path.join(out_dir, dir_name(model.name), *where.split("/"))
             preview = deployment.preview(program_dir, env, built)
         preview["pipeline"] = model.name
         preview["environment"] = env

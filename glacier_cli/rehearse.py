@@ -1,4 +1,4 @@
-"""``glacier rehearse PATH --env NAME``: deploy an environment's program on an AWS emulator
+"""``glacier rehearse [PATH] --env NAME``: deploy an environment's program on an AWS emulator
 and run the pipeline once, end to end.
 
 The program is generated as ``glacier build`` writes it (in a work directory; ``build/`` is not
@@ -23,6 +23,7 @@ from glacier_cli._common import (
     Stop,
     analyse_or_exit,
     report,
+    stale_build,
     target_option,
     write_program,
 )
@@ -31,7 +32,7 @@ __all__ = ["rehearse"]
 
 
 @click.command(cls=Command)
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.argument("paths", nargs=-1, type=click.Path(exists=True))
 @click.option("--env", "env", required=True, help="The environment whose program to rehearse.")
 @click.option(
     "--pipeline",
@@ -53,7 +54,13 @@ __all__ = ["rehearse"]
     default="build",
     show_default=True,
     type=click.Path(file_okay=False),
-    help="Where `glacier build --package` vendored the bundle's packages: used when current.",
+    help="Where `glacier build --package` vendored the bundle's packages: used when current; "
+    "checked for sources changed since it was built.",
+)
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Refuse (exit 2) when the sources changed since the program under --out was built.",
 )
 @click.option(
     "--report",
@@ -76,6 +83,7 @@ def rehearse(
     out_dir: str,
     report_path: str | None,
     keep: bool,
+    strict: bool,
     target_name: str,
 ) -> None:
     """Run environment ENV's deployment on an AWS emulator, without AWS or Docker.
@@ -86,6 +94,12 @@ def rehearse(
     moto's Step Functions interpreter, and each task's generated handler in a child process
     signed with exactly its role's credentials (IAM enforced). Databases are a local
     PostgreSQL (initdb/pg_ctl must be installed). Exit 0 only if the execution succeeded.
+    Without PATHS, the `pipelines` of `[tool.glacier]` in pyproject.toml, as `build` reads.
+
+    \b
+    It rehearses the current sources. When the program `glacier build` wrote under --out was
+    built from older ones (a `pulumi up` there would deploy old code), a warning names the
+    files that changed; --strict refuses instead, with exit status 2.
 
     \b
     Seed the sources first, as for a local run:
@@ -120,6 +134,7 @@ def rehearse(
             f"(known: {', '.join(programs)})"
         )
     built = os.path.join(out_dir, dir_name(model.name), *deployment.program_dir(env).split("/"))
+    stale_build(programs[env], built, analysis.root, strict=strict)
     work = tempfile.mkdtemp(prefix="glacier-rehearse-")
     try:
         program_dir = write_program(programs[env], os.path.join(work, "program"))

@@ -9,11 +9,16 @@
 - ``glacier_handler.py``: the Lambda handler and container entry point (its fixed code is the
   module ``codegen/embedded/glacier_handler.py``);
 - ``requirements.txt``: the third-party distributions the task code imports;
+- ``glacier_sources.json`` (``SOURCES_RECORD``): each source file the task modules were sliced
+  from (relative to the project root) and the SHA-256 of its bytes at build time, so that
+  ``glacier plan`` and ``glacier rehearse`` can tell a built bundle whose sources changed since
+  (a ``pulumi up`` of it would deploy the old code);
 - ``Dockerfile`` (pipelines with ``Container`` tasks): the image the program builds for them.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import importlib.util
 import json
@@ -24,12 +29,19 @@ from typing import Any
 from codegen._graph_data import tasks_in_order
 from codegen._runner import _io_storage, runtime_sources
 from codegen._slice import SlicedModule, carried_modules
+from codegen._targets import SOURCES_RECORD
 from codegen._templates import render
 from codegen.embedded import parts
 from glacier.model import PipelineModel, TaskModel
 from glacier.storage.kinds import is_table
 
-__all__ = ["BASE_IMAGE", "HANDLER", "bundle_files", "task_roots", "third_party_requirements"]
+__all__ = [
+    "BASE_IMAGE",
+    "HANDLER",
+    "bundle_files",
+    "task_roots",
+    "third_party_requirements",
+]
 
 BASE_IMAGE = "public.ecr.aws/docker/library/python:3.12-slim"
 """The Dockerfile's base: Docker's official ``python:3.12-slim`` from its ECR Public mirror."""
@@ -128,6 +140,23 @@ def _requirements_text(lines: list[str]) -> str:
     return "\n".join([*head, *lines]) + "\n"
 
 
+def _sources_record(sliced: Sequence[SlicedModule], modules: Mapping[str, Any]) -> str:
+    """``SOURCES_RECORD``'s text: each sliced module's file, relative to the project root
+    (the analysis's ``ModuleInfo.file``), and the SHA-256 of its bytes (a module that is not a
+    file on disk, an analysis of in-memory text, has nothing to compare and is left out)."""
+    digests = {}
+    for m in sliced:
+        info = modules.get(m.name)
+        if info is None or info.path != m.path:
+            continue
+        try:
+            with open(m.path, "rb") as fh:
+                digests[info.file] = hashlib.sha256(fh.read()).hexdigest()
+        except OSError:
+            continue
+    return json.dumps(dict(sorted(digests.items())), indent=2) + "\n"
+
+
 def bundle_files(
     model: PipelineModel, modules: Mapping[str, Any], *, source_file: str
 ) -> dict[str, str]:
@@ -164,6 +193,7 @@ def bundle_files(
         },
         embedded=parts("glacier_handler.py"),
     )
+    files[SOURCES_RECORD] = _sources_record(sliced, modules)
     files["requirements.txt"] = _requirements_text(
         third_party_requirements(sliced, modules, [s for _, s in storages])
     )
