@@ -4,12 +4,16 @@ rehearse` (which generate the program afresh) say so, `--strict` refuses (exit 2
 The bundle carries ``glacier_sources.json`` (``codegen.SOURCES_RECORD``): each source file its
 task modules were sliced from, relative to the project root, and the SHA-256 of its bytes.
 Both commands compare the record under ``--out`` with the one they generate from the current
-sources. Also here: `glacier rehearse` without PATH reads `[tool.glacier]`, as the others do.
+sources. Where a stale bundle is actually deployed, `pulumi up` of the program under
+``build/``, the program's ``LambdaBundle`` (and ``ContainerImage``) compare the record with the
+project's files: a warning, or a refusal with the stack's ``glacier:strict``. Also here:
+`glacier rehearse` without PATH reads `[tool.glacier]`, as the others do.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -151,3 +155,57 @@ def test_a_program_built_without_a_record_counts_every_source_as_changed(
     refused = _invoke("rehearse", "--env", "default", "--strict")
     assert refused.exit_code == 2
     assert f"since {BUILT} was built (flows/etl.py, flows/helpers.py)" in refused.stderr
+
+
+# -- where a stale bundle is deployed: `pulumi up` of the program under build/ ----------------
+
+
+def test_the_record_name_is_the_same_in_codegen_and_glacier_aws() -> None:
+    from codegen import SOURCES_RECORD
+    from glacier_aws import archive
+
+    assert archive.SOURCES_RECORD == SOURCES_RECORD
+
+
+def _deploy_bundle(bundle: Path, config: dict[str, str] | None = None) -> Any:
+    from _pulumi_mocks import run_program
+
+    def program() -> None:
+        from glacier_aws.deploy import LambdaBundle
+
+        LambdaBundle("etl-bundle", path=str(bundle))
+
+    return run_program(program, config=config)
+
+
+def test_the_built_program_warns_or_refuses_to_deploy_a_bundle_older_than_its_sources(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The program's `LambdaBundle` compares the bundle's record with the project's files
+    (the root above build/): a warning on `pulumi up`, a refusal with `glacier:strict`."""
+    import pulumi
+
+    from glacier_aws.archive import changed_sources
+
+    warnings: list[str] = []
+    monkeypatch.setattr(pulumi.log, "warn", lambda message, *a, **k: warnings.append(message))
+    assert _invoke("build").exit_code == 0
+    bundle = project / BUILT / "bundle"
+    assert changed_sources(str(bundle)) == []
+    _deploy_bundle(bundle)
+    assert warnings == []
+
+    _edit(project / "flows" / "helpers.py")
+    assert changed_sources(str(bundle)) == ["flows/helpers.py"]
+    _deploy_bundle(bundle)
+    expected = (
+        f"the sources changed since the bundle {bundle} was built (flows/helpers.py); this "
+        "deploys the code it carries: rebuild it with `glacier build`"
+    )
+    assert warnings == [expected]
+    with pytest.raises(ValueError, match=r"\(flows/helpers\.py\): rebuild it with `glacier build`"):
+        _deploy_bundle(bundle, {"glacier:strict": "true"})
+
+    copied = project.parent / "elsewhere" / "bundle"  # away from its sources: nothing to compare
+    shutil.copytree(bundle, copied)
+    assert changed_sources(str(copied)) == []

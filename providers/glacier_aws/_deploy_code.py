@@ -14,12 +14,26 @@ from glacier_aws.archive import (
     LAMBDA_DIRECT_UPLOAD_LIMIT,
     LAMBDA_UNZIPPED_LIMIT,
     BundleSize,
+    changed_sources,
     measure_bundle,
     write_bundle_zip,
 )
 from glacier_aws.grants import bucket_prefix
 
-__all__ = ["LambdaBundle"]
+__all__ = ["LambdaBundle", "refuse_stale_sources"]
+
+
+def refuse_stale_sources(path: str) -> None:
+    """A warning when the sources changed since the bundle ``path`` was built (a `pulumi up`
+    of it deploys the code it carries, not theirs), naming the files; with the stack's
+    configuration ``glacier:strict`` true, a refusal (``ValueError``) instead."""
+    changed = changed_sources(path)
+    if not changed:
+        return
+    what = f"the sources changed since the bundle {path} was built ({', '.join(changed)})"
+    if pulumi.Config("glacier").get_bool("strict"):
+        raise ValueError(f"{what}: rebuild it with `glacier build` (glacier:strict is set)")
+    pulumi.log.warn(f"{what}; this deploys the code it carries: rebuild it with `glacier build`")
 
 
 class LambdaBundle(pulumi.ComponentResource):
@@ -33,7 +47,9 @@ class LambdaBundle(pulumi.ComponentResource):
     redeploys them. The artifacts bucket has the secure defaults of ``Environment.s3``; its
     lifecycle rule removes only superseded versions (after ``noncurrent_days``) and abandoned
     uploads, never the current archive. A bundle over Lambda's 250 MB unzipped quota is
-    refused: no upload path can deploy it. ``access_logs`` is the bucket the artifacts
+    refused: no upload path can deploy it. A bundle older than its sources (its
+    ``glacier_sources.json`` against the project's files) is deployed with a warning, or
+    refused when the stack's ``glacier:strict`` is true. ``access_logs`` is the bucket the artifacts
     bucket's S3 server access logs go to (S3.9), if any.
     """
 
@@ -56,6 +72,7 @@ class LambdaBundle(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("glacier:aws:LambdaBundle", _check_name(name), None, opts)
+        refuse_stale_sources(path)
         self.size = measure_bundle(path)
         if not self.size.fits_lambda:
             raise ValueError(

@@ -12,6 +12,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from glacier_aws._deploy_code import refuse_stale_sources
 from glacier_aws._deploy_tasks import _check_name, _tags
 
 __all__ = ["ContainerImage", "context_digest"]
@@ -101,6 +102,7 @@ class ContainerImage(pulumi.ComponentResource):
         if keep_images < 1:
             raise ValueError("keep_images must be at least 1: the running image must stay")
         super().__init__("glacier:aws:ContainerImage", _check_name(name), None, opts)
+        refuse_stale_sources(context)
         child = pulumi.ResourceOptions(parent=self)
         self.repository = aws.ecr.Repository(
             f"{name}-repository",

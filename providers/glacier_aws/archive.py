@@ -19,12 +19,17 @@ from typing import IO
 __all__ = [
     "LAMBDA_DIRECT_UPLOAD_LIMIT",
     "LAMBDA_UNZIPPED_LIMIT",
+    "SOURCES_RECORD",
     "BundleSize",
     "bundle_files",
+    "changed_sources",
     "measure_bundle",
     "package_sizes",
     "write_bundle_zip",
 ]
+
+SOURCES_RECORD = "glacier_sources.json"
+"""The bundle's record of the source files it was built from (``codegen.SOURCES_RECORD``)."""
 
 # AWS Lambda quotas, "Deployment package (.zip file archive) size" in
 # https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html: 50 MB zipped when
@@ -171,3 +176,33 @@ def package_sizes(bundle: str) -> list[tuple[str, int]]:
         name = owner.get(rel) or rel.split("/", 1)[0]
         totals[name] = totals.get(name, 0) + size
     return sorted(totals.items(), key=lambda item: (-item[1], item[0]))
+
+
+def changed_sources(bundle: str) -> list[str]:
+    """The source files that changed since ``bundle`` was built, named from the project root:
+    the bundle's ``SOURCES_RECORD`` (root-relative path -> SHA-256) against the files under
+    the nearest ancestor of the bundle that holds ``pyproject.toml`` or ``.git`` (the root
+    glacier finds). A recorded file that is not there is not compared (the bundle was copied
+    away from its sources); a bundle without a record has nothing to compare."""
+    import json
+
+    from glacier.source import marked_ancestor
+
+    try:
+        with open(os.path.join(bundle, SOURCES_RECORD), encoding="utf-8") as fh:
+            record = json.load(fh)
+    except (OSError, ValueError):
+        return []
+    root = marked_ancestor(os.path.dirname(os.path.abspath(bundle)))
+    if root is None or not isinstance(record, dict):
+        return []
+    changed = []
+    for rel, digest in sorted(record.items()):
+        try:
+            with open(os.path.join(root, *str(rel).split("/")), "rb") as fh:
+                current = hashlib.sha256(fh.read()).hexdigest()
+        except OSError:
+            continue
+        if current != digest:
+            changed.append(str(rel))
+    return changed
