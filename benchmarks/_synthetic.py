@@ -45,7 +45,7 @@ def generate(root: str, modules: int, *, heavy: bool = False) -> list[str]:
     with open(os.path.join(package, "pipelines.py"), "w") as handle:
         handle.write('"""One pipeline per group of modules."""\n\nfrom glacier import Pipeline\n\n')
         handle.writelines(
-            f'pipeline_{g:02d} = Pipeline(name="synth_{g:02d}", schedule="@daily")\n'
+            f'pipeline_{g:02d} = Pipeline(name="synth_{g:02d}", schedule="rate(1 day)")\n'
             for g in range(groups)
         )
     files = []
