@@ -132,6 +132,8 @@ class _TaskStream(io.TextIOBase):
         pending = getattr(self._pending, "text", "") + text
         *lines, rest = pending.split("\n")
         self._pending.text = rest
+        if rest:
+            _STATE.partial = True  # the task's end hands it on (``flush_thread``)
         for line in lines:
             sink.line(getattr(_STATE, "task", None), self.stream_name, line)
         return len(text)
@@ -377,7 +379,8 @@ class RunLog:
         _STATE.task = task
 
     def leave(self) -> None:
-        if _SAVED:
+        if getattr(_STATE, "partial", False) and _SAVED:
+            _STATE.partial = False
             for stream in _SAVED[2]:
                 stream.flush_thread()
         _STATE.sink = None
