@@ -115,7 +115,9 @@ def test_glacier_show_a_stored_and_a_kept_output(project: tuple[Path, str]) -> N
     assert re.fullmatch(r"report  \(from task `write_report`, run 2\S+, succeeded\)", lines[0])
     report = root / ".glacier" / "data" / "orders-reports" / "daily" / "report.json"
     assert lines[1] == f"at {report}, {report.stat().st_size} bytes"
-    assert json.loads("\n".join(lines[2:])) == json.loads(report.read_text())
+    text = json.loads(report.read_text())  # a str, stored as JSON
+    assert lines[2] == f"text, {len(text)} characters:"
+    assert "\n".join(lines[3:]) == text.rstrip("\n")
 
     kept = _cli(root, "show", "customer_ranking", "--limit", "2")  # ephemeral: the runner's copy
     assert kept.exit_code == 0, kept.output
@@ -266,3 +268,21 @@ def test_local_executor_runs_load_and_show(tmp_path: Path) -> None:
         executor.load(p, "raw")
     with pytest.raises(UsageError, match="has no output `nope`; its outputs: `raw`, `table`"):
         executor.show(p, "nope")
+
+
+def test_describe_keeps_big_values_short() -> None:
+    from glacier_local.history import describe
+
+    assert describe({"a": 1}) == '{\n  "a": 1\n}'
+    big = describe({f"k{i}": i for i in range(100)}, limit=2)
+    assert big.splitlines()[0] == "dict of 100 keys, the first 10:"
+    assert json.loads("\n".join(big.splitlines()[1:])) == {f"k{i}": i for i in range(10)}
+    numbers = describe(list(range(50)), limit=3)
+    assert numbers.splitlines()[0] == "list of 50, the first 3:"
+    lines = "\n".join(f"line {i}" for i in range(30))
+    text = describe(lines, limit=1)
+    assert text.splitlines()[:2] == [f"text, {len(lines)} characters:", "line 0"]
+    assert text.splitlines()[-1] == "... 25 more lines"
+    head = repr(b"\x00\x01" * 4)
+    assert describe(b"\x00\x01" * 100, limit=1) == f"bytes, 200 long: {head}..."
+    assert describe({1, 2}) == "builtins.set: {1, 2}"

@@ -180,8 +180,10 @@ def _size(size: int) -> str:
 
 def describe(value: Any, limit: int = 10) -> str:
     """A look at a value: a DataFrame's shape, schema and first ``limit`` rows; a list of
-    rows' count, columns and first rows; other JSON-able values pretty-printed (the first
-    ``limit`` items of a long list); anything else its type, size and ``repr``."""
+    rows' count, columns and first rows; text as it is (its first ``5 * limit`` lines);
+    other JSON-able values pretty-printed (the first ``limit`` items of a long list, the
+    first ``5 * limit`` keys of a big dict);
+    anything else its type, size and ``repr``."""
     module = type(value).__module__.split(".")[0]
     if module == "pandas" and hasattr(value, "dtypes") and hasattr(value, "head"):
         rows, cols = value.shape
@@ -203,11 +205,19 @@ def describe(value: Any, limit: int = 10) -> str:
             + "\n".join(_json(row, indent=None) or repr(row) for row in shown)
             + more
         )
+    if isinstance(value, str):
+        lines = value.splitlines()
+        more = f"\n... {len(lines) - limit * 5} more lines" if len(lines) > limit * 5 else ""
+        return f"text, {len(value)} characters:\n" + "\n".join(lines[: limit * 5]) + more
     if isinstance(value, (bytes, bytearray, memoryview)):
         data = bytes(value)
         return f"bytes, {len(data)} long: {data[: limit * 8]!r}" + (
             "..." if len(data) > limit * 8 else ""
         )
+    if isinstance(value, dict) and len(value) > limit * 5:
+        text = _json(dict(list(value.items())[: limit * 5]))
+        if text is not None:
+            return f"dict of {len(value)} keys, the first {limit * 5}:\n{text}"
     if isinstance(value, (list, tuple)) and len(value) > limit:
         text = _json(list(value[:limit]))
         if text is not None:
