@@ -1517,3 +1517,22 @@ def test_a_parent_machine_starts_exactly_its_child_machines() -> None:
     assert "StartChildMachines" not in _statements(run, "etl-part1-sfn-policy")
     with pytest.raises(ValueError, match="unknown child machines"):
         run_program(lambda: PipelineStateMachine("x", definition=parent_definition))
+
+
+def test_a_program_runs_under_mocks_after_asyncio_run_in_the_same_thread() -> None:
+    """`asyncio.run` leaves the thread without an event loop; Pulumi's runtime needs one (an
+    earlier test, or a user's async task run locally, must not break the mocks)."""
+    import asyncio
+
+    import pulumi_aws as aws
+
+    async def nothing() -> int:
+        return 1
+
+    assert asyncio.run(nothing()) == 1
+
+    def program() -> None:
+        aws.s3.Bucket("after-asyncio")
+
+    run = run_program(program)
+    assert [r.name for r in run.resources] == ["after-asyncio"]

@@ -422,6 +422,21 @@ class _RecordingMonitor(pulumi.runtime.mocks.MockMonitor):
             _CURRENT.protect = _CURRENT.retain_on_delete = False
 
 
+def _ensure_event_loop() -> None:
+    """Pulumi's runtime makes its futures on the thread's current event loop; after an
+    ``asyncio.run`` in this thread (a test, an async task run locally) there is none, and
+    ``asyncio.get_event_loop`` raises: give the thread a new one."""
+    import asyncio
+
+    policy = asyncio.get_event_loop_policy()
+    try:
+        loop = policy.get_event_loop()
+    except RuntimeError:
+        loop = None
+    if loop is None or loop.is_closed():
+        policy.set_event_loop(policy.new_event_loop())
+
+
 def run_program(
     program: Callable[[], Any],
     *,
@@ -441,6 +456,7 @@ def run_program(
     run later in the same process sees no program running, and the configuration restored.
     """
     mocks = mocks if mocks is not None else RecordingMocks()
+    _ensure_event_loop()
     previous = (dict(_config.CONFIG.get()), list(_config._SECRET_KEYS.get()))
     if config is not None:
         pulumi.runtime.set_all_config(dict(config), list(secrets))
