@@ -57,4 +57,6 @@ def main() -> None:
       glacier check examples/        validate every pipeline's DAG (no code is executed)
       glacier build examples/        generate runners, manifests and Pulumi programs
       glacier run examples/x.py      build, then run the standalone local runner
+      glacier runs                   the local runs, newest first (`glacier show DATASET`)
+      glacier diff                   what this branch changes in the pipelines, from git
     """
