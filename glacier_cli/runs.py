@@ -32,7 +32,7 @@ def runs(
 
     records = []
     for pipeline in pipeline_names(paths, name, data_dir):
-        records += history.list_runs(data_dir, pipeline)
+        records += history.list_runs(data_dir, pipeline, limit)
     records.sort(key=lambda r: str(r["id"]), reverse=True)
     records = records[:limit]
     if as_json:

@@ -286,3 +286,24 @@ def test_describe_keeps_big_values_short() -> None:
     head = repr(b"\x00\x01" * 4)
     assert describe(b"\x00\x01" * 100, limit=1) == f"bytes, 200 long: {head}..."
     assert describe({1, 2}) == "builtins.set: {1, 2}"
+
+
+def test_a_record_being_written_is_skipped_and_prefixes_must_be_unique(tmp_path: Path) -> None:
+    p = Pipeline("twice")
+    out = Dataset("out", storage=ObjectStorage(bucket="lake"))
+
+    @p.task()
+    def make() -> out:
+        return 1
+
+    executor = LocalExecutor(tmp_path)
+    first = executor.execute(p)
+    second = executor.execute(p, force=True)
+    assert first.run_id is not None and second.run_id is not None
+    kept = tmp_path / ".glacier-run" / "twice"
+    (kept / second.run_id / "run.json").write_text('{"id": "')  # a write in progress
+    assert [r["id"] for r in executor.runs(p)] == [first.run_id]
+    assert executor.show(p, out).splitlines()[0].endswith(f"run {first.run_id}, succeeded)")
+    shared = os.path.commonprefix([first.run_id, second.run_id])
+    with pytest.raises(UsageError, match=f"several runs start with `{shared}`"):
+        executor.load(p, out, run=shared)

@@ -66,6 +66,7 @@ __all__ = [
     "SCHEMA",
     "RunLog",
     "capture_call",
+    "is_run_id",
     "new_run_id",
 ]
 
@@ -315,7 +316,6 @@ class RunLog:
         self.first_start: dict[str, float] = {}  # task -> its first attempt, on ``clock``
         self.logs: dict[str, str] = {}  # task -> its log file, once made ("": not kept)
         self.files: dict[str, TextIO] = {}  # task -> its open log file, while it runs
-        self.results: dict[str, Any] = {}
         self.outputs_of: dict[str, tuple[str, ...]] = {}
         self.started_wall = 0.0
         self.started = 0.0
@@ -397,7 +397,6 @@ class RunLog:
     def ended(self, result: Any) -> None:
         """``result``'s task is over (called from the scheduler's one loop thread)."""
         name = result.name
-        self.results[name] = result
         self.running.pop(name, None)
         self.noted.pop(name, None)
         if result.status == "failed":
@@ -562,7 +561,7 @@ class RunLog:
     def _prune(self) -> None:
         parent = os.path.dirname(self.record_dir or "")
         try:
-            names = sorted(n for n in os.listdir(parent) if _is_run_id(n))
+            names = sorted(n for n in os.listdir(parent) if is_run_id(n))
         except OSError:
             return
         for name in names[: max(0, len(names) - (KEEP_RUNS - 1))]:
@@ -658,7 +657,8 @@ def _stamped(when: float, text: str) -> str:
     return "".join(f"{stamp} {line}\n" for line in text.split("\n"))
 
 
-def _is_run_id(name: str) -> bool:
+def is_run_id(name: str) -> bool:
+    """Whether ``name`` is a run id (``new_run_id``), so a run's directory."""
     return len(name) == 25 and name[8] == "T" and name[15] == "." and name[19:21] == "Z-"
 
 

@@ -9,10 +9,11 @@ on top of it, and so are ``LocalExecutor.runs()``, ``load()`` and ``show()`` for
 from __future__ import annotations
 
 import calendar
+import itertools
 import json
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from glacier_local import _io, _runlog, _schedule
@@ -38,48 +39,68 @@ def _root(data_dir: str | os.PathLike[str]) -> str:
 
 
 def pipelines_with_runs(data_dir: str | os.PathLike[str]) -> list[str]:
-    """The pipelines that have at least one run record under ``data_dir``, sorted."""
+    """The pipelines that have at least one run record under ``data_dir``, sorted (the
+    newest record of each says its name)."""
     found = set()
-    for record in _records(data_dir, None):
-        found.add(str(record.get("pipeline")))
+    for base in _pipeline_folders(data_dir, None):
+        for record in _newest(base):
+            found.add(str(record.get("pipeline")))
+            break
     return sorted(found)
 
 
-def _records(data_dir: str | os.PathLike[str], pipeline: str | None) -> list[dict[str, Any]]:
+def _pipeline_folders(data_dir: str | os.PathLike[str], pipeline: str | None) -> list[str]:
+    """The directory of ``pipeline``'s runs, or of every pipeline's (``None``)."""
+    if pipeline is not None:
+        return [_schedule.pipeline_directory(data_dir, pipeline)]
     root = _root(data_dir)
     try:
-        folders = [pipeline] if pipeline is not None else sorted(os.listdir(root))
+        return [os.path.join(root, folder) for folder in sorted(os.listdir(root))]
     except OSError:
         return []
-    records = []
-    for folder in folders:
-        base = (
-            _schedule.pipeline_directory(data_dir, folder)
-            if pipeline is not None
-            else os.path.join(root, folder)
-        )
-        try:
-            names = os.listdir(base)
-        except OSError:
-            continue
-        for name in names:
-            try:
-                with open(os.path.join(base, name, "run.json"), encoding="utf-8") as fh:
-                    record = json.load(fh)
-            except (OSError, ValueError):
-                continue
-            if isinstance(record, dict) and record.get("id") == name:
-                record["directory"] = os.path.join(base, name)
-                records.append(record)
-    return records
+
+
+def _run_ids(base: str) -> list[str]:
+    """The run directories under ``base``, newest first (run ids sort by start time)."""
+    try:
+        return sorted((n for n in os.listdir(base) if _runlog.is_run_id(n)), reverse=True)
+    except OSError:
+        return []
+
+
+def _read(base: str, run_id: str) -> dict[str, Any] | None:
+    """The record of run ``run_id`` under ``base`` (``None``: unreadable, or still being
+    written for the first time)."""
+    try:
+        with open(os.path.join(base, run_id, "run.json"), encoding="utf-8") as fh:
+            record = json.load(fh)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or record.get("id") != run_id:
+        return None
+    record["directory"] = os.path.join(base, run_id)
+    return record
+
+
+def _newest(base: str, ids: Iterable[str] | None = None) -> Iterator[dict[str, Any]]:
+    """The readable records under ``base`` (of ``ids``, else all), newest first, each read
+    only when asked for: a record of many tasks is big, and most questions need one."""
+    for run_id in _run_ids(base) if ids is None else ids:
+        record = _read(base, run_id)
+        if record is not None:
+            yield record
 
 
 def list_runs(
     data_dir: str | os.PathLike[str], pipeline: str | None = None, limit: int | None = None
 ) -> list[dict[str, Any]]:
     """The run records of ``pipeline`` (``None``: every pipeline), newest first; each has
-    ``directory``, where its logs are, besides what ``_runlog`` writes."""
-    records = sorted(_records(data_dir, pipeline), key=lambda r: str(r["id"]), reverse=True)
+    ``directory``, where its logs are, besides what ``_runlog`` writes. Only the newest
+    ``limit`` records of each pipeline are read."""
+    records: list[dict[str, Any]] = []
+    for base in _pipeline_folders(data_dir, pipeline):
+        records += itertools.islice(_newest(base), limit)
+    records.sort(key=lambda r: str(r["id"]), reverse=True)
     return records[:limit] if limit is not None else records
 
 
@@ -87,22 +108,26 @@ def find_run(
     data_dir: str | os.PathLike[str], pipeline: str, run_id: str | None = None
 ) -> dict[str, Any]:
     """The record of run ``run_id`` of ``pipeline`` (``None`` or ``"latest"``: the newest; a
-    unique prefix of an id will do)."""
-    records = list_runs(data_dir, pipeline)
-    if not records:
-        raise HistoryError(
-            f"pipeline `{pipeline}` has no runs recorded under "
-            f"{os.path.join(os.fspath(data_dir), _runlog.RUNS_DIR)}; run it first (glacier run)"
-        )
-    if run_id is None or run_id == "latest":
-        return records[0]
-    matches = [r for r in records if str(r["id"]).startswith(run_id)]
-    if len(matches) == 1:
-        return matches[0]
-    known = ", ".join(str(r["id"]) for r in records[:5])
-    what = "several runs start with" if matches else "no run of"
+    unique prefix of an id will do). Reads that record only."""
+    base = _schedule.pipeline_directory(data_dir, pipeline)
+    ids = _run_ids(base)
+    if run_id is not None and run_id != "latest":
+        matches = [i for i in ids if i.startswith(run_id)]
+        if len(matches) == 1:
+            for record in _newest(base, matches):
+                return record
+        if ids:
+            known = ", ".join(ids[:5])
+            what = "several runs start with" if len(matches) > 1 else "no run of"
+            raise HistoryError(
+                f"{what} `{run_id}` (pipeline `{pipeline}`; newest: {known}); see `glacier runs`"
+            )
+    else:
+        for record in _newest(base, ids):
+            return record
     raise HistoryError(
-        f"{what} `{run_id}` (pipeline `{pipeline}`; newest: {known}); see `glacier runs`"
+        f"pipeline `{pipeline}` has no runs recorded under "
+        f"{os.path.join(os.fspath(data_dir), _runlog.RUNS_DIR)}; run it first (glacier run)"
     )
 
 
