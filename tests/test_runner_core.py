@@ -246,7 +246,7 @@ def test_the_plan_says_where_each_input_comes_from(
     run_store, _ = store
     run_store.write("rows", [1])
     tasks = [task for task in TASKS if task["name"] in ("stats", "report", "clean")]
-    runner._print_plan(run_store, tasks, "data", {"stats": 120.0}, {})
+    runner._print_plan(run_store, tasks, "data", {"stats": "2m"}, {})
     kept = tmp_path / runner.RESUME_BUCKET / "sales"
     assert capsys.readouterr().out.splitlines() == [
         "pipeline 'sales': 2 of 5 tasks would run, 1 cached (data dir data)",

@@ -276,20 +276,21 @@ def _print_plan(
     store: _RunStore,
     tasks: list[dict[str, Any]],
     data_dir: str,
-    ages: dict[str, float | None],
+    ages: dict[str, str],
     values: dict[str, dict[str, Any]],
 ) -> None:
-    """What a run would do: each chosen task, whether it runs or is ``cached`` (``ages``:
-    ``_schedule.preview``), its run parameters, what it reads and writes."""
+    """What a run would do: each chosen task, whether it runs or is ``cached`` (``ages``: a
+    cached task -> how old the outputs it reuses are, from ``_schedule.preview``), its run
+    parameters, what it reads and writes."""
     skipped = _not_chosen(tasks)
-    cached = [t["name"] for t in tasks if ages.get(t["name"]) is not None]
+    cached = [t["name"] for t in tasks if t["name"] in ages]
     counts = f"{len(tasks) - len(cached)} of {len(TASKS)} tasks"
     extra = f", {len(cached)} cached" if cached else ""
     print(f"pipeline {PIPELINE!r}: {counts} would run{extra} (data dir {data_dir})")
     produced = {out for task in tasks for out in task["outputs"]}
     for number, task in enumerate(tasks, 1):
         age = ages.get(task["name"])
-        state = "" if age is None else f"  (cached: output from {_age(age)} ago)"
+        state = "" if age is None else f"  (cached: output from {age} ago)"
         print(f"  {number}. {task['name']}{state}")
         chosen = values.get(task["name"]) or {}
         for name, annotation, default in task["parameters"]:
@@ -307,13 +308,6 @@ def _print_plan(
             print(f"       writes {dataset} to {where}")
     if skipped:
         print("  not run: " + ", ".join(skipped))
-
-
-def _age(seconds: float) -> str:
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{int(seconds // size)}{unit}"
-    return f"{int(seconds)}s"
 
 
 def _summary(result: Any, not_run: list[str]) -> str:
@@ -544,7 +538,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.dry_run:  # the task code is not loaded: the plan needs only the table
         cache = schedule.RunCache(args.data_dir, PIPELINE, force=_forced(args, tasks))
         planned = _jobs(schedule, tasks, {}, {}, values)
-        ages = schedule.preview(planned, store, cache)
+        previewed = schedule.preview(planned, store, cache).items()
+        ages = {name: schedule.age_text(age) for name, age in previewed if age is not None}
         _print_plan(store, tasks, args.data_dir, ages, values)
         return 0
     problems = _missing_resume(store, tasks)

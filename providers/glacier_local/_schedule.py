@@ -85,6 +85,7 @@ __all__ = [
     "SourceMissingError",
     "StoreLike",
     "TaskResult",
+    "age_text",
     "own_copy",
     "payload_classes",
     "pipeline_directory",
@@ -564,7 +565,7 @@ class RunResult:
         for name, t in self.tasks.items():
             row = f"{name:<{width}}  {t.status:<9}  {t.attempts:>8}  {t.duration:>8.3f}"
             if t.age is not None:
-                row += f"  output from {_age(t.age)} ago"
+                row += f"  output from {age_text(t.age)} ago"
             lines.append(row)
         counts = {s: 0 for s in ("succeeded", "cached", "failed", "skipped")}
         for t in self.tasks.values():
@@ -954,7 +955,7 @@ class _Run:
             if age is not None:
                 self.reuse(job)
                 if self.talk:
-                    self.say(job.name, f"cached {job.name} (output from {_age(age)} ago)")
+                    self.say(job.name, f"cached {job.name} (output from {age_text(age)} ago)")
                 return TaskResult(job.name, "cached", age=age)
         return self.attempt(job)
 
@@ -1339,7 +1340,7 @@ def _invoke(
     return function(**kwargs)
 
 
-def _age(seconds: float) -> str:
+def age_text(seconds: float) -> str:
     """``42s``, ``5m``, ``3h``, ``2d``: how long ago, roughly."""
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size:
