@@ -685,9 +685,7 @@ def run(
                 f"source dataset `{d}` has nothing stored at {store.location(d)}; put the "
                 "data there or add a task that produces it"
             )
-    state = _Run(order, store, sources, mode, max_workers, log, sleep, frozenset(shared))
-    state.observer = observer
-    state.talk = log is not None if observer is None else observer.wants_lines
+    state = _Run(order, store, sources, mode, max_workers, log, sleep, frozenset(shared), observer)
     if cache is not None:
         state.use(cache, target_list or ())
     if observer is not None:
@@ -773,6 +771,7 @@ class _Run:
         log: Callable[[str], None] | None,
         sleep: Callable[[float], object] = time.sleep,
         shared: frozenset[str] = frozenset(),
+        observer: Observer | None = None,
     ) -> None:
         self.order = order
         self.sleep = sleep
@@ -780,8 +779,9 @@ class _Run:
         self.store = store
         self.mode = mode
         self.log = log
-        self.observer: Observer | None = None
-        self.talk = log is not None  # whether routine lines (start, done) go anywhere
+        self.observer = observer
+        # whether routine lines (start, done, cached) go anywhere
+        self.talk = log is not None if observer is None else observer.wants_lines
         self.values: dict[str, Any] = dict.fromkeys(sources, _UNREAD)
         self.source_lock = threading.RLock()  # re-entered by an output produced on demand
         self.cache: RunCache | None = None
